@@ -1,0 +1,41 @@
+/* airlock: the command-line entry point; one function per verb in cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef AIRLOCK_VERSION
+#define AIRLOCK_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+        "usage: airlock <command> [options]\n"
+        "\n"
+        "Commands:\n"
+        "  run      run a program in a fresh sandbox (no daemon needed)\n"
+        "  doctor   report what isolation this host can give a sandbox\n"
+        "  version  print the version\n"
+        "\n"
+        "'airlock <command> --help' describes a command.\n";
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                fputs(usage, stderr);
+                return 2;
+        }
+        const char *cmd = argv[1];
+        if (!strcmp(cmd, "run"))
+                return cmd_run(argc - 1, argv + 1);
+        if (!strcmp(cmd, "doctor"))
+                return cmd_doctor(argc - 1, argv + 1);
+        if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+                printf("airlock %s\n", AIRLOCK_VERSION);
+                return 0;
+        }
+        if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+                fputs(usage, stdout);
+                return 0;
+        }
+        fprintf(stderr, "airlock: unknown command '%s' (try 'airlock help')\n", cmd);
+        return 2;
+}

@@ -1,0 +1,85 @@
+/* launcher: the privileged, single-threaded process that builds sandboxes.
+ *
+ * It talks to exactly one client over a SOCK_SEQPACKET socket (fd 3 at exec), never to
+ * the network, and never parses anything but launch_proto frames. It owns every
+ * privileged act: cgroups, uid slots, forking the backend (bwrap or runsc) as the right
+ * uid, interrupting and killing, and cleaning up. When the client goes away, every
+ * sandbox it asked for is killed and removed.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+#include "proto/launch_proto.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/uid_pool.h"
+
+#define LAUNCHER_MAX_SANDBOXES 4096
+#define LAUNCHER_STATE_DIR "/run/airlock"
+#define LAUNCHER_TICK_MS 50
+#define LAUNCHER_SETUP_TEXT_MAX 4096
+
+enum sb_state { SB_STARTING, SB_RUNNING, SB_DONE };
+
+struct sandbox {
+        uint64_t id;
+        uint64_t create_req_id;
+        enum sb_state state;
+        struct lp_create spec;
+        pid_t pid; /* bwrap or runsc, our direct child */
+        int pidfd;
+        int stdout_r, stderr_r; /* held until CREATED hands them to the client */
+        int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
+        pid_t init_pid;
+        struct cg *cg;
+        struct uid_slot slot;
+        uint32_t host_uid;
+        int landlock_abi;
+        struct buf setup_text; /* what the backend printed before the ready marker */
+        char line[256];
+        size_t line_len;
+        uint8_t reason;
+        uint64_t limit_value;
+        uint64_t started_ms, deadline_ms, kill_at_ms;
+        bool interrupted;
+        char run_dir[160]; /* gVisor bundle directory, "" for bwrap */
+        struct sandbox *next;
+};
+
+struct launcher {
+        int client_fd;
+        int epoll_fd;
+        int timer_fd;
+        int signal_fd;
+        int init_fd; /* the exec shim binary, opened once from next to our executable */
+        char init_path[512];
+        bool hello_done;
+        unsigned protocol_errors;
+        uint64_t next_id;
+        unsigned nsandboxes;
+        struct sandbox *sandboxes;
+        struct lp_host_report host;
+        struct cg_host cg;
+        void *seccomp_bpf;
+        size_t seccomp_len;
+};
+
+uint64_t now_ms(void);
+
+/* sandbox.c */
+int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c, const char *env, size_t env_len,
+                  int code_fd, struct sandbox **ret, struct diag *reterr);
+void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd);
+void sandbox_on_exit(struct launcher *L, struct sandbox *sb);
+void sandbox_tick(struct launcher *L, struct sandbox *sb);
+void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
+void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
+void sandbox_free(struct launcher *L, struct sandbox *sb);
+
+/* main.c */
+void launcher_reply_error(struct launcher *L, uint64_t req_id, const struct diag *d);
+void launcher_send(struct launcher *L, uint16_t type, uint64_t req_id, const void *body, size_t len, const int *fds,
+                   size_t nfds);
+void launcher_unlink(struct launcher *L, struct sandbox *sb);

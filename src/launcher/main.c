@@ -1,0 +1,345 @@
+/* airlock-launcher: see launcher.h. This file is the process shell: hardening at start,
+ * the request table, and the event loop. sandbox.c builds and tears down sandboxes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "launcher/launcher.h"
+#include "sandbox/host_probe.h"
+#include "sandbox/seccomp_profile.h"
+
+#define CLIENT_FD 3
+#define MAX_PROTOCOL_ERRORS 16
+
+extern char **environ;
+
+uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void launcher_send(struct launcher *L, uint16_t type, uint64_t req_id, const void *body, size_t len, const int *fds,
+                   size_t nfds) {
+        char frame[LP_FRAME_MAX];
+        int n = lp_encode(type, req_id, body, len, NULL, 0, frame, sizeof(frame));
+        if (n < 0)
+                return;
+        /* A client that cannot take a reply is gone; the EOF on its socket ends us. */
+        (void)fd_send(L->client_fd, frame, (size_t)n, fds, nfds);
+}
+
+void launcher_reply_error(struct launcher *L, uint64_t req_id, const struct diag *d) {
+        struct lp_error e;
+        memset(&e, 0, sizeof(e));
+        e.code = d->code ? d->code : -EIO;
+        snprintf(e.field, sizeof(e.field), "%s", d->field);
+        snprintf(e.msg, sizeof(e.msg), "%s", d->msg);
+        launcher_send(L, LP_ERROR, req_id, &e, sizeof(e), NULL, 0);
+}
+
+void launcher_unlink(struct launcher *L, struct sandbox *sb) {
+        for (struct sandbox **p = &L->sandboxes; *p; p = &(*p)->next)
+                if (*p == sb) {
+                        *p = sb->next;
+                        L->nsandboxes--;
+                        return;
+                }
+}
+
+static struct sandbox *find_sandbox(struct launcher *L, uint64_t id) {
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                if (sb->id == id && sb->state != SB_DONE)
+                        return sb;
+        return NULL;
+}
+
+static void close_fds(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+/* One request from the client. Anything malformed is answered with ERROR and counted;
+ * too many and the client is treated as hostile and dropped. */
+static int handle_request(struct launcher *L, const char *pkt, size_t len, int *fds, size_t nfds) {
+        struct diag d = {0};
+        struct lp_frame f;
+        uint64_t req_id = 0;
+        if (lp_decode(pkt, len, &f, &d) < 0)
+                goto protocol_error;
+        req_id = f.hdr.req_id;
+        if (!L->hello_done && f.hdr.type != LP_HELLO) {
+                diag_set(&d, -EPROTO, "type", "the first frame must be HELLO");
+                goto protocol_error;
+        }
+        switch (f.hdr.type) {
+        case LP_HELLO:
+                if (L->hello_done) {
+                        diag_set(&d, -EPROTO, "type", "HELLO may be sent once");
+                        goto protocol_error;
+                }
+                if (nfds)
+                        break;
+                L->hello_done = true;
+                launcher_send(L, LP_HELLO_OK, req_id, &L->host, sizeof(L->host), NULL, 0);
+                return 0;
+        case LP_CREATE: {
+                struct lp_create c;
+                memcpy(&c, f.body, sizeof(c));
+                const char *env = (const char *)f.body + sizeof(c);
+                size_t env_len = f.body_len - sizeof(c);
+                if (nfds != 1) {
+                        diag_set(&d, -EPROTO, "fds", "CREATE carries exactly one fd (the code), got %zu", nfds);
+                        goto protocol_error;
+                }
+                if (lp_validate_create(&c, env, env_len, &d) < 0) {
+                        close_fds(fds, nfds);
+                        launcher_reply_error(L, req_id, &d);
+                        return 0;
+                }
+                struct sandbox *sb = NULL;
+                if (sandbox_start(L, req_id, &c, env, env_len, fds[0], &sb, &d) < 0) {
+                        close_fds(fds, nfds);
+                        launcher_reply_error(L, req_id, &d);
+                        return 0;
+                }
+                close_fds(fds, nfds);
+                return 0;
+        }
+        case LP_SIGNAL: {
+                if (nfds)
+                        break;
+                struct lp_signal s;
+                memcpy(&s, f.body, sizeof(s));
+                if (lp_validate_signal(&s, &d) < 0) {
+                        launcher_reply_error(L, req_id, &d);
+                        return 0;
+                }
+                struct sandbox *sb = find_sandbox(L, s.sandbox_id);
+                if (!sb) {
+                        /* Not an error worth an answer: the sandbox may have just exited and
+                         * its EXITED frame is on its way. */
+                        return 0;
+                }
+                if (s.action == LP_SIG_INTERRUPT)
+                        sandbox_interrupt(L, sb, s.reason);
+                else
+                        sandbox_kill(L, sb, s.reason ? s.reason : LP_REASON_STOPPED);
+                return 0;
+        }
+        default:
+                diag_set(&d, -EPROTO, "type", "frame type %u is not a request", f.hdr.type);
+                goto protocol_error;
+        }
+        diag_set(&d, -EPROTO, "fds", "this frame carries no fds");
+protocol_error:
+        close_fds(fds, nfds);
+        launcher_reply_error(L, req_id, &d);
+        if (++L->protocol_errors >= MAX_PROTOCOL_ERRORS)
+                return -EPROTO;
+        return 0;
+}
+
+static void kill_everything(struct launcher *L) {
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                if (sb->state != SB_DONE)
+                        sandbox_kill(L, sb, LP_REASON_STOPPED);
+        /* Reap what we killed so cgroups and uid slots are released before we exit. */
+        uint64_t until = now_ms() + 3000;
+        while (L->sandboxes && now_ms() < until) {
+                struct sandbox *sb = L->sandboxes;
+                sandbox_on_exit(L, sb);
+        }
+}
+
+/* Find airlock-init next to our own executable: a trusted location, not the caller's
+ * environment (which we discarded). */
+static int open_shim(struct launcher *L) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return -errno;
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return -ENOENT;
+        *slash = '\0';
+        const char *candidates[] = {"%s/airlock-init", "%s/../libexec/airlock/airlock-init"};
+        for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                int k = snprintf(L->init_path, sizeof(L->init_path), candidates[i], self);
+#pragma GCC diagnostic pop
+                if (k < 0 || (size_t)k >= sizeof(L->init_path))
+                        continue;
+                int fd = open(L->init_path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        L->init_fd = fd;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static int setup(struct launcher *L) {
+        /* Nobody may ptrace or read our memory through /proc, and nothing we create is
+         * readable by others unless we say so. */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        umask(077);
+        /* Our own session: a ^C in the terminal reaches the client, which asks us to
+         * interrupt; it must not kill us and, through us, every sandbox. */
+        setsid();
+        static char *empty_env[] = {NULL};
+        environ = empty_env;
+        int keep[] = {CLIENT_FD};
+        if (close_fds_except(3, keep, 1) < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(CLIENT_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                fprintf(stderr, "airlock-launcher: fd %d is not the client socket; run me through `airlock`\n",
+                        CLIENT_FD);
+                return -EBADF;
+        }
+        L->client_fd = CLIENT_FD;
+        if (fcntl(CLIENT_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return -errno;
+
+        host_probe(&L->host, &L->cg);
+        if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (open_shim(L) < 0) {
+                fprintf(stderr, "airlock-launcher: cannot find airlock-init next to the launcher\n");
+                return -ENOENT;
+        }
+        struct diag d = {0};
+        if (seccomp_profile_compile(&L->seccomp_bpf, &L->seccomp_len, &d) < 0) {
+                fprintf(stderr, "airlock-launcher: seccomp profile: %s\n", d.msg);
+                return d.code;
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGPIPE);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        L->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        L->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        L->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (L->signal_fd < 0 || L->epoll_fd < 0 || L->timer_fd < 0)
+                return -errno;
+        struct itimerspec its = {.it_interval = {0, LAUNCHER_TICK_MS * 1000000L},
+                                 .it_value = {0, LAUNCHER_TICK_MS * 1000000L}};
+        if (timerfd_settime(L->timer_fd, 0, &its, NULL) < 0)
+                return -errno;
+        int fds[] = {L->client_fd, L->signal_fd, L->timer_fd};
+        for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+                ev.data.u64 = (uint64_t)fds[i];
+                if (epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* epoll data: small values are our own fds; sandbox fds carry (sandbox id << 32 | fd)
+ * so a stale event for a freed sandbox is recognised, not dereferenced. */
+static struct sandbox *sandbox_for_event(struct launcher *L, uint64_t data, int *fd) {
+        *fd = (int)(data & 0xffffffffu);
+        uint64_t id = data >> 32;
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                if ((sb->id & 0xffffffffu) == id)
+                        return sb;
+        return NULL;
+}
+
+static int loop(struct launcher *L) {
+        for (;;) {
+                struct epoll_event evs[32];
+                int n = epoll_wait(L->epoll_fd, evs, 32, -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                for (int i = 0; i < n; i++) {
+                        uint64_t data = evs[i].data.u64;
+                        if (data == (uint64_t)L->client_fd) {
+                                char pkt[LP_FRAME_MAX];
+                                int fds[FD_PASS_MAX];
+                                size_t nfds = 0;
+                                ssize_t len = fd_recv(L->client_fd, pkt, sizeof(pkt), fds, &nfds, FD_PASS_MAX);
+                                if (len == 0 || (len < 0 && len != -EAGAIN && len != -EMSGSIZE))
+                                        return 0; /* client gone */
+                                if (len == -EMSGSIZE) {
+                                        struct diag d = {0};
+                                        diag_set(&d, -EMSGSIZE, "frame", "frame or fd list too large");
+                                        launcher_reply_error(L, 0, &d);
+                                        if (++L->protocol_errors >= MAX_PROTOCOL_ERRORS)
+                                                return -EPROTO;
+                                        continue;
+                                }
+                                if (len > 0 && handle_request(L, pkt, (size_t)len, fds, nfds) < 0)
+                                        return -EPROTO;
+                        } else if (data == (uint64_t)L->signal_fd) {
+                                struct signalfd_siginfo si;
+                                while (read(L->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                                        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
+                                            si.ssi_signo == SIGHUP)
+                                                return 0;
+                        } else if (data == (uint64_t)L->timer_fd) {
+                                uint64_t ticks;
+                                (void)!read(L->timer_fd, &ticks, sizeof(ticks));
+                                for (struct sandbox *sb = L->sandboxes, *next; sb; sb = next) {
+                                        next = sb->next;
+                                        sandbox_tick(L, sb);
+                                }
+                        } else {
+                                int fd;
+                                struct sandbox *sb = sandbox_for_event(L, data, &fd);
+                                if (!sb)
+                                        continue;
+                                if (fd == sb->pidfd)
+                                        sandbox_on_exit(L, sb);
+                                else
+                                        sandbox_on_readable(L, sb, fd);
+                        }
+                }
+        }
+}
+
+int main(int argc, char **argv) {
+        (void)argv;
+        if (argc != 1) {
+                fprintf(stderr, "airlock-launcher takes no arguments; it is started by `airlock`\n");
+                return 2;
+        }
+        struct launcher L = {.client_fd = -1, .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1, .init_fd = -1,
+                             .next_id = 1};
+        int r = setup(&L);
+        if (r < 0) {
+                fprintf(stderr, "airlock-launcher: setup failed: %s\n", strerror(-r));
+                return 1;
+        }
+        r = loop(&L);
+        kill_everything(&L);
+        free(L.seccomp_bpf);
+        return r < 0 ? 1 : 0;
+}

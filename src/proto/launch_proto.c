@@ -1,0 +1,254 @@
+#include "proto/launch_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct lp_header) == 24, "header layout");
+_Static_assert(sizeof(struct lp_limits) == 48, "limits layout");
+_Static_assert(sizeof(struct lp_create) == 160, "create layout");
+_Static_assert(sizeof(struct lp_exited) == 56, "exited layout");
+
+static int body_size_for(uint16_t type, size_t *min, size_t *max) {
+        switch (type) {
+        case LP_HELLO:
+                *min = *max = sizeof(struct lp_hello);
+                return 0;
+        case LP_CREATE:
+                *min = sizeof(struct lp_create);
+                *max = sizeof(struct lp_create) + LP_ENV_MAX_BYTES;
+                return 0;
+        case LP_SIGNAL:
+                *min = *max = sizeof(struct lp_signal);
+                return 0;
+        case LP_HELLO_OK:
+                *min = *max = sizeof(struct lp_host_report);
+                return 0;
+        case LP_CREATED:
+                *min = *max = sizeof(struct lp_created);
+                return 0;
+        case LP_EXITED:
+                *min = *max = sizeof(struct lp_exited);
+                return 0;
+        case LP_ERROR:
+                *min = *max = sizeof(struct lp_error);
+                return 0;
+        default:
+                return -EPROTO;
+        }
+}
+
+int lp_decode(const void *buf, size_t len, struct lp_frame *ret, struct diag *reterr) {
+        if (!buf || !ret)
+                return diag_set(reterr, -EINVAL, "frame", "no frame");
+        if (len < sizeof(struct lp_header))
+                return diag_set(reterr, -EPROTO, "frame", "frame of %zu bytes is shorter than a header", len);
+        if (len > LP_FRAME_MAX)
+                return diag_set(reterr, -EMSGSIZE, "frame", "frame of %zu bytes exceeds %d", len, LP_FRAME_MAX);
+        struct lp_header h;
+        memcpy(&h, buf, sizeof(h));
+        if (h.magic != LP_MAGIC)
+                return diag_set(reterr, -EPROTO, "magic", "bad magic 0x%08x", h.magic);
+        if (h.version != LP_VERSION)
+                return diag_set(reterr, -EPROTONOSUPPORT, "version", "protocol version %u, expected %u", h.version,
+                                LP_VERSION);
+        if (h.len != len)
+                return diag_set(reterr, -EPROTO, "len", "header says %u bytes, packet has %zu", h.len, len);
+        if (h.reserved != 0)
+                return diag_set(reterr, -EPROTO, "reserved", "reserved header field is not zero");
+        size_t min, max, body_len = len - sizeof(h);
+        if (body_size_for(h.type, &min, &max) < 0)
+                return diag_set(reterr, -EPROTO, "type", "unknown frame type %u", h.type);
+        if (body_len < min || body_len > max)
+                return diag_set(reterr, -EPROTO, "len", "body of %zu bytes for frame type %u (expected %zu..%zu)",
+                                body_len, h.type, min, max);
+        ret->hdr = h;
+        ret->body = (const char *)buf + sizeof(h);
+        ret->body_len = body_len;
+        return 0;
+}
+
+int lp_encode(uint16_t type, uint64_t req_id, const void *body, size_t len, const void *extra, size_t extra_len,
+              void *out, size_t out_size) {
+        size_t total = sizeof(struct lp_header) + len + extra_len;
+        if (total > LP_FRAME_MAX || total > out_size)
+                return -EMSGSIZE;
+        struct lp_header h = {
+                .magic = LP_MAGIC,
+                .version = LP_VERSION,
+                .type = type,
+                .len = (uint32_t)total,
+                .req_id = req_id,
+        };
+        memcpy(out, &h, sizeof(h));
+        if (len)
+                memcpy((char *)out + sizeof(h), body, len);
+        if (extra_len)
+                memcpy((char *)out + sizeof(h) + len, extra, extra_len);
+        return (int)total;
+}
+
+/* A fixed char array holds a C string only if a NUL lies inside it. */
+static int fixed_str_ok(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
+
+static int all_zero(const void *p, size_t n) {
+        const unsigned char *c = p;
+        for (size_t i = 0; i < n; i++)
+                if (c[i])
+                        return 0;
+        return 1;
+}
+
+int lp_valid_entry_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 63 || s[0] == '.')
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                      ch == '_' || ch == '-'))
+                        return 0;
+        }
+        return 1;
+}
+
+int lp_valid_env_name(const char *s, size_t len) {
+        if (len == 0 || len > 128)
+                return 0;
+        if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                char ch = s[i];
+                if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+                        return 0;
+        }
+        return 1;
+}
+
+static int valid_runtime_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return 0;
+        return 1;
+}
+
+#define RANGE(field, v, lo, hi, unit)                                                                                  \
+        do {                                                                                                           \
+                if ((v) < (lo) || (v) > (hi))                                                                          \
+                        return diag_set(reterr, -ERANGE, field, "%llu is outside %llu..%llu " unit,                   \
+                                        (unsigned long long)(v), (unsigned long long)(lo), (unsigned long long)(hi)); \
+        } while (0)
+
+int lp_validate_create(const struct lp_create *c, const char *env, size_t env_len, struct diag *reterr) {
+        if (c->backend != LP_BACKEND_NAMESPACE && c->backend != LP_BACKEND_GVISOR)
+                return diag_set(reterr, -EINVAL, "backend", "unknown isolation backend %u", c->backend);
+        if (c->language < LP_LANG_PYTHON || c->language > LP_LANG_BASH)
+                return diag_set(reterr, -EINVAL, "language", "unknown language %u", c->language);
+        if (c->network != LP_NET_NONE)
+                return diag_set(reterr, -EOPNOTSUPP, "network", "network mode %u is not supported (only none)",
+                                c->network);
+        if (c->reserved0 || c->limits.reserved)
+                return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
+        if (c->allow_weaker & ~(uint32_t)LP_ALLOW_ALL)
+                return diag_set(reterr, -EINVAL, "allow_weaker", "unknown bits 0x%x", c->allow_weaker);
+        const struct lp_limits *l = &c->limits;
+        RANGE("memory", l->memory_bytes, LP_MEMORY_MIN, LP_MEMORY_MAX, "bytes");
+        RANGE("workspace", l->workspace_bytes, LP_DISK_MIN, LP_DISK_MAX, "bytes");
+        RANGE("tmp", l->tmp_bytes, LP_DISK_MIN, LP_DISK_MAX, "bytes");
+        RANGE("cpus", l->cpu_millis, LP_CPU_MILLIS_MIN, LP_CPU_MILLIS_MAX, "millicpus");
+        RANGE("pids", l->pids, LP_PIDS_MIN, LP_PIDS_MAX, "processes");
+        RANGE("timeout", l->timeout_ms, LP_TIMEOUT_MS_MIN, LP_TIMEOUT_MS_MAX, "ms");
+        if (l->interrupt_grace_ms > LP_GRACE_MS_MAX)
+                return diag_set(reterr, -ERANGE, "interrupt_grace", "%u is above %u ms", l->interrupt_grace_ms,
+                                LP_GRACE_MS_MAX);
+        RANGE("nofile", l->nofile, LP_NOFILE_MIN, LP_NOFILE_MAX, "files");
+        if (!fixed_str_ok(c->runtime, sizeof(c->runtime)) || !valid_runtime_name(c->runtime))
+                return diag_set(reterr, -EINVAL, "runtime", "runtime name must be 1-31 characters of [a-z0-9-]");
+        if (!all_zero(c->runtime + strlen(c->runtime), sizeof(c->runtime) - strlen(c->runtime)))
+                return diag_set(reterr, -EINVAL, "runtime", "bytes after the runtime name must be zero");
+        if (!fixed_str_ok(c->entry_name, sizeof(c->entry_name)) || !lp_valid_entry_name(c->entry_name))
+                return diag_set(reterr, -EINVAL, "entry_name",
+                                "file name must be 1-63 characters of [A-Za-z0-9._-] not starting with '.'");
+        if (c->env_len != env_len)
+                return diag_set(reterr, -EPROTO, "env_len", "env_len %u but %zu bytes follow", c->env_len, env_len);
+        if (c->env_count > LP_ENV_MAX_COUNT)
+                return diag_set(reterr, -E2BIG, "env", "%u variables, at most %d", c->env_count, LP_ENV_MAX_COUNT);
+        size_t off = 0;
+        for (uint32_t i = 0; i < c->env_count; i++) {
+                if (off >= env_len)
+                        return diag_set(reterr, -EPROTO, "env", "blob ends before variable %u", i);
+                const char *s = env + off;
+                const char *nul = memchr(s, '\0', env_len - off);
+                if (!nul)
+                        return diag_set(reterr, -EPROTO, "env", "variable %u is not NUL-terminated", i);
+                size_t n = (size_t)(nul - s);
+                const char *eq = memchr(s, '=', n);
+                if (!eq || !lp_valid_env_name(s, (size_t)(eq - s)))
+                        return diag_set(reterr, -EINVAL, "env", "variable %u: name must match [A-Za-z_][A-Za-z0-9_]*",
+                                        i);
+                if (n - (size_t)(eq - s) - 1 > LP_ENV_VALUE_MAX)
+                        return diag_set(reterr, -E2BIG, "env", "variable %u: value longer than %d bytes", i,
+                                        LP_ENV_VALUE_MAX);
+                off += n + 1;
+        }
+        if (off != env_len)
+                return diag_set(reterr, -EPROTO, "env", "%zu trailing bytes after the last variable", env_len - off);
+        return 0;
+}
+
+int lp_validate_signal(const struct lp_signal *s, struct diag *reterr) {
+        if (s->action != LP_SIG_INTERRUPT && s->action != LP_SIG_KILL)
+                return diag_set(reterr, -EINVAL, "action", "unknown signal action %u", s->action);
+        if (s->reason > LP_REASON_STOPPED || s->reason == LP_REASON_OOM || s->reason == LP_REASON_PIDS)
+                return diag_set(reterr, -EINVAL, "reason", "reason %u cannot be requested", s->reason);
+        if (!all_zero(s->reserved, sizeof(s->reserved)))
+                return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
+        return 0;
+}
+
+const char *lp_reason_name(uint8_t reason) {
+        switch (reason) {
+        case LP_REASON_NONE:
+                return "none";
+        case LP_REASON_TIMEOUT:
+                return "timeout";
+        case LP_REASON_OOM:
+                return "oom";
+        case LP_REASON_PIDS:
+                return "pids";
+        case LP_REASON_OUTPUT_LIMIT:
+                return "output_limit";
+        case LP_REASON_STOPPED:
+                return "stopped";
+        case LP_REASON_SETUP:
+                return "setup";
+        default:
+                return "unknown";
+        }
+}
+
+const char *lp_language_name(uint8_t language) {
+        switch (language) {
+        case LP_LANG_PYTHON:
+                return "python";
+        case LP_LANG_JAVASCRIPT:
+                return "javascript";
+        case LP_LANG_BASH:
+                return "bash";
+        default:
+                return "unknown";
+        }
+}
+
+const char *lp_backend_name(uint8_t backend) {
+        switch (backend) {
+        case LP_BACKEND_NAMESPACE:
+                return "namespace";
+        case LP_BACKEND_GVISOR:
+                return "gvisor";
+        default:
+                return "unknown";
+        }
+}

@@ -1,0 +1,210 @@
+/* launch_proto: the frames between an unprivileged client (the CLI's `run`, later the
+ * daemon) and the privileged launcher. See docs/launcher-protocol.md.
+ *
+ * Transport: one AF_UNIX SOCK_SEQPACKET socketpair; one frame per packet; file
+ * descriptors ride along as SCM_RIGHTS. Both ends run on the same host, so frames are
+ * fixed-layout native-endian structs: there is nothing to parse but lengths, enums and
+ * NUL-terminated fixed arrays, all checked by lp_decode() before any field is used.
+ *
+ * This module is pure: no I/O, no allocation, no globals. It must never learn a path,
+ * uid, mount, BPF program or capability from the client: the client names a language,
+ * a runtime, limits and which weaker layers it accepts; the launcher decides the rest.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+
+#define LP_MAGIC 0x4b4c5241u /* "ARLK" little-endian */
+#define LP_VERSION 1
+#define LP_FRAME_MAX 65536
+#define LP_ENV_MAX_BYTES 32768
+#define LP_ENV_MAX_COUNT 256
+#define LP_ENV_VALUE_MAX 4096
+#define LP_CODE_MAX_BYTES (16u * 1024u * 1024u)
+
+enum lp_type {
+        LP_HELLO = 1,     /* client -> launcher: first frame, once */
+        LP_CREATE = 2,    /* + 1 fd: the code to run (regular file or memfd) */
+        LP_SIGNAL = 3,    /* interrupt or kill a sandbox */
+        LP_HELLO_OK = 101,
+        LP_CREATED = 102, /* + 2 fds: read ends of the sandbox's stdout and stderr */
+        LP_EXITED = 103,
+        LP_ERROR = 104,
+};
+
+struct lp_header {
+        uint32_t magic;
+        uint16_t version;
+        uint16_t type;
+        uint32_t len; /* whole frame, header included */
+        uint32_t reserved;
+        uint64_t req_id;
+};
+
+enum lp_backend { LP_BACKEND_NAMESPACE = 1, LP_BACKEND_GVISOR = 2 };
+enum lp_language { LP_LANG_PYTHON = 1, LP_LANG_JAVASCRIPT = 2, LP_LANG_BASH = 3 };
+enum lp_network { LP_NET_NONE = 1 };
+
+/* Layers an operator may explicitly accept as missing. Anything not listed here is
+ * mandatory and its absence is an error (fail closed). */
+enum lp_weaken {
+        LP_ALLOW_NO_CGROUP = 1u << 0,   /* no memory/cpu/pids limits */
+        LP_ALLOW_NO_LANDLOCK = 1u << 1, /* kernel without Landlock */
+        LP_ALLOW_SHARED_UID = 1u << 2,  /* launcher not root: sandbox maps to caller's uid */
+        LP_ALLOW_ALL = (1u << 3) - 1,
+};
+
+struct lp_limits {
+        uint64_t memory_bytes;
+        uint64_t workspace_bytes;
+        uint64_t tmp_bytes;
+        uint32_t cpu_millis; /* 1000 = one full CPU */
+        uint32_t pids;
+        uint32_t timeout_ms;
+        uint32_t interrupt_grace_ms; /* after the interrupt, before the kill */
+        uint32_t nofile;
+        uint32_t reserved;
+};
+
+/* Bounds the launcher accepts; the CLI validates flags against the same numbers. */
+#define LP_MEMORY_MIN (16ull << 20)
+#define LP_MEMORY_MAX (64ull << 30)
+#define LP_DISK_MIN (1ull << 20)
+#define LP_DISK_MAX (64ull << 30)
+#define LP_CPU_MILLIS_MIN 10u
+#define LP_CPU_MILLIS_MAX 256000u
+#define LP_PIDS_MIN 4u
+#define LP_PIDS_MAX 65536u
+#define LP_TIMEOUT_MS_MIN 10u
+#define LP_TIMEOUT_MS_MAX (28800u * 1000u)
+#define LP_GRACE_MS_MAX 60000u
+#define LP_NOFILE_MIN 16u
+#define LP_NOFILE_MAX 65536u
+
+struct lp_hello {
+        uint32_t client_version;
+        uint32_t reserved;
+};
+
+/* What this host gives a sandbox; sent in HELLO_OK and printed by `airlock doctor`. */
+struct lp_host_report {
+        uint8_t is_root;
+        uint8_t userns;        /* unprivileged user namespaces usable */
+        uint8_t seccomp;       /* seccomp filter mode available */
+        uint8_t landlock_abi;  /* 0 = none */
+        uint8_t cgroup_mode;   /* enum cg_mode */
+        uint8_t bwrap;         /* bubblewrap found and runnable */
+        uint8_t runsc;         /* gVisor runsc found */
+        uint8_t tiocsti_legacy;/* dev.tty.legacy_tiocsti (1 = host allows TIOCSTI) */
+        uint32_t cgroup_controllers; /* bitmask of enum cg_controller */
+        char kernel[64];
+        char bwrap_version[32];
+        char runsc_version[48];
+        char cgroup_root[96];  /* where sandboxes' cgroups are created */
+        char notes[256];       /* one line per missing mandatory piece */
+};
+
+struct lp_create {
+        uint8_t backend;  /* enum lp_backend */
+        uint8_t language; /* enum lp_language */
+        uint8_t network;  /* enum lp_network */
+        uint8_t reserved0;
+        uint32_t allow_weaker; /* enum lp_weaken bits */
+        struct lp_limits limits;
+        char runtime[32];    /* runtime name: [a-z0-9-], "default" */
+        char entry_name[64]; /* file name of the code inside the sandbox */
+        uint32_t env_count;
+        uint32_t env_len; /* bytes of env blob that follow this struct in the frame */
+        /* env blob: env_count strings "KEY=VALUE\0" back to back */
+};
+
+/* What the sandbox really got, reported back to the client (and later the API). */
+struct lp_isolation {
+        uint8_t backend;
+        uint8_t cgroup_mode; /* 0 = none */
+        uint8_t landlock_abi;
+        uint8_t seccomp;
+        uint8_t userns;
+        uint8_t uid_private; /* sandbox maps to a host uid used by no other sandbox */
+        uint8_t network;
+        uint8_t reserved;
+        uint32_t host_uid;
+};
+
+struct lp_created {
+        uint64_t sandbox_id;
+        uint32_t init_pid; /* host pid of the sandbox's pid-namespace init, informational */
+        uint32_t reserved;
+        struct lp_isolation isolation;
+};
+
+enum lp_signal_action { LP_SIG_INTERRUPT = 1, LP_SIG_KILL = 2 };
+
+enum lp_reason {
+        LP_REASON_NONE = 0,
+        LP_REASON_TIMEOUT = 1,
+        LP_REASON_OOM = 2,
+        LP_REASON_PIDS = 3,
+        LP_REASON_OUTPUT_LIMIT = 4,
+        LP_REASON_STOPPED = 5,
+        LP_REASON_SETUP = 6, /* the sandbox could not be built */
+};
+
+struct lp_signal {
+        uint64_t sandbox_id;
+        uint8_t action; /* enum lp_signal_action */
+        uint8_t reason; /* enum lp_reason, recorded if this ends the sandbox */
+        uint8_t reserved[6];
+};
+
+struct lp_exited {
+        uint64_t sandbox_id;
+        int32_t exit_code; /* valid when signal == 0 */
+        int32_t signal;    /* terminating signal of the payload, 0 if it exited */
+        uint8_t reason;    /* enum lp_reason */
+        uint8_t reserved[7];
+        uint64_t peak_memory_bytes;
+        uint64_t cpu_usec;
+        uint64_t wall_ms;
+        uint64_t limit_value; /* the limit that was hit, for the message (bytes, pids, ms) */
+};
+
+struct lp_error {
+        int32_t code; /* negative errno */
+        uint32_t reserved;
+        char field[48];
+        char msg[DIAG_MSG_MAX];
+};
+
+/* A decoded frame: header plus a pointer into the caller's buffer. */
+struct lp_frame {
+        struct lp_header hdr;
+        const void *body;
+        size_t body_len;
+};
+
+/* Check magic, version, declared length, type and the exact body size for `type`.
+ * Does not look inside CREATE's fields; call lp_validate_create() for that. */
+int lp_decode(const void *buf, size_t len, struct lp_frame *ret, struct diag *reterr);
+
+/* Write a frame of `type` with `body` (len bytes) and `extra` (extra_len bytes, CREATE's
+ * env blob) into out. Returns the frame length or a negative errno. */
+int lp_encode(uint16_t type, uint64_t req_id, const void *body, size_t len, const void *extra,
+              size_t extra_len, void *out, size_t out_size);
+
+/* Validate every field of a CREATE body, naming the first bad one. env points at the
+ * blob that followed the struct (c->env_len bytes). */
+int lp_validate_create(const struct lp_create *c, const char *env, size_t env_len, struct diag *reterr);
+
+int lp_validate_signal(const struct lp_signal *s, struct diag *reterr);
+
+/* Names for messages and reports. */
+const char *lp_reason_name(uint8_t reason);
+const char *lp_language_name(uint8_t language);
+const char *lp_backend_name(uint8_t backend);
+
+/* Helpers shared by the validator and the CLI. */
+int lp_valid_entry_name(const char *s);
+int lp_valid_env_name(const char *s, size_t len);

@@ -1,0 +1,104 @@
+/* cgroup_internal: what cgroup.c shares with cgroup_v1.c and cgroup_v2.c (and the unit
+ * tests): the per-mode ops table, struct cg, and small file/parse helpers.
+ * Not for use outside src/sandbox/cgroup*.c and tests/unit/test_cgroup_*.c.
+ */
+#pragma once
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/cgroup.h"
+
+/* v1 controllers this module uses, in the order directories are created. */
+enum cg_v1_ctrl { CG_V1_MEMORY, CG_V1_CPU, CG_V1_CPUACCT, CG_V1_PIDS, CG_V1_FREEZER, CG_V1_NCTRL };
+
+#define CG_CPU_PERIOD_USEC 100000u
+/* How long cg_kill_all() waits for the cgroup to empty, and its poll interval. */
+#define CG_KILL_TIMEOUT_MS 1000
+#define CG_POLL_MS 10
+
+struct cg_ops {
+        /* Create the parent under h->fsroot and fill h->controllers. */
+        int (*prepare)(struct cg_host *h, struct diag *reterr);
+        /* Create c's directories and write l. Each directory is recorded in c->dirs as soon
+         * as it exists, so that the caller can remove them all when this fails. */
+        int (*create)(struct cg *c, const struct cg_host *h, const struct cg_limits *l, struct diag *reterr);
+        int (*attach)(struct cg *c, pid_t pid, struct diag *reterr);
+        int (*read_stats)(struct cg *c, struct cg_stats *ret);
+        int (*kill_all)(struct cg *c);
+        /* rmdir every directory in c->dirs (deepest last-created first); c is freed by the caller. */
+        int (*destroy)(struct cg *c);
+};
+
+extern const struct cg_ops cg_v1_ops;
+extern const struct cg_ops cg_v2_ops;
+
+struct cg {
+        const struct cg_ops *ops;
+        uint32_t controllers;           /* copied from the host */
+        char name[CG_NAME_MAX + 1];
+        /* Every directory this cgroup owns, created by us (never a pre-existing one).
+         * v2 uses dirs[0]; v1 one per distinct hierarchy (co-mounted controllers such as
+         * "cpu,cpuacct" share one directory). */
+        size_t ndirs;
+        char dirs[CG_V1_NCTRL][PATH_MAX];
+        int v1_dir[CG_V1_NCTRL];        /* v1: index into dirs per controller, -1 when unused */
+        cg_fake_fs_fn fake_fs;
+        void *fake_fs_userdata;
+};
+
+/* Name rule for sandbox cgroups: [a-z0-9-]{1,64}. */
+bool cg_name_valid(const char *name);
+
+/* snprintf into buf; -ENAMETOOLONG instead of a silently truncated path. */
+__attribute__((format(printf, 3, 4)))
+int cg_path(char *buf, size_t size, const char *fmt, ...);
+
+/* The parent as a relative path (h->parent may be given absolute, "/a/b"). */
+const char *cg_parent_rel(const struct cg_host *h);
+
+/* Write s with a single write(2) (cgroupfs parses each write as one value). No O_CREAT:
+ * a missing interface file is an error (-ENOENT), never something to create. */
+int cg_write_file(const char *path, const char *s);
+/* Write val to <dir>/<file>; on failure reterr names the value, the file and the errno. */
+int cg_write_attr(const char *dir, const char *file, const char *val, struct diag *reterr);
+/* path is on a filesystem with this statfs magic (linux/magic.h). */
+bool cg_is_fs(const char *path, int64_t magic);
+/* Read the whole file into a malloc'd NUL-terminated buffer; -EFBIG past max bytes. */
+int cg_read_file(const char *path, size_t max, char **ret);
+
+/* Decimal u64: digits only, optionally followed by one "\n"; no sign, no spaces, no
+ * overflow. */
+int cg_parse_u64(const char *s, uint64_t *ret);
+/* In "key value\n" lines (memory.events, cpu.stat, pids.events, memory.oom_control),
+ * the value for exactly key. -ENOENT when absent, -EINVAL when malformed. */
+int cg_parse_keyed(const char *buf, const char *key, uint64_t *ret);
+/* Read a single-number file (memory.peak, cpuacct.usage). */
+int cg_read_u64(const char *path, uint64_t *ret);
+/* Read a keyed file and look up key. */
+int cg_read_keyed(const char *path, const char *key, uint64_t *ret);
+
+/* Number of processes listed in a cgroup.procs file. */
+int cg_count_procs(const char *procs_path, uint64_t *ret);
+/* SIGKILL every pid listed in a cgroup.procs file; *ret_n = how many were listed. */
+int cg_kill_procs(const char *procs_path, uint64_t *ret_n);
+
+/* mkdir 0755 + the fake_fs hook; records the directory in c->dirs. -EEXIST is returned
+ * as is (a name clash must not adopt someone else's cgroup). */
+int cg_mkdir_owned(struct cg *c, const char *path);
+/* mkdir -p for the parent: each missing component under base is created (EEXIST fine),
+ * with the fake_fs hook; on_level (may be NULL) runs on base and on every directory
+ * on the way down, before descending further. */
+int cg_mkdir_parents(const struct cg_host *h, const char *base, const char *rel,
+                     int (*on_level)(const struct cg_host *h, const char *dir, struct diag *reterr),
+                     struct diag *reterr);
+/* rmdir every owned directory, newest first, retrying briefly on EBUSY. */
+int cg_rmdir_owned(struct cg *c);
+
+void cg_sleep_ms(unsigned ms);
+uint64_t cg_now_ms(void);
+
+/* diag_set with "<what> <path>: <strerror>" in the "cgroup" field. */
+int cg_fail(struct diag *reterr, int r, const char *what, const char *path);

@@ -1,0 +1,12 @@
+/* host_probe: what this host can give a sandbox (for the launcher's HELLO_OK and
+ * `airlock doctor`). Reads /proc and /sys and runs `bwrap --version`/`runsc --version`;
+ * changes nothing on the host except creating the cgroup parent via cg_host_detect. */
+#pragma once
+#include "proto/launch_proto.h"
+#include "sandbox/cgroup.h"
+
+#define BWRAP_PATH "/usr/bin/bwrap"
+#define RUNSC_PATH "/usr/bin/runsc"
+
+int host_probe(struct lp_host_report *ret, struct cg_host *ret_cg);
+int landlock_abi_version(void);

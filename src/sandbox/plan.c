@@ -1,0 +1,331 @@
+#include "sandbox/plan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char plan_etc_passwd[] = "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+                               "sandbox:x:1000:1000:Airlock sandbox:/workspace:/bin/bash\n"
+                               "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const char plan_etc_group[] = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
+const char plan_etc_hosts[] = "127.0.0.1\tlocalhost " SANDBOX_HOSTNAME "\n::1\tlocalhost ip6-localhost\n";
+
+/* What interpreters and common libraries read from /etc. Host secrets (shadow, ssh,
+ * machine-id, resolv.conf for network "none") are deliberately absent. */
+const char *const plan_etc_files[] = {
+        "/etc/ld.so.cache",     "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+        "/etc/alternatives",    "/etc/ssl",        "/etc/ca-certificates", "/etc/matplotlibrc",
+        "/etc/fonts",           "/etc/mime.types", "/etc/nsswitch.conf", "/etc/os-release",
+        "/etc/debian_version",  "/etc/python3",    "/etc/python3.11",    "/etc/protocols",
+        "/etc/services",        "/etc/bash.bashrc", "/etc/profile",      "/etc/inputrc",
+        "/etc/timezone",        "/etc/gai.conf",    NULL,
+};
+
+/* The environment every sandbox starts from; the request's variables come after and
+ * may override these. Nothing of the launcher's or daemon's environment is passed. */
+static const char *const base_env[] = {
+        "PATH=/usr/local/bin:/usr/bin:/bin",
+        "HOME=" SANDBOX_WORKSPACE,
+        "USER=sandbox",
+        "LOGNAME=sandbox",
+        "SHELL=/bin/bash",
+        "LANG=C.UTF-8",
+        "TMPDIR=/tmp",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "PYTHONPATH=" SANDBOX_WORKSPACE,
+        "MPLBACKEND=Agg",
+        "MPLCONFIGDIR=/tmp/.matplotlib",
+        "NODE_PATH=" SANDBOX_WORKSPACE "/node_modules",
+        NULL,
+};
+
+static int add(struct buf *b, const char *s) { return buf_append_str0(b, s); }
+
+static int addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int addf(struct buf *b, const char *fmt, ...) {
+        char tmp[256];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        return add(b, tmp);
+}
+
+#define TRY(x)                                                                                                         \
+        do {                                                                                                           \
+                int _r = (x);                                                                                          \
+                if (_r < 0)                                                                                            \
+                        return diag_set(reterr, _r, "plan", "building the sandbox command line: %s", strerror(-_r));  \
+        } while (0)
+
+int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag *reterr) {
+        const struct lp_create *c = in->c;
+        TRY(add(out, SANDBOX_INIT));
+        TRY(add(out, "--nofile"));
+        TRY(addf(out, "%u", c->limits.nofile));
+        TRY(add(out, "--seccomp"));
+        TRY(add(out, SANDBOX_SECCOMP));
+        if (in->landlock_required)
+                TRY(add(out, "--landlock-required"));
+        TRY(add(out, "--"));
+        switch (c->language) {
+        case LP_LANG_PYTHON:
+                TRY(add(out, "/usr/bin/python3"));
+                TRY(add(out, "-u"));
+                break;
+        case LP_LANG_JAVASCRIPT:
+                TRY(add(out, "/usr/bin/node"));
+                break;
+        case LP_LANG_BASH:
+                TRY(add(out, "/bin/bash"));
+                break;
+        default:
+                return diag_set(reterr, -EINVAL, "language", "unknown language %u", c->language);
+        }
+        TRY(addf(out, SANDBOX_RUN_DIR "/%s", c->entry_name));
+        return 0;
+}
+
+/* Visit every environment entry: the base first, then the request's. */
+static int each_env(const struct plan_input *in, int (*fn)(void *, const char *, size_t), void *ctx) {
+        for (size_t i = 0; base_env[i]; i++) {
+                int r = fn(ctx, base_env[i], strlen(base_env[i]));
+                if (r < 0)
+                        return r;
+        }
+        size_t off = 0;
+        for (uint32_t i = 0; i < in->c->env_count && off < in->env_len; i++) {
+                const char *s = in->env + off;
+                size_t n = strnlen(s, in->env_len - off);
+                int r = fn(ctx, s, n);
+                if (r < 0)
+                        return r;
+                off += n + 1;
+        }
+        return 0;
+}
+
+static int bwrap_setenv(void *ctx, const char *kv, size_t n) {
+        struct buf *b = ctx;
+        const char *eq = memchr(kv, '=', n);
+        if (!eq)
+                return -EINVAL;
+        int r = add(b, "--setenv");
+        if (r == 0)
+                r = buf_append(b, kv, (size_t)(eq - kv));
+        if (r == 0)
+                r = buf_append(b, "", 1);
+        if (r == 0)
+                r = buf_append(b, eq + 1, n - (size_t)(eq - kv) - 1);
+        return r < 0 ? r : buf_append(b, "", 1);
+}
+
+int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, struct buf *out, struct diag *reterr) {
+        const struct lp_limits *l = &in->c->limits;
+        /* 1. Namespaces. A user namespace first (it is what lets an unprivileged host uid
+         *    do the rest), then pid/net/ipc/uts/cgroup. --disable-userns nests one more user
+         *    namespace with max_user_namespaces=1 so the sandbox cannot create its own
+         *    (CVE-2022-0185 class), and --assert-userns-disabled makes bwrap verify it. */
+        static const char *const ns[] = {"--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                                         "--unshare-uts",  "--unshare-cgroup", "--disable-userns",
+                                         "--assert-userns-disabled", NULL};
+        for (size_t i = 0; ns[i]; i++)
+                TRY(add(out, ns[i]));
+        TRY(add(out, "--uid"));
+        TRY(addf(out, "%d", SANDBOX_UID));
+        TRY(add(out, "--gid"));
+        TRY(addf(out, "%d", SANDBOX_GID));
+        TRY(add(out, "--hostname"));
+        TRY(add(out, SANDBOX_HOSTNAME));
+        /* 2. Process hygiene: die with the launcher, no controlling terminal (TIOCSTI,
+         *    CVE-2017-5226), an environment built only from the allowlist. */
+        TRY(add(out, "--die-with-parent"));
+        TRY(add(out, "--new-session"));
+        TRY(add(out, "--clearenv"));
+        TRY(each_env(in, bwrap_setenv, out));
+        /* 3. Filesystem: the runtime read-only, then fresh proc/dev, then writable tmpfs
+         *    with sizes, then our files, then the root itself read-only. */
+        TRY(add(out, "--ro-bind"));
+        TRY(add(out, "/usr"));
+        TRY(add(out, "/usr"));
+        static const char *const links[][2] = {{"usr/bin", "/bin"}, {"usr/sbin", "/sbin"}, {"usr/lib", "/lib"},
+                                               {"usr/lib64", "/lib64"}};
+        for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+                TRY(add(out, "--symlink"));
+                TRY(add(out, links[i][0]));
+                TRY(add(out, links[i][1]));
+        }
+        for (size_t i = 0; plan_etc_files[i]; i++) {
+                TRY(add(out, "--ro-bind-try"));
+                TRY(add(out, plan_etc_files[i]));
+                TRY(add(out, plan_etc_files[i]));
+        }
+        const struct {
+                int fd;
+                const char *dest;
+        } etc[] = {{fds->passwd, "/etc/passwd"}, {fds->group, "/etc/group"}, {fds->hosts, "/etc/hosts"}};
+        for (size_t i = 0; i < sizeof(etc) / sizeof(etc[0]); i++) {
+                TRY(add(out, "--perms"));
+                TRY(add(out, "0444"));
+                TRY(add(out, "--ro-bind-data"));
+                TRY(addf(out, "%d", etc[i].fd));
+                TRY(add(out, etc[i].dest));
+        }
+        TRY(add(out, "--proc"));
+        TRY(add(out, "/proc"));
+        TRY(add(out, "--dev"));
+        TRY(add(out, "/dev"));
+        const struct {
+                uint64_t size;
+                const char *dest;
+        } tmpfs[] = {{l->tmp_bytes, "/tmp"}, {l->tmp_bytes, "/dev/shm"}, {l->workspace_bytes, SANDBOX_WORKSPACE}};
+        for (size_t i = 0; i < sizeof(tmpfs) / sizeof(tmpfs[0]); i++) {
+                TRY(add(out, "--size"));
+                TRY(addf(out, "%llu", (unsigned long long)tmpfs[i].size));
+                TRY(add(out, "--perms"));
+                TRY(add(out, i < 2 ? "1777" : "0755"));
+                TRY(add(out, "--tmpfs"));
+                TRY(add(out, tmpfs[i].dest));
+        }
+        TRY(add(out, "--dir"));
+        TRY(add(out, SANDBOX_RUN_DIR));
+        const struct {
+                int fd;
+                const char *perms;
+                char dest[96];
+        } files[] = {
+                {fds->init, "0555", SANDBOX_INIT},
+                {fds->seccomp, "0444", SANDBOX_SECCOMP},
+                {fds->code, "0444", ""},
+        };
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                TRY(add(out, "--perms"));
+                TRY(add(out, files[i].perms));
+                TRY(add(out, "--ro-bind-data"));
+                TRY(addf(out, "%d", files[i].fd));
+                if (files[i].dest[0])
+                        TRY(add(out, files[i].dest));
+                else
+                        TRY(addf(out, SANDBOX_RUN_DIR "/%s", in->c->entry_name));
+        }
+        TRY(add(out, "--remount-ro"));
+        TRY(add(out, "/"));
+        TRY(add(out, "--chdir"));
+        TRY(add(out, SANDBOX_WORKSPACE));
+        /* 4. Capabilities: none (bwrap drops the bounding set too when run as root). */
+        TRY(add(out, "--cap-drop"));
+        TRY(add(out, "ALL"));
+        TRY(add(out, "--json-status-fd"));
+        TRY(addf(out, "%d", fds->json_status));
+        /* 5. The payload (plan_payload_argv) follows on bwrap's own command line: bwrap
+         *    takes the command only from there, never from --args. */
+        return 0;
+}
+
+struct oci_env_ctx {
+        struct buf *b;
+        int first;
+};
+
+static int oci_env(void *ctx, const char *kv, size_t n) {
+        struct oci_env_ctx *e = ctx;
+        char tmp[LP_ENV_VALUE_MAX + 256];
+        if (n >= sizeof(tmp))
+                return -E2BIG;
+        memcpy(tmp, kv, n);
+        tmp[n] = '\0';
+        int r = e->first ? 0 : buf_append(e->b, ",", 1);
+        e->first = 0;
+        return r < 0 ? r : buf_json_str(e->b, tmp);
+}
+
+static int oci_mount(struct buf *b, const char *dest, const char *type, const char *src, const char *opts) {
+        int r = buf_printf(b, ",{\"destination\":");
+        if (r == 0)
+                r = buf_json_str(b, dest);
+        if (r == 0)
+                r = buf_printf(b, ",\"type\":\"%s\",\"source\":", type);
+        if (r == 0)
+                r = buf_json_str(b, src);
+        return r < 0 ? r : buf_printf(b, ",\"options\":[%s]}", opts);
+}
+
+int plan_oci_config(const struct plan_input *in, const char *run_dir, struct buf *out, struct diag *reterr) {
+        const struct lp_limits *l = &in->c->limits;
+        struct buf argv;
+        buf_init(&argv, 64 * 1024);
+        int r = plan_payload_argv(in, &argv, reterr);
+        if (r < 0) {
+                buf_free(&argv);
+                return r;
+        }
+        r = buf_printf(out, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,"
+                            "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":[",
+                       SANDBOX_UID, SANDBOX_GID);
+        for (size_t off = 0; r == 0 && off < argv.len; off += strlen(argv.data + off) + 1)
+                r = (off ? buf_append(out, ",", 1) : 0) ?: buf_json_str(out, argv.data + off);
+        buf_free(&argv);
+        if (r == 0)
+                r = buf_printf(out, "],\"env\":[");
+        struct oci_env_ctx ec = {.b = out, .first = 1};
+        if (r == 0)
+                r = each_env(in, oci_env, &ec);
+        if (r == 0)
+                r = buf_printf(out,
+                               "],\"cwd\":\"" SANDBOX_WORKSPACE "\",\"noNewPrivileges\":true,"
+                               "\"capabilities\":{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
+                               "\"permitted\":[],\"ambient\":[]},"
+                               "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":%u,\"soft\":%u},"
+                               "{\"type\":\"RLIMIT_CORE\",\"hard\":0,\"soft\":0}]},"
+                               "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+                               "\"hostname\":\"" SANDBOX_HOSTNAME "\",\"mounts\":["
+                               "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}",
+                               l->nofile, l->nofile);
+        if (r == 0)
+                r = oci_mount(out, "/usr", "bind", "/usr", "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
+        for (size_t i = 0; r == 0 && plan_etc_files[i]; i++)
+                r = oci_mount(out, plan_etc_files[i], "bind", plan_etc_files[i],
+                              "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
+        static const char *const gen[] = {"passwd", "group", "hosts"};
+        for (size_t i = 0; r == 0 && i < sizeof(gen) / sizeof(gen[0]); i++) {
+                char src[512], dest[64];
+                snprintf(dest, sizeof(dest), "/etc/%s", gen[i]);
+                if ((size_t)snprintf(src, sizeof(src), "%s/etc/%s", run_dir, gen[i]) >= sizeof(src))
+                        r = -ENAMETOOLONG;
+                else
+                        r = oci_mount(out, dest, "bind", src, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+        }
+        const struct {
+                uint64_t size;
+                const char *dest;
+                const char *mode;
+        } tmpfs[] = {{l->tmp_bytes, "/tmp", "1777"},
+                     {l->tmp_bytes, "/dev/shm", "1777"},
+                     {l->workspace_bytes, SANDBOX_WORKSPACE, "0755"}};
+        for (size_t i = 0; r == 0 && i < sizeof(tmpfs) / sizeof(tmpfs[0]); i++) {
+                char opts[160];
+                snprintf(opts, sizeof(opts), "\"nosuid\",\"nodev\",\"size=%llu\",\"mode=%s\",\"uid=%d\",\"gid=%d\"",
+                         (unsigned long long)tmpfs[i].size, tmpfs[i].mode, i < 2 ? 0 : SANDBOX_UID,
+                         i < 2 ? 0 : SANDBOX_GID);
+                r = oci_mount(out, tmpfs[i].dest, "tmpfs", "tmpfs", opts);
+        }
+        char runsrc[512];
+        if (r == 0 && (size_t)snprintf(runsrc, sizeof(runsrc), "%s/run", run_dir) >= sizeof(runsrc))
+                r = -ENAMETOOLONG;
+        if (r == 0)
+                r = oci_mount(out, SANDBOX_RUN_DIR, "bind", runsrc, "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
+        if (r == 0)
+                r = buf_printf(out, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},"
+                                    "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}],"
+                                    "\"maskedPaths\":[\"/proc/kcore\",\"/proc/keys\",\"/proc/timer_list\","
+                                    "\"/proc/sched_debug\",\"/sys/firmware\"],"
+                                    "\"readonlyPaths\":[\"/proc/sys\",\"/proc/sysrq-trigger\",\"/proc/irq\","
+                                    "\"/proc/bus\"]}}");
+        if (r < 0)
+                return diag_set(reterr, r, "plan", "building the OCI config: %s", strerror(-r));
+        return 0;
+}

@@ -1,0 +1,216 @@
+/* airlock-init: the exec shim, the last trusted code in every sandbox.
+ *
+ * The backend (bubblewrap or runsc) has already built namespaces, mounts, the uid
+ * mapping and dropped capabilities; it then execs this static binary as the sandbox
+ * user. We add, in this order, the layers a backend cannot:
+ *   1. resource rlimits (open files, no core dumps);
+ *   2. Landlock: the filesystem the payload may touch, as a second wall behind the mount
+ *      namespace (where the kernel has it; required unless the operator opted out);
+ *   3. close every fd but 0, 1, 2 (nothing of the launcher's may leak: CVE-2024-21626);
+ *   4. no_new_privs and the seccomp filter compiled by the launcher, loaded last so that
+ *      nothing after it needs a refused syscall;
+ *   5. the ready marker on stderr, then execve of the interpreter.
+ * Nothing the user controls runs before step 5: the code is a file the interpreter
+ * reads after exec, and this binary is static so LD_PRELOAD and friends cannot load
+ * anything into it. Any failure exits 126 with one line on stderr, before the marker,
+ * which the launcher reports as a setup error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/plan.h"
+
+/* Newer ABI bits than Debian 12's kernel headers know. Values from the kernel's uapi. */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+#define AL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define AL_SCOPE_SIGNAL (1ULL << 1)
+
+struct al_ruleset_attr {
+        uint64_t handled_access_fs;
+        uint64_t handled_access_net; /* ABI 4 */
+        uint64_t scoped;             /* ABI 6 */
+};
+
+extern char **environ;
+
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        dprintf(2, "airlock-init: %s\n", msg);
+        _exit(126);
+}
+
+static uint64_t fs_rights_for_abi(int abi) {
+        uint64_t r = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+                     LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+                     LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                     LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+                     LANDLOCK_ACCESS_FS_MAKE_SYM;
+        if (abi >= 2)
+                r |= LANDLOCK_ACCESS_FS_REFER;
+        if (abi >= 3)
+                r |= LANDLOCK_ACCESS_FS_TRUNCATE;
+        if (abi >= 5)
+                r |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        return r;
+}
+
+static void allow_path(int ruleset, const char *path, uint64_t access, uint64_t handled) {
+        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return; /* a layout without this path simply has nothing to allow */
+                fail("landlock: open %s: %s", path, strerror(errno));
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                fail("landlock: stat %s: %s", path, strerror(errno));
+        access &= handled;
+        /* Rights that only make sense on directories are refused by the kernel on files. */
+        if (!S_ISDIR(st.st_mode))
+                access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+                          LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        struct landlock_path_beneath_attr pb = {.allowed_access = access, .parent_fd = fd};
+        if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+                fail("landlock: rule for %s: %s", path, strerror(errno));
+        close(fd);
+}
+
+/* Returns the ABI applied, 0 if the kernel has no Landlock. */
+static int apply_landlock(int required) {
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        if (abi <= 0) {
+                if (required)
+                        fail("Landlock is required but unavailable here (%s)", strerror(errno));
+                return 0;
+        }
+        uint64_t all = fs_rights_for_abi((int)abi);
+        struct al_ruleset_attr attr = {.handled_access_fs = all};
+        size_t attr_size = sizeof(uint64_t);
+        if (abi >= 6) {
+                /* No abstract unix sockets or signals across the sandbox boundary. */
+                attr.scoped = AL_SCOPE_ABSTRACT_UNIX_SOCKET | AL_SCOPE_SIGNAL;
+                attr_size = sizeof(attr);
+        }
+        int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+        if (rs < 0)
+                fail("landlock: create ruleset: %s", strerror(errno));
+        const uint64_t rd = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+        const uint64_t rx = rd | LANDLOCK_ACCESS_FS_EXECUTE;
+        const uint64_t dev = rd | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        allow_path(rs, "/", LANDLOCK_ACCESS_FS_READ_DIR, all);
+        allow_path(rs, "/usr", rx, all);
+        allow_path(rs, "/etc", rd, all);
+        allow_path(rs, SANDBOX_RUN_DIR, rx, all);
+        allow_path(rs, "/proc", rd, all);
+        allow_path(rs, "/dev", dev, all);
+        /* The writable places: everything there, execution included (scripts and tools
+         * users build or install into their workspace). */
+        allow_path(rs, "/tmp", all, all);
+        allow_path(rs, "/dev/shm", all, all);
+        allow_path(rs, SANDBOX_WORKSPACE, all, all);
+        if (syscall(SYS_landlock_restrict_self, rs, 0) < 0)
+                fail("landlock: restrict self: %s", strerror(errno));
+        close(rs);
+        return (int)abi;
+}
+
+static void load_seccomp(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                fail("seccomp: open %s: %s", path, strerror(errno));
+        static struct sock_filter insns[BPF_MAXINSNS];
+        size_t off = 0;
+        for (;;) {
+                ssize_t n = read(fd, (char *)insns + off, sizeof(insns) - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        fail("seccomp: read: %s", strerror(errno));
+                if (n == 0)
+                        break;
+                off += (size_t)n;
+                if (off == sizeof(insns))
+                        fail("seccomp: filter larger than %d instructions", BPF_MAXINSNS);
+        }
+        close(fd);
+        if (off == 0 || off % sizeof(struct sock_filter))
+                fail("seccomp: filter of %zu bytes is not a whole number of instructions", off);
+        struct sock_fprog prog = {.len = (unsigned short)(off / sizeof(struct sock_filter)), .filter = insns};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                fail("no_new_privs: %s", strerror(errno));
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                fail("seccomp: load: %s", strerror(errno));
+}
+
+int main(int argc, char **argv) {
+        unsigned long nofile = 1024;
+        const char *seccomp_path = NULL;
+        int landlock_required = 0, i;
+        for (i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0) {
+                        i++;
+                        break;
+                } else if (strcmp(argv[i], "--nofile") == 0 && i + 1 < argc) {
+                        char *end = NULL;
+                        errno = 0;
+                        nofile = strtoul(argv[++i], &end, 10);
+                        if (errno || !end || *end || nofile < 16)
+                                fail("bad --nofile %s", argv[i]);
+                } else if (strcmp(argv[i], "--seccomp") == 0 && i + 1 < argc) {
+                        seccomp_path = argv[++i];
+                } else if (strcmp(argv[i], "--landlock-required") == 0) {
+                        landlock_required = 1;
+                } else {
+                        fail("unknown argument %s", argv[i]);
+                }
+        }
+        if (i >= argc)
+                fail("no program to run");
+        if (!seccomp_path)
+                fail("--seccomp is required");
+
+        struct rlimit rl = {.rlim_cur = nofile, .rlim_max = nofile};
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                fail("setrlimit NOFILE: %s", strerror(errno));
+        struct rlimit core = {0, 0};
+        if (setrlimit(RLIMIT_CORE, &core) < 0)
+                fail("setrlimit CORE: %s", strerror(errno));
+
+        int abi = apply_landlock(landlock_required);
+
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+                fail("close_range: %s", strerror(errno));
+
+        if (access(argv[i], X_OK) < 0)
+                fail("cannot execute %s: %s", argv[i], strerror(errno));
+
+        load_seccomp(seccomp_path);
+
+        dprintf(2, SANDBOX_READY_MARKER " landlock=%d\n", abi);
+        execve(argv[i], argv + i, environ);
+        /* After the marker the launcher counts output as the program's; say it plainly. */
+        dprintf(2, "airlock-init: exec %s: %s\n", argv[i], strerror(errno));
+        _exit(126);
+}
