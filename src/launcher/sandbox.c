@@ -36,6 +36,7 @@
 #include "sandbox/plan.h"
 
 #define SETUP_TIMEOUT_MS 30000
+#define GVISOR_PIDS_OVERHEAD 256u
 
 static int watch(struct launcher *L, struct sandbox *sb, int fd) {
         struct epoll_event ev = {.events = EPOLLIN};
@@ -288,7 +289,7 @@ static int spawn_runsc(struct launcher *L, struct sandbox *sb, const struct plan
         if ((size_t)snprintf(sb->run_dir, sizeof(sb->run_dir), LAUNCHER_STATE_DIR "/%s", name) >=
             sizeof(sb->run_dir))
                 return diag_set(d, -ENAMETOOLONG, "sandbox", "state path too long");
-        if (mkdir(sb->run_dir, 0711) < 0) {
+        if (mkdir(sb->run_dir, 0711) < 0 || chmod(sb->run_dir, 0711) < 0) {
                 int e = errno;
                 sb->run_dir[0] = '\0'; /* not ours: never remove it */
                 return diag_set(d, -e, "sandbox", "mkdir %s/%s: %s", LAUNCHER_STATE_DIR, name, strerror(e));
@@ -299,7 +300,8 @@ static int spawn_runsc(struct launcher *L, struct sandbox *sb, const struct plan
         for (size_t i = 0; dirs[i]; i++) {
                 char p[512];
                 snprintf(p, sizeof(p), "%s/%s", sb->run_dir, dirs[i]);
-                if (mkdir(p, 0755) < 0)
+                /* explicit chmod: the launcher's umask is 077 */
+                if (mkdir(p, 0755) < 0 || chmod(p, 0755) < 0)
                         return diag_set(d, -errno, "sandbox", "mkdir %s: %m", p);
         }
         static const char *const links[][2] = {{"usr/bin", "bin"}, {"usr/sbin", "sbin"}, {"usr/lib", "lib"},
@@ -317,8 +319,8 @@ static int spawn_runsc(struct launcher *L, struct sandbox *sb, const struct plan
                 if (stat(plan_etc_files[i], &st) < 0)
                         continue;
                 snprintf(p, sizeof(p), "%s/rootfs%s", sb->run_dir, plan_etc_files[i]);
-                if (S_ISDIR(st.st_mode) ? mkdir(p, 0755) : close(open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-                                                                      0444)))
+                if (S_ISDIR(st.st_mode) ? (mkdir(p, 0755) || chmod(p, 0755))
+                                        : close(open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444)))
                         return diag_set(d, -errno, "sandbox", "mount point %s: %m", p);
         }
         static const char *const gen[] = {"passwd", "group", "hosts"};
@@ -435,8 +437,11 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         if (L->cg.mode != CG_NONE) {
                 char name[64];
                 snprintf(name, sizeof(name), "sb-%d-%llu", (int)getpid(), (unsigned long long)sb->id);
+                /* Under gVisor the Sentry's own threads and ptrace stubs share the cgroup: the
+                 * program's process limit is enforced inside gVisor (RLIMIT_NPROC), the cgroup
+                 * keeps a margin for the Sentry (docs/security.md). */
                 struct cg_limits cl = {.memory_bytes = c->limits.memory_bytes, .cpu_millis = c->limits.cpu_millis,
-                                       .pids = c->limits.pids};
+                                       .pids = gvisor ? c->limits.pids + GVISOR_PIDS_OVERHEAD : c->limits.pids};
                 r = cg_create(&L->cg, name, &cl, &sb->cg, d);
                 if (r < 0) {
                         uid_pool_release(&sb->slot);

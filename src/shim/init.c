@@ -15,6 +15,7 @@
  * anything into it. Any failure exits 126 with one line on stderr, before the marker,
  * which the launcher reports as a setup error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -136,6 +137,30 @@ static int apply_landlock(int required) {
         return (int)abi;
 }
 
+/* close_range where the kernel has it; gVisor's older releases do not, so fall back to
+ * walking /proc/self/fd (collect first, close after: closing while reading the
+ * directory would close the directory's own fd too). */
+static void close_inherited_fds(void) {
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+                return;
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                fail("cannot list open fds: %s", strerror(errno));
+        int fds[1024], n = 0, self = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d)) && n < (int)(sizeof(fds) / sizeof(fds[0]))) {
+                char *end = NULL;
+                long v = strtol(e->d_name, &end, 10);
+                if (end && *end == '\0' && end != e->d_name && v >= 3 && v != self)
+                        fds[n++] = (int)v;
+        }
+        closedir(d);
+        if (n == (int)(sizeof(fds) / sizeof(fds[0])))
+                fail("too many inherited fds");
+        for (int i = 0; i < n; i++)
+                close(fds[i]);
+}
+
 static void load_seccomp(const char *path) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -200,8 +225,7 @@ int main(int argc, char **argv) {
 
         int abi = apply_landlock(landlock_required);
 
-        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-                fail("close_range: %s", strerror(errno));
+        close_inherited_fds();
 
         if (access(argv[i], X_OK) < 0)
                 fail("cannot execute %s: %s", argv[i], strerror(errno));

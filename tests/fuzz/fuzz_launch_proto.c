@@ -1,0 +1,26 @@
+/* Fuzz target: the launcher's request parser (frame decode + field validation), the only
+ * code in the privileged process that reads bytes an unprivileged client chose. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "proto/launch_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct lp_frame f;
+        struct diag d = {0};
+        if (lp_decode(data, size, &f, &d) < 0)
+                return 0;
+        if (f.hdr.type == LP_CREATE) {
+                struct lp_create c;
+                memcpy(&c, f.body, sizeof(c));
+                (void)lp_validate_create(&c, (const char *)f.body + sizeof(c), f.body_len - sizeof(c), &d);
+        } else if (f.hdr.type == LP_SIGNAL) {
+                struct lp_signal s;
+                memcpy(&s, f.body, sizeof(s));
+                (void)lp_validate_signal(&s, &d);
+        }
+        return 0;
+}

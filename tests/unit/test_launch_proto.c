@@ -1,0 +1,168 @@
+/* launch_proto: the trust boundary's codec. Every rejection names the field. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/launch_proto.h"
+
+static struct lp_create good_create(void) {
+        struct lp_create c;
+        memset(&c, 0, sizeof(c));
+        c.backend = LP_BACKEND_NAMESPACE;
+        c.language = LP_LANG_PYTHON;
+        c.network = LP_NET_NONE;
+        strcpy(c.runtime, "default");
+        strcpy(c.entry_name, "main.py");
+        c.limits = (struct lp_limits){.memory_bytes = 256ull << 20, .workspace_bytes = 64ull << 20,
+                                      .tmp_bytes = 64ull << 20, .cpu_millis = 1000, .pids = 64,
+                                      .timeout_ms = 5000, .interrupt_grace_ms = 1000, .nofile = 256};
+        return c;
+}
+
+static void test_roundtrip(void **state) {
+        (void)state;
+        struct lp_create c = good_create();
+        const char env[] = "A=1\0B=two";
+        c.env_count = 2;
+        c.env_len = sizeof(env);
+        char frame[LP_FRAME_MAX];
+        int n = lp_encode(LP_CREATE, 7, &c, sizeof(c), env, sizeof(env), frame, sizeof(frame));
+        assert_int_equal(n, (int)(sizeof(struct lp_header) + sizeof(c) + sizeof(env)));
+        struct lp_frame f;
+        struct diag d = {0};
+        assert_int_equal(lp_decode(frame, (size_t)n, &f, &d), 0);
+        assert_int_equal(f.hdr.type, LP_CREATE);
+        assert_int_equal(f.hdr.req_id, 7);
+        struct lp_create got;
+        memcpy(&got, f.body, sizeof(got));
+        assert_int_equal(lp_validate_create(&got, (const char *)f.body + sizeof(got), f.body_len - sizeof(got), &d),
+                         0);
+}
+
+static void expect_decode_error(const void *buf, size_t len, const char *field) {
+        struct lp_frame f;
+        struct diag d = {0};
+        assert_true(lp_decode(buf, len, &f, &d) < 0);
+        assert_string_equal(d.field, field);
+}
+
+static void test_decode_rejects(void **state) {
+        (void)state;
+        struct lp_hello h = {.client_version = 1};
+        char frame[LP_FRAME_MAX];
+        int n = lp_encode(LP_HELLO, 1, &h, sizeof(h), NULL, 0, frame, sizeof(frame));
+        assert_true(n > 0);
+        expect_decode_error(frame, 10, "frame");                       /* shorter than a header */
+        expect_decode_error(frame, (size_t)n - 1, "len");              /* header length disagrees */
+        struct lp_header *hdr = (struct lp_header *)frame;
+        hdr->magic ^= 1;
+        expect_decode_error(frame, (size_t)n, "magic");
+        hdr->magic ^= 1;
+        hdr->version = 2;
+        expect_decode_error(frame, (size_t)n, "version");
+        hdr->version = LP_VERSION;
+        hdr->type = 99;
+        expect_decode_error(frame, (size_t)n, "type");
+        hdr->type = LP_SIGNAL; /* a HELLO-sized body is the wrong size for SIGNAL */
+        expect_decode_error(frame, (size_t)n, "len");
+        hdr->type = LP_HELLO;
+        hdr->reserved = 1;
+        expect_decode_error(frame, (size_t)n, "reserved");
+        /* An oversized frame never decodes. */
+        static char big[LP_FRAME_MAX + 1];
+        expect_decode_error(big, sizeof(big), "frame");
+        /* Encoding refuses to build one either. */
+        assert_int_equal(lp_encode(LP_CREATE, 1, big, sizeof(big), NULL, 0, frame, sizeof(frame)), -EMSGSIZE);
+}
+
+static void expect_create_error(struct lp_create c, const char *env, size_t env_len, const char *field) {
+        struct diag d = {0};
+        assert_true(lp_validate_create(&c, env, env_len, &d) < 0);
+        assert_string_equal(d.field, field);
+        assert_true(strlen(d.msg) > 0);
+}
+
+static void test_create_fields(void **state) {
+        (void)state;
+        struct lp_create c;
+        c = good_create(), c.backend = 9, expect_create_error(c, "", 0, "backend");
+        c = good_create(), c.language = 0, expect_create_error(c, "", 0, "language");
+        c = good_create(), c.network = 2, expect_create_error(c, "", 0, "network");
+        c = good_create(), c.allow_weaker = 1u << 7, expect_create_error(c, "", 0, "allow_weaker");
+        c = good_create(), c.limits.memory_bytes = 1, expect_create_error(c, "", 0, "memory");
+        c = good_create(), c.limits.memory_bytes = UINT64_MAX, expect_create_error(c, "", 0, "memory");
+        c = good_create(), c.limits.cpu_millis = 0, expect_create_error(c, "", 0, "cpus");
+        c = good_create(), c.limits.pids = 1, expect_create_error(c, "", 0, "pids");
+        c = good_create(), c.limits.timeout_ms = 0, expect_create_error(c, "", 0, "timeout");
+        c = good_create(), c.limits.interrupt_grace_ms = 61000, expect_create_error(c, "", 0, "interrupt_grace");
+        c = good_create(), c.limits.nofile = 3, expect_create_error(c, "", 0, "nofile");
+        c = good_create(), c.limits.workspace_bytes = 0, expect_create_error(c, "", 0, "workspace");
+        c = good_create(), c.limits.reserved = 1, expect_create_error(c, "", 0, "reserved");
+        c = good_create(), memset(c.runtime, 'a', sizeof(c.runtime)), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "../etc"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), c.runtime[10] = 'x', expect_create_error(c, "", 0, "runtime"); /* junk after NUL */
+        c = good_create(), strcpy(c.entry_name, "../x.py"), expect_create_error(c, "", 0, "entry_name");
+        c = good_create(), strcpy(c.entry_name, ".hidden"), expect_create_error(c, "", 0, "entry_name");
+        c = good_create(), strcpy(c.entry_name, "a/b.py"), expect_create_error(c, "", 0, "entry_name");
+        c = good_create(), memset(c.entry_name, 'a', sizeof(c.entry_name)),
+        expect_create_error(c, "", 0, "entry_name");
+}
+
+static void test_env(void **state) {
+        (void)state;
+        struct lp_create c = good_create();
+        struct diag d = {0};
+        const char ok[] = "PATH_X=1\0_y=";
+        c.env_count = 2, c.env_len = sizeof(ok);
+        assert_int_equal(lp_validate_create(&c, ok, sizeof(ok), &d), 0);
+        c.env_len = 3;
+        expect_create_error(c, ok, sizeof(ok), "env_len");
+        const char noeq[] = "NOEQUALS";
+        c.env_count = 1, c.env_len = sizeof(noeq);
+        expect_create_error(c, noeq, sizeof(noeq), "env");
+        const char badname[] = "1A=x";
+        c.env_len = sizeof(badname);
+        expect_create_error(c, badname, sizeof(badname), "env");
+        const char unterminated[3] = {'A', '=', 'b'};
+        c.env_len = sizeof(unterminated);
+        expect_create_error(c, unterminated, sizeof(unterminated), "env");
+        const char trailing[] = "A=1\0junk";
+        c.env_count = 1, c.env_len = sizeof(trailing);
+        expect_create_error(c, trailing, sizeof(trailing), "env");
+        c.env_count = LP_ENV_MAX_COUNT + 1, c.env_len = sizeof(ok);
+        expect_create_error(c, ok, sizeof(ok), "env");
+        static char big[LP_ENV_VALUE_MAX + 8];
+        memset(big, 'v', sizeof(big) - 1);
+        big[0] = 'A', big[1] = '=', big[sizeof(big) - 1] = '\0';
+        c.env_count = 1, c.env_len = sizeof(big);
+        expect_create_error(c, big, sizeof(big), "env");
+}
+
+static void test_signal(void **state) {
+        (void)state;
+        struct lp_signal s;
+        memset(&s, 0, sizeof(s));
+        struct diag d = {0};
+        s.action = LP_SIG_INTERRUPT, s.reason = LP_REASON_TIMEOUT;
+        assert_int_equal(lp_validate_signal(&s, &d), 0);
+        s.action = 3;
+        assert_true(lp_validate_signal(&s, &d) < 0);
+        s.action = LP_SIG_KILL, s.reason = LP_REASON_OOM; /* only the launcher may claim OOM */
+        assert_true(lp_validate_signal(&s, &d) < 0);
+        s.reason = LP_REASON_STOPPED, s.reserved[2] = 1;
+        assert_true(lp_validate_signal(&s, &d) < 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
+                cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
+                cmocka_unit_test(test_signal),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
