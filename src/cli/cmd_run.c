@@ -211,7 +211,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
         int opt, r;
         opterr = 0;
         optind = 1;
-        while ((opt = getopt_long(argc, argv, "+c:l:e:vh", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:c:l:e:vh", longopts, NULL)) != -1) {
                 r = 0;
                 switch (opt) {
                 case 'c':

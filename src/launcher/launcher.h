@@ -28,8 +28,7 @@ struct sandbox {
         uint64_t create_req_id;
         enum sb_state state;
         struct lp_create spec;
-        pid_t pid; /* bwrap or runsc, our direct child */
-        int pidfd;
+        pid_t pid; /* bwrap or runsc, our direct child; its exit is the sandbox's */
         int stdout_r, stderr_r; /* held until CREATED hands them to the client */
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
         pid_t init_pid;
@@ -72,7 +71,7 @@ uint64_t now_ms(void);
 int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c, const char *env, size_t env_len,
                   int code_fd, struct sandbox **ret, struct diag *reterr);
 void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd);
-void sandbox_on_exit(struct launcher *L, struct sandbox *sb);
+void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status);
 void sandbox_tick(struct launcher *L, struct sandbox *sb);
 void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +155,21 @@ protocol_error:
         return 0;
 }
 
+/* We are a child subreaper: a sandbox's pid-namespace init and anything else its
+ * backend leaves behind is re-parented to us, not to the host's init (which may never
+ * reap). Reap everything; a direct child's exit is its sandbox's exit. */
+static void reap_children(struct launcher *L) {
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                        if (sb->pid == pid && sb->state != SB_DONE) {
+                                sandbox_on_exit(L, sb, status);
+                                break;
+                        }
+        }
+}
+
 static void kill_everything(struct launcher *L) {
         for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
                 if (sb->state != SB_DONE)
@@ -161,9 +177,11 @@ static void kill_everything(struct launcher *L) {
         /* Reap what we killed so cgroups and uid slots are released before we exit. */
         uint64_t until = now_ms() + 3000;
         while (L->sandboxes && now_ms() < until) {
-                struct sandbox *sb = L->sandboxes;
-                sandbox_on_exit(L, sb);
+                reap_children(L);
+                if (L->sandboxes)
+                        usleep(5000);
         }
+        reap_children(L);
 }
 
 /* Find airlock-init next to our own executable: a trusted location, not the caller's
@@ -203,6 +221,7 @@ static int setup(struct launcher *L) {
         /* Our own session: a ^C in the terminal reaches the client, which asks us to
          * interrupt; it must not kill us and, through us, every sandbox. */
         setsid();
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         static char *empty_env[] = {NULL};
         environ = empty_env;
         int keep[] = {CLIENT_FD};
@@ -304,6 +323,7 @@ static int loop(struct launcher *L) {
                                         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
                                             si.ssi_signo == SIGHUP)
                                                 return 0;
+                                reap_children(L);
                         } else if (data == (uint64_t)L->timer_fd) {
                                 uint64_t ticks;
                                 (void)!read(L->timer_fd, &ticks, sizeof(ticks));
@@ -316,10 +336,7 @@ static int loop(struct launcher *L) {
                                 struct sandbox *sb = sandbox_for_event(L, data, &fd);
                                 if (!sb)
                                         continue;
-                                if (fd == sb->pidfd)
-                                        sandbox_on_exit(L, sb);
-                                else
-                                        sandbox_on_readable(L, sb, fd);
+                                sandbox_on_readable(L, sb, fd);
                         }
                 }
         }

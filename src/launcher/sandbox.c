@@ -72,7 +72,6 @@ static void remove_tree(const char *path) {
 void sandbox_free(struct launcher *L, struct sandbox *sb) {
         if (!sb)
                 return;
-        sb->pidfd = unwatch_close(L, sb->pidfd);
         sb->stderr_r = unwatch_close(L, sb->stderr_r);
         sb->json_r = unwatch_close(L, sb->json_r);
         sb->stdout_r = safe_close(sb->stdout_r);
@@ -420,7 +419,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->id = L->next_id++;
         sb->create_req_id = req_id;
         sb->spec = *c;
-        sb->pidfd = sb->stdout_r = sb->stderr_r = sb->json_r = -1;
+        sb->stdout_r = sb->stderr_r = sb->json_r = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -474,9 +473,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         }
         sb->started_ms = now_ms();
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
-        sb->pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
         fcntl(sb->stderr_r, F_SETFL, O_NONBLOCK);
-        if (sb->pidfd < 0 || watch(L, sb, sb->pidfd) < 0 || watch(L, sb, sb->stderr_r) < 0 ||
+        if (watch(L, sb, sb->stderr_r) < 0 ||
             (sb->json_r >= 0 && watch(L, sb, sb->json_r) < 0)) {
                 r = -errno;
                 kill(sb->pid, SIGKILL);
@@ -589,13 +587,7 @@ void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
                 read_json_status(L, sb);
 }
 
-void sandbox_on_exit(struct launcher *L, struct sandbox *sb) {
-        int status = 0;
-        pid_t w;
-        while ((w = waitpid(sb->pid, &status, 0)) < 0 && errno == EINTR)
-                ;
-        if (w < 0)
-                status = 0;
+void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
         if (sb->state == SB_STARTING) {
                 /* Whatever the backend said before dying is the reason. */
                 if (sb->stderr_r >= 0)

@@ -3,7 +3,7 @@
  * Reference: Docker/moby's default profile (profiles/seccomp/default.json). We start
  * from its unconditional allowlist and then make it stricter for an untrusted-code
  * service: no capability-dependent groups (the sandbox has no capabilities worth
- * honouring), no io_uring (moby dropped it from its default in 2023 after a string of
+ * honouring), no io_uring (Docker 25 dropped it from its default after a string of
  * io_uring LPEs), no ptrace-class calls, and argument filters on clone, ioctl, socket,
  * socketpair and personality.
  *
@@ -23,10 +23,8 @@
 #include <linux/filter.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -44,10 +42,10 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-/* Every namespace flag clone() understands. Docker's mask is 0x7E020000; we add
- * CLONE_NEWTIME. On clone() (not clone3) bit 0x80 lies inside CSIGNAL, the exit-signal
- * byte, where it can only mean a signal >= 128: the kernel rejects those anyway, so
- * masking it refuses nothing legitimate and stays correct if the ABI ever changes. */
+/* Every namespace flag. Docker's mask is 0x7E020000; we add CLONE_NEWTIME. On clone()
+ * (not clone3) bit 0x80 lies inside CSIGNAL, the exit-signal byte, where it could only
+ * mean a signal >= 128, which the kernel rejects anyway: masking it refuses nothing
+ * legitimate. */
 #define CLONE_NEW_ALL                                                                      \
         ((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
                     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME))
@@ -145,11 +143,11 @@ static const char *const eperm_names[] = {
         "mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig",
         "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "unshare",
         "setns",
-        /* kernel keyrings: not namespaced (CVE-2016-0728) */
+        /* kernel keyrings: shared with the host kernel's key management (CVE-2016-0728) */
         "keyctl", "add_key", "request_key",
         /* large kernel attack surface: eBPF verifier, userfaultfd race amplification,
          * perf (CVE-2013-2094 and successors), io_uring (Docker's default profile
-         * dropped it in 2023, v25) */
+         * dropped it in Docker 25 after a run of io_uring LPEs) */
         "bpf", "userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter",
         "io_uring_register",
         /* kernel modules, kexec, raw I/O ports */
@@ -170,17 +168,18 @@ static const char *const eperm_names[] = {
 /* Refused with ENOSYS on purpose, by the default action. (They cannot be listed as
  * rules: libseccomp rejects a rule whose action equals the default one, with EACCES.)
  *  - clone3: seccomp cannot read its struct clone_args, so its namespace flags cannot be
- *    filtered; glibc >= 2.34 and musl fall back to clone() on ENOSYS (Docker does the
- *    same);
+ *    filtered. glibc (>= 2.34 tries clone3 first) falls back to clone() on ENOSYS; musl
+ *    does not use clone3. Docker does the same;
  *  - NUMA memory policy (get_mempolicy, set_mempolicy, mbind, migrate_pages, move_pages,
- *    set_mempolicy_home_node): Docker gates these behind CAP_SYS_NICE. ENOSYS, not
- *    EPERM, is what libnuma's numa_available(), hwloc and OpenBLAS take as "no NUMA"
- *    and carry on without; numpy works without them (tested). They have had their own
- *    kernel bugs (CVE-2018-10675, get_mempolicy use-after-free);
- *  - also left out of Docker's list: modify_ldt (16-bit segments, CVE-2015-5157 class;
- *    only Wine/DOS emulators use it), memfd_secret and process_mrelease (no runtime
- *    uses them), fanotify_mark (useless without fanotify_init, which Docker also
- *    refuses), epoll_ctl_old/epoll_wait_old (never implemented). */
+ *    set_mempolicy_home_node): Docker gates these behind CAP_SYS_NICE. ENOSYS is what a
+ *    kernel without CONFIG_NUMA answers, so libnuma (numa_available()), hwloc and
+ *    OpenBLAS take it as "no NUMA" and carry on; numpy works without them (tested).
+ *    They have had their own kernel bugs (CVE-2018-10675, get_mempolicy use-after-free);
+ *  - also left out of Docker's list: modify_ldt (16-bit segments; CVE-2015-3290 is why
+ *    CONFIG_MODIFY_LDT_SYSCALL exists; only Wine and DOS emulators use it),
+ *    memfd_secret and process_mrelease (no runtime uses them), fanotify_mark (useless
+ *    without fanotify_init, which Docker refuses too), epoll_ctl_old and epoll_wait_old
+ *    (never implemented). */
 
 static void seccomp_releasep(scmp_filter_ctx *ctx) {
         if (*ctx)
@@ -223,8 +222,8 @@ static int add_table(scmp_filter_ctx ctx, uint32_t action, const char *const *na
                  ARRAY_SIZE(((const struct scmp_arg_cmp[]){ __VA_ARGS__ })),               \
                  ((const struct scmp_arg_cmp[]){ __VA_ARGS__ }), (reterr))
 
-/* Always-true comparison used as the "otherwise" branch of an argument filter (see the
- * file comment for why it cannot simply be an unconditional rule). */
+/* Always-true comparison (unsigned >= 0) used as the "otherwise" branch of an argument
+ * filter; see the file comment for why it cannot simply be an unconditional rule. */
 #define OTHERWISE(arg) SCMP_CMP64((arg), SCMP_CMP_GE, 0, 0)
 
 static int add_clone_rules(scmp_filter_ctx ctx, struct diag *reterr) {
@@ -263,9 +262,9 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct diag *reterr) {
         if (r < 0)
                 return r;
 
-        /* IP: stream and datagram only. SOCK_RAW and SOCK_PACKET would forge packets
-         * (and need CAP_NET_RAW, which the sandbox lacks, but a user namespace could
-         * grant); SOCK_DCCP and SCTP (SOCK_SEQPACKET, or SOCK_STREAM with IPPROTO_SCTP)
+        /* IP: stream and datagram only. SOCK_RAW and SOCK_PACKET forge packets; they need
+         * CAP_NET_RAW, which the sandbox lacks, and are refused outright so that a
+         * capability slip cannot reopen them. SOCK_DCCP and SCTP (SOCK_SEQPACKET, or SOCK_STREAM with IPPROTO_SCTP)
          * autoload rarely used protocol modules with a history of LPEs (CVE-2017-6074,
          * CVE-2021-23133). Everything else on IP is EPERM. */
         static const int inet_families[] = { AF_INET, AF_INET6 };
