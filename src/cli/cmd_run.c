@@ -122,21 +122,21 @@ static int parse_language(const char *s, uint8_t *ret) {
 }
 
 static int parse_weaker(const char *s, uint32_t *bits) {
-        _cleanup_free_ char *copy = strdup(s);
-        if (!copy)
-                return usage_error("out of memory");
-        char *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (!strcmp(t, "cgroup"))
+        for (const char *t = s; *t;) {
+                size_t n = strcspn(t, ",");
+                if (n == 6 && !strncmp(t, "cgroup", n))
                         *bits |= LP_ALLOW_NO_CGROUP;
-                else if (!strcmp(t, "landlock"))
+                else if (n == 8 && !strncmp(t, "landlock", n))
                         *bits |= LP_ALLOW_NO_LANDLOCK;
-                else if (!strcmp(t, "shared-uid"))
+                else if (n == 10 && !strncmp(t, "shared-uid", n))
                         *bits |= LP_ALLOW_SHARED_UID;
                 else
-                        return usage_error("--allow-weaker: unknown layer '%s' (cgroup, landlock, shared-uid; "
+                        return usage_error("--allow-weaker: unknown layer '%.*s' (cgroup, landlock, shared-uid; "
                                            "namespaces and seccomp are never optional)",
-                                           t);
+                                           (int)n, t);
+                t += n;
+                if (*t == ',')
+                        t++;
         }
         return 0;
 }
@@ -206,8 +206,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                 {NULL, 0, NULL, 0},
         };
         struct lp_limits *l = &o->c.limits;
-        unsigned long long v;
-        double f;
+        unsigned long long v = 0;
+        double f = 0;
         int opt, r;
         opterr = 0;
         optind = 1;
@@ -561,7 +561,6 @@ int cmd_run(int argc, char **argv) {
         } else {
                 if (o.verbose)
                         describe(&cr);
-                code_fd = safe_close(code_fd);
                 rc = run_loop(&lc, &cr, out_fd, err_fd, &o);
         }
         lc_stop(&lc);

@@ -198,6 +198,8 @@ int cg_count_procs(const char *procs_path, uint64_t *ret) {
         int r = cg_read_file(procs_path, PROCS_MAX, &buf);
         if (r < 0)
                 return r;
+        if (!buf) /* cg_read_file sets it on success; this keeps the analyzer sure of it */
+                return -EIO;
         uint64_t n = 0;
         for (const char *p = buf; *p;) {
                 const char *nl = strchr(p, '\n');
@@ -215,6 +217,8 @@ int cg_kill_procs(const char *procs_path, uint64_t *ret_n) {
         int r = cg_read_file(procs_path, PROCS_MAX, &buf);
         if (r < 0)
                 return r;
+        if (!buf) /* cg_read_file sets it on success; this keeps the analyzer sure of it */
+                return -EIO;
         uint64_t n = 0;
         int ret = 0;
         pid_t self = getpid();

@@ -53,7 +53,7 @@ static const char *ctrl_dir(const struct cg *c, enum cg_v1_ctrl i) {
 }
 
 static int v1_create(struct cg *c, const struct cg_host *h, const struct cg_limits *l, struct diag *reterr) {
-        dev_t devs[CG_V1_NCTRL];
+        dev_t devs[CG_V1_NCTRL] = {0};
         char path[PATH_MAX];
         int r;
 

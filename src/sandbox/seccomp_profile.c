@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -264,9 +265,10 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct diag *reterr) {
 
         /* IP: stream and datagram only. SOCK_RAW and SOCK_PACKET forge packets; they need
          * CAP_NET_RAW, which the sandbox lacks, and are refused outright so that a
-         * capability slip cannot reopen them. SOCK_DCCP and SCTP (SOCK_SEQPACKET, or SOCK_STREAM with IPPROTO_SCTP)
-         * autoload rarely used protocol modules with a history of LPEs (CVE-2017-6074,
-         * CVE-2021-23133). Everything else on IP is EPERM. */
+         * capability slip cannot reopen them. SOCK_DCCP and SCTP (SOCK_SEQPACKET, or
+         * SOCK_STREAM with IPPROTO_SCTP) autoload rarely used protocol modules with a
+         * history of LPEs (CVE-2017-6074, CVE-2021-23133). Everything else on IP is
+         * EPERM. */
         static const int inet_families[] = { AF_INET, AF_INET6 };
         for (size_t i = 0; i < ARRAY_SIZE(inet_families); i++) {
                 uint64_t fam = (uint64_t)inet_families[i];
@@ -294,7 +296,17 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct diag *reterr) {
                         return r;
         }
 
-        /* Every other family (netlink, packet, vsock, AF_ALG, bluetooth, ...): a large,
+        /* Netlink, route protocol only: how libc, Node's os.networkInterfaces() and
+         * Python's if_nameindex() list interfaces. Inside the sandbox's own network
+         * namespace it shows only `lo`, and changing anything needs CAP_NET_ADMIN, which
+         * the sandbox lacks. Audit, uevent, xfrm and the rest stay refused below. */
+        r = RULE(ctx, SCMP_ACT_ALLOW, "socket", reterr,
+                 SCMP_CMP64(0, SCMP_CMP_MASKED_EQ, LOW32, AF_NETLINK),
+                 SCMP_CMP64(2, SCMP_CMP_MASKED_EQ, LOW32, NETLINK_ROUTE));
+        if (r < 0)
+                return r;
+
+        /* Every other family (other netlink, packet, vsock, AF_ALG, bluetooth, ...): a large,
          * rarely audited kernel surface (AF_VSOCK CVE-2021-26708, AF_PACKET
          * CVE-2020-14386, AF_ALG CVE-2015-8970). EAFNOSUPPORT is what a kernel without
          * the family returns, so runtimes handle it. Docker only refuses AF_VSOCK. */
