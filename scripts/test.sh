@@ -93,7 +93,8 @@ if [ "${CI:-}" = true ] || [ "$(id -u)" -ne 0 ]; then
 fi
 
 stage "release build (gcc, hardened)" setup_build build
-stage "asan build (clang, ASan+UBSan)" env CC=clang bash -c "$(declare -f setup_build); setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false"
+asan_build() { CC=clang setup_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; }
+stage "asan build (clang, ASan+UBSan)" asan_build
 stage "lint (banned calls, cppcheck, clang-tidy)" lint
 stage "suites on the release build" run_suites build
 if [ $quick -eq 0 ]; then
