@@ -44,6 +44,7 @@ struct sandbox {
         uint64_t started_ms, deadline_ms, kill_at_ms;
         bool interrupted;
         char run_dir[160]; /* gVisor bundle directory, "" for bwrap */
+        char gv_name[64];  /* gVisor container id */
         struct sandbox *next;
 };
 

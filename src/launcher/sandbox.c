@@ -283,8 +283,8 @@ static int copy_fd_to(const char *dir, const char *name, int src, mode_t mode, s
 static int spawn_runsc(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
                        struct io *io, struct diag *d) {
         int r;
-        char name[64];
-        snprintf(name, sizeof(name), "airlock-%d-%llu", (int)getpid(), (unsigned long long)sb->id);
+        char *name = sb->gv_name;
+        snprintf(sb->gv_name, sizeof(sb->gv_name), "airlock-%d-%llu", (int)getpid(), (unsigned long long)sb->id);
         if ((size_t)snprintf(sb->run_dir, sizeof(sb->run_dir), LAUNCHER_STATE_DIR "/%s", name) >=
             sizeof(sb->run_dir))
                 return diag_set(d, -ENAMETOOLONG, "sandbox", "state path too long");
@@ -648,7 +648,27 @@ static void send_interrupt(struct sandbox *sb) {
                         }
                 }
         }
-        /* runsc forwards the signals it receives to the container's init. */
+        if (sb->spec.backend == LP_BACKEND_GVISOR) {
+                /* `runsc run` does not pass a SIGINT on to the program; `runsc kill` does.
+                 * Fire and forget: the SIGCHLD loop reaps it. */
+                char root[200];
+                snprintf(root, sizeof(root), "--root=%s/state", sb->run_dir);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        sigset_t none;
+                        sigemptyset(&none);
+                        sigprocmask(SIG_SETMASK, &none, NULL);
+                        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                        const int fds[] = {devnull, devnull, devnull};
+                        if (devnull < 0 || layout_fds(fds, 3) < 0)
+                                _exit(125);
+                        char *const argv[] = {(char *)"runsc", root, (char *)"kill", sb->gv_name, (char *)"INT", NULL};
+                        char *const envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+                        execve(RUNSC_PATH, argv, envp);
+                        _exit(127);
+                }
+                return;
+        }
         kill(sb->pid, SIGINT);
 }
 

@@ -212,8 +212,10 @@ def test_gvisor_backend_runs_and_limits(gvisor):
     assert (p.returncode, p.stdout) == (0, b"42\n"), p.stderr
     p = run(gvisor, "run", "--isolation", "gvisor", "--memory-mb", "128", "-c", "x = bytearray(600 << 20)")
     assert p.returncode == 137 and b"out of memory" in p.stderr
-    p = run(gvisor, "run", "--isolation", "gvisor", "--timeout-seconds", "1", "-c", "import time; time.sleep(20)")
+    code = "import time\ntry:\n    time.sleep(20)\nexcept KeyboardInterrupt:\n    print('interrupted')"
+    p = run(gvisor, "run", "--isolation", "gvisor", "--timeout-seconds", "1", "--interrupt-grace-seconds", "5", "-c", code)
     assert p.returncode == 124
+    assert p.stdout == b"interrupted\n"  # the interrupt reached the program inside gVisor
 
 
 def _traces():
