@@ -550,7 +550,7 @@ int cmd_run(int argc, char **argv) {
         struct lp_host_report host;
         struct lp_created cr;
         int out_fd = -1, err_fd = -1, rc = EXIT_SANDBOX;
-        if (lc_start(&lc, &d) < 0 || lc_drop_privileges(&d) < 0 || lc_hello(&lc, &host, &d) < 0 ||
+        if (lc_start(&lc, &d) < 0 || lc_drop_privileges(&d) < 0 || lc_hello(&lc, 0, &host, &d) < 0 ||
             lc_create(&lc, &o.c, o.env.data, o.env.len, code_fd, &cr, &out_fd, &err_fd, &d) < 0) {
                 fprintf(stderr, "airlock: cannot start the sandbox: %s%s%s\n", d.field[0] ? d.field : "",
                         d.field[0] ? ": " : "", d.msg);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,7 @@ int lc_start(struct launcher_client *lc, struct diag *d) {
         char path[PATH_MAX];
         lc->fd = -1;
         lc->pid = -1;
+        lc->pidfd = -1;
         lc->next_req = 1;
         if (launcher_path(path, sizeof(path)) < 0)
                 return diag_set(d, -ENOENT, "launcher", "airlock-launcher not found next to this program");
@@ -69,6 +71,7 @@ int lc_start(struct launcher_client *lc, struct diag *d) {
         close(sv[1]);
         lc->fd = sv[0];
         lc->pid = pid;
+        lc->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         return 0;
 }
 
@@ -105,8 +108,8 @@ static int error_frame(const struct lp_frame *f, struct diag *d) {
         return diag_set(d, e.code < 0 ? e.code : -EIO, e.field, "%s", e.msg);
 }
 
-int lc_hello(struct launcher_client *lc, struct lp_host_report *ret, struct diag *d) {
-        struct lp_hello h = {.client_version = LP_VERSION};
+int lc_hello(struct launcher_client *lc, uint32_t flags, struct lp_host_report *ret, struct diag *d) {
+        struct lp_hello h = {.client_version = LP_VERSION, .flags = flags};
         int r = send_frame(lc, LP_HELLO, &h, sizeof(h), NULL, 0, NULL, 0);
         if (r < 0)
                 return diag_set(d, r, "launcher", "the launcher did not start");
@@ -172,15 +175,17 @@ int lc_recv(struct launcher_client *lc, struct lp_frame *f, char *buf, size_t ca
 void lc_stop(struct launcher_client *lc) {
         lc->fd = safe_close(lc->fd);
         if (lc->pid > 0) {
-                /* EOF tells the launcher to clean up and exit; give it time to do so. */
-                for (int i = 0; i < 500; i++) {
-                        pid_t w = waitpid(lc->pid, NULL, WNOHANG);
-                        if (w == lc->pid || (w < 0 && errno != EINTR))
-                                break;
-                        usleep(10000);
+                /* EOF tells the launcher to clean up and exit; give it up to 5 s to do so
+                 * (it kills and removes every sandbox first). */
+                if (lc->pidfd >= 0) {
+                        struct pollfd p = {.fd = lc->pidfd, .events = POLLIN};
+                        while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+                                ;
                 }
+                (void)waitpid(lc->pid, NULL, WNOHANG);
                 lc->pid = -1;
         }
+        lc->pidfd = safe_close(lc->pidfd);
 }
 
 int lc_drop_privileges(struct diag *d) {

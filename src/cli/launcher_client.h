@@ -14,11 +14,12 @@
 struct launcher_client {
         int fd;
         pid_t pid;
+        int pidfd;
         uint64_t next_req;
 };
 
 int lc_start(struct launcher_client *lc, struct diag *reterr);
-int lc_hello(struct launcher_client *lc, struct lp_host_report *ret, struct diag *reterr);
+int lc_hello(struct launcher_client *lc, uint32_t flags, struct lp_host_report *ret, struct diag *reterr);
 
 /* Send CREATE with the code fd and wait for CREATED (fds: stdout, stderr) or ERROR. */
 int lc_create(struct launcher_client *lc, const struct lp_create *c, const char *env, size_t env_len, int code_fd,

@@ -95,7 +95,13 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                 }
                 if (nfds)
                         break;
+                struct lp_hello h;
+                memcpy(&h, f.body, sizeof(h));
+                if (lp_validate_hello(&h, &d) < 0)
+                        goto protocol_error;
                 L->hello_done = true;
+                if (h.flags & LP_HELLO_FULL_PROBE)
+                        host_probe_runsc_version(&L->host);
                 launcher_send(L, LP_HELLO_OK, req_id, &L->host, sizeof(L->host), NULL, 0);
                 return 0;
         case LP_CREATE: {

@@ -198,6 +198,15 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
         return 0;
 }
 
+int lp_validate_hello(const struct lp_hello *h, struct diag *reterr) {
+        if (h->client_version != LP_VERSION)
+                return diag_set(reterr, -EPROTONOSUPPORT, "client_version", "client speaks version %u, launcher %u",
+                                h->client_version, LP_VERSION);
+        if (h->flags & ~(uint32_t)LP_HELLO_FULL_PROBE)
+                return diag_set(reterr, -EINVAL, "flags", "unknown HELLO flags 0x%x", h->flags);
+        return 0;
+}
+
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr) {
         if (s->action != LP_SIG_INTERRUPT && s->action != LP_SIG_KILL)
                 return diag_set(reterr, -EINVAL, "action", "unknown signal action %u", s->action);

@@ -83,9 +83,15 @@ struct lp_limits {
 #define LP_NOFILE_MIN 16u
 #define LP_NOFILE_MAX 65536u
 
+enum lp_hello_flags {
+        /* Also report tool versions that cost a process start (runsc --version, ~20 ms);
+         * `airlock doctor` asks, a one-shot run does not. */
+        LP_HELLO_FULL_PROBE = 1u << 0,
+};
+
 struct lp_hello {
         uint32_t client_version;
-        uint32_t reserved;
+        uint32_t flags; /* enum lp_hello_flags */
 };
 
 /* What this host gives a sandbox; sent in HELLO_OK and printed by `airlock doctor`. */
@@ -199,6 +205,7 @@ int lp_encode(uint16_t type, uint64_t req_id, const void *body, size_t len, cons
 int lp_validate_create(const struct lp_create *c, const char *env, size_t env_len, struct diag *reterr);
 
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr);
+int lp_validate_hello(const struct lp_hello *h, struct diag *reterr);
 
 /* Names for messages and reports. */
 const char *lp_reason_name(uint8_t reason);

@@ -341,17 +341,26 @@ int cg_rmdir_owned(struct cg *c) {
                 /* EBUSY right after the last process died: the kernel drops a cgroup's
                  * "populated" state asynchronously from the exit, so retry for a while. */
                 int r = 0;
-                for (int i = 0; i < 50; i++) {
+                unsigned backoff = CG_POLL_FIRST_US;
+                uint64_t deadline = cg_now_ms() + 500;
+                for (;;) {
                         r = rmdir(dir) < 0 ? -errno : 0;
-                        if (r != -EBUSY)
+                        if (r != -EBUSY || cg_now_ms() >= deadline)
                                 break;
-                        cg_sleep_ms(CG_POLL_MS);
+                        cg_sleep_backoff(&backoff);
                 }
                 if (r < 0 && r != -ENOENT && ret == 0)
                         ret = r;
                 c->ndirs--;
         }
         return ret;
+}
+
+void cg_sleep_backoff(unsigned *us) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)*us * 1000L};
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+                ;
+        *us = *us * 2 > CG_POLL_MS * 1000u ? CG_POLL_MS * 1000u : *us * 2;
 }
 
 void cg_sleep_ms(unsigned ms) {

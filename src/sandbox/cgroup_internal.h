@@ -18,6 +18,7 @@ enum cg_v1_ctrl { CG_V1_MEMORY, CG_V1_CPU, CG_V1_CPUACCT, CG_V1_PIDS, CG_V1_FREE
 /* How long cg_kill_all() waits for the cgroup to empty, and its poll interval. */
 #define CG_KILL_TIMEOUT_MS 1000
 #define CG_POLL_MS 10
+#define CG_POLL_FIRST_US 250u
 
 struct cg_ops {
         /* Create the parent under h->fsroot and fill h->controllers. */
@@ -98,6 +99,9 @@ int cg_mkdir_parents(const struct cg_host *h, const char *base, const char *rel,
 int cg_rmdir_owned(struct cg *c);
 
 void cg_sleep_ms(unsigned ms);
+/* Sleep *us microseconds, then double it up to CG_POLL_MS: the usual wait (a process
+ * finishing its exit) takes well under a millisecond, so do not pay 10 ms for it. */
+void cg_sleep_backoff(unsigned *us);
 uint64_t cg_now_ms(void);
 
 /* diag_set with "<what> <path>: <strerror>" in the "cgroup" field. */

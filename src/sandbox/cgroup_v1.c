@@ -196,6 +196,7 @@ static bool v1_freeze(const char *dir) {
 static int v1_kill_all(struct cg *c) {
         const char *freezer = ctrl_dir(c, CG_V1_FREEZER);
         uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
+        unsigned backoff = CG_POLL_FIRST_US;
         char path[PATH_MAX];
         for (;;) {
                 /* A process may sit in some hierarchies only (a half-done attach): every
@@ -224,7 +225,7 @@ static int v1_kill_all(struct cg *c) {
                                 (void)cg_kill_procs(path, NULL);
                 if (frozen)
                         (void)cg_write_attr(freezer, "freezer.state", "THAWED", NULL);
-                cg_sleep_ms(CG_POLL_MS);
+                cg_sleep_backoff(&backoff);
         }
 }
 

@@ -194,6 +194,7 @@ static int v2_kill_all(struct cg *c) {
                 killed = r == 0;
         }
         uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
+        unsigned backoff = CG_POLL_FIRST_US;
         for (;;) {
                 uint64_t n = 0;
                 int r = cg_count_procs(procs, &n);
@@ -213,7 +214,7 @@ static int v2_kill_all(struct cg *c) {
                         if (frozen)
                                 (void)cg_write_file(freeze, "0");
                 }
-                cg_sleep_ms(CG_POLL_MS);
+                cg_sleep_backoff(&backoff);
         }
 }
 

@@ -86,6 +86,14 @@ static void note(struct lp_host_report *r, const char *line) {
                 snprintf(r->notes + used, sizeof(r->notes) - used, "%s%s", used ? "\n" : "", line);
 }
 
+void host_probe_runsc_version(struct lp_host_report *r) {
+        char rv[128];
+        if (r->runsc_version[0])
+                return;
+        r->runsc = tool_version(RUNSC_PATH, rv, sizeof(rv)) == 0;
+        (void)strfmt(r->runsc_version, sizeof(r->runsc_version), "%s", rv);
+}
+
 int host_probe(struct lp_host_report *r, struct cg_host *ret_cg) {
         memset(r, 0, sizeof(*r));
         r->is_root = geteuid() == 0;
@@ -118,9 +126,7 @@ int host_probe(struct lp_host_report *r, struct cg_host *ret_cg) {
         r->bwrap = tool_version(BWRAP_PATH, r->bwrap_version, sizeof(r->bwrap_version)) == 0;
         if (!r->bwrap)
                 note(r, "bubblewrap not found at " BWRAP_PATH " (apt-get install bubblewrap)");
-        char rv[128];
-        r->runsc = tool_version(RUNSC_PATH, rv, sizeof(rv)) == 0;
-        (void)strfmt(r->runsc_version, sizeof(r->runsc_version), "%s", rv);
+        r->runsc = access(RUNSC_PATH, X_OK) == 0;
 
         struct diag d = {0};
         struct cg_host cg;

@@ -9,4 +9,7 @@
 #define RUNSC_PATH "/usr/bin/runsc"
 
 int host_probe(struct lp_host_report *ret, struct cg_host *ret_cg);
+
+/* Fill in the runsc version (a process start); host_probe only checks that it exists. */
+void host_probe_runsc_version(struct lp_host_report *r);
 int landlock_abi_version(void);

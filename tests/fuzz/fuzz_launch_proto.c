@@ -17,6 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct lp_create c;
                 memcpy(&c, f.body, sizeof(c));
                 (void)lp_validate_create(&c, (const char *)f.body + sizeof(c), f.body_len - sizeof(c), &d);
+        } else if (f.hdr.type == LP_HELLO) {
+                struct lp_hello h;
+                memcpy(&h, f.body, sizeof(h));
+                (void)lp_validate_hello(&h, &d);
         } else if (f.hdr.type == LP_SIGNAL) {
                 struct lp_signal s;
                 memcpy(&s, f.body, sizeof(s));

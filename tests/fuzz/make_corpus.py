@@ -24,6 +24,7 @@ def create(env=b"", count=0, lang=1, backend=1, entry=b"main.py"):
 
 seeds = {
     "hello": frame(1, struct.pack("<II", 1, 0)),
+    "hello_full": frame(1, struct.pack("<II", 1, 1)),
     "create": create(),
     "create_env": create(b"A=1\0B=two\0", 2),
     "create_js": create(lang=2, entry=b"main.js"),

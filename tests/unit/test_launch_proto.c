@@ -158,11 +158,24 @@ static void test_signal(void **state) {
         assert_true(lp_validate_signal(&s, &d) < 0);
 }
 
+static void test_hello(void **state) {
+        (void)state;
+        struct diag d = {0};
+        struct lp_hello h = {.client_version = LP_VERSION, .flags = LP_HELLO_FULL_PROBE};
+        assert_int_equal(lp_validate_hello(&h, &d), 0);
+        h.flags = 1u << 5;
+        assert_true(lp_validate_hello(&h, &d) < 0);
+        assert_string_equal(d.field, "flags");
+        h.flags = 0, h.client_version = 9;
+        assert_true(lp_validate_hello(&h, &d) < 0);
+        assert_string_equal(d.field, "client_version");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
                 cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
-                cmocka_unit_test(test_signal),
+                cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
