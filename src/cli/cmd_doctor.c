@@ -93,7 +93,7 @@ int cmd_doctor(int argc, char **argv) {
         struct launcher_client lc;
         struct lp_host_report h;
         struct diag d = {0};
-        if (lc_start(&lc, &d) < 0 || lc_hello(&lc, LP_HELLO_FULL_PROBE, &h, &d) < 0) {
+        if (lc_start(&lc, &d) < 0 || lc_drop_privileges(&d) < 0 || lc_hello(&lc, LP_HELLO_FULL_PROBE, &h, &d) < 0) {
                 fprintf(stderr, "airlock doctor: cannot start the launcher: %s\n", d.msg);
                 lc_stop(&lc);
                 return 1;

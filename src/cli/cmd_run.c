@@ -380,11 +380,21 @@ static int load_code(struct run_opts *o) {
 
 static void describe(const struct lp_created *cr) {
         const struct lp_isolation *i = &cr->isolation;
-        fprintf(stderr, "airlock: sandbox %llu: %s, cgroup %s, landlock %s%u, seccomp %s, %s uid %u, network none\n",
+        char landlock[32], uid[48];
+        if (i->backend == LP_BACKEND_GVISOR) {
+                snprintf(landlock, sizeof(landlock), "n/a");
+                snprintf(uid, sizeof(uid), "gVisor user-space kernel");
+        } else {
+                if (i->landlock_abi)
+                        snprintf(landlock, sizeof(landlock), "abi %u", i->landlock_abi);
+                else
+                        snprintf(landlock, sizeof(landlock), "none (opted out)");
+                snprintf(uid, sizeof(uid), "%s uid %u", i->uid_private ? "private" : "shared", i->host_uid);
+        }
+        fprintf(stderr, "airlock: sandbox %llu: %s, cgroup %s, landlock %s, seccomp %s, %s, network none\n",
                 (unsigned long long)cr->sandbox_id, lp_backend_name(i->backend),
-                i->cgroup_mode == 2 ? "v2" : i->cgroup_mode == 1 ? "v1" : "none (opted out)",
-                i->landlock_abi ? "abi " : "none ", i->landlock_abi, i->seccomp ? "on" : "off",
-                i->uid_private ? "private" : "shared", i->host_uid);
+                i->cgroup_mode == 2 ? "v2" : i->cgroup_mode == 1 ? "v1" : "none (opted out)", landlock,
+                i->seccomp ? "on" : "off", uid);
 }
 
 static int report_exit(const struct lp_exited *ex, const struct run_opts *o) {

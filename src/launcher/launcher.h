@@ -53,8 +53,7 @@ struct launcher {
         int epoll_fd;
         int timer_fd;
         int signal_fd;
-        int init_fd; /* the exec shim binary, opened once from next to our executable */
-        char init_path[512];
+        char init_path[512]; /* the exec shim, next to our own executable */
         bool hello_done;
         unsigned protocol_errors;
         uint64_t next_id;
@@ -77,6 +76,7 @@ void sandbox_tick(struct launcher *L, struct sandbox *sb);
 void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
+void remove_tree(const char *path);
 
 /* main.c */
 void launcher_reply_error(struct launcher *L, uint64_t req_id, const struct diag *d);

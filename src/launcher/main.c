@@ -1,9 +1,11 @@
 /* airlock-launcher: see launcher.h. This file is the process shell: hardening at start,
  * the request table, and the event loop. sandbox.c builds and tears down sandboxes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "launcher/launcher.h"
@@ -190,6 +193,56 @@ static void kill_everything(struct launcher *L) {
         reap_children(L);
 }
 
+/* A sandbox's cgroup and gVisor bundle are named after the launcher that made it
+ * (sb-<pid>-<n>, airlock-<pid>-<n>). Anything whose launcher is gone (SIGKILL, a crash,
+ * power loss) is killed and removed, so leftovers never accumulate or clash. */
+static bool launcher_alive(unsigned long long pid) {
+        if (pid == (unsigned long long)getpid())
+                return false; /* a previous launcher with our pid: certainly dead */
+        char path[64], comm[32];
+        snprintf(path, sizeof(path), "/proc/%llu/comm", pid);
+        if (read_small_file(path, comm, sizeof(comm)) < 0)
+                return false;
+        return strncmp(comm, "airlock-launche", 15) == 0; /* comm holds 15 characters */
+}
+
+static bool stale_name(const char *name, const char *prefix) {
+        size_t n = strlen(prefix);
+        if (strncmp(name, prefix, n) != 0)
+                return false;
+        char pid[16];
+        size_t k = strspn(name + n, "0123456789");
+        if (k == 0 || k >= sizeof(pid) || name[n + k] != '-')
+                return false;
+        memcpy(pid, name + n, k);
+        pid[k] = '\0';
+        unsigned long long v;
+        return parse_u64(pid, &v) == 0 && !launcher_alive(v);
+}
+
+static void remove_stale_cgroup(const char *name, void *userdata) {
+        const struct cg_host *h = userdata;
+        struct cg *c = NULL;
+        if (stale_name(name, "sb-") && cg_adopt(h, name, &c) == 0)
+                cg_destroy(c);
+}
+
+static void sweep_leftovers(struct launcher *L) {
+        if (L->cg.mode != CG_NONE)
+                (void)cg_for_each_child(&L->cg, remove_stale_cgroup, &L->cg);
+        DIR *d = opendir(LAUNCHER_STATE_DIR);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                char path[512];
+                if (e->d_type == DT_DIR && stale_name(e->d_name, "airlock-") &&
+                    strfmt(path, sizeof(path), LAUNCHER_STATE_DIR "/%s", e->d_name) > 0)
+                        remove_tree(path);
+        }
+        closedir(d);
+}
+
 /* Find airlock-init next to our own executable: a trusted location, not the caller's
  * environment (which we discarded). */
 static int open_shim(struct launcher *L) {
@@ -210,11 +263,8 @@ static int open_shim(struct launcher *L) {
 #pragma GCC diagnostic pop
                 if (k < 0 || (size_t)k >= sizeof(L->init_path))
                         continue;
-                int fd = open(L->init_path, O_RDONLY | O_CLOEXEC);
-                if (fd >= 0) {
-                        L->init_fd = fd;
+                if (access(L->init_path, R_OK) == 0)
                         return 0;
-                }
         }
         return -ENOENT;
 }
@@ -246,6 +296,8 @@ static int setup(struct launcher *L) {
         host_probe(&L->host, &L->cg);
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
                 return -errno;
+        if (geteuid() == 0)
+                sweep_leftovers(L);
         if (open_shim(L) < 0) {
                 fprintf(stderr, "airlock-launcher: cannot find airlock-init next to the launcher\n");
                 return -ENOENT;
@@ -354,8 +406,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock-launcher takes no arguments; it is started by `airlock`\n");
                 return 2;
         }
-        struct launcher L = {.client_fd = -1, .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1, .init_fd = -1,
-                             .next_id = 1};
+        struct launcher L = {.client_fd = -1, .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1, .next_id = 1};
         int r = setup(&L);
         if (r < 0) {
                 fprintf(stderr, "airlock-launcher: setup failed: %s\n", strerror(-r));

@@ -4,8 +4,9 @@
  *   1. refuse if a mandatory layer is missing (fail closed; the operator may opt out of
  *      cgroups, Landlock or a private uid, never of namespaces or seccomp);
  *   2. a private unprivileged host uid (uid_pool) and a cgroup with the limits;
- *   3. fork; the child enters the cgroup, sets PDEATHSIG, lays out its fds, drops to the
- *      sandbox uid (namespace backend) and execs the backend with a clean environment;
+ *   3. fork; the child resets its signal mask, sets PDEATHSIG, lays out its fds, enters
+ *      the cgroup, drops to the sandbox's host uid (namespace backend) and execs the
+ *      backend with an empty environment;
  *   4. the backend builds namespaces and mounts (plan.c) and execs our shim, which adds
  *      rlimits, Landlock and seccomp and prints the ready marker;
  *   5. only then CREATED goes to the client, with the stdout/stderr pipes.
@@ -36,7 +37,10 @@
 #include "sandbox/plan.h"
 
 #define SETUP_TIMEOUT_MS 30000
-#define GVISOR_PIDS_OVERHEAD 256u
+/* Measured with runsc 20221219 (ptrace platform): ~130 host tasks for the Sentry and
+ * gofer, plus ~12 per process inside. */
+#define GVISOR_PIDS_BASE 256u
+#define GVISOR_PIDS_PER_PROCESS 16u
 
 static int watch(struct launcher *L, struct sandbox *sb, int fd) {
         struct epoll_event ev = {.events = EPOLLIN};
@@ -64,7 +68,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 /* Remove a directory tree the launcher created, without following links or crossing
  * into another filesystem. */
-static void remove_tree(const char *path) {
+void remove_tree(const char *path) {
         if (path[0])
                 nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
@@ -266,7 +270,7 @@ static int copy_fd_to(const char *dir, const char *name, int src, mode_t mode, s
         struct stat st;
         if (fstat(src, &st) < 0)
                 return diag_set(d, -errno, "sandbox", "stat: %m");
-        if (st.st_size > (off_t)LP_CODE_MAX_BYTES * 4)
+        if (st.st_size > (off_t)LP_CODE_MAX_BYTES)
                 return diag_set(d, -EFBIG, "sandbox", "file too large");
         _cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
         if (!data)
@@ -372,8 +376,42 @@ static int spawn_runsc(struct launcher *L, struct sandbox *sb, const struct plan
         return 0;
 }
 
+static uint32_t gvisor_host_pids(uint32_t pids) {
+        uint64_t v = GVISOR_PIDS_BASE + (uint64_t)pids * GVISOR_PIDS_PER_PROCESS;
+        return v > LP_PIDS_MAX ? LP_PIDS_MAX : (uint32_t)v;
+}
+
+/* The client's code fd may be an unsealed memfd it can still grow or rewrite: copy at
+ * most LP_CODE_MAX_BYTES into a sealed memfd of our own, once, and use only that. */
+static int own_code_copy(int code_fd, struct diag *d) {
+        struct buf code;
+        buf_init(&code, LP_CODE_MAX_BYTES);
+        char chunk[65536];
+        off_t off = 0;
+        for (;;) {
+                ssize_t n = pread(code_fd, chunk, sizeof(chunk), off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        buf_free(&code);
+                        return diag_set(d, -e, "code", "cannot read the code: %s", strerror(e));
+                }
+                if (n == 0)
+                        break;
+                if (buf_append(&code, chunk, (size_t)n) < 0) {
+                        buf_free(&code);
+                        return diag_set(d, -EFBIG, "code", "code is larger than %u bytes", LP_CODE_MAX_BYTES);
+                }
+                off += n;
+        }
+        int fd = memfd_with_data("code", code.data ? code.data : "", code.len);
+        buf_free(&code);
+        return fd < 0 ? diag_set(d, fd, "code", "cannot hold the code: %s", strerror(-fd)) : fd;
+}
+
 int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c, const char *env, size_t env_len,
-                  int code_fd, struct sandbox **ret, struct diag *d) {
+                  int client_code_fd, struct sandbox **ret, struct diag *d) {
         const struct lp_host_report *h = &L->host;
         bool gvisor = c->backend == LP_BACKEND_GVISOR;
         int r;
@@ -381,10 +419,13 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         /* 1. Fail closed on anything missing. */
         if (L->nsandboxes >= LAUNCHER_MAX_SANDBOXES)
                 return diag_set(d, -EAGAIN, "sandbox", "this launcher already runs %u sandboxes", L->nsandboxes);
+        if (strcmp(c->runtime, "default") != 0)
+                return diag_set(d, -ENOENT, "runtime", "unknown runtime '%s' (this launcher has: default)",
+                                c->runtime);
         struct stat st;
-        if (fstat(code_fd, &st) < 0 || !S_ISREG(st.st_mode))
+        if (fstat(client_code_fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return diag_set(d, -EINVAL, "code", "the code fd must be a regular file or memfd");
-        if ((fcntl(code_fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+        if ((fcntl(client_code_fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
                 return diag_set(d, -EBADF, "code", "the code fd is not readable");
         if ((uint64_t)st.st_size > LP_CODE_MAX_BYTES)
                 return diag_set(d, -EFBIG, "code", "code is %lld bytes, the limit is %u", (long long)st.st_size,
@@ -413,6 +454,9 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                 return diag_set(d, -EPERM, "uid",
                                 "not root: the sandbox would map to the caller's own uid; allow it explicitly");
 
+        _cleanup_close_ int code_fd = own_code_copy(client_code_fd, d);
+        if (code_fd < 0)
+                return code_fd;
         _cleanup_free_ struct sandbox *sb = calloc(1, sizeof(*sb));
         if (!sb)
                 return diag_set(d, -ENOMEM, "sandbox", "out of memory");
@@ -440,7 +484,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                  * program's process limit is enforced inside gVisor (RLIMIT_NPROC), the cgroup
                  * keeps a margin for the Sentry (docs/security.md). */
                 struct cg_limits cl = {.memory_bytes = c->limits.memory_bytes, .cpu_millis = c->limits.cpu_millis,
-                                       .pids = gvisor ? c->limits.pids + GVISOR_PIDS_OVERHEAD : c->limits.pids};
+                                       .pids = gvisor ? gvisor_host_pids(c->limits.pids) : c->limits.pids};
                 r = cg_create(&L->cg, name, &cl, &sb->cg, d);
                 if (r < 0) {
                         uid_pool_release(&sb->slot);
@@ -632,21 +676,33 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
         sandbox_free(L, sb);
 }
 
-/* The payload is the pid-namespace init's child; bwrap made it a session (and process
- * group) leader, so the whole group gets the interrupt, as ^C would deliver it. */
+/* SIGINT to every descendant of pid (depth first, bounded), as ^C reaches a whole
+ * foreground job. The pid-namespace init itself is spared: it is bwrap's reaper. */
+static void interrupt_descendants(pid_t pid, int depth, unsigned *budget) {
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        if (depth > 32 || read_small_file(path, buf, sizeof(buf)) <= 0)
+                return;
+        for (char *tok = buf, *end; *tok && *budget > 0; tok = end) {
+                end = tok + strcspn(tok, " \n");
+                char save = *end;
+                *end = '\0';
+                unsigned long long v;
+                if (parse_u64(tok, &v) == 0 && v > 1 && v < (1u << 22)) {
+                        (*budget)--;
+                        kill((pid_t)v, SIGINT);
+                        interrupt_descendants((pid_t)v, depth + 1, budget);
+                }
+                *end = save;
+                end += strspn(end, " \n");
+        }
+}
+
 static void send_interrupt(struct sandbox *sb) {
         if (sb->spec.backend == LP_BACKEND_NAMESPACE && sb->init_pid > 0) {
-                char path[64], buf[64];
-                snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sb->init_pid, sb->init_pid);
-                if (read_small_file(path, buf, sizeof(buf)) > 0) {
-                        buf[strcspn(buf, " \n")] = '\0';
-                        unsigned long long v;
-                        if (parse_u64(buf, &v) == 0 && v > 1 && v < (1u << 22)) {
-                                if (kill(-(pid_t)v, SIGINT) < 0)
-                                        kill((pid_t)v, SIGINT);
-                                return;
-                        }
-                }
+                unsigned budget = 4096;
+                interrupt_descendants(sb->init_pid, 0, &budget);
+                return;
         }
         if (sb->spec.backend == LP_BACKEND_GVISOR) {
                 /* `runsc run` does not pass a SIGINT on to the program; `runsc kill` does.

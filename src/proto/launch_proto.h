@@ -155,7 +155,8 @@ enum lp_reason {
         LP_REASON_PIDS = 3,
         LP_REASON_OUTPUT_LIMIT = 4,
         LP_REASON_STOPPED = 5,
-        LP_REASON_SETUP = 6, /* the sandbox could not be built */
+        LP_REASON_SETUP = 6, /* killed while still starting (setup took over 30 s); a setup
+                              * that fails outright is an ERROR reply to CREATE instead */
 };
 
 struct lp_signal {
@@ -167,8 +168,10 @@ struct lp_signal {
 
 struct lp_exited {
         uint64_t sandbox_id;
-        int32_t exit_code; /* valid when signal == 0 */
-        int32_t signal;    /* terminating signal of the payload, 0 if it exited */
+        int32_t exit_code; /* the program's exit status; a program killed by signal N gives
+                            * 128+N (the backend reports it that way) */
+        int32_t signal;    /* set only when the backend itself was killed by a signal (the
+                            * launcher's kill); then exit_code is 128+signal */
         uint8_t reason;    /* enum lp_reason */
         uint8_t reserved[7];
         uint64_t peak_memory_bytes;

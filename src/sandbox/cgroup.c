@@ -2,6 +2,7 @@
  * See cgroup.h for the layout rules and cgroup_internal.h for the internal contract. */
 #include "sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -520,4 +521,44 @@ struct cg *cg_destroy(struct cg *c) {
         (void)c->ops->destroy(c);
         free(c);
         return NULL;
+}
+
+int cg_for_each_child(const struct cg_host *h, void (*fn)(const char *name, void *userdata), void *userdata) {
+        const struct cg_ops *ops = h ? ops_for(h->mode) : NULL;
+        if (!ops)
+                return -EOPNOTSUPP;
+        char dir[PATH_MAX];
+        int r = ops->parent_dir(h, dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (e->d_type == DT_DIR && cg_name_valid(e->d_name))
+                        fn(e->d_name, userdata);
+        closedir(d);
+        return 0;
+}
+
+int cg_adopt(const struct cg_host *h, const char *name, struct cg **ret) {
+        const struct cg_ops *ops = h ? ops_for(h->mode) : NULL;
+        if (!ops || !ret)
+                return -EINVAL;
+        if (!cg_name_valid(name))
+                return -EINVAL;
+        _cleanup_free_ struct cg *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->ops = ops;
+        c->controllers = h->controllers;
+        memcpy(c->name, name, strlen(name) + 1);
+        for (size_t i = 0; i < ARRAY_SIZE(c->v1_dir); i++)
+                c->v1_dir[i] = -1;
+        int r = ops->adopt(c, h);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
 }

@@ -108,3 +108,9 @@ int cg_kill_all(struct cg *c);
 struct cg *cg_destroy(struct cg *c);
 
 const char *cg_mode_name(enum cg_mode m);
+
+/* Leftovers of a launcher that died without cleaning up (SIGKILL, power loss): call
+ * fn for the name of every cgroup under the parent; cg_adopt() then takes one over so
+ * that cg_destroy() kills what is inside and removes it. */
+int cg_for_each_child(const struct cg_host *h, void (*fn)(const char *name, void *userdata), void *userdata);
+int cg_adopt(const struct cg_host *h, const char *name, struct cg **ret);

@@ -31,6 +31,11 @@ struct cg_ops {
         int (*kill_all)(struct cg *c);
         /* rmdir every directory in c->dirs (deepest last-created first); c is freed by the caller. */
         int (*destroy)(struct cg *c);
+        /* Record the directories of an existing cgroup called c->name (for removing one a
+         * dead launcher left behind). -ENOENT when there is none. */
+        int (*adopt)(struct cg *c, const struct cg_host *h);
+        /* Path of the directory whose subdirectories are the sandboxes' cgroups. */
+        int (*parent_dir)(const struct cg_host *h, char *buf, size_t size);
 };
 
 extern const struct cg_ops cg_v1_ops;

@@ -233,7 +233,31 @@ static int v1_destroy(struct cg *c) {
         return cg_rmdir_owned(c);
 }
 
+static int v1_adopt(struct cg *c, const struct cg_host *h) {
+        for (size_t i = 0; i < CG_V1_NCTRL; i++) {
+                if (!(h->controllers & v1_ctrls[i].bit) || c->ndirs >= CG_V1_NCTRL)
+                        continue;
+                char path[PATH_MAX];
+                struct stat st;
+                if (cg_path(path, sizeof(path), "%s/%s/%s/%s", h->fsroot, v1_ctrls[i].name, cg_parent_rel(h),
+                            c->name) < 0 ||
+                    stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                memcpy(c->dirs[c->ndirs], path, strlen(path) + 1);
+                c->v1_dir[i] = (int)c->ndirs++;
+        }
+        return c->ndirs ? 0 : -ENOENT;
+}
+
+static int v1_parent_dir(const struct cg_host *h, char *buf, size_t size) {
+        /* Every sandbox has a pids (or memory) directory: list that hierarchy. */
+        const char *ctrl = (h->controllers & CG_C_PIDS) ? "pids" : "memory";
+        return cg_path(buf, size, "%s/%s/%s", h->fsroot, ctrl, cg_parent_rel(h));
+}
+
 const struct cg_ops cg_v1_ops = {
+        .adopt = v1_adopt,
+        .parent_dir = v1_parent_dir,
         .prepare = v1_prepare,
         .create = v1_create,
         .attach = v1_attach,

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -222,7 +223,24 @@ static int v2_destroy(struct cg *c) {
         return cg_rmdir_owned(c);
 }
 
+static int v2_adopt(struct cg *c, const struct cg_host *h) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (cg_path(path, sizeof(path), "%s/%s/%s", h->fsroot, cg_parent_rel(h), c->name) < 0 ||
+            stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return -ENOENT;
+        memcpy(c->dirs[0], path, strlen(path) + 1);
+        c->ndirs = 1;
+        return 0;
+}
+
+static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
+        return cg_path(buf, size, "%s/%s", h->fsroot, cg_parent_rel(h));
+}
+
 const struct cg_ops cg_v2_ops = {
+        .adopt = v2_adopt,
+        .parent_dir = v2_parent_dir,
         .prepare = v2_prepare,
         .create = v2_create,
         .attach = v2_attach,

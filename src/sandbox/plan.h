@@ -2,7 +2,8 @@
  * sandbox. Pure (no I/O), so every line of the sandbox's shape is unit-tested without
  * root, and one function shows the whole layout in order.
  *
- * The layout inside every sandbox (both backends):
+ * The layout inside every sandbox (under gVisor, /dev and /sys are gVisor's own
+ * synthetic ones, served by its Sentry rather than the host):
  *   /usr (read-only, the runtime), /bin /sbin /lib /lib64 -> usr/..., /etc (a few
  *   read-only files from the runtime plus generated passwd/group/hosts), /proc (fresh),
  *   /dev (minimal), /tmp and /dev/shm and /workspace (size-limited tmpfs, writable),

@@ -16,7 +16,9 @@
  *    swapon/swapoff, reboot, syslog, open_by_handle_at, name_to_handle_at, quotactl...;
  *  - clone with any CLONE_NEW* flag: EPERM; clone3: ENOSYS (libc falls back to clone);
  *  - ioctl TIOCSTI and TIOCLINUX compared on the low 32 bits only (CVE-2019-10063): EPERM;
- *  - socket(): only AF_UNIX, AF_INET, AF_INET6 (others EAFNOSUPPORT); SOCK_RAW EPERM;
+ *  - socket(): AF_UNIX; AF_INET/AF_INET6 stream and datagram only (SOCK_RAW, SOCK_PACKET,
+ *    SCTP and DCCP EPERM); AF_NETLINK with NETLINK_ROUTE only (interface listing; the
+ *    netns has just `lo` and changes need CAP_NET_ADMIN); every other family EAFNOSUPPORT;
  *  - personality(): only PER_LINUX (0) and the query value 0xffffffff.
  */
 #pragma once

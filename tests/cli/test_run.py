@@ -234,3 +234,53 @@ def test_nothing_is_left_behind(airlock):
         assert p.returncode == 0
     time.sleep(0.5)
     assert _traces() - before == set()
+
+
+def test_timeout_interrupts_child_processes_too(airlock):
+    child = "import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('child interrupted', flush=True)"
+    code = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])"
+    p = run(airlock, "run", "--timeout-seconds", "1", "--interrupt-grace-seconds", "5", "-c", code)
+    assert p.returncode == 124
+    assert b"child interrupted" in p.stdout
+
+
+def _launcher_of(pid):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and comm.startswith("airlock-launche"):
+                return int(entry)
+    return None
+
+
+def test_leftovers_of_a_killed_launcher_are_swept(airlock):
+    proc = subprocess.Popen([str(airlock), "run", "-c", "import time\nprint('up', flush=True)\ntime.sleep(60)"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        launcher = _launcher_of(proc.pid)
+        assert launcher, "no launcher found under airlock run"
+        mine = set(glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{launcher}-*"))
+        assert mine, "the running sandbox has no cgroup"
+        os.kill(launcher, signal.SIGKILL)  # no chance to clean up
+        proc.wait(timeout=30)
+        time.sleep(0.3)
+        assert set(glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{launcher}-*")) == mine  # left behind
+        assert run(airlock, "run", "-c", "pass").returncode == 0  # the next launcher sweeps
+        assert glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{launcher}-*") == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_reserved_entry_names_are_not_used(airlock, tmp_path):
+    f = tmp_path / "init"
+    f.write_text("print('fine')\n")
+    p = run(airlock, "run", "-l", "python", str(f))
+    assert (p.returncode, p.stdout) == (0, b"fine\n")  # runs as main.py, not over the shim
