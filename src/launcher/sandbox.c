@@ -705,7 +705,8 @@ static void send_interrupt(struct sandbox *sb) {
                 return;
         }
         if (sb->spec.backend == LP_BACKEND_GVISOR) {
-                /* `runsc run` does not pass a SIGINT on to the program; `runsc kill` does.
+                /* `runsc run` does not pass a SIGINT on to the program; `runsc kill --all`
+                 * delivers it to every process in the container.
                  * Fire and forget: the SIGCHLD loop reaps it. */
                 char root[200];
                 snprintf(root, sizeof(root), "--root=%s/state", sb->run_dir);
@@ -718,7 +719,8 @@ static void send_interrupt(struct sandbox *sb) {
                         const int fds[] = {devnull, devnull, devnull};
                         if (devnull < 0 || layout_fds(fds, 3) < 0)
                                 _exit(125);
-                        char *const argv[] = {(char *)"runsc", root, (char *)"kill", sb->gv_name, (char *)"INT", NULL};
+                        char *const argv[] = {(char *)"runsc", root,       (char *)"kill", (char *)"--all",
+                                              sb->gv_name,   (char *)"INT", NULL};
                         char *const envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
                         execve(RUNSC_PATH, argv, envp);
                         _exit(127);

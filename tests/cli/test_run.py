@@ -236,10 +236,13 @@ def test_nothing_is_left_behind(airlock):
     assert _traces() - before == set()
 
 
-def test_timeout_interrupts_child_processes_too(airlock):
+@pytest.mark.parametrize("isolation", ["namespace", "gvisor"])
+def test_timeout_interrupts_child_processes_too(request, isolation):
+    exe = request.getfixturevalue("gvisor" if isolation == "gvisor" else "airlock")
     child = "import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('child interrupted', flush=True)"
     code = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])"
-    p = run(airlock, "run", "--timeout-seconds", "1", "--interrupt-grace-seconds", "5", "-c", code)
+    p = run(exe, "run", "--isolation", isolation, "--timeout-seconds", "1", "--interrupt-grace-seconds", "5",
+            "-c", code)
     assert p.returncode == 124
     assert b"child interrupted" in p.stdout
 
