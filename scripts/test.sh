@@ -54,7 +54,7 @@ setup_build() { # setup_build DIR [meson options...]
 run_suites() { # run_suites BUILD_DIR
   local dir=$1
   meson test -C "$dir" --suite unit --suite fuzz-replay --print-errorlogs || return 1
-  AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider tests/cli || return 1
+  AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider tests/launcher tests/cli || return 1
   if [ -d tests/escape ] && ls tests/escape/test_*.py >/dev/null 2>&1; then
     AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider tests/escape || return 1
   fi

@@ -181,8 +181,11 @@ void lc_stop(struct launcher_client *lc) {
                         struct pollfd p = {.fd = lc->pidfd, .events = POLLIN};
                         while (poll(&p, 1, 5000) < 0 && errno == EINTR)
                                 ;
+                        (void)waitpid(lc->pid, NULL, WNOHANG);
+                } else {
+                        for (int i = 0; i < 5000 && waitpid(lc->pid, NULL, WNOHANG) == 0; i++)
+                                usleep(1000);
                 }
-                (void)waitpid(lc->pid, NULL, WNOHANG);
                 lc->pid = -1;
         }
         lc->pidfd = safe_close(lc->pidfd);
@@ -191,9 +194,11 @@ void lc_stop(struct launcher_client *lc) {
 int lc_drop_privileges(struct diag *d) {
         if (geteuid() != 0)
                 return 0;
-        const uid_t nobody = 65534;
-        if (setgroups(0, NULL) < 0 || setresgid(nobody, nobody, nobody) < 0 || setresuid(nobody, nobody, nobody) < 0)
-                return diag_set(d, -errno, "privileges", "cannot drop to nobody: %m");
+        /* Not `nobody`: any host process running as nobody could signal us. A uid of its
+         * own, reserved beside the sandboxes' range (docs/security.md). */
+        const uid_t u = AIRLOCK_CLIENT_UID;
+        if (setgroups(0, NULL) < 0 || setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
+                return diag_set(d, -errno, "privileges", "cannot drop to uid %u: %m", (unsigned)u);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         return 0;
 }

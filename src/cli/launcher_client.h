@@ -32,6 +32,10 @@ int lc_recv(struct launcher_client *lc, struct lp_frame *f, char *buf, size_t ca
 
 void lc_stop(struct launcher_client *lc);
 
+/* The uid a root-started client drops to: just below the sandboxes' uid pool
+ * (UID_POOL_BASE 2100000000), reserved with it; no host account may use either. */
+#define AIRLOCK_CLIENT_UID 2099999999u
+
 /* Drop root in the client once the launcher runs: the client parses local input and
  * copies output; it needs no privilege for either. No-op when not root. */
 int lc_drop_privileges(struct diag *reterr);

@@ -15,6 +15,7 @@
  * and removes every trace (cgroup, uid slot, bundle directory).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "launcher/launcher.h"
@@ -480,9 +482,9 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         if (L->cg.mode != CG_NONE) {
                 char name[64];
                 snprintf(name, sizeof(name), "sb-%d-%llu", (int)getpid(), (unsigned long long)sb->id);
-                /* Under gVisor the Sentry's own threads and ptrace stubs share the cgroup: the
-                 * program's process limit is enforced inside gVisor (RLIMIT_NPROC), the cgroup
-                 * keeps a margin for the Sentry (docs/security.md). */
+                /* Under gVisor the Sentry's own threads and ptrace stubs share the cgroup, so
+                 * its pids limit gets a margin for them and is approximate: a fork bomb still
+                 * fills it and is killed with reason pids, as with the namespace backend. */
                 struct cg_limits cl = {.memory_bytes = c->limits.memory_bytes, .cpu_millis = c->limits.cpu_millis,
                                        .pids = gvisor ? gvisor_host_pids(c->limits.pids) : c->limits.pids};
                 r = cg_create(&L->cg, name, &cl, &sb->cg, d);
@@ -677,25 +679,39 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
 }
 
 /* SIGINT to every descendant of pid (depth first, bounded), as ^C reaches a whole
- * foreground job. The pid-namespace init itself is spared: it is bwrap's reaper. */
+ * foreground job. Children are listed per thread, so every task's list is read. The
+ * pid-namespace init itself is spared: it is bwrap's reaper. */
 static void interrupt_descendants(pid_t pid, int depth, unsigned *budget) {
-        char path[64], buf[4096];
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-        if (depth > 32 || read_small_file(path, buf, sizeof(buf)) <= 0)
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+        if (depth > 32)
                 return;
-        for (char *tok = buf, *end; *tok && *budget > 0; tok = end) {
-                end = tok + strcspn(tok, " \n");
-                char save = *end;
-                *end = '\0';
-                unsigned long long v;
-                if (parse_u64(tok, &v) == 0 && v > 1 && v < (1u << 22)) {
-                        (*budget)--;
-                        kill((pid_t)v, SIGINT);
-                        interrupt_descendants((pid_t)v, depth + 1, budget);
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d)) && *budget > 0) {
+                if (e->d_name[0] == '.')
+                        continue;
+                char path[128], buf[4096];
+                if (strfmt(path, sizeof(path), "%s/%s/children", dir, e->d_name) < 0 ||
+                    read_small_file(path, buf, sizeof(buf)) <= 0)
+                        continue;
+                for (char *tok = buf, *end; *tok && *budget > 0; tok = end) {
+                        end = tok + strcspn(tok, " \n");
+                        char save = *end;
+                        *end = '\0';
+                        unsigned long long v;
+                        if (parse_u64(tok, &v) == 0 && v > 1 && v < (1u << 22)) {
+                                (*budget)--;
+                                kill((pid_t)v, SIGINT);
+                                interrupt_descendants((pid_t)v, depth + 1, budget);
+                        }
+                        *end = save;
+                        end += strspn(end, " \n");
                 }
-                *end = save;
-                end += strspn(end, " \n");
         }
+        closedir(d);
 }
 
 static void send_interrupt(struct sandbox *sb) {

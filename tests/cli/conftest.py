@@ -4,7 +4,6 @@ AIRLOCK_BUILD selects the build directory (default: build; CI also runs build-as
 Under CI=true a missing prerequisite is a failure, never a skip."""
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,3 @@ def airlock() -> Path:
 def gvisor(airlock):
     require(shutil.which("runsc") is not None, "gVisor runsc is not installed")
     return airlock
-
-
-def run(exe, *args, input=None, timeout=60, env=None):
-    return subprocess.run([str(exe), *args], input=input, capture_output=True, timeout=timeout, env=env)

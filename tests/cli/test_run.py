@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import run
+from cli_util import run
 
 LANGS = [("python", "print(6*7)"), ("javascript", "console.log(6*7)"), ("bash", "echo $((6*7))")]
 

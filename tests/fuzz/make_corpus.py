@@ -1,25 +1,16 @@
 #!/usr/bin/env python3
 """Writes the seed corpus for fuzz_launch_proto: valid frames of every type plus a few
-near misses. Layouts mirror src/proto/launch_proto.h (native little-endian, x86_64)."""
+near misses, built with tests/launcher/lp.py."""
 import os
 import struct
 import sys
 
-MAGIC, VERSION = 0x4B4C5241, 1
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "launcher"))
+import lp  # noqa: E402  (the one Python codec of launch_proto)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "launch_proto")
 os.makedirs(out, exist_ok=True)
-
-
-def frame(ftype, body, req=1):
-    return struct.pack("<IHHIIQ", MAGIC, VERSION, ftype, 24 + len(body), 0, req) + body
-
-
-def create(env=b"", count=0, lang=1, backend=1, entry=b"main.py"):
-    limits = struct.pack("<QQQIIIIII", 256 << 20, 64 << 20, 64 << 20, 1000, 64, 5000, 1000, 256, 0)
-    body = struct.pack("<BBBBI", backend, lang, 1, 0, 0) + limits
-    body += b"default".ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<II", count, len(env))
-    assert len(body) == 160, len(body)
-    return frame(2, body + env)
+frame, create = lp.frame, lp.create
 
 
 seeds = {

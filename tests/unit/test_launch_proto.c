@@ -109,6 +109,8 @@ static void test_create_fields(void **state) {
         c = good_create(), strcpy(c.entry_name, "../x.py"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), strcpy(c.entry_name, ".hidden"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), strcpy(c.entry_name, "a/b.py"), expect_create_error(c, "", 0, "entry_name");
+        c = good_create(), strcpy(c.entry_name, "init"), expect_create_error(c, "", 0, "entry_name");
+        c = good_create(), strcpy(c.entry_name, "seccomp.bpf"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), memset(c.entry_name, 'a', sizeof(c.entry_name)),
         expect_create_error(c, "", 0, "entry_name");
 }

@@ -1,0 +1,64 @@
+"""launch_proto frames in Python, for tests that speak to the real launcher and for the
+fuzz seed corpus. Layouts mirror src/proto/launch_proto.h (native little-endian x86_64)."""
+import os
+import struct
+
+MAGIC, VERSION = 0x4B4C5241, 1
+HELLO, CREATE, SIGNAL = 1, 2, 3
+HELLO_OK, CREATED, EXITED, ERROR = 101, 102, 103, 104
+HEADER = struct.Struct("<IHHIIQ")
+PYTHON, JAVASCRIPT, BASH = 1, 2, 3
+NAMESPACE, GVISOR = 1, 2
+SIG_INTERRUPT, SIG_KILL = 1, 2
+REASON_NONE, REASON_TIMEOUT, REASON_OOM, REASON_PIDS, REASON_OUTPUT, REASON_STOPPED = range(6)
+
+
+def frame(ftype: int, body: bytes, req: int = 1) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, ftype, HEADER.size + len(body), 0, req) + body
+
+
+def hello(flags: int = 0, version: int = VERSION, req: int = 1) -> bytes:
+    return frame(HELLO, struct.pack("<II", version, flags), req)
+
+
+def create(env: bytes = b"", count: int = 0, lang: int = PYTHON, backend: int = NAMESPACE,
+           entry: bytes = b"main.py", runtime: bytes = b"default", memory: int = 256 << 20,
+           timeout_ms: int = 10000, pids: int = 64, req: int = 2) -> bytes:
+    limits = struct.pack("<QQQIIIIII", memory, 64 << 20, 64 << 20, 1000, pids, timeout_ms, 1000, 256, 0)
+    body = struct.pack("<BBBBI", backend, lang, 1, 0, 0) + limits
+    body += runtime.ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<II", count, len(env))
+    assert len(body) == 160, len(body)
+    return frame(CREATE, body + env, req)
+
+
+def signal(sandbox_id: int, action: int, reason: int, req: int = 3) -> bytes:
+    return frame(SIGNAL, struct.pack("<QBB6x", sandbox_id, action, reason), req)
+
+
+def parse(data: bytes) -> dict:
+    magic, version, ftype, length, _, req = HEADER.unpack_from(data)
+    assert (magic, version, length) == (MAGIC, VERSION, len(data)), "bad frame from the launcher"
+    body = data[HEADER.size:]
+    out = {"type": ftype, "req": req}
+    if ftype == ERROR:
+        code, _ = struct.unpack_from("<iI", body)
+        out.update(code=code, field=body[8:56].split(b"\0")[0].decode(), msg=body[56:].split(b"\0")[0].decode())
+    elif ftype == CREATED:
+        out["sandbox_id"], out["init_pid"] = struct.unpack_from("<QI", body)
+        iso = struct.unpack_from("<BBBBBBBBI", body, 16)
+        out["isolation"] = dict(zip(["backend", "cgroup", "landlock", "seccomp", "userns", "uid_private",
+                                     "network", "reserved", "host_uid"], iso))
+    elif ftype == EXITED:
+        sid, code, sig, reason = struct.unpack_from("<QiiB", body)
+        peak, cpu, wall, limit = struct.unpack_from("<QQQQ", body, 24)
+        out.update(sandbox_id=sid, exit_code=code, signal=sig, reason=reason, peak=peak, cpu_usec=cpu, wall_ms=wall)
+    elif ftype == HELLO_OK:
+        out["is_root"], out["userns"], out["seccomp"], out["landlock"], out["cgroup"], out["bwrap"] = body[:6]
+    return out
+
+
+def memfd(content: bytes) -> int:
+    fd = os.memfd_create("code")
+    os.write(fd, content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd

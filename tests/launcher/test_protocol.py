@@ -1,0 +1,166 @@
+"""The launcher's trust boundary, exercised with raw frames: ordering rules, every
+refusal, fd handling, and the lifecycle of a sandbox seen from the protocol."""
+import glob
+import os
+
+import lp
+from lp import memfd
+
+
+def expect_error(launcher, field, words=""):
+    msg, fds = launcher.recv()
+    assert msg is not None and msg["type"] == lp.ERROR, msg
+    assert msg["field"] == field, msg
+    assert words in msg["msg"], msg
+    assert fds == []
+    return msg
+
+
+def test_hello_reports_the_host(launcher):
+    msg = launcher.hello()
+    assert msg["is_root"] == 1 and msg["bwrap"] == 1 and msg["seccomp"] == 1 and msg["landlock"] >= 1
+
+
+def test_create_before_hello_is_refused(launcher):
+    fd = memfd(b"print(1)")
+    launcher.send(lp.create(), [fd])
+    expect_error(launcher, "type", "first frame must be HELLO")
+    os.close(fd)
+
+
+def test_hello_rules(launcher):
+    launcher.send(lp.hello(flags=0x80))
+    expect_error(launcher, "flags", "unknown HELLO flags")
+    launcher.send(lp.hello(version=7))
+    expect_error(launcher, "client_version", "version 7")
+    launcher.hello()
+    launcher.send(lp.hello())
+    expect_error(launcher, "type", "once")
+
+
+def test_frame_level_refusals(launcher):
+    launcher.hello()
+    bad_magic = bytearray(lp.hello())
+    bad_magic[0] ^= 0xFF
+    launcher.send(bytes(bad_magic))
+    expect_error(launcher, "magic")
+    launcher.send(lp.frame(99, b"x" * 8))
+    expect_error(launcher, "type", "unknown frame type")
+    launcher.send(lp.frame(lp.HELLO_OK, b"\0" * 8))
+    expect_error(launcher, "len")  # a reply type with a request-sized body
+    launcher.send(b"ARLK")
+    expect_error(launcher, "frame")
+
+
+def test_create_field_refusals(launcher):
+    launcher.hello()
+    cases = [
+        (dict(runtime=b"datascience"), "runtime", "unknown runtime 'datascience'"),
+        (dict(runtime=b"../x"), "runtime", "[a-z0-9-]"),
+        (dict(entry=b"init"), "entry_name", "not 'init'"),
+        (dict(entry=b"../../etc/passwd"), "entry_name", ""),
+        (dict(memory=1), "memory", "outside"),
+        (dict(timeout_ms=0), "timeout", "outside"),
+        (dict(lang=9), "language", "unknown language"),
+        (dict(backend=7), "backend", "unknown isolation backend"),
+        (dict(env=b"1X=y\0", count=1), "env", "name must match"),
+    ]
+    for kwargs, field, words in cases:
+        fd = memfd(b"print(1)")
+        launcher.send(lp.create(**kwargs), [fd])
+        os.close(fd)
+        expect_error(launcher, field, words)
+
+
+def test_create_fd_refusals(launcher, tmp_path):
+    launcher.hello()
+    launcher.send(lp.create())
+    expect_error(launcher, "fds", "exactly one fd")
+    r, w = os.pipe()
+    launcher.send(lp.create(), [r])
+    expect_error(launcher, "code", "regular file")
+    os.close(r)
+    os.close(w)
+    big = memfd(b"#" * ((16 << 20) + 1))
+    launcher.send(lp.create(), [big])
+    expect_error(launcher, "code", "limit")
+    os.close(big)
+
+
+def run_to_exit(launcher, code: bytes, **kwargs):
+    fd = memfd(code)
+    launcher.send(lp.create(**kwargs), [fd])
+    os.close(fd)
+    msg, fds = launcher.recv()
+    assert msg["type"] == lp.CREATED, msg
+    assert len(fds) == 2
+    out_r, err_r = fds
+    exited, _ = launcher.recv()
+    out = b"".join(iter(lambda: os.read(out_r, 65536), b""))
+    err = b"".join(iter(lambda: os.read(err_r, 65536), b""))
+    os.close(out_r)
+    os.close(err_r)
+    return msg, exited, out, err
+
+
+def test_a_sandbox_from_create_to_exit(launcher):
+    launcher.hello()
+    created, exited, out, err = run_to_exit(launcher, b"echo hi; echo oops >&2; exit 3", lang=lp.BASH,
+                                            entry=b"main.sh")
+    iso = created["isolation"]
+    assert (iso["backend"], iso["seccomp"], iso["userns"], iso["uid_private"]) == (lp.NAMESPACE, 1, 1, 1)
+    assert iso["landlock"] >= 1 and iso["cgroup"] in (1, 2) and iso["host_uid"] >= 2100000000
+    assert exited["type"] == lp.EXITED and exited["sandbox_id"] == created["sandbox_id"]
+    assert (exited["exit_code"], exited["reason"]) == (3, lp.REASON_NONE)
+    assert (out, err) == (b"hi\n", b"oops\n")
+    assert exited["peak"] > 0
+
+
+def test_signal_kill_and_unknown_sandbox(launcher):
+    launcher.hello()
+    launcher.send(lp.signal(424242, lp.SIG_KILL, lp.REASON_STOPPED))  # unknown: ignored, no reply
+    fd = memfd(b"import time\nprint('up', flush=True)\ntime.sleep(60)")
+    launcher.send(lp.create(), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    assert created["type"] == lp.CREATED
+    assert os.read(out_r, 100) == b"up\n"
+    launcher.send(lp.signal(created["sandbox_id"], lp.SIG_KILL, lp.REASON_STOPPED))
+    exited, _ = launcher.recv()
+    assert (exited["type"], exited["reason"]) == (lp.EXITED, lp.REASON_STOPPED)
+    os.close(out_r)
+    os.close(err_r)
+    # A client may not claim the launcher's own reasons.
+    launcher.send(lp.signal(created["sandbox_id"], lp.SIG_KILL, lp.REASON_OOM))
+    expect_error(launcher, "reason", "cannot be requested")
+
+
+def test_client_eof_removes_every_sandbox(launcher):
+    launcher.hello()
+    fd = memfd(b"sleep 60 & sleep 60 & echo up; wait")
+    launcher.send(lp.create(lang=lp.BASH, entry=b"main.sh"), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    assert os.read(out_r, 100) == b"up\n"
+    pid = launcher.proc.pid
+    assert glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{pid}-*")
+    launcher.sock.close()
+    assert launcher.proc.wait(timeout=10) == 0
+    assert glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{pid}-*") == []
+    assert os.read(out_r, 100) == b""  # every writer is gone
+    os.close(out_r)
+    os.close(err_r)
+
+
+def test_a_hostile_client_is_dropped(launcher):
+    launcher.hello()
+    for _ in range(16):
+        launcher.send(b"garbage-garbage-garbage-garbage")
+    replies = 0
+    while True:
+        msg, _ = launcher.recv()
+        if msg is None:
+            break
+        replies += 1
+    assert replies == 16
+    assert launcher.proc.wait(timeout=10) == 1
