@@ -482,9 +482,10 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         if (L->cg.mode != CG_NONE) {
                 char name[64];
                 snprintf(name, sizeof(name), "sb-%d-%llu", (int)getpid(), (unsigned long long)sb->id);
-                /* Under gVisor the Sentry's own threads and ptrace stubs share the cgroup, so
-                 * its pids limit gets a margin for them and is approximate: a fork bomb still
-                 * fills it and is killed with reason pids, as with the namespace backend. */
+                /* Under gVisor the program's process limit is RLIMIT_NPROC inside the Sentry
+                 * (exact: the fork past it fails with EAGAIN). The Sentry's own threads and
+                 * ptrace stubs share our cgroup, whose pids limit is a backstop with a margin
+                 * for them. */
                 struct cg_limits cl = {.memory_bytes = c->limits.memory_bytes, .cpu_millis = c->limits.cpu_millis,
                                        .pids = gvisor ? gvisor_host_pids(c->limits.pids) : c->limits.pids};
                 r = cg_create(&L->cg, name, &cl, &sb->cg, d);
@@ -561,7 +562,8 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         cr.isolation.landlock_abi = (uint8_t)sb->landlock_abi;
         cr.isolation.seccomp = 1;
         cr.isolation.userns = sb->spec.backend == LP_BACKEND_NAMESPACE;
-        cr.isolation.uid_private = sb->slot.lock_fd >= 0 || sb->spec.backend == LP_BACKEND_GVISOR;
+        /* runsc always runs its Sentry as nobody: no private host uid under gVisor. */
+        cr.isolation.uid_private = sb->slot.lock_fd >= 0;
         cr.isolation.network = sb->spec.network;
         cr.isolation.host_uid = sb->host_uid;
         int fds[2] = {sb->stdout_r, sb->stderr_r};

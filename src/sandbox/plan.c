@@ -280,11 +280,12 @@ int plan_oci_config(const struct plan_input *in, const char *run_dir, struct buf
                                "\"capabilities\":{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
                                "\"permitted\":[],\"ambient\":[]},"
                                "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":%u,\"soft\":%u},"
-                               "{\"type\":\"RLIMIT_CORE\",\"hard\":0,\"soft\":0}]},"
+                               "{\"type\":\"RLIMIT_CORE\",\"hard\":0,\"soft\":0},"
+                               "{\"type\":\"RLIMIT_NPROC\",\"hard\":%u,\"soft\":%u}]},"
                                "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
                                "\"hostname\":\"" SANDBOX_HOSTNAME "\",\"mounts\":["
                                "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}",
-                               l->nofile, l->nofile);
+                               l->nofile, l->nofile, l->pids, l->pids);
         if (r == 0)
                 r = oci_mount(out, "/usr", "bind", "/usr", "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
         for (size_t i = 0; r == 0 && plan_etc_files[i]; i++)

@@ -154,6 +154,7 @@ static void test_oci_config(void **state) {
         assert_non_null(strstr(b.data, "\"uid\":1000"));
         assert_non_null(strstr(b.data, "\"readonly\":true"));
         assert_non_null(strstr(b.data, "size=67108864"));
+        assert_non_null(strstr(b.data, "\"RLIMIT_NPROC\",\"hard\":64"));
         assert_non_null(strstr(b.data, "\"source\":\"/run/airlock/x/run\""));
         assert_null(strstr(b.data, "/etc/shadow"));
         buf_free(&b);
