@@ -41,7 +41,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 PROBES = HERE / "probes"
 REPO = HERE.parent.parent
-AIRLOCK = Path(os.environ.get("AIRLOCK_BIN", str(REPO / "build" / "airlock")))
+AIRLOCK = Path(os.environ.get("AIRLOCK_BIN",
+                              str(REPO / os.environ.get("AIRLOCK_BUILD", "build") / "airlock")))
 HOST_PY = "/usr/bin/python3"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("namespace", "gvisor")
