@@ -62,3 +62,15 @@ def memfd(content: bytes) -> int:
     os.write(fd, content)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def read_line(fd: int, limit: int = 65536) -> bytes:
+    """Read from a pipe up to and including a newline (a program may write a line in
+    several pieces: `python3 -u` sends print()'s text and its newline separately)."""
+    out = b""
+    while not out.endswith(b"\n") and len(out) < limit:
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        out += chunk
+    return out

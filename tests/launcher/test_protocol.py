@@ -4,7 +4,7 @@ import glob
 import os
 
 import lp
-from lp import memfd
+from lp import memfd, read_line
 
 
 def expect_error(launcher, field, words=""):
@@ -124,7 +124,7 @@ def test_signal_kill_and_unknown_sandbox(launcher):
     os.close(fd)
     created, (out_r, err_r) = launcher.recv()
     assert created["type"] == lp.CREATED
-    assert os.read(out_r, 100) == b"up\n"
+    assert read_line(out_r) == b"up\n"
     launcher.send(lp.signal(created["sandbox_id"], lp.SIG_KILL, lp.REASON_STOPPED))
     exited, _ = launcher.recv()
     assert (exited["type"], exited["reason"]) == (lp.EXITED, lp.REASON_STOPPED)
@@ -141,7 +141,7 @@ def test_client_eof_removes_every_sandbox(launcher):
     launcher.send(lp.create(lang=lp.BASH, entry=b"main.sh"), [fd])
     os.close(fd)
     created, (out_r, err_r) = launcher.recv()
-    assert os.read(out_r, 100) == b"up\n"
+    assert read_line(out_r) == b"up\n"
     pid = launcher.proc.pid
     assert glob.glob(f"/sys/fs/cgroup/*/airlock/sb-{pid}-*")
     launcher.sock.close()
