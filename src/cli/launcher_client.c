@@ -143,6 +143,7 @@ int lc_create(struct launcher_client *lc, const struct lp_create *c, const char 
                 return r;
         if (r == LP_ERROR)
                 return error_frame(&f, d);
+        /* The CLI never asks for a control socket: exactly stdout and stderr. */
         if (r != LP_CREATED || nfds != 2) {
                 for (size_t i = 0; i < nfds; i++)
                         close(fds[i]);

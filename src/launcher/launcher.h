@@ -30,6 +30,7 @@ struct sandbox {
         struct lp_create spec;
         pid_t pid; /* bwrap or runsc, our direct child; its exit is the sandbox's */
         int stdout_r, stderr_r; /* held until CREATED hands them to the client */
+        int control;            /* our end of the control socket, -1 without one */
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
         pid_t init_pid;
         struct cg *cg;

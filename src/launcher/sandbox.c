@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,6 +82,7 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->stderr_r = unwatch_close(L, sb->stderr_r);
         sb->json_r = unwatch_close(L, sb->json_r);
         sb->stdout_r = safe_close(sb->stdout_r);
+        sb->control = safe_close(sb->control);
         sb->cg = cg_destroy(sb->cg);
         uid_pool_release(&sb->slot);
         remove_tree(sb->run_dir);
@@ -179,7 +181,14 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
                        struct io *io, struct diag *d) {
         int r;
         _cleanup_close_ int args_fd = -1, init_fd = -1, seccomp_fd = -1, passwd_fd = -1, group_fd = -1,
-                            hosts_fd = -1, json_w = -1;
+                            hosts_fd = -1, json_w = -1, control_child = -1;
+        if (in->c->flags & LP_CREATE_CONTROL) {
+                int sp[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                        return diag_set(d, -errno, "sandbox", "socketpair: %m");
+                sb->control = sp[0];
+                control_child = sp[1];
+        }
         int jp[2];
         if (pipe2(jp, O_CLOEXEC | O_NONBLOCK) < 0)
                 return diag_set(d, -errno, "sandbox", "pipe: %m");
@@ -240,9 +249,12 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
                 return diag_set(d, -errno, "sandbox", "fork: %m");
         }
         if (pid == 0) {
+                /* index = fd number in bwrap; the control socket, if any, last (PLAN_CONTROL_FD) */
                 const int fds[] = {io->devnull, io->out_w, io->err_w, args_fd, init_fd, seccomp_fd, code_fd,
-                                   passwd_fd, group_fd, hosts_fd, json_w};
-                child_prepare(sb, parent, fds, (int)ARRAY_SIZE(fds), geteuid() == 0);
+                                   passwd_fd, group_fd, hosts_fd, json_w, control_child};
+                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 1, "fd layout");
+                child_prepare(sb, parent, fds, control_child >= 0 ? (int)ARRAY_SIZE(fds) : PLAN_CONTROL_FD,
+                              geteuid() == 0);
                 char *const envp[] = {NULL};
                 execve(BWRAP_PATH, argv, envp);
                 child_fail("exec " BWRAP_PATH);
@@ -465,7 +477,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->id = L->next_id++;
         sb->create_req_id = req_id;
         sb->spec = *c;
-        sb->stdout_r = sb->stderr_r = sb->json_r = -1;
+        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -510,6 +522,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->stderr_r = io.err_r;
         if (r < 0) {
                 sb->json_r = safe_close(sb->json_r);
+                sb->control = safe_close(sb->control);
                 io_close(&io);
                 sb->stdout_r = sb->stderr_r = -1;
                 sb->cg = cg_destroy(sb->cg);
@@ -566,11 +579,12 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         cr.isolation.uid_private = sb->slot.lock_fd >= 0;
         cr.isolation.network = sb->spec.network;
         cr.isolation.host_uid = sb->host_uid;
-        int fds[2] = {sb->stdout_r, sb->stderr_r};
-        launcher_send(L, LP_CREATED, sb->create_req_id, &cr, sizeof(cr), fds, 2);
+        int fds[3] = {sb->stdout_r, sb->stderr_r, sb->control};
+        launcher_send(L, LP_CREATED, sb->create_req_id, &cr, sizeof(cr), fds, sb->control >= 0 ? 3 : 2);
         /* The client owns the output now; holding our copies would only delay its EOF. */
         sb->stderr_r = unwatch_close(L, sb->stderr_r);
         sb->stdout_r = safe_close(sb->stdout_r);
+        sb->control = safe_close(sb->control);
 }
 
 /* Before the marker, the sandbox's stderr carries the backend's and the shim's own

@@ -152,7 +152,11 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
         if (c->network != LP_NET_NONE)
                 return diag_set(reterr, -EOPNOTSUPP, "network", "network mode %u is not supported (only none)",
                                 c->network);
-        if (c->reserved0 || c->limits.reserved)
+        if (c->flags & ~(unsigned)LP_CREATE_CONTROL)
+                return diag_set(reterr, -EINVAL, "flags", "unknown CREATE flags 0x%x", c->flags);
+        if ((c->flags & LP_CREATE_CONTROL) && c->backend != LP_BACKEND_NAMESPACE)
+                return diag_set(reterr, -EOPNOTSUPP, "flags", "a control socket needs the namespace backend");
+        if (c->limits.reserved)
                 return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
         if (c->allow_weaker & ~(uint32_t)LP_ALLOW_ALL)
                 return diag_set(reterr, -EINVAL, "allow_weaker", "unknown bits 0x%x", c->allow_weaker);

@@ -29,7 +29,8 @@ enum lp_type {
         LP_CREATE = 2,    /* + 1 fd: the code to run (regular file or memfd) */
         LP_SIGNAL = 3,    /* interrupt or kill a sandbox */
         LP_HELLO_OK = 101,
-        LP_CREATED = 102, /* + 2 fds: read ends of the sandbox's stdout and stderr */
+        LP_CREATED = 102, /* + 2 fds: read ends of the sandbox's stdout and stderr,
+                           * + the control socket as a third with LP_CREATE_CONTROL */
         LP_EXITED = 103,
         LP_ERROR = 104,
 };
@@ -112,11 +113,18 @@ struct lp_host_report {
         char notes[256];       /* one line per missing mandatory piece */
 };
 
+enum lp_create_flags {
+        /* Give the program a control socket: a SOCK_STREAM unix socket at fd 3 inside the
+         * sandbox (the session runner's protocol channel), whose other end comes back as
+         * CREATED's third fd. Namespace backend only, for now. */
+        LP_CREATE_CONTROL = 1u << 0,
+};
+
 struct lp_create {
         uint8_t backend;  /* enum lp_backend */
         uint8_t language; /* enum lp_language */
         uint8_t network;  /* enum lp_network */
-        uint8_t reserved0;
+        uint8_t flags;    /* enum lp_create_flags */
         uint32_t allow_weaker; /* enum lp_weaken bits */
         struct lp_limits limits;
         char runtime[32];    /* runtime name: [a-z0-9-], "default" */

@@ -71,6 +71,10 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
         TRY(add(out, SANDBOX_SECCOMP));
         if (in->landlock_required)
                 TRY(add(out, "--landlock-required"));
+        if (c->flags & LP_CREATE_CONTROL) {
+                TRY(add(out, "--control-fd"));
+                TRY(addf(out, "%d", PLAN_CONTROL_FD));
+        }
         TRY(add(out, "--"));
         switch (c->language) {
         case LP_LANG_PYTHON:

@@ -24,6 +24,8 @@
 #define SANDBOX_INIT SANDBOX_RUN_DIR "/init"
 #define SANDBOX_SECCOMP SANDBOX_RUN_DIR "/seccomp.bpf"
 #define SANDBOX_WORKSPACE "/workspace"
+/* The control socket: this fd in bwrap's fd table; the shim moves it to fd 3. */
+#define PLAN_CONTROL_FD 11
 
 /* Marker the shim prints on its stderr right before it execs the payload. Everything a
  * backend prints before it is a setup error; everything after belongs to the program. */

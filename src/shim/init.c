@@ -6,7 +6,8 @@
  *   1. resource rlimits (open files, no core dumps);
  *   2. Landlock: the filesystem the payload may touch, as a second wall behind the mount
  *      namespace (where the kernel has it; required unless the operator opted out);
- *   3. close every fd but 0, 1, 2 (nothing of the launcher's may leak: CVE-2024-21626);
+ *   3. close every fd but 0, 1, 2 and, for a session, the control socket moved to fd 3
+ *      (nothing of the launcher's may leak: CVE-2024-21626);
  *   4. no_new_privs and the seccomp filter compiled by the launcher, loaded last so that
  *      nothing after it needs a refused syscall;
  *   5. the ready marker on stderr, then execve of the interpreter.
@@ -140,8 +141,8 @@ static int apply_landlock(int required) {
 /* close_range where the kernel has it; gVisor's older releases do not, so fall back to
  * walking /proc/self/fd (collect first, close after: closing while reading the
  * directory would close the directory's own fd too). */
-static void close_inherited_fds(void) {
-        if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+static void close_inherited_fds(unsigned from) {
+        if (syscall(SYS_close_range, from, ~0U, 0U) == 0)
                 return;
         DIR *d = opendir("/proc/self/fd");
         if (!d)
@@ -151,7 +152,7 @@ static void close_inherited_fds(void) {
         while ((e = readdir(d)) && n < (int)(sizeof(fds) / sizeof(fds[0]))) {
                 char *end = NULL;
                 long v = strtol(e->d_name, &end, 10);
-                if (end && *end == '\0' && end != e->d_name && v >= 3 && v != self)
+                if (end && *end == '\0' && end != e->d_name && v >= (long)from && v != self)
                         fds[n++] = (int)v;
         }
         closedir(d);
@@ -192,7 +193,7 @@ static void load_seccomp(const char *path) {
 int main(int argc, char **argv) {
         unsigned long nofile = 1024;
         const char *seccomp_path = NULL;
-        int landlock_required = 0, i;
+        int landlock_required = 0, control_fd = -1, i;
         for (i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--") == 0) {
                         i++;
@@ -205,6 +206,13 @@ int main(int argc, char **argv) {
                                 fail("bad --nofile %s", argv[i]);
                 } else if (strcmp(argv[i], "--seccomp") == 0 && i + 1 < argc) {
                         seccomp_path = argv[++i];
+                } else if (strcmp(argv[i], "--control-fd") == 0 && i + 1 < argc) {
+                        char *end = NULL;
+                        errno = 0;
+                        long v = strtol(argv[++i], &end, 10);
+                        if (errno || !end || *end || v < 3 || v > 1024)
+                                fail("bad --control-fd %s", argv[i]);
+                        control_fd = (int)v;
                 } else if (strcmp(argv[i], "--landlock-required") == 0) {
                         landlock_required = 1;
                 } else {
@@ -225,7 +233,18 @@ int main(int argc, char **argv) {
 
         int abi = apply_landlock(landlock_required);
 
-        close_inherited_fds();
+        /* The control socket, when there is one, becomes fd 3 (inherited by the program;
+         * the runner marks it close-on-exec for everything it starts). All else goes. */
+        if (control_fd >= 0) {
+                struct stat st;
+                if (fstat(control_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+                        fail("--control-fd %d is not a socket", control_fd);
+                if (control_fd != 3 && dup2(control_fd, 3) < 0)
+                        fail("dup2 control socket: %s", strerror(errno));
+                close_inherited_fds(4);
+        } else {
+                close_inherited_fds(3);
+        }
 
         if (access(argv[i], X_OK) < 0)
                 fail("cannot execute %s: %s", argv[i], strerror(errno));

@@ -20,6 +20,7 @@ seeds = {
     "create_env": create(b"A=1\0B=two\0", 2),
     "create_js": create(lang=2, entry=b"main.js"),
     "create_gvisor": create(backend=2),
+    "create_control": create(flags=1),
     "create_bad_entry": create(entry=b"../x"),
     "create_env_unterminated": create(b"A=1", 1),
     "signal": frame(3, struct.pack("<QBB6x", 1, 1, 1)),

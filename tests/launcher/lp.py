@@ -10,6 +10,7 @@ HEADER = struct.Struct("<IHHIIQ")
 PYTHON, JAVASCRIPT, BASH = 1, 2, 3
 NAMESPACE, GVISOR = 1, 2
 SIG_INTERRUPT, SIG_KILL = 1, 2
+CREATE_CONTROL = 1
 REASON_NONE, REASON_TIMEOUT, REASON_OOM, REASON_PIDS, REASON_OUTPUT, REASON_STOPPED = range(6)
 
 
@@ -23,9 +24,9 @@ def hello(flags: int = 0, version: int = VERSION, req: int = 1) -> bytes:
 
 def create(env: bytes = b"", count: int = 0, lang: int = PYTHON, backend: int = NAMESPACE,
            entry: bytes = b"main.py", runtime: bytes = b"default", memory: int = 256 << 20,
-           timeout_ms: int = 10000, pids: int = 64, req: int = 2) -> bytes:
+           timeout_ms: int = 10000, pids: int = 64, flags: int = 0, req: int = 2) -> bytes:
     limits = struct.pack("<QQQIIIIII", memory, 64 << 20, 64 << 20, 1000, pids, timeout_ms, 1000, 256, 0)
-    body = struct.pack("<BBBBI", backend, lang, 1, 0, 0) + limits
+    body = struct.pack("<BBBBI", backend, lang, 1, flags, 0) + limits
     body += runtime.ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<II", count, len(env))
     assert len(body) == 160, len(body)
     return frame(CREATE, body + env, req)

@@ -164,3 +164,46 @@ def test_a_hostile_client_is_dropped(launcher):
         replies += 1
     assert replies == 16
     assert launcher.proc.wait(timeout=10) == 1
+
+
+CONTROL_ECHO = b"""
+import os, socket, stat
+fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))
+s = socket.socket(fileno=3)
+line = s.makefile('rb').readline()
+s.sendall(line.upper() + repr(fds).encode() + b'\\n')
+"""
+
+
+def test_control_socket(launcher):
+    launcher.hello()
+    fd = memfd(CONTROL_ECHO)
+    launcher.send(lp.create(flags=lp.CREATE_CONTROL), [fd])
+    os.close(fd)
+    created, fds = launcher.recv()
+    assert created["type"] == lp.CREATED, created
+    assert len(fds) == 3
+    out_r, err_r, control = fds
+    os.write(control, b"hello runner\n")
+    reply = b""
+    while reply.count(b"\n") < 2:
+        chunk = os.read(control, 4096)
+        assert chunk, os.read(err_r, 4096)
+        reply += chunk
+    upper, fdlist = reply.split(b"\n")[:2]
+    assert upper == b"HELLO RUNNER"
+    assert fdlist == b"[0, 1, 2, 3, 4]"  # 4: the listing's own directory fd; nothing else leaked
+    exited, _ = launcher.recv()
+    assert (exited["type"], exited["exit_code"]) == (lp.EXITED, 0)
+    for f in fds:
+        os.close(f)
+
+
+def test_control_socket_refused_for_gvisor_and_unknown_flags(launcher):
+    launcher.hello()
+    for kwargs, words in [(dict(flags=lp.CREATE_CONTROL, backend=lp.GVISOR), "namespace backend"),
+                          (dict(flags=0x80), "unknown CREATE flags")]:
+        fd = memfd(b"pass")
+        launcher.send(lp.create(**kwargs), [fd])
+        os.close(fd)
+        expect_error(launcher, "flags", words)

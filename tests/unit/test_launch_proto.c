@@ -103,6 +103,9 @@ static void test_create_fields(void **state) {
         c = good_create(), c.limits.nofile = 3, expect_create_error(c, "", 0, "nofile");
         c = good_create(), c.limits.workspace_bytes = 0, expect_create_error(c, "", 0, "workspace");
         c = good_create(), c.limits.reserved = 1, expect_create_error(c, "", 0, "reserved");
+        c = good_create(), c.flags = 0x40, expect_create_error(c, "", 0, "flags");
+        c = good_create(), c.flags = LP_CREATE_CONTROL, c.backend = LP_BACKEND_GVISOR,
+        expect_create_error(c, "", 0, "flags");
         c = good_create(), memset(c.runtime, 'a', sizeof(c.runtime)), expect_create_error(c, "", 0, "runtime");
         c = good_create(), strcpy(c.runtime, "../etc"), expect_create_error(c, "", 0, "runtime");
         c = good_create(), c.runtime[10] = 'x', expect_create_error(c, "", 0, "runtime"); /* junk after NUL */

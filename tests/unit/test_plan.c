@@ -134,6 +134,13 @@ static void test_payload(void **state) {
         struct diag d = {0};
         assert_int_equal(plan_payload_argv(&in, &b, &d), 0);
         assert_true(HAS("--landlock-required") < 0);
+        assert_true(HAS("--control-fd") < 0);
+        buf_free(&b);
+        c.flags = LP_CREATE_CONTROL;
+        buf_init(&b, 1 << 16);
+        assert_int_equal(plan_payload_argv(&in, &b, &d), 0);
+        assert_true(HAS("--control-fd", "11") > 0);
+        assert_true(HAS("--control-fd", "11") < HAS("--", "/usr/bin/python3"));
         buf_free(&b);
 }
 
