@@ -218,22 +218,49 @@ def test_gvisor_backend_runs_and_limits(gvisor):
     assert p.stdout == b"interrupted\n"  # the interrupt reached the program inside gVisor
 
 
-def _traces():
-    cgroups = set(glob.glob("/sys/fs/cgroup/*/airlock/sb-*") + glob.glob("/sys/fs/cgroup/airlock/sb-*"))
-    bundles = set(glob.glob("/run/airlock/airlock-*"))
-    ps = subprocess.run(["ps", "-eo", "pid=,uid=,args="], capture_output=True, text=True).stdout
-    procs = {l.split()[0] for l in ps.splitlines() if l.split()[1].startswith("21000")}
-    return cgroups | bundles | procs
+def _alive_launcher(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().startswith("airlock-launche")
+    except OSError:
+        return False
+
+
+def _ancestors(pid: int):
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return
+        yield pid
+
+
+def _orphans():
+    """Traces whose launcher is gone: that is what "left behind" means, and it stays true
+    while other sandboxes (of a concurrent run) come and go."""
+    found = set()
+    for path in glob.glob("/sys/fs/cgroup/*/airlock/sb-*") + glob.glob("/sys/fs/cgroup/airlock/sb-*"):
+        if not _alive_launcher(int(path.rsplit("/sb-", 1)[1].split("-")[0])):
+            found.add(path)
+    for path in glob.glob("/run/airlock/airlock-*"):
+        if not _alive_launcher(int(path.rsplit("/airlock-", 1)[1].split("-")[0])):
+            found.add(path)
+    ps = subprocess.run(["ps", "-eo", "pid=,uid=,stat="], capture_output=True, text=True).stdout
+    for line in ps.splitlines():
+        pid, uid, stat = line.split()
+        if uid.startswith("21000") and not any(_alive_launcher(a) for a in _ancestors(int(pid))):
+            found.add(f"pid {pid} ({stat})")
+    return found
 
 
 def test_nothing_is_left_behind(airlock):
-    # Compared with what existed before, so another test run on the host cannot confuse it.
-    before = _traces()
+    before = _orphans()
     for _ in range(3):
         p = run(airlock, "run", "-l", "bash", "-c", "sleep 100 & sleep 100 & echo started")
         assert p.returncode == 0
     time.sleep(0.5)
-    assert _traces() - before == set()
+    assert _orphans() - before == set()
 
 
 @pytest.mark.parametrize("isolation", ["namespace", "gvisor"])
