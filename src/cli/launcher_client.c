@@ -17,35 +17,13 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
-static int launcher_path(char *out, size_t cap) {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n < 0)
-                return -errno;
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (!slash)
-                return -ENOENT;
-        *slash = '\0';
-        const char *fmts[] = {"%s/airlock-launcher", "%s/../libexec/airlock/airlock-launcher"};
-        for (size_t i = 0; i < ARRAY_SIZE(fmts); i++) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                int k = snprintf(out, cap, fmts[i], self);
-#pragma GCC diagnostic pop
-                if (k > 0 && (size_t)k < cap && access(out, X_OK) == 0)
-                        return 0;
-        }
-        return -ENOENT;
-}
-
 int lc_start(struct launcher_client *lc, struct diag *d) {
         char path[PATH_MAX];
         lc->fd = -1;
         lc->pid = -1;
         lc->pidfd = -1;
         lc->next_req = 1;
-        if (launcher_path(path, sizeof(path)) < 0)
+        if (airlock_program_path("airlock-launcher", X_OK, path, sizeof(path)) < 0)
                 return diag_set(d, -ENOENT, "launcher", "airlock-launcher not found next to this program");
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

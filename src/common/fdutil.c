@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <linux/close_range.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,23 @@ int close_fds_except(int from, const int *keep, size_t nkeep) {
                         next = keep[i] + 1;
         }
         return 0;
+}
+
+int airlock_program_path(const char *name, int mode, char *out, size_t cap) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return -errno;
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return -ENOENT;
+        *slash = '\0';
+        static const char *const dirs[] = {"", "/../libexec/airlock"};
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+                int k = snprintf(out, cap, "%s%s/%s", self, dirs[i], name);
+                if (k > 0 && (size_t)k < cap && access(out, mode) == 0)
+                        return 0;
+        }
+        return -ENOENT;
 }

@@ -30,3 +30,8 @@ int parse_u64(const char *s, unsigned long long *ret);
 
 /* Close every fd >= from except those listed (which must be sorted ascending). */
 int close_fds_except(int from, const int *keep, size_t nkeep);
+
+/* Path of one of Airlock's own programs: beside our executable, or in the installed
+ * layout's ../libexec/airlock/. Never from the environment or PATH. `mode` is checked with
+ * access(2) (X_OK for a program we exec, R_OK for one we copy). */
+int airlock_program_path(const char *name, int mode, char *out, size_t cap);

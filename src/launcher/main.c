@@ -243,32 +243,6 @@ static void sweep_leftovers(struct launcher *L) {
         closedir(d);
 }
 
-/* Find airlock-init next to our own executable: a trusted location, not the caller's
- * environment (which we discarded). */
-static int open_shim(struct launcher *L) {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n < 0)
-                return -errno;
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (!slash)
-                return -ENOENT;
-        *slash = '\0';
-        const char *candidates[] = {"%s/airlock-init", "%s/../libexec/airlock/airlock-init"};
-        for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                int k = snprintf(L->init_path, sizeof(L->init_path), candidates[i], self);
-#pragma GCC diagnostic pop
-                if (k < 0 || (size_t)k >= sizeof(L->init_path))
-                        continue;
-                if (access(L->init_path, R_OK) == 0)
-                        return 0;
-        }
-        return -ENOENT;
-}
-
 static int setup(struct launcher *L) {
         /* Nobody may ptrace or read our memory through /proc, and nothing we create is
          * readable by others unless we say so. */
@@ -298,7 +272,8 @@ static int setup(struct launcher *L) {
                 return -errno;
         if (geteuid() == 0)
                 sweep_leftovers(L);
-        if (open_shim(L) < 0) {
+        /* The shim, from a trusted place (not the caller's environment, which we dropped). */
+        if (airlock_program_path("airlock-init", R_OK, L->init_path, sizeof(L->init_path)) < 0) {
                 fprintf(stderr, "airlock-launcher: cannot find airlock-init next to the launcher\n");
                 return -ENOENT;
         }
