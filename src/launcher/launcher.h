@@ -31,6 +31,7 @@ struct sandbox {
         pid_t pid; /* bwrap or runsc, our direct child; its exit is the sandbox's */
         int stdout_r, stderr_r; /* held until CREATED hands them to the client */
         int control;            /* our end of the control socket, -1 without one */
+        int workspace_fd;       /* O_PATH fd of the sandbox's /workspace, -1 if unreachable */
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
         pid_t init_pid;
         struct cg *cg;
@@ -78,6 +79,10 @@ void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
 void remove_tree(const char *path);
+
+/* files.c */
+int sandbox_open_workspace(struct sandbox *sb);
+void files_handle(struct launcher *L, uint64_t req_id, const struct lp_file *f);
 
 /* main.c */
 void launcher_reply_error(struct launcher *L, uint64_t req_id, const struct diag *d);

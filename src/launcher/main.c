@@ -151,6 +151,18 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                         sandbox_kill(L, sb, s.reason ? s.reason : LP_REASON_STOPPED);
                 return 0;
         }
+        case LP_FILE: {
+                if (nfds)
+                        break;
+                struct lp_file fr;
+                memcpy(&fr, f.body, sizeof(fr));
+                if (lp_validate_file(&fr, &d) < 0) {
+                        launcher_reply_error(L, req_id, &d);
+                        return 0;
+                }
+                files_handle(L, req_id, &fr);
+                return 0;
+        }
         default:
                 diag_set(&d, -EPROTO, "type", "frame type %u is not a request", f.hdr.type);
                 goto protocol_error;

@@ -83,6 +83,7 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->json_r = unwatch_close(L, sb->json_r);
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
+        sb->workspace_fd = safe_close(sb->workspace_fd);
         sb->cg = cg_destroy(sb->cg);
         uid_pool_release(&sb->slot);
         remove_tree(sb->run_dir);
@@ -477,7 +478,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->id = L->next_id++;
         sb->create_req_id = req_id;
         sb->spec = *c;
-        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = -1;
+        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -555,6 +556,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         return 0;
 }
 
+static void read_json_status(struct launcher *L, struct sandbox *sb);
+
 static void became_ready(struct launcher *L, struct sandbox *sb, const char *marker_line) {
         const char *ll = strstr(marker_line, "landlock=");
         unsigned long long abi = 0;
@@ -566,6 +569,13 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         }
         sb->landlock_abi = (int)abi;
         sb->state = SB_RUNNING;
+        if (sb->spec.backend == LP_BACKEND_NAMESPACE) {
+                /* bwrap reported its pid-namespace init long before the shim's marker; make
+                 * sure we have read it, then hold the workspace for file requests. */
+                if (sb->init_pid <= 0 && sb->json_r >= 0)
+                        read_json_status(L, sb);
+                (void)sandbox_open_workspace(sb);
+        }
         struct lp_created cr;
         memset(&cr, 0, sizeof(cr));
         cr.sandbox_id = sb->id;

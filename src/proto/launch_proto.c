@@ -20,6 +20,12 @@ static int body_size_for(uint16_t type, size_t *min, size_t *max) {
         case LP_SIGNAL:
                 *min = *max = sizeof(struct lp_signal);
                 return 0;
+        case LP_FILE:
+                *min = *max = sizeof(struct lp_file);
+                return 0;
+        case LP_FILE_OK:
+                *min = *max = sizeof(struct lp_file_ok);
+                return 0;
         case LP_HELLO_OK:
                 *min = *max = sizeof(struct lp_host_report);
                 return 0;
@@ -212,6 +218,53 @@ int lp_validate_hello(const struct lp_hello *h, struct diag *reterr) {
                                 h->client_version, LP_VERSION);
         if (h->flags & ~(uint32_t)LP_HELLO_FULL_PROBE)
                 return diag_set(reterr, -EINVAL, "flags", "unknown HELLO flags 0x%x", h->flags);
+        return 0;
+}
+
+int lp_valid_path(const char *path, size_t len, int allow_root) {
+        if (len == 0)
+                return allow_root;
+        if (len >= LP_PATH_MAX || path[0] == '/' || path[len - 1] == '/')
+                return 0;
+        size_t parts = 0;
+        for (size_t i = 0; i < len;) {
+                size_t n = 0;
+                while (i + n < len && path[i + n] != '/')
+                        n++;
+                if (n == 0 || (n == 1 && path[i] == '.') || (n == 2 && path[i] == '.' && path[i + 1] == '.') ||
+                    n > 255 || ++parts > LP_PATH_DEPTH_MAX)
+                        return 0;
+                for (size_t k = 0; k < n; k++) {
+                        unsigned char ch = (unsigned char)path[i + k];
+                        if (ch < 0x20 || ch == 0x7f)
+                                return 0;
+                }
+                i += n + 1;
+        }
+        return 1;
+}
+
+int lp_validate_file(const struct lp_file *f, struct diag *reterr) {
+        if (f->op < LP_FILE_READ || f->op > LP_FILE_MKDIR)
+                return diag_set(reterr, -EINVAL, "op", "unknown file operation %u", f->op);
+        if (f->flags & ~(unsigned)(LP_FILE_PARENTS | LP_FILE_RECURSIVE))
+                return diag_set(reterr, -EINVAL, "flags", "unknown file flags 0x%x", f->flags);
+        if (f->reserved)
+                return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
+        if (f->mode > 0777)
+                return diag_set(reterr, -EINVAL, "mode", "mode 0%o has bits beyond 0777", f->mode);
+        const char *nul = memchr(f->path, '\0', sizeof(f->path));
+        if (!nul)
+                return diag_set(reterr, -ENAMETOOLONG, "path", "path is not NUL-terminated within %d bytes",
+                                LP_PATH_MAX);
+        size_t len = (size_t)(nul - f->path);
+        if (!all_zero(nul, sizeof(f->path) - len))
+                return diag_set(reterr, -EINVAL, "path", "bytes after the path must be zero");
+        if (!lp_valid_path(f->path, len, f->op == LP_FILE_LIST || f->op == LP_FILE_STAT))
+                return diag_set(reterr, -EINVAL, "path",
+                                "must be relative to the workspace, '/'-separated, without empty, '.' or '..' "
+                                "parts or control characters, at most %d parts",
+                                LP_PATH_DEPTH_MAX);
         return 0;
 }
 

@@ -28,11 +28,13 @@ enum lp_type {
         LP_HELLO = 1,     /* client -> launcher: first frame, once */
         LP_CREATE = 2,    /* + 1 fd: the code to run (regular file or memfd) */
         LP_SIGNAL = 3,    /* interrupt or kill a sandbox */
+        LP_FILE = 4,      /* open, list, stat, remove or create in a sandbox's workspace */
         LP_HELLO_OK = 101,
         LP_CREATED = 102, /* + 2 fds: read ends of the sandbox's stdout and stderr,
                            * + the control socket as a third with LP_CREATE_CONTROL */
         LP_EXITED = 103,
         LP_ERROR = 104,
+        LP_FILE_OK = 105, /* + 1 fd for READ, WRITE (the open file) and LIST (a listing) */
 };
 
 struct lp_header {
@@ -188,6 +190,58 @@ struct lp_exited {
         uint64_t limit_value; /* the limit that was hit, for the message (bytes, pids, ms) */
 };
 
+/* Workspace files (namespace backend). The launcher resolves `path` beneath the
+ * sandbox's /workspace with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) and hands back an open fd: bytes never pass
+ * through the launcher, and no path the client sends is ever used outside the workspace. */
+#define LP_PATH_MAX 1024
+#define LP_PATH_DEPTH_MAX 64
+
+enum lp_file_op {
+        LP_FILE_READ = 1,   /* fd: the file, read-only */
+        LP_FILE_WRITE = 2,  /* fd: the file, write-only, created or truncated */
+        LP_FILE_LIST = 3,   /* fd: a sealed memfd of struct lp_dirent records; "" is the root */
+        LP_FILE_STAT = 4,
+        LP_FILE_REMOVE = 5, /* a file, or a directory tree with LP_FILE_RECURSIVE */
+        LP_FILE_MKDIR = 6,
+};
+
+enum lp_file_flags {
+        LP_FILE_PARENTS = 1u << 0,   /* WRITE, MKDIR: create missing parent directories */
+        LP_FILE_RECURSIVE = 1u << 1, /* REMOVE: a directory and everything below it */
+};
+
+struct lp_file {
+        uint64_t sandbox_id;
+        uint8_t op;    /* enum lp_file_op */
+        uint8_t flags; /* enum lp_file_flags */
+        uint16_t reserved;
+        uint32_t mode; /* permission bits for WRITE and MKDIR, <= 0777 */
+        char path[LP_PATH_MAX]; /* relative, '/'-separated, no '.', '..' or empty parts */
+};
+
+enum lp_file_type { LP_FT_FILE = 1, LP_FT_DIR = 2, LP_FT_SYMLINK = 3, LP_FT_OTHER = 4 };
+
+struct lp_file_ok {
+        int64_t size;
+        int64_t mtime_sec;
+        uint32_t mtime_nsec;
+        uint32_t mode; /* st_mode */
+        uint32_t entries; /* LIST: number of records in the memfd */
+        uint8_t type;     /* enum lp_file_type */
+        uint8_t reserved[3];
+};
+
+/* One LIST record in the memfd; `name_len` bytes of name follow (no NUL). */
+struct lp_dirent {
+        int64_t size;
+        int64_t mtime_sec;
+        uint32_t mode;
+        uint16_t name_len;
+        uint8_t type;
+        uint8_t reserved;
+};
+
 struct lp_error {
         int32_t code; /* negative errno */
         uint32_t reserved;
@@ -217,6 +271,12 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
 
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr);
 int lp_validate_hello(const struct lp_hello *h, struct diag *reterr);
+int lp_validate_file(const struct lp_file *f, struct diag *reterr);
+
+/* A workspace path: relative, '/'-separated, at most LP_PATH_MAX-1 bytes and
+ * LP_PATH_DEPTH_MAX parts, no empty, "." or ".." part, no control characters. The empty
+ * string (the workspace itself) is valid only when allow_root is set. */
+int lp_valid_path(const char *path, size_t len, int allow_root);
 
 /* Names for messages and reports. */
 const char *lp_reason_name(uint8_t reason);

@@ -9,6 +9,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        /* The path rule on its own, over raw bytes (the file request checks it too). */
+        (void)lp_valid_path((const char *)data, size < LP_PATH_MAX ? size : LP_PATH_MAX - 1, size & 1);
         struct lp_frame f;
         struct diag d = {0};
         if (lp_decode(data, size, &f, &d) < 0)
@@ -21,6 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct lp_hello h;
                 memcpy(&h, f.body, sizeof(h));
                 (void)lp_validate_hello(&h, &d);
+        } else if (f.hdr.type == LP_FILE) {
+                struct lp_file fr;
+                memcpy(&fr, f.body, sizeof(fr));
+                (void)lp_validate_file(&fr, &d);
         } else if (f.hdr.type == LP_SIGNAL) {
                 struct lp_signal s;
                 memcpy(&s, f.body, sizeof(s));

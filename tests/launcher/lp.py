@@ -5,7 +5,11 @@ import struct
 
 MAGIC, VERSION = 0x4B4C5241, 1
 HELLO, CREATE, SIGNAL = 1, 2, 3
-HELLO_OK, CREATED, EXITED, ERROR = 101, 102, 103, 104
+FILE = 4
+HELLO_OK, CREATED, EXITED, ERROR, FILE_OK = 101, 102, 103, 104, 105
+F_READ, F_WRITE, F_LIST, F_STAT, F_REMOVE, F_MKDIR = range(1, 7)
+F_PARENTS, F_RECURSIVE = 1, 2
+FT_FILE, FT_DIR, FT_SYMLINK, FT_OTHER = 1, 2, 3, 4
 HEADER = struct.Struct("<IHHIIQ")
 PYTHON, JAVASCRIPT, BASH = 1, 2, 3
 NAMESPACE, GVISOR = 1, 2
@@ -36,6 +40,22 @@ def signal(sandbox_id: int, action: int, reason: int, req: int = 3) -> bytes:
     return frame(SIGNAL, struct.pack("<QBB6x", sandbox_id, action, reason), req)
 
 
+def file_req(sandbox_id: int, op: int, path: bytes, flags: int = 0, mode: int = 0, req: int = 4) -> bytes:
+    body = struct.pack("<QBBHI", sandbox_id, op, flags, 0, mode) + path.ljust(1024, b"\0")
+    return frame(FILE, body, req)
+
+
+def dirents(data: bytes) -> dict:
+    """Decode a LIST memfd: {name: (type, size, mode)}."""
+    out, off = {}, 0
+    while off < len(data):
+        size, mtime, mode, name_len, ftype, _ = struct.unpack_from("<qqIHBB", data, off)
+        off += 24
+        out[data[off:off + name_len].decode()] = (ftype, size, mode)
+        off += name_len
+    return out
+
+
 def parse(data: bytes) -> dict:
     magic, version, ftype, length, _, req = HEADER.unpack_from(data)
     assert (magic, version, length) == (MAGIC, VERSION, len(data)), "bad frame from the launcher"
@@ -53,6 +73,9 @@ def parse(data: bytes) -> dict:
         sid, code, sig, reason = struct.unpack_from("<QiiB", body)
         peak, cpu, wall, limit = struct.unpack_from("<QQQQ", body, 24)
         out.update(sandbox_id=sid, exit_code=code, signal=sig, reason=reason, peak=peak, cpu_usec=cpu, wall_ms=wall)
+    elif ftype == FILE_OK:
+        size, mtime, nsec, mode, entries, ftyp = struct.unpack_from("<qqIIIB", body)
+        out.update(size=size, mtime=mtime, mode=mode, entries=entries, ftype=ftyp)
     elif ftype == HELLO_OK:
         out["is_root"], out["userns"], out["seccomp"], out["landlock"], out["cgroup"], out["bwrap"] = body[:6]
     return out

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -176,11 +177,58 @@ static void test_hello(void **state) {
         assert_string_equal(d.field, "client_version");
 }
 
+static void test_paths(void **state) {
+        (void)state;
+        static const char *const good[] = {"a", "a/b", "data.csv", "dir/sub/file.txt", "...", "a..b", ".hidden",
+                                           "with space", "ünïcode"};
+        static const char *const bad[] = {"/abs", "a/", "a//b", ".", "..", "a/..", "../a", "a/./b", "a\nb",
+                                          "a\x7f"};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+                assert_true(lp_valid_path(good[i], strlen(good[i]), 0));
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_false(lp_valid_path(bad[i], strlen(bad[i]), 0));
+        assert_false(lp_valid_path("", 0, 0));
+        assert_true(lp_valid_path("", 0, 1));
+        char deep[LP_PATH_MAX];
+        size_t n = 0;
+        for (int i = 0; i < LP_PATH_DEPTH_MAX + 1; i++)
+                n += (size_t)snprintf(deep + n, sizeof(deep) - n, i ? "/a" : "a");
+        assert_false(lp_valid_path(deep, n, 0));
+        char long_part[300];
+        memset(long_part, 'x', sizeof(long_part));
+        assert_false(lp_valid_path(long_part, 256, 0));
+        assert_true(lp_valid_path(long_part, 255, 0));
+
+        struct lp_file f;
+        memset(&f, 0, sizeof(f));
+        struct diag d = {0};
+        f.op = LP_FILE_READ;
+        strcpy(f.path, "x");
+        assert_int_equal(lp_validate_file(&f, &d), 0);
+        f.path[5] = 'j'; /* junk after the NUL */
+        assert_true(lp_validate_file(&f, &d) < 0);
+        assert_string_equal(d.field, "path");
+        f.path[5] = 0, f.op = 9;
+        assert_true(lp_validate_file(&f, &d) < 0);
+        assert_string_equal(d.field, "op");
+        f.op = LP_FILE_MKDIR, f.mode = 01777;
+        assert_true(lp_validate_file(&f, &d) < 0);
+        assert_string_equal(d.field, "mode");
+        f.mode = 0755, f.flags = 0x10;
+        assert_true(lp_validate_file(&f, &d) < 0);
+        assert_string_equal(d.field, "flags");
+        f.flags = 0, f.op = LP_FILE_WRITE, f.path[0] = 0; /* the root is not a file */
+        assert_true(lp_validate_file(&f, &d) < 0);
+        f.op = LP_FILE_LIST;
+        assert_int_equal(lp_validate_file(&f, &d), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
                 cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
                 cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
+                cmocka_unit_test(test_paths),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
