@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/launcher_client.h"
+#include "client/launcher_client.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"

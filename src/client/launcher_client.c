@@ -1,4 +1,4 @@
-#include "cli/launcher_client.h"
+#include "client/launcher_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
