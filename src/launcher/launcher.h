@@ -76,6 +76,7 @@ void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd);
 void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status);
 void sandbox_tick(struct launcher *L, struct sandbox *sb);
 void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
+void sandbox_interrupt_only(struct sandbox *sb);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
 void remove_tree(const char *path);

@@ -147,6 +147,8 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                 }
                 if (s.action == LP_SIG_INTERRUPT)
                         sandbox_interrupt(L, sb, s.reason);
+                else if (s.action == LP_SIG_INTERRUPT_ONLY)
+                        sandbox_interrupt_only(sb);
                 else
                         sandbox_kill(L, sb, s.reason ? s.reason : LP_REASON_STOPPED);
                 return 0;

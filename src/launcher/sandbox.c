@@ -772,6 +772,11 @@ static void send_interrupt(struct sandbox *sb) {
         kill(sb->pid, SIGINT);
 }
 
+void sandbox_interrupt_only(struct sandbox *sb) {
+        if (sb->state == SB_RUNNING)
+                send_interrupt(sb);
+}
+
 void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason) {
         (void)L;
         if (sb->state == SB_DONE || sb->interrupted)

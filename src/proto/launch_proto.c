@@ -269,7 +269,7 @@ int lp_validate_file(const struct lp_file *f, struct diag *reterr) {
 }
 
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr) {
-        if (s->action != LP_SIG_INTERRUPT && s->action != LP_SIG_KILL)
+        if (s->action < LP_SIG_INTERRUPT || s->action > LP_SIG_INTERRUPT_ONLY)
                 return diag_set(reterr, -EINVAL, "action", "unknown signal action %u", s->action);
         if (s->reason > LP_REASON_STOPPED || s->reason == LP_REASON_OOM || s->reason == LP_REASON_PIDS)
                 return diag_set(reterr, -EINVAL, "reason", "reason %u cannot be requested", s->reason);

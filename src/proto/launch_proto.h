@@ -156,7 +156,12 @@ struct lp_created {
         struct lp_isolation isolation;
 };
 
-enum lp_signal_action { LP_SIG_INTERRUPT = 1, LP_SIG_KILL = 2 };
+enum lp_signal_action {
+        LP_SIG_INTERRUPT = 1, /* SIGINT to every process, then the kill after the grace time */
+        LP_SIG_KILL = 2,
+        LP_SIG_INTERRUPT_ONLY = 3, /* SIGINT to every process and nothing more: a session's
+                                    * runner turns it into KeyboardInterrupt and lives on */
+};
 
 enum lp_reason {
         LP_REASON_NONE = 0,

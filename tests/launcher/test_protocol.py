@@ -207,3 +207,24 @@ def test_control_socket_refused_for_gvisor_and_unknown_flags(launcher):
         launcher.send(lp.create(**kwargs), [fd])
         os.close(fd)
         expect_error(launcher, "flags", words)
+
+
+def test_interrupt_only_leaves_the_sandbox_running(launcher):
+    launcher.hello()
+    code = (b"import time\nfor i in range(2):\n    try:\n        print('waiting', flush=True)\n"
+            b"        time.sleep(30)\n    except KeyboardInterrupt:\n        print('interrupted', flush=True)\n"
+            b"print('still here', flush=True)\n")
+    fd = memfd(code)
+    launcher.send(lp.create(), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    sid = created["sandbox_id"]
+    for _ in range(2):
+        assert read_line(out_r) == b"waiting\n"
+        launcher.send(lp.signal(sid, 3, lp.REASON_NONE))  # LP_SIG_INTERRUPT_ONLY
+        assert read_line(out_r) == b"interrupted\n"
+    assert read_line(out_r) == b"still here\n"
+    exited, _ = launcher.recv()
+    assert (exited["type"], exited["exit_code"], exited["reason"]) == (lp.EXITED, 0, lp.REASON_NONE)
+    os.close(out_r)
+    os.close(err_r)

@@ -156,7 +156,9 @@ static void test_signal(void **state) {
         struct diag d = {0};
         s.action = LP_SIG_INTERRUPT, s.reason = LP_REASON_TIMEOUT;
         assert_int_equal(lp_validate_signal(&s, &d), 0);
-        s.action = 3;
+        s.action = LP_SIG_INTERRUPT_ONLY;
+        assert_int_equal(lp_validate_signal(&s, &d), 0);
+        s.action = 4;
         assert_true(lp_validate_signal(&s, &d) < 0);
         s.action = LP_SIG_KILL, s.reason = LP_REASON_OOM; /* only the launcher may claim OOM */
         assert_true(lp_validate_signal(&s, &d) < 0);
