@@ -1,8 +1,12 @@
 /* airlock: the command-line entry point; one function per verb in cmd_*.c. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/fdutil.h"
 
 #ifndef AIRLOCK_VERSION
 #define AIRLOCK_VERSION "0.1.0"
@@ -12,6 +16,7 @@ static const char usage[] =
         "usage: airlock <command> [options]\n"
         "\n"
         "Commands:\n"
+        "  serve    run the service (REST API, sessions); see 'airlock serve --help'\n"
         "  run      run a program in a fresh sandbox (no daemon needed)\n"
         "  doctor   report what isolation this host can give a sandbox\n"
         "  version  print the version\n"
@@ -24,6 +29,19 @@ int main(int argc, char **argv) {
                 return 2;
         }
         const char *cmd = argv[1];
+        if (!strcmp(cmd, "serve")) {
+                /* The daemon is its own program (it links HTTP, JSON and SQLite; this one
+                 * does not): hand over to it. */
+                char path[PATH_MAX];
+                if (airlock_program_path("airlock-daemon", X_OK, path, sizeof(path)) < 0) {
+                        fprintf(stderr, "airlock: airlock-daemon not found next to this program\n");
+                        return 1;
+                }
+                argv[1] = (char *)"airlock serve";
+                execv(path, argv + 1);
+                fprintf(stderr, "airlock: cannot run %s: %s\n", path, strerror(errno));
+                return 1;
+        }
         if (!strcmp(cmd, "run"))
                 return cmd_run(argc - 1, argv + 1);
         if (!strcmp(cmd, "doctor"))

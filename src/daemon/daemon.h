@@ -1,0 +1,91 @@
+/* daemon: `airlock serve`, the network-facing process (docs/adr/0005).
+ *
+ * It starts the privileged launcher first, then drops to its own unprivileged uid before
+ * it opens a socket or parses a byte from the network. HTTP (libmicrohttpd, one thread
+ * per connection), JSON (jansson) and state (SQLite) live here; sandboxes are asked of
+ * the launcher, whose replies a single dispatcher thread routes back to the waiting
+ * request by request id. Nothing here forks.
+ */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/diag.h"
+#include "proto/launch_proto.h"
+
+#define DAEMON_UID 2099999998u /* reserved beside the client uid and the sandbox pool */
+#define BODY_MAX (1u << 20)     /* JSON request bodies */
+#define OUTPUT_MAX (1u << 20)   /* stdout or stderr kept per execution */
+#define SESSION_ID_LEN 31       /* "sess_" + 26 */
+
+/* ---- launcher client (launch.c) ---- */
+
+struct lreply {
+        int type; /* LP_* reply type, or a negative errno when the launcher is gone */
+        char body[sizeof(struct lp_host_report) > sizeof(struct lp_file_ok) ? sizeof(struct lp_host_report)
+                                                                               : sizeof(struct lp_file_ok)];
+        struct lp_error err;
+        int fds[3];
+        size_t nfds;
+};
+
+int launch_start(struct diag *reterr);
+/* Send one request and wait for its reply (thread-safe). fds are sent with it. */
+int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
+                size_t nfds, struct lreply *ret);
+int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason);
+bool launch_alive(void);
+const struct lp_host_report *launch_host(void);
+
+/* ---- store (store.c) ---- */
+
+int store_open(const char *data_dir, struct diag *reterr);
+int store_put_session(json_t *session, uint64_t sandbox_id);
+int store_end_session(const char *id, const char *reason);
+int store_record_execution(const char *session_id, const char *exec_id, const char *status, double duration_ms,
+                           const char *code_sha256, size_t code_len);
+/* Sessions left "ready" or "busy" by a previous daemon: their sandboxes died with it. */
+int store_end_orphans(const char *reason);
+json_t *store_get_session(const char *id);
+
+/* ---- sessions (session.c) ---- */
+
+struct session;
+
+struct exec_req {
+        const char *code;
+        size_t code_len;
+        const char *context;
+        double timeout_s;
+};
+
+int sessions_init(const char *runner_path, struct diag *reterr);
+/* Create from a validated request body (http.c checks it). Returns the session JSON. */
+int session_create(json_t *req, json_t **ret, struct diag *reterr);
+json_t *session_get_json(const char *id);
+json_t *sessions_list_json(void);
+int session_delete(const char *id, json_t **ret);
+int session_execute(const char *id, const struct exec_req *req, json_t **ret, struct diag *reterr);
+/* Resolve a file request for a session: the sandbox id, or -ENOENT. */
+int session_sandbox(const char *id, uint64_t *ret_sandbox);
+void session_on_exited(const struct lp_exited *ex);
+void sessions_reap(void); /* TTL and idle timeouts */
+void sessions_stop_all(void);
+
+/* ---- http (http.c) ---- */
+
+int http_start(const char *listen_addr, const char *data_dir, struct diag *reterr);
+void http_stop(void);
+
+/* helpers (util.c) */
+void random_id(const char *prefix, char *out, size_t cap); /* prefix + 26 [a-z0-9] */
+void rfc3339(time_t t, char *out, size_t cap);
+void sha256_hex(const void *data, size_t len, char out[65]);
+double now_seconds(void);
+int strfmt_path(char *out, size_t cap, const char *dir, const char *name);

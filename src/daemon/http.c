@@ -1,0 +1,678 @@
+/* http: the REST API on libmicrohttpd (one thread per connection). Every request is
+ * authenticated before its body is read; JSON bodies are capped and validated field by
+ * field (unknown fields are errors, each error names its field); file bodies stream
+ * straight between the connection and an fd the launcher opened inside the workspace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <microhttpd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "daemon/daemon.h"
+
+#define CODE_BODY_MAX (LP_CODE_MAX_BYTES + (1u << 20))
+#define KEY_MAX 128
+
+static struct MHD_Daemon *mhd;
+static char api_keys[2][KEY_MAX];
+
+enum route {
+        R_NONE,
+        R_HEALTH,
+        R_READY,
+        R_SESSIONS,
+        R_SESSION,
+        R_EXECUTE,
+        R_FILES,
+        R_FILE,
+};
+
+struct ctx {
+        enum route route;
+        char session[48];
+        char path[LP_PATH_MAX];
+        struct buf body;
+        bool rejected; /* an error reply is queued already: discard the rest of the body */
+        int status;
+        json_t *reply;
+        /* uploads */
+        int fd;
+        uint64_t written;
+        int write_err;
+};
+
+/* ---- replies ---- */
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (!text)
+                return MHD_NO;
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static json_t *error_json(const char *code, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static json_t *error_json(const char *code, const char *field, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+        if (field && *field)
+                json_object_set_new(e, "field", json_string(field));
+        return json_pack("{s:o}", "error", e);
+}
+
+static void fail(struct ctx *x, int status, json_t *err) {
+        if (x->reply)
+                json_decref(x->reply);
+        x->status = status;
+        x->reply = err;
+        x->rejected = true;
+}
+
+/* ---- auth ---- */
+
+static bool key_matches(const char *given, const char *key) {
+        size_t a = strlen(given), b = strlen(key);
+        if (!b)
+                return false;
+        unsigned char diff = (unsigned char)(a != b);
+        for (size_t i = 0; i < b; i++)
+                diff |= (unsigned char)(key[i] ^ (i < a ? given[i] : 0));
+        return diff == 0;
+}
+
+static bool authorized(struct MHD_Connection *c) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!h || strncmp(h, "Bearer ", 7) != 0)
+                return false;
+        const char *given = h + 7;
+        bool ok = false;
+        for (size_t i = 0; i < 2; i++)
+                ok |= key_matches(given, api_keys[i]);
+        return ok;
+}
+
+static int load_keys(const char *data_dir, struct diag *d) {
+        char path[4096];
+        if (strfmt_path(path, sizeof(path), data_dir, "api-key") < 0)
+                return diag_set(d, -ENAMETOOLONG, "data_dir", "path too long");
+        char buf[KEY_MAX];
+        ssize_t n = read_small_file(path, buf, sizeof(buf));
+        if (n < 0 && n != -ENOENT)
+                return diag_set(d, (int)n, "data_dir", "cannot read %s: %s", path, strerror((int)-n));
+        if (n < 0) {
+                random_id("ak_", buf, sizeof(buf));
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0 || write_all(fd, buf, strlen(buf)) < 0 || write_all(fd, "\n", 1) < 0)
+                        return diag_set(d, -errno, "data_dir", "cannot write %s: %m", path);
+                fprintf(stderr, "{\"level\":\"info\",\"msg\":\"generated an admin API key\",\"path\":\"%s\"}\n",
+                        path);
+        }
+        buf[strcspn(buf, "\r\n")] = '\0';
+        snprintf(api_keys[0], KEY_MAX, "%s", buf);
+        const char *env = getenv("AIRLOCK_API_KEY");
+        if (env && *env) {
+                if (strlen(env) >= KEY_MAX)
+                        return diag_set(d, -EINVAL, "AIRLOCK_API_KEY", "longer than %d characters", KEY_MAX - 1);
+                snprintf(api_keys[1], KEY_MAX, "%s", env);
+        }
+        return 0;
+}
+
+/* ---- routing ---- */
+
+static bool valid_session_id(const char *s) {
+        if (strncmp(s, "sess_", 5) != 0 || strlen(s) != 31)
+                return false;
+        for (const char *p = s + 5; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+static enum route route_of(const char *url, struct ctx *x) {
+        if (!strcmp(url, "/healthz"))
+                return R_HEALTH;
+        if (!strcmp(url, "/readyz"))
+                return R_READY;
+        if (!strcmp(url, "/v1/sessions"))
+                return R_SESSIONS;
+        const char *prefix = "/v1/sessions/";
+        if (strncmp(url, prefix, strlen(prefix)) != 0)
+                return R_NONE;
+        const char *rest = url + strlen(prefix);
+        size_t n = strcspn(rest, "/");
+        if (n == 0 || n >= sizeof(x->session))
+                return R_NONE;
+        memcpy(x->session, rest, n);
+        x->session[n] = '\0';
+        rest += n;
+        if (!*rest)
+                return R_SESSION;
+        if (!strcmp(rest, "/execute"))
+                return R_EXECUTE;
+        if (!strcmp(rest, "/files"))
+                return R_FILES;
+        if (!strncmp(rest, "/files/", 7)) {
+                snprintf(x->path, sizeof(x->path), "%s", rest + 7);
+                return strlen(rest + 7) < sizeof(x->path) ? R_FILE : R_NONE;
+        }
+        return R_NONE;
+}
+
+static const char *allowed_methods(enum route r) {
+        switch (r) {
+        case R_HEALTH:
+        case R_READY:
+        case R_FILES:
+                return "GET";
+        case R_SESSIONS:
+                return "GET, POST";
+        case R_SESSION:
+                return "GET, DELETE";
+        case R_EXECUTE:
+                return "POST";
+        case R_FILE:
+                return "GET, PUT, DELETE";
+        default:
+                return "";
+        }
+}
+
+static bool method_allowed(enum route r, const char *m) {
+        const char *list = allowed_methods(r);
+        size_t n = strlen(m);
+        for (const char *p = list; (p = strstr(p, m)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+/* ---- JSON validation ---- */
+
+struct field {
+        const char *name;
+        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_OBJECT */
+        double lo, hi;
+};
+
+/* Check that obj has only the listed fields, each of the right type and range. */
+static json_t *check_fields(json_t *obj, const char *prefix, const struct field *fields, size_t n) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+                const struct field *f = NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (!strcmp(fields[i].name, k))
+                                f = &fields[i];
+                char path[128];
+                snprintf(path, sizeof(path), "%s%s", prefix, k);
+                if (!f)
+                        return error_json("invalid_request", path, "unknown field '%s'", path);
+                bool ok = f->type == JSON_REAL      ? json_is_number(v)
+                          : f->type == JSON_INTEGER ? json_is_integer(v)
+                          : f->type == JSON_STRING  ? json_is_string(v)
+                                                    : json_is_object(v);
+                if (!ok)
+                        return error_json("invalid_request", path, "'%s' must be %s", path,
+                                          f->type == JSON_REAL      ? "a number"
+                                          : f->type == JSON_INTEGER ? "an integer"
+                                          : f->type == JSON_STRING  ? "a string"
+                                                                    : "an object");
+                if ((f->type == JSON_REAL || f->type == JSON_INTEGER) &&
+                    (json_number_value(v) < f->lo || json_number_value(v) > f->hi))
+                        return error_json("invalid_request", path, "'%s' must be between %g and %g", path, f->lo,
+                                          f->hi);
+        }
+        return NULL;
+}
+
+static json_t *check_string_map(json_t *obj, const char *name, size_t max_keys) {
+        if (!obj)
+                return NULL;
+        if (json_object_size(obj) > max_keys)
+                return error_json("invalid_request", name, "'%s' has more than %zu entries", name, max_keys);
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+                if (!json_is_string(v))
+                        return error_json("invalid_request", name, "'%s.%s' must be a string", name, k);
+        }
+        return NULL;
+}
+
+static json_t *parse_body(struct ctx *x, json_t **ret) {
+        json_error_t e;
+        json_t *j = json_loadb(x->body.data ? x->body.data : "", x->body.len, JSON_REJECT_DUPLICATES, &e);
+        if (!j)
+                return error_json("invalid_request", "", "the body is not valid JSON: %s (line %d, column %d)",
+                                  e.text, e.line, e.column);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return error_json("invalid_request", "", "the body must be a JSON object");
+        }
+        *ret = j;
+        return NULL;
+}
+
+/* ---- handlers ---- */
+
+static void map_diag(struct ctx *x, const struct diag *d, const char *default_code) {
+        if (d->code == -ENOENT)
+                fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+        else if (d->code == -ESRCH)
+                fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "%s", d->msg));
+        else if (d->code == -EINVAL || d->code == -ERANGE || d->code == -E2BIG)
+                fail(x, MHD_HTTP_BAD_REQUEST, error_json("invalid_request", d->field, "%s", d->msg));
+        else if (d->code == -ECONNRESET || d->code == -EIO)
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, error_json("unavailable", NULL, "%s", d->msg));
+        else
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json(default_code, NULL, "%s", d->msg));
+}
+
+static void create_session(struct ctx *x) {
+        json_t *req = NULL, *err = parse_body(x, &req);
+        static const struct field top[] = {
+                {"interpreter", JSON_STRING, 0, 0},         {"timeout_seconds", JSON_INTEGER, 1, 28800},
+                {"idle_timeout_seconds", JSON_INTEGER, 1, 28800}, {"limits", JSON_OBJECT, 0, 0},
+                {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
+        };
+        static const struct field lim[] = {
+                {"memory_mb", JSON_INTEGER, 16, 65536},
+                {"cpus", JSON_REAL, 0.01, 256},
+                {"pids", JSON_INTEGER, 4, 65536},
+                {"workspace_mb", JSON_INTEGER, 1, 65536},
+        };
+        if (!err)
+                err = check_fields(req, "", top, ARRAY_SIZE(top));
+        if (!err && json_object_get(req, "limits"))
+                err = check_fields(json_object_get(req, "limits"), "limits.", lim, ARRAY_SIZE(lim));
+        if (!err)
+                err = check_string_map(json_object_get(req, "env"), "env", LP_ENV_MAX_COUNT);
+        if (!err)
+                err = check_string_map(json_object_get(req, "metadata"), "metadata", 32);
+        const char *interp = json_string_value(json_object_get(req, "interpreter"));
+        if (!err && interp && strcmp(interp, "default") != 0)
+                err = error_json("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",
+                                 interp);
+        if (err) {
+                json_decref(req);
+                fail(x, MHD_HTTP_BAD_REQUEST, err);
+                return;
+        }
+        json_t *session = NULL;
+        struct diag d = {0};
+        if (session_create(req, &session, &d) < 0)
+                map_diag(x, &d, "internal");
+        else {
+                x->status = MHD_HTTP_CREATED;
+                x->reply = session;
+        }
+        json_decref(req);
+}
+
+static void execute(struct ctx *x) {
+        json_t *req = NULL, *err = parse_body(x, &req);
+        static const struct field fields[] = {
+                {"code", JSON_STRING, 0, 0},
+                {"language", JSON_STRING, 0, 0},
+                {"context_id", JSON_STRING, 0, 0},
+                {"timeout_seconds", JSON_REAL, 0.1, 3600},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        if (!err && !json_object_get(req, "code"))
+                err = error_json("invalid_request", "code", "'code' is required");
+        const char *lang = json_string_value(json_object_get(req, "language"));
+        if (!err && lang && strcmp(lang, "python") != 0)
+                err = error_json("invalid_request", "language", "language '%s' is not available yet (python)", lang);
+        const char *context = json_string_value(json_object_get(req, "context_id"));
+        if (!err && context) {
+                size_t n = strlen(context);
+                bool ok = n >= 1 && n <= 64;
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = (context[i] >= 'a' && context[i] <= 'z') || (context[i] >= 'A' && context[i] <= 'Z') ||
+                             (context[i] >= '0' && context[i] <= '9') || context[i] == '_' || context[i] == '-';
+                if (!ok)
+                        err = error_json("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
+        }
+        if (err) {
+                json_decref(req);
+                fail(x, MHD_HTTP_BAD_REQUEST, err);
+                return;
+        }
+        json_t *code = json_object_get(req, "code");
+        double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
+        struct exec_req er = {.code = json_string_value(code),
+                              .code_len = json_string_length(code),
+                              .context = context ? context : "default",
+                              .timeout_s = timeout > 0 ? timeout : 60};
+        if (er.code_len > LP_CODE_MAX_BYTES) {
+                json_decref(req);
+                fail(x, MHD_HTTP_CONTENT_TOO_LARGE, error_json("payload_too_large", "code", "code over %u bytes",
+                                                               LP_CODE_MAX_BYTES));
+                return;
+        }
+        json_t *out = NULL;
+        struct diag d = {0};
+        if (session_execute(x->session, &er, &out, &d) < 0)
+                map_diag(x, &d, "internal");
+        else {
+                x->status = MHD_HTTP_OK;
+                x->reply = out;
+        }
+        json_decref(req);
+}
+
+/* ---- files ---- */
+
+static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
+        uint64_t sandbox;
+        int r = session_sandbox(x->session, &sandbox);
+        if (r == -ENOENT) {
+                fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                return r;
+        }
+        if (r < 0) {
+                fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "session %s has ended", x->session));
+                return r;
+        }
+        if (!lp_valid_path(path, strlen(path), op == LP_FILE_LIST)) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     error_json("invalid_request", "path",
+                                "'%s' is not a workspace path: relative, '/'-separated, no '.', '..' or empty parts",
+                                path));
+                return -EINVAL;
+        }
+        struct lp_file f;
+        memset(&f, 0, sizeof(f));
+        f.sandbox_id = sandbox;
+        f.op = op;
+        f.flags = flags;
+        snprintf(f.path, sizeof(f.path), "%s", path);
+        r = launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, rep);
+        if (r < 0) {
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, error_json("unavailable", NULL, "the launcher is unavailable"));
+                return r;
+        }
+        if (rep->type == LP_ERROR) {
+                int e = -rep->err.code;
+                if (e == ENOENT)
+                        fail(x, MHD_HTTP_NOT_FOUND, error_json("file_not_found", "path", "%s", rep->err.msg));
+                else if (e == ENOSPC)
+                        fail(x, MHD_HTTP_INSUFFICIENT_STORAGE, error_json("workspace_full", "path", "%s", rep->err.msg));
+                else if (e == ESRCH)
+                        fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "session %s has ended", x->session));
+                else
+                        fail(x, MHD_HTTP_BAD_REQUEST, error_json("invalid_request", "path", "%s", rep->err.msg));
+                return -e;
+        }
+        return 0;
+}
+
+static const char *type_name(uint8_t t) {
+        return t == LP_FT_FILE ? "file" : t == LP_FT_DIR ? "directory" : t == LP_FT_SYMLINK ? "symlink" : "other";
+}
+
+static void list_files(struct ctx *x, struct MHD_Connection *c) {
+        const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
+        path = path ? path : "";
+        struct lreply rep;
+        if (file_request(x, LP_FILE_LIST, 0, path, &rep) < 0)
+                return;
+        if (rep.nfds != 1) {
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "no listing"));
+                return;
+        }
+        _cleanup_close_ int fd = rep.fds[0];
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_size > (64 << 20)) {
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "bad listing"));
+                return;
+        }
+        _cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
+        ssize_t n = data ? pread(fd, data, (size_t)st.st_size, 0) : -1;
+        json_t *entries = json_array();
+        for (size_t off = 0; n > 0 && off + sizeof(struct lp_dirent) <= (size_t)n;) {
+                struct lp_dirent de;
+                memcpy(&de, data + off, sizeof(de));
+                off += sizeof(de);
+                if (off + de.name_len > (size_t)n)
+                        break;
+                char mtime[32], mode[8];
+                rfc3339((time_t)de.mtime_sec, mtime, sizeof(mtime));
+                snprintf(mode, sizeof(mode), "%04o", de.mode & 07777);
+                json_array_append_new(entries, json_pack("{s:s%, s:s, s:I, s:s, s:s}", "name", data + off,
+                                                         (size_t)de.name_len, "type", type_name(de.type), "size",
+                                                         (json_int_t)de.size, "mode", mode, "mtime", mtime));
+                off += de.name_len;
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = json_pack("{s:s, s:o}", "path", path, "entries", entries);
+}
+
+static enum MHD_Result download(struct ctx *x, struct MHD_Connection *c) {
+        struct lreply rep;
+        if (file_request(x, LP_FILE_READ, 0, x->path, &rep) < 0)
+                return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
+        struct lp_file_ok ok;
+        memcpy(&ok, rep.body, sizeof(ok));
+        /* MHD sends straight from the fd (sendfile) and closes it: nothing is buffered here. */
+        struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)ok.size, rep.fds[0]);
+        if (!r) {
+                close(rep.fds[0]);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static void remove_file(struct ctx *x, struct MHD_Connection *c) {
+        const char *rec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "recursive");
+        struct lreply rep;
+        if (file_request(x, LP_FILE_REMOVE, rec && !strcmp(rec, "true") ? LP_FILE_RECURSIVE : 0, x->path, &rep) < 0)
+                return;
+        x->status = MHD_HTTP_NO_CONTENT;
+}
+
+/* ---- the access handler ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
+        if (x->status == MHD_HTTP_NO_CONTENT) {
+                struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
+        return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
+}
+
+static void upload_begin(struct ctx *x) {
+        struct lreply rep;
+        x->fd = -1;
+        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0)
+                return;
+        x->fd = rep.fds[0];
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *data, size_t *size, void **con_cls) {
+        (void)cls;
+        (void)version;
+        struct ctx *x = *con_cls;
+        if (!x) {
+                x = calloc(1, sizeof(*x));
+                if (!x)
+                        return MHD_NO;
+                x->fd = -1;
+                *con_cls = x;
+                x->route = route_of(url, x);
+                bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
+                buf_init(&x->body, x->route == R_EXECUTE ? CODE_BODY_MAX : BODY_MAX);
+                if (x->route == R_NONE)
+                        fail(x, MHD_HTTP_NOT_FOUND, error_json("not_found", NULL, "no route %s", url));
+                else if (!method_allowed(x->route, method))
+                        fail(x, MHD_HTTP_METHOD_NOT_ALLOWED,
+                             error_json("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,
+                                        allowed_methods(x->route)));
+                else if (x->route >= R_SESSIONS && !authorized(c))
+                        fail(x, MHD_HTTP_UNAUTHORIZED,
+                             error_json("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
+                else if (x->route >= R_SESSION && !valid_session_id(x->session))
+                        fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                else if (!is_upload && !strcmp(method, "POST")) {
+                        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+                        if (!ct || strncmp(ct, "application/json", 16) != 0)
+                                fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                     error_json("unsupported_media_type", NULL, "send Content-Type: application/json"));
+                }
+                if (!x->rejected && is_upload)
+                        upload_begin(x);
+                return MHD_YES;
+        }
+        if (*size) {
+                /* After a rejection the rest of the body is read and dropped, so the
+                 * connection stays usable and the error can be answered. */
+                if (!x->rejected && x->route == R_FILE) {
+                        if (x->fd >= 0 && !x->write_err) {
+                                int r = write_all(x->fd, data, *size);
+                                if (r < 0)
+                                        x->write_err = -r;
+                                else
+                                        x->written += *size;
+                        }
+                } else if (!x->rejected && buf_append(&x->body, data, *size) < 0) {
+                        fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
+                             error_json("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                }
+                *size = 0;
+                return MHD_YES;
+        }
+        if (x->rejected)
+                return respond(c, x);
+        switch (x->route) {
+        case R_HEALTH:
+                return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+        case R_READY:
+                if (launch_alive())
+                        return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+                return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 error_json("unavailable", NULL, "the sandbox launcher is not running"));
+        case R_SESSIONS:
+                if (!strcmp(method, "POST"))
+                        create_session(x);
+                else {
+                        x->status = MHD_HTTP_OK;
+                        x->reply = json_pack("{s:o}", "sessions", sessions_list_json());
+                }
+                return respond(c, x);
+        case R_SESSION: {
+                json_t *s = NULL;
+                if (!strcmp(method, "DELETE")) {
+                        if (session_delete(x->session, &s) < 0)
+                                s = NULL;
+                } else {
+                        s = session_get_json(x->session);
+                }
+                if (!s)
+                        return send_json(c, MHD_HTTP_NOT_FOUND,
+                                         error_json("session_not_found", NULL, "no session %s", x->session));
+                return send_json(c, MHD_HTTP_OK, s);
+        }
+        case R_EXECUTE:
+                execute(x);
+                return respond(c, x);
+        case R_FILES:
+                list_files(x, c);
+                return respond(c, x);
+        case R_FILE:
+                if (!strcmp(method, "GET"))
+                        return download(x, c);
+                if (!strcmp(method, "DELETE")) {
+                        remove_file(x, c);
+                        return respond(c, x);
+                }
+                /* PUT: the body went straight into the file */
+                x->fd = safe_close(x->fd);
+                if (x->write_err) {
+                        struct lreply rep;
+                        (void)file_request(x, LP_FILE_REMOVE, 0, x->path, &rep); /* no half-written file */
+                        x->rejected = false;
+                        if (x->write_err == ENOSPC)
+                                fail(x, MHD_HTTP_INSUFFICIENT_STORAGE,
+                                     error_json("workspace_full", "path", "the workspace is full"));
+                        else
+                                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                     error_json("internal", NULL, "write failed: %s", strerror(x->write_err)));
+                        return respond(c, x);
+                }
+                x->status = MHD_HTTP_CREATED;
+                x->reply = json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written);
+                return respond(c, x);
+        default:
+                return MHD_NO;
+        }
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        (void)cls;
+        (void)c;
+        (void)toe;
+        struct ctx *x = *con_cls;
+        if (!x)
+                return;
+        safe_close(x->fd);
+        buf_free(&x->body);
+        json_decref(x->reply);
+        free(x);
+        *con_cls = NULL;
+}
+
+int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
+        int r = load_keys(data_dir, d);
+        if (r < 0)
+                return r;
+        char host[64];
+        const char *colon = strrchr(listen_addr, ':');
+        unsigned long long port;
+        if (!colon || (size_t)(colon - listen_addr) >= sizeof(host) || parse_u64(colon + 1, &port) < 0 || port > 65535)
+                return diag_set(d, -EINVAL, "listen", "expected ADDRESS:PORT, got '%s'", listen_addr);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_addr), listen_addr);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return diag_set(d, -EINVAL, "listen", "'%s' is not an IPv4 address", host);
+        mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                               (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                               (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+        if (!mhd)
+                return diag_set(d, -EADDRINUSE, "listen", "cannot listen on %s", listen_addr);
+        return 0;
+}
+
+void http_stop(void) {
+        if (mhd)
+                MHD_stop_daemon(mhd);
+        mhd = NULL;
+}

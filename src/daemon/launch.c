@@ -1,0 +1,160 @@
+/* launch: the daemon's thread-safe side of launch_proto. Requests are sent under one
+ * mutex; one dispatcher thread receives every frame and hands a reply to the request
+ * waiting for its req_id, or an EXITED event to the session layer. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/launcher_client.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "daemon/daemon.h"
+
+#define MAX_WAITERS 1024
+
+struct waiter {
+        uint64_t req_id;
+        bool done;
+        struct lreply *reply;
+        struct waiter *next;
+};
+
+static struct {
+        struct launcher_client lc;
+        struct lp_host_report host;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct waiter *waiters;
+        bool dead;
+        pthread_t thread;
+} L = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void fail_all_locked(void) {
+        L.dead = true;
+        for (struct waiter *w = L.waiters; w; w = w->next) {
+                w->reply->type = -ECONNRESET;
+                w->done = true;
+        }
+        pthread_cond_broadcast(&L.cond);
+}
+
+static void *dispatch(void *arg) {
+        (void)arg;
+        for (;;) {
+                char buf[LP_FRAME_MAX];
+                int fds[FD_PASS_MAX];
+                size_t nfds = 0;
+                ssize_t n = fd_recv(L.lc.fd, buf, sizeof(buf), fds, &nfds, 3);
+                if (n <= 0) {
+                        pthread_mutex_lock(&L.lock);
+                        fail_all_locked();
+                        pthread_mutex_unlock(&L.lock);
+                        return NULL;
+                }
+                struct lp_frame f;
+                struct diag d = {0};
+                if (lp_decode(buf, (size_t)n, &f, &d) < 0) {
+                        for (size_t i = 0; i < nfds; i++)
+                                close(fds[i]);
+                        continue;
+                }
+                if (f.hdr.type == LP_EXITED) {
+                        struct lp_exited ex;
+                        memcpy(&ex, f.body, sizeof(ex));
+                        session_on_exited(&ex);
+                        continue;
+                }
+                pthread_mutex_lock(&L.lock);
+                struct waiter *w = L.waiters;
+                while (w && w->req_id != f.hdr.req_id)
+                        w = w->next;
+                if (!w) {
+                        pthread_mutex_unlock(&L.lock);
+                        for (size_t i = 0; i < nfds; i++)
+                                close(fds[i]);
+                        continue;
+                }
+                struct lreply *r = w->reply;
+                r->type = f.hdr.type;
+                if (f.hdr.type == LP_ERROR) {
+                        memcpy(&r->err, f.body, sizeof(r->err));
+                        r->err.field[sizeof(r->err.field) - 1] = '\0';
+                        r->err.msg[sizeof(r->err.msg) - 1] = '\0';
+                } else {
+                        memcpy(r->body, f.body, f.body_len < sizeof(r->body) ? f.body_len : sizeof(r->body));
+                }
+                memcpy(r->fds, fds, nfds * sizeof(int));
+                r->nfds = nfds;
+                w->done = true;
+                pthread_cond_broadcast(&L.cond);
+                pthread_mutex_unlock(&L.lock);
+        }
+}
+
+int launch_start(struct diag *d) {
+        int r = lc_start(&L.lc, d);
+        if (r < 0)
+                return r;
+        r = lc_hello(&L.lc, 0, &L.host, d);
+        if (r < 0)
+                return r;
+        if (pthread_create(&L.thread, NULL, dispatch, NULL) != 0)
+                return diag_set(d, -EAGAIN, "launcher", "cannot start the dispatcher thread");
+        pthread_detach(L.thread);
+        return 0;
+}
+
+bool launch_alive(void) {
+        pthread_mutex_lock(&L.lock);
+        bool alive = !L.dead;
+        pthread_mutex_unlock(&L.lock);
+        return alive;
+}
+
+const struct lp_host_report *launch_host(void) { return &L.host; }
+
+int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
+                size_t nfds, struct lreply *ret) {
+        memset(ret, 0, sizeof(*ret));
+        char frame[LP_FRAME_MAX];
+        struct waiter w = {.reply = ret};
+        pthread_mutex_lock(&L.lock);
+        if (L.dead) {
+                pthread_mutex_unlock(&L.lock);
+                return -ECONNRESET;
+        }
+        w.req_id = L.lc.next_req++;
+        int n = lp_encode(type, w.req_id, body, len, extra, extra_len, frame, sizeof(frame));
+        if (n < 0) {
+                pthread_mutex_unlock(&L.lock);
+                return n;
+        }
+        w.next = L.waiters;
+        L.waiters = &w;
+        int r = fd_send(L.lc.fd, frame, (size_t)n, fds, nfds);
+        if (r < 0)
+                fail_all_locked();
+        while (!w.done)
+                pthread_cond_wait(&L.cond, &L.lock);
+        for (struct waiter **p = &L.waiters; *p; p = &(*p)->next)
+                if (*p == &w) {
+                        *p = w.next;
+                        break;
+                }
+        pthread_mutex_unlock(&L.lock);
+        return ret->type < 0 ? ret->type : 0;
+}
+
+int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason) {
+        struct lp_signal s;
+        memset(&s, 0, sizeof(s));
+        s.sandbox_id = sandbox_id;
+        s.action = action;
+        s.reason = reason;
+        char frame[LP_FRAME_MAX];
+        pthread_mutex_lock(&L.lock);
+        int n = lp_encode(LP_SIGNAL, L.lc.next_req++, &s, sizeof(s), NULL, 0, frame, sizeof(frame));
+        int r = n < 0 ? n : fd_send(L.lc.fd, frame, (size_t)n, NULL, 0);
+        pthread_mutex_unlock(&L.lock);
+        return r;
+}

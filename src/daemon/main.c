@@ -1,0 +1,124 @@
+/* airlock-daemon (`airlock serve`): start the launcher, drop privileges, serve HTTP.
+ *
+ * Order matters: everything that needs root or reads from a trusted place happens
+ * first (the launcher is started, the data dir created and handed to our uid, the
+ * runner read); then setgroups/setresgid/setresuid to DAEMON_UID and no_new_privs; only
+ * then is a socket opened or a byte of network input parsed. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/launcher_client.h"
+#include "common/fdutil.h"
+#include "daemon/daemon.h"
+
+static const char usage[] =
+        "usage: airlock serve [--listen ADDRESS:PORT] [--data-dir DIR]\n"
+        "\n"
+        "Run the Airlock service: the REST API on ADDRESS:PORT (default 127.0.0.1:8470), state\n"
+        "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
+        "start). Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
+
+static int prepare_data_dir(const char *dir, struct diag *d) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return diag_set(d, -errno, "data_dir", "cannot create %s: %m", dir);
+        struct stat st;
+        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return diag_set(d, -ENOTDIR, "data_dir", "%s is not a directory", dir);
+        if (geteuid() == 0 && (chown(dir, DAEMON_UID, DAEMON_UID) < 0 || chmod(dir, 0700) < 0))
+                return diag_set(d, -errno, "data_dir", "cannot hand %s to the daemon's uid: %m", dir);
+        return 0;
+}
+
+static int drop_privileges(struct diag *d) {
+        if (geteuid() != 0)
+                return 0;
+        if (setgroups(0, NULL) < 0 || setresgid(DAEMON_UID, DAEMON_UID, DAEMON_UID) < 0 ||
+            setresuid(DAEMON_UID, DAEMON_UID, DAEMON_UID) < 0)
+                return diag_set(d, -errno, "privileges", "cannot drop to uid %u: %m", DAEMON_UID);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return diag_set(d, -errno, "privileges", "no_new_privs: %m");
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        const char *listen_addr = "127.0.0.1:8470", *data_dir = "/var/lib/airlock";
+        static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"data-dir", required_argument, NULL, 'd'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        int opt;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                if (opt == 'l')
+                        listen_addr = optarg;
+                else if (opt == 'd')
+                        data_dir = optarg;
+                else if (opt == 'h') {
+                        fputs(usage, stdout);
+                        return 0;
+                } else if (opt == ':') {
+                        fprintf(stderr, "airlock serve: %s needs a value\n", argv[optind - 1]);
+                        return 2;
+                } else {
+                        fprintf(stderr, "airlock serve: unknown option %s\n", argv[optind - 1]);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "airlock serve: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        /* Signals go to sigwait below, not to the HTTP or dispatcher threads. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        struct diag d = {0};
+        char runner[PATH_MAX];
+        if (airlock_program_path("airlock_runner.py", R_OK, runner, sizeof(runner)) < 0) {
+                fprintf(stderr, "airlock serve: airlock_runner.py not found next to the daemon\n");
+                return 1;
+        }
+        if (sessions_init(runner, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 || launch_start(&d) < 0 ||
+            drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0) {
+                fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
+                return 1;
+        }
+        /* Sandboxes die with the launcher that made them: a previous daemon's are gone. */
+        store_end_orphans("daemon_restarted");
+        if (http_start(listen_addr, data_dir, &d) < 0) {
+                fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
+                return 1;
+        }
+        fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"data_dir\":\"%s\"}\n",
+                listen_addr, data_dir);
+        for (;;) {
+                struct timespec tick = {1, 0};
+                int sig = sigtimedwait(&mask, NULL, &tick);
+                if (sig > 0)
+                        break;
+                if (!launch_alive()) {
+                        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"the sandbox launcher exited\"}\n");
+                        break;
+                }
+                sessions_reap();
+        }
+        http_stop();
+        sessions_stop_all();
+        fprintf(stderr, "{\"level\":\"info\",\"msg\":\"stopped\"}\n");
+        return 0;
+}

@@ -1,0 +1,634 @@
+/* session: one sandbox running the Python runner, and its executions.
+ *
+ * A session holds the sandbox's stdout and stderr pipes and its control socket (JSON
+ * Lines, api/runner-protocol.schema.json). One execution at a time per session: the
+ * executing request thread owns the fds while it runs, collects output until the
+ * runner's `done`, and enforces the timeout (interrupt only, then a kill if the runner
+ * does not come back). Sessions are reference-counted so that a DELETE or the reaper
+ * never frees one a request still uses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "daemon/daemon.h"
+
+#define RUNNER_READY_TIMEOUT_S 15.0
+#define INTERRUPT_GRACE_S 2.0
+#define EXIT_REPORT_WAIT_S 1.0
+#define CONTROL_LINE_MAX (16u << 20)
+
+struct session {
+        char id[40];
+        uint64_t sandbox_id;
+        int out_fd, err_fd, ctl_fd;
+        pthread_mutex_t exec_lock;
+        int refs;
+        bool ended, executing;
+        uint8_t exit_reason;
+        char ended_reason[32];
+        double expires_at, last_used, idle_timeout;
+        json_t *doc;
+        struct buf ctl_in; /* bytes read from the control socket, not yet a whole line */
+        struct session *next;
+};
+
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t exited;
+        struct session *list;
+        char *runner;
+        size_t runner_len;
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .exited = PTHREAD_COND_INITIALIZER};
+
+int sessions_init(const char *runner_path, struct diag *d) {
+        _cleanup_close_ int fd = open(runner_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return diag_set(d, -errno, "runner", "cannot open %s: %m", runner_path);
+        struct buf b;
+        buf_init(&b, 4u << 20);
+        char chunk[65536];
+        ssize_t n;
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+                if (buf_append(&b, chunk, (size_t)n) < 0) {
+                        buf_free(&b);
+                        return diag_set(d, -E2BIG, "runner", "%s is too large", runner_path);
+                }
+        S.runner = b.data;
+        S.runner_len = b.len;
+        return 0;
+}
+
+static void session_unref_locked(struct session *s) {
+        if (--s->refs > 0)
+                return;
+        for (struct session **p = &S.list; *p; p = &(*p)->next)
+                if (*p == s) {
+                        *p = s->next;
+                        break;
+                }
+        safe_close(s->out_fd);
+        safe_close(s->err_fd);
+        safe_close(s->ctl_fd);
+        json_decref(s->doc);
+        buf_free(&s->ctl_in);
+        pthread_mutex_destroy(&s->exec_lock);
+        free(s);
+}
+
+static void session_unref(struct session *s) {
+        pthread_mutex_lock(&S.lock);
+        session_unref_locked(s);
+        pthread_mutex_unlock(&S.lock);
+}
+
+static struct session *session_ref(const char *id) {
+        pthread_mutex_lock(&S.lock);
+        struct session *s = S.list;
+        while (s && strcmp(s->id, id) != 0)
+                s = s->next;
+        if (s)
+                s->refs++;
+        pthread_mutex_unlock(&S.lock);
+        return s;
+}
+
+/* Mark ended (under S.lock) and drop the registry's reference: the record stays in the
+ * store (GET answers from there), the fds go with the last reference. A caller that uses
+ * s afterwards must hold a reference of its own. */
+static void end_locked(struct session *s, const char *reason) {
+        if (s->ended)
+                return;
+        s->ended = true;
+        snprintf(s->ended_reason, sizeof(s->ended_reason), "%s", reason);
+        json_object_set_new(s->doc, "status", json_string("ended"));
+        json_object_set_new(s->doc, "ended_reason", json_string(reason));
+        store_end_session(s->id, reason);
+        pthread_cond_broadcast(&S.exited);
+        session_unref_locked(s);
+}
+
+static const char *reason_text(uint8_t r) {
+        switch (r) {
+        case LP_REASON_TIMEOUT:
+                return "expired";
+        case LP_REASON_OOM:
+                return "oom";
+        case LP_REASON_PIDS:
+                return "pids";
+        case LP_REASON_OUTPUT_LIMIT:
+                return "output_limit";
+        case LP_REASON_STOPPED:
+                return "deleted";
+        default:
+                return "runner_exited";
+        }
+}
+
+void session_on_exited(const struct lp_exited *ex) {
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list, *next; s; s = next) {
+                next = s->next;
+                if (s->sandbox_id == ex->sandbox_id && !s->ended) {
+                        if (s->executing)
+                                s->exit_reason = ex->reason;
+                        end_locked(s, reason_text(ex->reason));
+                }
+        }
+        pthread_mutex_unlock(&S.lock);
+}
+
+/* Read whole lines from the control socket into frames; returns the next frame, NULL on
+ * EOF/error (errno set) or when no whole line is buffered and the socket has no data. */
+static json_t *next_frame(struct session *s, bool *eof) {
+        for (;;) {
+                char *nl = s->ctl_in.len ? memchr(s->ctl_in.data, '\n', s->ctl_in.len) : NULL;
+                if (nl) {
+                        size_t n = (size_t)(nl - s->ctl_in.data);
+                        json_error_t err;
+                        json_t *f = json_loadb(s->ctl_in.data, n, JSON_REJECT_DUPLICATES, &err);
+                        memmove(s->ctl_in.data, nl + 1, s->ctl_in.len - n - 1);
+                        s->ctl_in.len -= n + 1;
+                        if (f)
+                                return f;
+                        continue; /* a malformed line from the runner is dropped */
+                }
+                char chunk[65536];
+                ssize_t r = read(s->ctl_fd, chunk, sizeof(chunk));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0 && errno == EAGAIN)
+                        return NULL;
+                if (r <= 0) {
+                        *eof = true;
+                        return NULL;
+                }
+                if (buf_append(&s->ctl_in, chunk, (size_t)r) < 0) {
+                        *eof = true; /* a runner line over the cap: treat the runner as broken */
+                        return NULL;
+                }
+        }
+}
+
+static int send_frame(struct session *s, json_t *frame) {
+        char *text = json_dumps(frame, JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        size_t n = strlen(text);
+        int r = write_all(s->ctl_fd, text, n);
+        if (r == 0)
+                r = write_all(s->ctl_fd, "\n", 1);
+        free(text);
+        return r;
+}
+
+/* Wait for a frame of `type` (discarding others), at most timeout_s. */
+static json_t *await_frame(struct session *s, const char *type, double timeout_s) {
+        double until = now_seconds() + timeout_s;
+        for (;;) {
+                bool eof = false;
+                json_t *f = next_frame(s, &eof);
+                if (f) {
+                        if (!strcmp(json_string_value(json_object_get(f, "type")) ?: "", type))
+                                return f;
+                        json_decref(f);
+                        continue;
+                }
+                double left = until - now_seconds();
+                if (eof || left <= 0)
+                        return NULL;
+                struct pollfd p = {.fd = s->ctl_fd, .events = POLLIN};
+                poll(&p, 1, (int)(left * 1000) + 1);
+        }
+}
+
+static int env_blob(json_t *env, struct buf *out, uint32_t *count, struct diag *d) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(env, k, v) {
+                if (!lp_valid_env_name(k, strlen(k)))
+                        return diag_set(d, -EINVAL, "env", "variable name '%s' must match [A-Za-z_][A-Za-z0-9_]*",
+                                        k);
+                const char *val = json_string_value(v);
+                if (!val)
+                        return diag_set(d, -EINVAL, "env", "variable %s: value must be a string", k);
+                if (buf_printf(out, "%s=%s", k, val) < 0 || buf_append(out, "", 1) < 0)
+                        return diag_set(d, -E2BIG, "env", "variables exceed %d bytes", LP_ENV_MAX_BYTES);
+                (*count)++;
+        }
+        return 0;
+}
+
+int session_create(json_t *req, json_t **ret, struct diag *d) {
+        json_t *limits = json_object_get(req, "limits");
+        double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
+        double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
+        double memory_mb = json_number_value(json_object_get(limits, "memory_mb"));
+        double cpus = json_number_value(json_object_get(limits, "cpus"));
+        double pids = json_number_value(json_object_get(limits, "pids"));
+        double workspace_mb = json_number_value(json_object_get(limits, "workspace_mb"));
+        ttl = ttl > 0 ? ttl : 900;
+        idle = idle > 0 ? idle : 900;
+        memory_mb = memory_mb > 0 ? memory_mb : 512;
+        cpus = cpus > 0 ? cpus : 1.0;
+        pids = pids > 0 ? pids : 256;
+        workspace_mb = workspace_mb > 0 ? workspace_mb : 512;
+
+        struct lp_create c;
+        memset(&c, 0, sizeof(c));
+        c.backend = LP_BACKEND_NAMESPACE;
+        c.language = LP_LANG_PYTHON;
+        c.network = LP_NET_NONE;
+        c.flags = LP_CREATE_CONTROL;
+        snprintf(c.runtime, sizeof(c.runtime), "default");
+        snprintf(c.entry_name, sizeof(c.entry_name), "airlock_runner.py");
+        c.limits = (struct lp_limits){
+                .memory_bytes = (uint64_t)memory_mb << 20,
+                .workspace_bytes = (uint64_t)workspace_mb << 20,
+                .tmp_bytes = (uint64_t)(workspace_mb < 256 ? workspace_mb : 256) << 20,
+                .cpu_millis = (uint32_t)(cpus * 1000 + 0.5),
+                .pids = (uint32_t)pids,
+                .timeout_ms = (uint32_t)(ttl * 1000),
+                .interrupt_grace_ms = 2000,
+                .nofile = 1024,
+        };
+        struct buf env;
+        buf_init(&env, LP_ENV_MAX_BYTES);
+        int r = 0;
+        json_t *envj = json_object_get(req, "env");
+        if (envj)
+                r = env_blob(envj, &env, &c.env_count, d);
+        c.env_len = (uint32_t)env.len;
+        if (r == 0)
+                r = lp_validate_create(&c, env.data ? env.data : "", env.len, d);
+        if (r < 0) {
+                buf_free(&env);
+                return r;
+        }
+        _cleanup_close_ int code = memfd_with_data("runner", S.runner, S.runner_len);
+        if (code < 0) {
+                buf_free(&env);
+                return diag_set(d, code, "", "cannot hold the runner");
+        }
+        struct lreply rep;
+        r = launch_call(LP_CREATE, &c, sizeof(c), env.data, env.len, &code, 1, &rep);
+        buf_free(&env);
+        if (r < 0)
+                return diag_set(d, -EIO, "", "the sandbox launcher is unavailable");
+        if (rep.type == LP_ERROR)
+                return diag_set(d, rep.err.code ?: -EIO, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
+        if (rep.type != LP_CREATED || rep.nfds != 3) {
+                for (size_t i = 0; i < rep.nfds; i++)
+                        close(rep.fds[i]);
+                return diag_set(d, -EPROTO, "", "unexpected reply from the launcher");
+        }
+        struct lp_created cr;
+        memcpy(&cr, rep.body, sizeof(cr));
+
+        struct session *s = calloc(1, sizeof(*s));
+        if (!s) {
+                for (size_t i = 0; i < 3; i++)
+                        close(rep.fds[i]);
+                launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                return diag_set(d, -ENOMEM, "", "out of memory");
+        }
+        random_id("sess_", s->id, sizeof(s->id));
+        s->sandbox_id = cr.sandbox_id;
+        s->out_fd = rep.fds[0];
+        s->err_fd = rep.fds[1];
+        s->ctl_fd = rep.fds[2];
+        for (int i = 0; i < 3; i++)
+                fcntl(rep.fds[i], F_SETFL, O_NONBLOCK);
+        pthread_mutex_init(&s->exec_lock, NULL);
+        buf_init(&s->ctl_in, CONTROL_LINE_MAX);
+        s->refs = 1; /* the registry's */
+        double now = now_seconds();
+        s->expires_at = now + ttl;
+        s->last_used = now;
+        s->idle_timeout = idle;
+
+        json_t *ready = await_frame(s, "ready", RUNNER_READY_TIMEOUT_S);
+        if (!ready) {
+                launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                s->refs = 0;
+                safe_close(s->out_fd);
+                safe_close(s->err_fd);
+                safe_close(s->ctl_fd);
+                buf_free(&s->ctl_in);
+                pthread_mutex_destroy(&s->exec_lock);
+                free(s);
+                return diag_set(d, -ETIMEDOUT, "", "the session's runner did not start");
+        }
+        json_decref(ready);
+
+        time_t wall = time(NULL);
+        char created[32], expires[32];
+        rfc3339(wall, created, sizeof(created));
+        rfc3339(wall + (time_t)ttl, expires, sizeof(expires));
+        const struct lp_isolation *iso = &cr.isolation;
+        s->doc = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:O, s:n}",
+                "id", s->id, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
+                "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)memory_mb, "cpus", cpus,
+                "pids", (json_int_t)pids, "workspace_mb", (json_int_t)workspace_mb, "isolation", "backend",
+                lp_backend_name(iso->backend), "cgroup",
+                iso->cgroup_mode == 2   ? "v2"
+                : iso->cgroup_mode == 1 ? "v1"
+                                        : "none",
+                "landlock_abi", (json_int_t)iso->landlock_abi, "seccomp", (int)iso->seccomp, "uid_private",
+                (int)iso->uid_private, "network", "none", "metadata",
+                json_object_get(req, "metadata") ?: json_object(), "ended_reason");
+        if (!s->doc) {
+                launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                s->refs = 0;
+                safe_close(s->out_fd);
+                safe_close(s->err_fd);
+                safe_close(s->ctl_fd);
+                buf_free(&s->ctl_in);
+                free(s);
+                return diag_set(d, -ENOMEM, "", "out of memory");
+        }
+        store_put_session(s->doc, s->sandbox_id);
+        pthread_mutex_lock(&S.lock);
+        s->next = S.list;
+        S.list = s;
+        *ret = json_deep_copy(s->doc);
+        pthread_mutex_unlock(&S.lock);
+        return 0;
+}
+
+json_t *session_get_json(const char *id) {
+        struct session *s = session_ref(id);
+        if (!s)
+                return store_get_session(id); /* ended by an earlier daemon */
+        pthread_mutex_lock(&S.lock);
+        json_t *out = json_deep_copy(s->doc);
+        pthread_mutex_unlock(&S.lock);
+        session_unref(s);
+        return out;
+}
+
+json_t *sessions_list_json(void) {
+        json_t *arr = json_array();
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s; s = s->next)
+                json_array_append_new(arr, json_deep_copy(s->doc));
+        pthread_mutex_unlock(&S.lock);
+        return arr;
+}
+
+int session_delete(const char *id, json_t **ret) {
+        struct session *s = session_ref(id);
+        if (!s) {
+                json_t *old = store_get_session(id);
+                if (!old)
+                        return -ENOENT;
+                *ret = old;
+                return 0;
+        }
+        pthread_mutex_lock(&S.lock);
+        if (!s->ended)
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+        end_locked(s, "deleted");
+        pthread_mutex_unlock(&S.lock);
+        pthread_mutex_lock(&S.lock);
+        *ret = json_deep_copy(s->doc);
+        pthread_mutex_unlock(&S.lock);
+        session_unref(s);
+        return 0;
+}
+
+int session_sandbox(const char *id, uint64_t *ret) {
+        struct session *s = session_ref(id);
+        if (!s)
+                return -ENOENT;
+        pthread_mutex_lock(&S.lock);
+        bool ended = s->ended;
+        *ret = s->sandbox_id;
+        s->last_used = now_seconds();
+        pthread_mutex_unlock(&S.lock);
+        session_unref(s);
+        return ended ? -ESRCH : 0;
+}
+
+/* Append what a pipe has now to out (up to OUTPUT_MAX, the rest is counted as dropped). */
+static void drain(int fd, struct buf *out, size_t *dropped) {
+        char chunk[65536];
+        for (;;) {
+                ssize_t n = read(fd, chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                size_t room = out->len < OUTPUT_MAX ? OUTPUT_MAX - out->len : 0;
+                size_t keep = (size_t)n < room ? (size_t)n : room;
+                if (keep)
+                        (void)buf_append(out, chunk, keep);
+                *dropped += (size_t)n - keep;
+        }
+}
+
+static json_t *text_field(const struct buf *b, size_t dropped) {
+        json_t *s = json_stringn_nocheck(b->data ? b->data : "", b->len);
+        if (!json_is_string(s) || !json_string_value(s)) {
+                json_decref(s);
+                s = json_string("");
+        }
+        if (dropped) {
+                char note[96];
+                snprintf(note, sizeof(note), "\n[airlock: %zu more bytes of output were dropped]\n", dropped);
+                char *joined = NULL;
+                if (asprintf(&joined, "%s%s", json_string_value(s), note) >= 0) {
+                        json_decref(s);
+                        s = json_string_nocheck(joined);
+                        free(joined);
+                }
+        }
+        return s;
+}
+
+int session_execute(const char *id, const struct exec_req *req, json_t **ret, struct diag *d) {
+        struct session *s = session_ref(id);
+        if (!s)
+                return diag_set(d, -ENOENT, "", "no session %s", id);
+        pthread_mutex_lock(&s->exec_lock);
+        pthread_mutex_lock(&S.lock);
+        bool ended = s->ended;
+        if (!ended) {
+                s->executing = true;
+                json_object_set_new(s->doc, "status", json_string("busy"));
+        }
+        pthread_mutex_unlock(&S.lock);
+        if (ended) {
+                pthread_mutex_unlock(&s->exec_lock);
+                session_unref(s);
+                return diag_set(d, -ESRCH, "", "session %s has ended", id);
+        }
+        struct buf out, err;
+        buf_init(&out, OUTPUT_MAX + 1);
+        buf_init(&err, OUTPUT_MAX + 1);
+        size_t out_dropped = 0, err_dropped = 0, junk = 0;
+        struct buf discard;
+        buf_init(&discard, 0);
+        drain(s->out_fd, &discard, &junk); /* what background processes printed since */
+        drain(s->err_fd, &discard, &junk);
+
+        char exec_id[40];
+        random_id("exec_", exec_id, sizeof(exec_id));
+        json_t *results = json_array(), *error = json_null();
+        const char *status = "ok", *killed_reason = NULL;
+        json_int_t count = 0;
+        bool state_kept = true, interrupted = false, finished = false;
+        double start = now_seconds(), deadline = start + req->timeout_s;
+
+        json_t *frame = json_pack("{s:s, s:s, s:s%, s:s}", "type", "execute", "id", exec_id, "code", req->code,
+                                  req->code_len, "context", req->context);
+        int r = frame ? send_frame(s, frame) : -ENOMEM;
+        json_decref(frame);
+        while (r == 0 && !finished) {
+                struct pollfd p[3] = {{s->ctl_fd, POLLIN, 0}, {s->out_fd, POLLIN, 0}, {s->err_fd, POLLIN, 0}};
+                double left = deadline - now_seconds();
+                if (left <= 0) {
+                        if (!interrupted) {
+                                /* Like ^C in a notebook: KeyboardInterrupt in the user's code. */
+                                launch_signal(s->sandbox_id, LP_SIG_INTERRUPT_ONLY, LP_REASON_NONE);
+                                interrupted = true;
+                                deadline = now_seconds() + INTERRUPT_GRACE_S;
+                                continue;
+                        }
+                        /* The runner did not come back: the session's state is lost. */
+                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_TIMEOUT);
+                        status = "timeout";
+                        state_kept = false;
+                        break;
+                }
+                poll(p, 3, (int)(left * 1000) + 1);
+                drain(s->out_fd, &out, &out_dropped);
+                drain(s->err_fd, &err, &err_dropped);
+                bool eof = false;
+                json_t *f;
+                while (!finished && (f = next_frame(s, &eof))) {
+                        const char *type = json_string_value(json_object_get(f, "type")) ?: "";
+                        const char *fid = json_string_value(json_object_get(f, "id")) ?: "";
+                        if (strcmp(fid, exec_id) != 0) {
+                                json_decref(f);
+                                continue;
+                        }
+                        if (!strcmp(type, "result")) {
+                                json_t *data = json_object_get(f, "data");
+                                if (json_is_object(data))
+                                        json_array_append(results, data);
+                        } else if (!strcmp(type, "error")) {
+                                json_decref(error);
+                                error = json_pack("{s:O?, s:O?, s:O?}", "name", json_object_get(f, "name"), "value",
+                                                  json_object_get(f, "value"), "traceback",
+                                                  json_object_get(f, "traceback"));
+                        } else if (!strcmp(type, "done")) {
+                                const char *st = json_string_value(json_object_get(f, "status")) ?: "error";
+                                count = json_integer_value(json_object_get(f, "execution_count"));
+                                json_t *kept = json_object_get(f, "state_kept");
+                                if (json_is_boolean(kept))
+                                        state_kept = json_is_true(kept);
+                                status = !strcmp(st, "ok") ? "ok" : (interrupted ? "timeout" : "error");
+                                finished = true;
+                        }
+                        json_decref(f);
+                }
+                if (!finished && eof) {
+                        /* The runner is gone: the launcher tells us why (EXITED). */
+                        double until = now_seconds() + EXIT_REPORT_WAIT_S;
+                        pthread_mutex_lock(&S.lock);
+                        while (!s->ended && now_seconds() < until) {
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                ts.tv_nsec += 50 * 1000000L;
+                                if (ts.tv_nsec >= 1000000000L) {
+                                        ts.tv_sec++;
+                                        ts.tv_nsec -= 1000000000L;
+                                }
+                                pthread_cond_timedwait(&S.exited, &S.lock, &ts);
+                        }
+                        if (!s->ended)
+                                end_locked(s, "runner_exited");
+                        killed_reason = !strcmp(s->ended_reason, "expired") ? "stopped" : s->ended_reason;
+                        pthread_mutex_unlock(&S.lock);
+                        status = interrupted ? "timeout" : "killed";
+                        state_kept = false;
+                        break;
+                }
+        }
+        if (r < 0) {
+                status = "killed";
+                killed_reason = "runner_exited";
+                state_kept = false;
+        }
+        drain(s->out_fd, &out, &out_dropped); /* written before `done`, so already in the pipes */
+        drain(s->err_fd, &err, &err_dropped);
+        double ms = (now_seconds() - start) * 1000.0;
+
+        pthread_mutex_lock(&S.lock);
+        s->executing = false;
+        s->last_used = now_seconds();
+        if (!s->ended)
+                json_object_set_new(s->doc, "status", json_string("ready"));
+        pthread_mutex_unlock(&S.lock);
+
+        *ret = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:I, s:b, s:s?}", "execution_id", exec_id, "status",
+                         status, "stdout", text_field(&out, out_dropped), "stderr", text_field(&err, err_dropped),
+                         "results", results, "error", error, "duration_ms", ms, "execution_count", count,
+                         "state_kept", state_kept, "killed_reason", killed_reason);
+        if (*ret && !killed_reason)
+                json_object_set_new(*ret, "killed_reason", json_null());
+        char sha[65];
+        sha256_hex(req->code, req->code_len, sha);
+        store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
+        buf_free(&out);
+        buf_free(&err);
+        buf_free(&discard);
+        pthread_mutex_unlock(&s->exec_lock);
+        session_unref(s);
+        return *ret ? 0 : diag_set(d, -ENOMEM, "", "out of memory");
+}
+
+void sessions_reap(void) {
+        double now = now_seconds();
+        struct session *victims[64];
+        size_t n = 0;
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s && n < 64; s = s->next) {
+                if (s->ended || s->executing)
+                        continue;
+                const char *why = now >= s->expires_at                  ? "expired"
+                                  : now - s->last_used >= s->idle_timeout ? "idle_timeout"
+                                                                          : NULL;
+                if (!why)
+                        continue;
+                s->refs++;
+                end_locked(s, why);
+                victims[n++] = s;
+        }
+        pthread_mutex_unlock(&S.lock);
+        for (size_t i = 0; i < n; i++) {
+                launch_signal(victims[i]->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                session_unref(victims[i]);
+        }
+}
+
+void sessions_stop_all(void) {
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list, *next; s; s = next) {
+                next = s->next;
+                if (!s->ended) {
+                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                        end_locked(s, "daemon_stopped");
+                }
+        }
+        pthread_mutex_unlock(&S.lock);
+}
