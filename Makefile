@@ -10,11 +10,13 @@ build: deps
 	@[ -f build/build.ninja ] || meson setup build
 	ninja -C build
 
-# Until the daemon lands (`airlock serve`), "running Airlock" is the one-shot sandbox:
-# report what this host supports, then run a program in a fresh sandbox.
+# The service on its embedded defaults: REST API on 127.0.0.1:8470, SQLite and the admin
+# API key under /var/lib/airlock (override: make run LISTEN=... DATA_DIR=...).
+LISTEN ?= 127.0.0.1:8470
+DATA_DIR ?= /var/lib/airlock
 run: build
 	build/airlock doctor
-	build/airlock run -c 'import sys; print("hello from a sandbox, python", sys.version.split()[0])'
+	exec build/airlock serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 test: deps
 	scripts/test.sh
