@@ -30,15 +30,22 @@ int main(int argc, char **argv) {
         }
         const char *cmd = argv[1];
         if (!strcmp(cmd, "serve")) {
-                /* The daemon is its own program (it links HTTP, JSON and SQLite; this one
-                 * does not): hand over to it. */
+                /* The launcher supervises the daemon (its own program, with HTTP, JSON and
+                 * SQLite) so that sessions outlive a daemon crash (docs/adr/0005). */
                 char path[PATH_MAX];
-                if (airlock_program_path("airlock-daemon", X_OK, path, sizeof(path)) < 0) {
-                        fprintf(stderr, "airlock: airlock-daemon not found next to this program\n");
+                if (airlock_program_path("airlock-launcher", X_OK, path, sizeof(path)) < 0) {
+                        fprintf(stderr, "airlock: airlock-launcher not found next to this program\n");
                         return 1;
                 }
-                argv[1] = (char *)"airlock serve";
-                execv(path, argv + 1);
+                if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+                        if (airlock_program_path("airlock-daemon", X_OK, path, sizeof(path)) < 0)
+                                return 1;
+                        execv(path, argv + 1);
+                        return 1;
+                }
+                argv[0] = (char *)"airlock-launcher";
+                argv[1] = (char *)"--supervise";
+                execv(path, argv);
                 fprintf(stderr, "airlock: cannot run %s: %s\n", path, strerror(errno));
                 return 1;
         }

@@ -36,6 +36,9 @@ struct lreply {
 };
 
 int launch_start(struct diag *reterr);
+/* Use a launcher that started us (`airlock serve`: the supervisor) on fd, and re-attach
+ * the sandboxes it kept alive across a restart of ours. */
+int launch_adopt(int fd, struct diag *reterr);
 /* Send one request and wait for its reply (thread-safe). fds are sent with it. */
 int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
                 size_t nfds, struct lreply *ret);
@@ -52,6 +55,8 @@ int store_record_execution(const char *session_id, const char *exec_id, const ch
                            const char *code_sha256, size_t code_len);
 /* Sessions left "ready" or "busy" by a previous daemon: their sandboxes died with it. */
 int store_end_orphans(const char *reason);
+/* The live (not ended) session of a sandbox, or NULL. */
+json_t *store_session_of_sandbox(uint64_t sandbox_id);
 json_t *store_get_session(const char *id);
 
 /* ---- sessions (session.c) ---- */
@@ -75,6 +80,9 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
 /* Resolve a file request for a session: the sandbox id, or -ENOENT. */
 int session_sandbox(const char *id, uint64_t *ret_sandbox);
 void session_on_exited(const struct lp_exited *ex);
+/* A sandbox a previous daemon created, handed back by the supervisor with its fds. */
+void session_attach(const struct lp_attached *a, const int fds[3]);
+bool session_exists(const char *id);
 void sessions_reap(void); /* TTL and idle timeouts */
 void sessions_stop_all(void);
 

@@ -10,8 +10,6 @@
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
 
-#define MAX_WAITERS 1024
-
 struct waiter {
         uint64_t req_id;
         bool done;
@@ -98,6 +96,35 @@ int launch_start(struct diag *d) {
         r = lc_hello(&L.lc, 0, &L.host, d);
         if (r < 0)
                 return r;
+        if (pthread_create(&L.thread, NULL, dispatch, NULL) != 0)
+                return diag_set(d, -EAGAIN, "launcher", "cannot start the dispatcher thread");
+        pthread_detach(L.thread);
+        return 0;
+}
+
+int launch_adopt(int fd, struct diag *d) {
+        L.lc.fd = fd;
+        L.lc.pid = -1;
+        L.lc.pidfd = -1;
+        L.lc.next_req = 1;
+        int r = lc_hello(&L.lc, 0, &L.host, d);
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < L.host.attach_count; i++) {
+                char buf[LP_FRAME_MAX];
+                int fds[FD_PASS_MAX];
+                size_t nfds = 0;
+                ssize_t n = fd_recv(fd, buf, sizeof(buf), fds, &nfds, 3);
+                struct lp_frame f;
+                if (n <= 0 || lp_decode(buf, (size_t)n, &f, d) < 0 || f.hdr.type != LP_ATTACHED || nfds != 3) {
+                        for (size_t k = 0; k < nfds; k++)
+                                close(fds[k]);
+                        return diag_set(d, -EPROTO, "launcher", "expected %u ATTACHED frames", L.host.attach_count);
+                }
+                struct lp_attached a;
+                memcpy(&a, f.body, sizeof(a));
+                session_attach(&a, fds);
+        }
         if (pthread_create(&L.thread, NULL, dispatch, NULL) != 0)
                 return diag_set(d, -EAGAIN, "launcher", "cannot start the dispatcher thread");
         pthread_detach(L.thread);

@@ -51,8 +51,10 @@ static int drop_privileges(struct diag *d) {
 
 int main(int argc, char **argv) {
         const char *listen_addr = "127.0.0.1:8470", *data_dir = "/var/lib/airlock";
+        int launcher_fd = -1;
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"data-dir", required_argument, NULL, 'd'},
+                                             {"launcher-fd", required_argument, NULL, 'f'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
         int opt;
@@ -62,6 +64,15 @@ int main(int argc, char **argv) {
                         listen_addr = optarg;
                 else if (opt == 'd')
                         data_dir = optarg;
+                else if (opt == 'f') {
+                        /* internal: set by the supervising launcher (`airlock serve`) */
+                        unsigned long long v;
+                        if (parse_u64(optarg, &v) < 0 || v < 3 || v > 1024) {
+                                fprintf(stderr, "airlock serve: bad --launcher-fd %s\n", optarg);
+                                return 2;
+                        }
+                        launcher_fd = (int)v;
+                }
                 else if (opt == 'h') {
                         fputs(usage, stdout);
                         return 0;
@@ -93,13 +104,16 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: airlock_runner.py not found next to the daemon\n");
                 return 1;
         }
-        if (sessions_init(runner, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 || launch_start(&d) < 0 ||
-            drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0) {
+        /* Without a supervising launcher (airlock-daemon started by hand) we start our own,
+         * and our sandboxes die with us. */
+        if (sessions_init(runner, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 ||
+            (launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
+            (launcher_fd >= 0 && launch_adopt(launcher_fd, &d) < 0)) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
                 return 1;
         }
-        /* Sandboxes die with the launcher that made them: a previous daemon's are gone. */
-        store_end_orphans("daemon_restarted");
+        /* Sessions whose sandbox the supervisor did not hand back are gone. */
+        store_end_orphans("sandbox_lost");
         if (http_start(listen_addr, data_dir, &d) < 0) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 1;

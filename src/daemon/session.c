@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -362,6 +363,62 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         *ret = json_deep_copy(s->doc);
         pthread_mutex_unlock(&S.lock);
         return 0;
+}
+
+bool session_exists(const char *id) {
+        pthread_mutex_lock(&S.lock);
+        struct session *s = S.list;
+        while (s && strcmp(s->id, id) != 0)
+                s = s->next;
+        pthread_mutex_unlock(&S.lock);
+        return s != NULL;
+}
+
+static time_t parse_rfc3339(const char *s) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+                return 0;
+        return timegm(&tm);
+}
+
+void session_attach(const struct lp_attached *a, const int fds[3]) {
+        json_t *doc = store_session_of_sandbox(a->sandbox_id);
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        struct session *s = doc && id && strlen(id) < sizeof(((struct session *)0)->id) ? calloc(1, sizeof(*s)) : NULL;
+        if (!s) {
+                /* Nobody's session any more: end it. */
+                json_decref(doc);
+                for (int i = 0; i < 3; i++)
+                        close(fds[i]);
+                launch_signal(a->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                return;
+        }
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        s->sandbox_id = a->sandbox_id;
+        s->out_fd = fds[0];
+        s->err_fd = fds[1];
+        s->ctl_fd = fds[2];
+        for (int i = 0; i < 3; i++)
+                fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        pthread_mutex_init(&s->exec_lock, NULL);
+        buf_init(&s->ctl_in, CONTROL_LINE_MAX);
+        s->refs = 1;
+        double now = now_seconds();
+        time_t expires = parse_rfc3339(json_string_value(json_object_get(doc, "expires_at")));
+        s->expires_at = now + (double)(expires > time(NULL) ? expires - time(NULL) : 0);
+        s->last_used = now;
+        s->idle_timeout = (double)json_integer_value(json_object_get(doc, "idle_timeout_seconds"));
+        if (s->idle_timeout <= 0)
+                s->idle_timeout = 900;
+        json_object_set_new(doc, "status", json_string("ready"));
+        s->doc = doc;
+        store_put_session(s->doc, s->sandbox_id);
+        pthread_mutex_lock(&S.lock);
+        s->next = S.list;
+        S.list = s;
+        pthread_mutex_unlock(&S.lock);
+        fprintf(stderr, "{\"level\":\"info\",\"msg\":\"re-attached session\",\"session\":\"%s\"}\n", s->id);
 }
 
 json_t *session_get_json(const char *id) {

@@ -2,6 +2,7 @@
  * happened; whether a sandbox is alive is the launcher's word, never the database's. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/daemon.h"
@@ -87,10 +88,45 @@ int store_end_session(const char *id, const char *reason) {
 }
 
 int store_end_orphans(const char *reason) {
-        const char *text[] = {reason};
-        return exec_stmt("UPDATE sessions SET status='ended', ended_reason=?1, "
-                         "doc=json_set(doc, '$.status', 'ended', '$.ended_reason', ?1) WHERE status != 'ended'",
-                         text, 1, NULL, 0);
+        /* Collect first: ending one is a write, which must not happen under the cursor. */
+        char (*ids)[48] = NULL;
+        size_t n = 0, cap = 0;
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT id FROM sessions WHERE status != 'ended'", -1, &st, NULL) == SQLITE_OK) {
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 64;
+                                void *p = realloc(ids, cap * sizeof(*ids));
+                                if (!p)
+                                        break;
+                                ids = p;
+                        }
+                        snprintf(ids[n++], sizeof(ids[0]), "%s", (const char *)sqlite3_column_text(st, 0));
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        for (size_t i = 0; i < n; i++)
+                if (!session_exists(ids[i])) /* re-attached sessions are alive */
+                        store_end_session(ids[i], reason);
+        free(ids);
+        return 0;
+}
+
+json_t *store_session_of_sandbox(uint64_t sandbox_id) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT doc FROM sessions WHERE sandbox_id=?1 AND status != 'ended'", -1, &st,
+                               NULL) == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, (sqlite3_int64)sandbox_id);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
 }
 
 int store_record_execution(const char *session_id, const char *exec_id, const char *status, double duration_ms,

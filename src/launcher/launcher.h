@@ -32,6 +32,8 @@ struct sandbox {
         int stdout_r, stderr_r; /* held until CREATED hands them to the client */
         int control;            /* our end of the control socket, -1 without one */
         int workspace_fd;       /* O_PATH fd of the sandbox's /workspace, -1 if unreachable */
+        int keep[3];            /* supervisor: copies of stdout, stderr, control for a restarted daemon */
+        struct lp_isolation isolation;
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
         pid_t init_pid;
         struct cg *cg;
@@ -50,7 +52,19 @@ struct sandbox {
         struct sandbox *next;
 };
 
+#define SUPERVISE_MAX_RESTARTS 5
+#define SUPERVISE_RESTART_WINDOW_MS 60000
+
 struct launcher {
+        /* supervisor mode (`airlock serve`): the daemon is our child and sandboxes outlive it */
+        bool supervise, stopping;
+        pid_t daemon_pid;
+        char **daemon_args; /* the user's arguments for the daemon */
+        int ndaemon_args;
+        char daemon_path[512];
+        char api_key_env[160]; /* "AIRLOCK_API_KEY=..." captured before the environment is dropped */
+        uint64_t restarts[SUPERVISE_MAX_RESTARTS];
+        uint64_t stop_deadline_ms;
         int client_fd;
         int epoll_fd;
         int timer_fd;

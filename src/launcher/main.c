@@ -72,6 +72,26 @@ static struct sandbox *find_sandbox(struct launcher *L, uint64_t id) {
         return NULL;
 }
 
+/* HELLO_OK, then (supervisor, after a daemon restart) one ATTACHED per live session
+ * sandbox, carrying our copies of its stdout, stderr and control socket. */
+static void send_hello_ok(struct launcher *L, uint64_t req_id) {
+        uint32_t n = 0;
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                n += sb->state == SB_RUNNING && sb->keep[2] >= 0;
+        L->host.attach_count = n;
+        launcher_send(L, LP_HELLO_OK, req_id, &L->host, sizeof(L->host), NULL, 0);
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next) {
+                if (sb->state != SB_RUNNING || sb->keep[2] < 0)
+                        continue;
+                struct lp_attached a;
+                memset(&a, 0, sizeof(a));
+                a.sandbox_id = sb->id;
+                a.isolation = sb->isolation;
+                a.age_ms = now_ms() - sb->started_ms;
+                launcher_send(L, LP_ATTACHED, req_id, &a, sizeof(a), sb->keep, 3);
+        }
+}
+
 static void close_fds(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
@@ -105,7 +125,7 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                 L->hello_done = true;
                 if (h.flags & LP_HELLO_FULL_PROBE)
                         host_probe_runsc_version(&L->host);
-                launcher_send(L, LP_HELLO_OK, req_id, &L->host, sizeof(L->host), NULL, 0);
+                send_hello_ok(L, req_id);
                 return 0;
         case LP_CREATE: {
                 struct lp_create c;
@@ -181,10 +201,23 @@ protocol_error:
 /* We are a child subreaper: a sandbox's pid-namespace init and anything else its
  * backend leaves behind is re-parented to us, not to the host's init (which may never
  * reap). Reap everything; a direct child's exit is its sandbox's exit. */
+static int spawn_daemon(struct launcher *L);
+
 static void reap_children(struct launcher *L) {
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (L->supervise && pid == L->daemon_pid) {
+                        L->daemon_pid = -1;
+                        if (!L->stopping) {
+                                fprintf(stderr, "{\"level\":\"error\",\"msg\":\"the daemon exited; restarting it\","
+                                                "\"status\":%d}\n",
+                                        status);
+                                if (spawn_daemon(L) < 0)
+                                        L->stopping = true; /* crash loop: give up (the loop ends) */
+                        }
+                        continue;
+                }
                 for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
                         if (sb->pid == pid && sb->state != SB_DONE) {
                                 sandbox_on_exit(L, sb, status);
@@ -257,29 +290,107 @@ static void sweep_leftovers(struct launcher *L) {
         closedir(d);
 }
 
+static void drop_client(struct launcher *L) {
+        if (L->client_fd >= 0) {
+                epoll_ctl(L->epoll_fd, EPOLL_CTL_DEL, L->client_fd, NULL);
+                close(L->client_fd);
+        }
+        L->client_fd = -1;
+        L->hello_done = false;
+        L->protocol_errors = 0;
+}
+
+/* Start (or restart) the daemon as our child on a fresh socketpair. At most
+ * SUPERVISE_MAX_RESTARTS in SUPERVISE_RESTART_WINDOW_MS: past that it is a crash loop. */
+static int spawn_daemon(struct launcher *L) {
+        uint64_t now = now_ms();
+        if (L->restarts[0] && now - L->restarts[0] < SUPERVISE_RESTART_WINDOW_MS) {
+                fprintf(stderr, "{\"level\":\"error\",\"msg\":\"the daemon keeps exiting; stopping\"}\n");
+                return -EAGAIN;
+        }
+        memmove(L->restarts, L->restarts + 1, sizeof(L->restarts) - sizeof(L->restarts[0]));
+        L->restarts[SUPERVISE_MAX_RESTARTS - 1] = now;
+        drop_client(L);
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        char *argv[64];
+        int argc = 0;
+        argv[argc++] = (char *)"airlock serve";
+        argv[argc++] = (char *)"--launcher-fd";
+        argv[argc++] = (char *)"3";
+        for (int i = 0; i < L->ndaemon_args && argc < 63; i++)
+                argv[argc++] = L->daemon_args[i];
+        argv[argc] = NULL;
+        char *envp[] = {L->api_key_env[0] ? L->api_key_env : NULL, NULL};
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(sv[0]);
+                close(sv[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                if (dup2(sv[1], 3) < 0)
+                        _exit(127);
+                int keep[] = {3};
+                close_fds_except(4, keep, 0);
+                execve(L->daemon_path, argv, envp);
+                _exit(127);
+        }
+        close(sv[1]);
+        L->daemon_pid = pid;
+        L->client_fd = sv[0];
+        struct epoll_event ev = {.events = EPOLLIN};
+        ev.data.u64 = (uint64_t)L->client_fd;
+        return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, L->client_fd, &ev) < 0 ? -errno : 0;
+}
+
 static int setup(struct launcher *L) {
         /* Nobody may ptrace or read our memory through /proc, and nothing we create is
          * readable by others unless we say so. */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         umask(077);
         /* Our own session: a ^C in the terminal reaches the client, which asks us to
-         * interrupt; it must not kill us and, through us, every sandbox. */
-        setsid();
+         * interrupt; it must not kill us and, through us, every sandbox. As the service's
+         * supervisor we are the top process, and a ^C is meant for us. */
+        if (!L->supervise)
+                setsid();
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        if (L->supervise) {
+                /* The one variable the daemon needs from our caller; nothing else is passed. */
+                const char *key = getenv("AIRLOCK_API_KEY");
+                if (key && strfmt(L->api_key_env, sizeof(L->api_key_env), "AIRLOCK_API_KEY=%s", key) < 0) {
+                        fprintf(stderr, "airlock-launcher: AIRLOCK_API_KEY is too long\n");
+                        return -E2BIG;
+                }
+        }
         static char *empty_env[] = {NULL};
         environ = empty_env;
-        int keep[] = {CLIENT_FD};
-        if (close_fds_except(3, keep, 1) < 0)
-                return -errno;
-        struct stat st;
-        if (fstat(CLIENT_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                fprintf(stderr, "airlock-launcher: fd %d is not the client socket; run me through `airlock`\n",
-                        CLIENT_FD);
-                return -EBADF;
+        if (L->supervise) {
+                if (close_fds_except(3, NULL, 0) < 0)
+                        return -errno;
+                if (airlock_program_path("airlock-daemon", X_OK, L->daemon_path, sizeof(L->daemon_path)) < 0) {
+                        fprintf(stderr, "airlock-launcher: airlock-daemon not found next to the launcher\n");
+                        return -ENOENT;
+                }
+        } else {
+                int keep[] = {CLIENT_FD};
+                if (close_fds_except(3, keep, 1) < 0)
+                        return -errno;
+                struct stat st;
+                if (fstat(CLIENT_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                        fprintf(stderr, "airlock-launcher: fd %d is not the client socket; run me through `airlock`\n",
+                                CLIENT_FD);
+                        return -EBADF;
+                }
+                L->client_fd = CLIENT_FD;
+                if (fcntl(CLIENT_FD, F_SETFD, FD_CLOEXEC) < 0)
+                        return -errno;
         }
-        L->client_fd = CLIENT_FD;
-        if (fcntl(CLIENT_FD, F_SETFD, FD_CLOEXEC) < 0)
-                return -errno;
 
         host_probe(&L->host, &L->cg);
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
@@ -315,13 +426,15 @@ static int setup(struct launcher *L) {
                                  .it_value = {0, LAUNCHER_TICK_MS * 1000000L}};
         if (timerfd_settime(L->timer_fd, 0, &its, NULL) < 0)
                 return -errno;
-        int fds[] = {L->client_fd, L->signal_fd, L->timer_fd};
-        for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+        int fds[] = {L->signal_fd, L->timer_fd, L->client_fd};
+        for (size_t i = 0; i < ARRAY_SIZE(fds) - (L->supervise ? 1 : 0); i++) {
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
                 ev.data.u64 = (uint64_t)fds[i];
                 if (epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
                         return -errno;
         }
+        if (L->supervise)
+                return spawn_daemon(L);
         return 0;
 }
 
@@ -352,8 +465,16 @@ static int loop(struct launcher *L) {
                                 int fds[FD_PASS_MAX];
                                 size_t nfds = 0;
                                 ssize_t len = fd_recv(L->client_fd, pkt, sizeof(pkt), fds, &nfds, FD_PASS_MAX);
-                                if (len == 0 || (len < 0 && len != -EAGAIN && len != -EMSGSIZE))
-                                        return 0; /* client gone */
+                                if (len == 0 || (len < 0 && len != -EAGAIN && len != -EMSGSIZE)) {
+                                        if (!L->supervise)
+                                                return 0; /* client gone */
+                                        /* The daemon went away: its sandboxes stay; it is
+                                         * restarted when we reap it. */
+                                        drop_client(L);
+                                        if (L->daemon_pid > 0)
+                                                kill(L->daemon_pid, SIGTERM);
+                                        continue;
+                                }
                                 if (len == -EMSGSIZE) {
                                         struct diag d = {0};
                                         diag_set(&d, -EMSGSIZE, "frame", "frame or fd list too large");
@@ -362,18 +483,36 @@ static int loop(struct launcher *L) {
                                                 return -EPROTO;
                                         continue;
                                 }
-                                if (len > 0 && handle_request(L, pkt, (size_t)len, fds, nfds) < 0)
-                                        return -EPROTO;
+                                if (len > 0 && handle_request(L, pkt, (size_t)len, fds, nfds) < 0) {
+                                        if (!L->supervise)
+                                                return -EPROTO;
+                                        drop_client(L); /* a misbehaving daemon is restarted */
+                                        if (L->daemon_pid > 0)
+                                                kill(L->daemon_pid, SIGKILL);
+                                }
                         } else if (data == (uint64_t)L->signal_fd) {
                                 struct signalfd_siginfo si;
-                                while (read(L->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                                        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
-                                            si.ssi_signo == SIGHUP)
+                                while (read(L->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                                        if (si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT &&
+                                            si.ssi_signo != SIGHUP)
+                                                continue;
+                                        if (!L->supervise)
                                                 return 0;
+                                        /* Let the daemon stop first (it ends its sessions). */
+                                        L->stopping = true;
+                                        L->stop_deadline_ms = now_ms() + 10000;
+                                        if (L->daemon_pid > 0)
+                                                kill(L->daemon_pid, SIGTERM);
+                                }
                                 reap_children(L);
+                                if (L->supervise && L->stopping && L->daemon_pid <= 0)
+                                        return 0;
                         } else if (data == (uint64_t)L->timer_fd) {
                                 uint64_t ticks;
                                 (void)!read(L->timer_fd, &ticks, sizeof(ticks));
+                                if (L->supervise && L->stopping && L->daemon_pid > 0 &&
+                                    now_ms() > L->stop_deadline_ms)
+                                        kill(L->daemon_pid, SIGKILL);
                                 for (struct sandbox *sb = L->sandboxes, *next; sb; sb = next) {
                                         next = sb->next;
                                         sandbox_tick(L, sb);
@@ -390,18 +529,28 @@ static int loop(struct launcher *L) {
 }
 
 int main(int argc, char **argv) {
-        (void)argv;
-        if (argc != 1) {
+        struct launcher L = {.client_fd = -1, .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1, .next_id = 1,
+                             .daemon_pid = -1};
+        /* `airlock-launcher --supervise [DAEMON ARGS...]` is `airlock serve`: we start the
+         * daemon and outlive it. Without arguments we serve one client on fd 3. */
+        if (argc >= 2 && !strcmp(argv[1], "--supervise")) {
+                L.supervise = true;
+                L.daemon_args = argv + 2;
+                L.ndaemon_args = argc - 2;
+        } else if (argc != 1) {
                 fprintf(stderr, "airlock-launcher takes no arguments; it is started by `airlock`\n");
                 return 2;
         }
-        struct launcher L = {.client_fd = -1, .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1, .next_id = 1};
         int r = setup(&L);
         if (r < 0) {
                 fprintf(stderr, "airlock-launcher: setup failed: %s\n", strerror(-r));
                 return 1;
         }
         r = loop(&L);
+        if (L.supervise && L.daemon_pid > 0) {
+                kill(L.daemon_pid, SIGKILL);
+                waitpid(L.daemon_pid, NULL, 0);
+        }
         kill_everything(&L);
         free(L.seccomp_bpf);
         return r < 0 ? 1 : 0;

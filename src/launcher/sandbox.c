@@ -84,6 +84,8 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
         sb->workspace_fd = safe_close(sb->workspace_fd);
+        for (int i = 0; i < 3; i++)
+                sb->keep[i] = safe_close(sb->keep[i]);
         sb->cg = cg_destroy(sb->cg);
         uid_pool_release(&sb->slot);
         remove_tree(sb->run_dir);
@@ -479,6 +481,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->create_req_id = req_id;
         sb->spec = *c;
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
+        sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -590,6 +593,10 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         cr.isolation.network = sb->spec.network;
         cr.isolation.host_uid = sb->host_uid;
         int fds[3] = {sb->stdout_r, sb->stderr_r, sb->control};
+        if (L->supervise && sb->control >= 0)
+                for (int i = 0; i < 3; i++) /* for the next daemon, should this one die */
+                        sb->keep[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        sb->isolation = cr.isolation;
         launcher_send(L, LP_CREATED, sb->create_req_id, &cr, sizeof(cr), fds, sb->control >= 0 ? 3 : 2);
         /* The client owns the output now; holding our copies would only delay its EOF. */
         sb->stderr_r = unwatch_close(L, sb->stderr_r);

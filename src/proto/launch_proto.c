@@ -26,6 +26,9 @@ static int body_size_for(uint16_t type, size_t *min, size_t *max) {
         case LP_FILE_OK:
                 *min = *max = sizeof(struct lp_file_ok);
                 return 0;
+        case LP_ATTACHED:
+                *min = *max = sizeof(struct lp_attached);
+                return 0;
         case LP_HELLO_OK:
                 *min = *max = sizeof(struct lp_host_report);
                 return 0;

@@ -35,6 +35,8 @@ enum lp_type {
         LP_EXITED = 103,
         LP_ERROR = 104,
         LP_FILE_OK = 105, /* + 1 fd for READ, WRITE (the open file) and LIST (a listing) */
+        LP_ATTACHED = 106, /* supervisor -> a restarted daemon, after HELLO_OK, once per live
+                            * session sandbox: + 3 fds (stdout, stderr, control socket) */
 };
 
 struct lp_header {
@@ -113,6 +115,8 @@ struct lp_host_report {
         char runsc_version[48];
         char cgroup_root[96];  /* where sandboxes' cgroups are created */
         char notes[256];       /* one line per missing mandatory piece */
+        uint32_t attach_count; /* ATTACHED frames that follow this HELLO_OK */
+        uint32_t reserved;
 };
 
 enum lp_create_flags {
@@ -154,6 +158,13 @@ struct lp_created {
         uint32_t init_pid; /* host pid of the sandbox's pid-namespace init, informational */
         uint32_t reserved;
         struct lp_isolation isolation;
+};
+
+/* A sandbox that outlived the daemon that asked for it (docs/adr/0005). */
+struct lp_attached {
+        uint64_t sandbox_id;
+        struct lp_isolation isolation;
+        uint64_t age_ms; /* since it was created */
 };
 
 enum lp_signal_action {
