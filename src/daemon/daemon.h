@@ -63,6 +63,14 @@ json_t *store_get_session(const char *id);
 
 struct session;
 
+/* Live events of an execution (SSE): stream is "stdout" or "stderr" with text, or
+ * "result"/"error" with a JSON object. Returns < 0 when the listener is gone (the
+ * execution goes on; only the streaming stops). */
+struct exec_sink {
+        int (*event)(void *ctx, const char *type, json_t *data);
+        void *ctx;
+};
+
 struct exec_req {
         const char *code;
         size_t code_len;
@@ -76,7 +84,8 @@ int session_create(json_t *req, json_t **ret, struct diag *reterr);
 json_t *session_get_json(const char *id);
 json_t *sessions_list_json(void);
 int session_delete(const char *id, json_t **ret);
-int session_execute(const char *id, const struct exec_req *req, json_t **ret, struct diag *reterr);
+int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
+                    struct diag *reterr);
 /* Resolve a file request for a session: the sandbox id, or -ENOENT. */
 int session_sandbox(const char *id, uint64_t *ret_sandbox);
 void session_on_exited(const struct lp_exited *ex);
@@ -97,3 +106,6 @@ void rfc3339(time_t t, char *out, size_t cap);
 void sha256_hex(const void *data, size_t len, char out[65]);
 double now_seconds(void);
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name);
+/* Valid UTF-8 from arbitrary bytes: invalid sequences become U+FFFD. With keep_tail, an
+ * incomplete sequence at the end is not converted; *consumed says how much was used. */
+json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consumed);

@@ -330,7 +330,99 @@ static void create_session(struct ctx *x) {
         json_decref(req);
 }
 
-static void execute(struct ctx *x) {
+/* ---- streaming (Server-Sent Events) ---- */
+
+struct sse_job {
+        char session[48];
+        char context[72];
+        char *code;
+        size_t code_len;
+        double timeout;
+        int fd; /* the write end of the pipe MHD streams from */
+};
+
+static int sse_write(int fd, const char *type, json_t *data) {
+        char *text = json_dumps(data, JSON_COMPACT);
+        json_decref(data);
+        if (!text)
+                return -ENOMEM;
+        struct buf b;
+        buf_init(&b, (4u << 20) + strlen(text));
+        int r = buf_printf(&b, "event: %s\ndata: %s\n\n", type, text);
+        free(text);
+        if (r == 0)
+                r = write_all(fd, b.data, b.len);
+        buf_free(&b);
+        return r;
+}
+
+static int sse_event(void *ctx, const char *type, json_t *data) {
+        return sse_write(((struct sse_job *)ctx)->fd, type, data);
+}
+
+/* Runs the execution and writes its events; the final event is always exactly one `end`
+ * carrying the same object a non-streaming execute returns (or an error object). */
+static void *sse_worker(void *arg) {
+        struct sse_job *j = arg;
+        struct exec_sink sink = {.event = sse_event, .ctx = j};
+        struct exec_req er = {.code = j->code, .code_len = j->code_len, .context = j->context, .timeout_s = j->timeout};
+        json_t *out = NULL;
+        struct diag d = {0};
+        if (session_execute(j->session, &er, &sink, &out, &d) < 0)
+                out = error_json(d.code == -ENOENT ? "session_not_found" : d.code == -ESRCH ? "session_ended" : "internal",
+                                 NULL, "%s", d.msg);
+        (void)sse_write(j->fd, "end", out);
+        close(j->fd);
+        free(j->code);
+        free(j);
+        return NULL;
+}
+
+static bool wants_stream(struct MHD_Connection *c) {
+        const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+        return accept && strstr(accept, "text/event-stream");
+}
+
+static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, const struct exec_req *er) {
+        if (!session_exists(x->session))
+                return send_json(c, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+        struct sse_job *j = calloc(1, sizeof(*j));
+        int p[2] = {-1, -1};
+        if (!j || !(j->code = malloc(er->code_len + 1)) || pipe2(p, O_CLOEXEC) < 0) {
+                if (j)
+                        free(j->code);
+                free(j);
+                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "out of resources"));
+        }
+        memcpy(j->code, er->code, er->code_len);
+        j->code[er->code_len] = '\0';
+        j->code_len = er->code_len;
+        snprintf(j->session, sizeof(j->session), "%s", x->session);
+        snprintf(j->context, sizeof(j->context), "%s", er->context);
+        j->timeout = er->timeout_s;
+        j->fd = p[1];
+        struct MHD_Response *r = MHD_create_response_from_pipe(p[0]);
+        pthread_t t;
+        if (!r || pthread_create(&t, NULL, sse_worker, j) != 0) {
+                if (r)
+                        MHD_destroy_response(r);
+                else
+                        close(p[0]);
+                close(p[1]);
+                free(j->code);
+                free(j);
+                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "cannot stream"));
+        }
+        pthread_detach(t);
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+/* Returns MHD_YES/NO when it queued a streaming response itself, -1 when x holds the reply. */
+static int execute(struct ctx *x, struct MHD_Connection *c) {
         json_t *req = NULL, *err = parse_body(x, &req);
         static const struct field fields[] = {
                 {"code", JSON_STRING, 0, 0},
@@ -358,7 +450,7 @@ static void execute(struct ctx *x) {
         if (err) {
                 json_decref(req);
                 fail(x, MHD_HTTP_BAD_REQUEST, err);
-                return;
+                return -1;
         }
         json_t *code = json_object_get(req, "code");
         double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
@@ -370,17 +462,23 @@ static void execute(struct ctx *x) {
                 json_decref(req);
                 fail(x, MHD_HTTP_CONTENT_TOO_LARGE, error_json("payload_too_large", "code", "code over %u bytes",
                                                                LP_CODE_MAX_BYTES));
-                return;
+                return -1;
+        }
+        if (wants_stream(c)) {
+                enum MHD_Result ret = start_stream(c, x, &er);
+                json_decref(req);
+                return (int)ret;
         }
         json_t *out = NULL;
         struct diag d = {0};
-        if (session_execute(x->session, &er, &out, &d) < 0)
+        if (session_execute(x->session, &er, NULL, &out, &d) < 0)
                 map_diag(x, &d, "internal");
         else {
                 x->status = MHD_HTTP_OK;
                 x->reply = out;
         }
         json_decref(req);
+        return -1;
 }
 
 /* ---- files ---- */
@@ -600,9 +698,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                          error_json("session_not_found", NULL, "no session %s", x->session));
                 return send_json(c, MHD_HTTP_OK, s);
         }
-        case R_EXECUTE:
-                execute(x);
-                return respond(c, x);
+        case R_EXECUTE: {
+                int queued = execute(x, c);
+                return queued >= 0 ? (enum MHD_Result)queued : respond(c, x);
+        }
         case R_FILES:
                 list_files(x, c);
                 return respond(c, x);

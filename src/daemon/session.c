@@ -475,29 +475,52 @@ int session_sandbox(const char *id, uint64_t *ret) {
         return ended ? -ESRCH : 0;
 }
 
-/* Append what a pipe has now to out (up to OUTPUT_MAX, the rest is counted as dropped). */
-static void drain(int fd, struct buf *out, size_t *dropped) {
+struct stream {
+        const char *name; /* "stdout", "stderr" */
+        struct buf text;  /* kept for the final response, up to OUTPUT_MAX */
+        size_t dropped;
+        size_t sent;      /* bytes of text already streamed */
+};
+
+/* Append what a pipe has now (up to OUTPUT_MAX; the rest is counted as dropped) and, when
+ * streaming, send the new whole UTF-8 characters as an event. */
+static void drain(int fd, struct stream *st, const struct exec_sink *sink, bool *listening) {
         char chunk[65536];
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof(chunk));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return;
-                size_t room = out->len < OUTPUT_MAX ? OUTPUT_MAX - out->len : 0;
+                        break;
+                size_t room = st->text.len < OUTPUT_MAX ? OUTPUT_MAX - st->text.len : 0;
                 size_t keep = (size_t)n < room ? (size_t)n : room;
                 if (keep)
-                        (void)buf_append(out, chunk, keep);
-                *dropped += (size_t)n - keep;
+                        (void)buf_append(&st->text, chunk, keep);
+                st->dropped += (size_t)n - keep;
+        }
+        if (sink && *listening && st->text.len > st->sent) {
+                size_t used = 0;
+                json_t *t = utf8_string(st->text.data + st->sent, st->text.len - st->sent, true, &used);
+                if (t && used) {
+                        st->sent += used;
+                        if (sink->event(sink->ctx, st->name, json_pack("{s:o}", "text", t)) < 0)
+                                *listening = false;
+                } else {
+                        json_decref(t);
+                }
         }
 }
 
+static void discard_pending(int fd) {
+        char chunk[65536];
+        while (read(fd, chunk, sizeof(chunk)) > 0)
+                ;
+}
+
 static json_t *text_field(const struct buf *b, size_t dropped) {
-        json_t *s = json_stringn_nocheck(b->data ? b->data : "", b->len);
-        if (!json_is_string(s) || !json_string_value(s)) {
-                json_decref(s);
+        json_t *s = utf8_string(b->data ? b->data : "", b->len, false, NULL);
+        if (!s)
                 s = json_string("");
-        }
         if (dropped) {
                 char note[96];
                 snprintf(note, sizeof(note), "\n[airlock: %zu more bytes of output were dropped]\n", dropped);
@@ -511,7 +534,8 @@ static json_t *text_field(const struct buf *b, size_t dropped) {
         return s;
 }
 
-int session_execute(const char *id, const struct exec_req *req, json_t **ret, struct diag *d) {
+int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
+                    struct diag *d) {
         struct session *s = session_ref(id);
         if (!s)
                 return diag_set(d, -ENOENT, "", "no session %s", id);
@@ -528,14 +552,12 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
                 session_unref(s);
                 return diag_set(d, -ESRCH, "", "session %s has ended", id);
         }
-        struct buf out, err;
-        buf_init(&out, OUTPUT_MAX + 1);
-        buf_init(&err, OUTPUT_MAX + 1);
-        size_t out_dropped = 0, err_dropped = 0, junk = 0;
-        struct buf discard;
-        buf_init(&discard, 0);
-        drain(s->out_fd, &discard, &junk); /* what background processes printed since */
-        drain(s->err_fd, &discard, &junk);
+        struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
+        buf_init(&out.text, OUTPUT_MAX + 1);
+        buf_init(&err.text, OUTPUT_MAX + 1);
+        bool listening = sink != NULL;
+        discard_pending(s->out_fd); /* what background processes printed since the last one */
+        discard_pending(s->err_fd);
 
         char exec_id[40];
         random_id("exec_", exec_id, sizeof(exec_id));
@@ -567,8 +589,8 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
                         break;
                 }
                 poll(p, 3, (int)(left * 1000) + 1);
-                drain(s->out_fd, &out, &out_dropped);
-                drain(s->err_fd, &err, &err_dropped);
+                drain(s->out_fd, &out, sink, &listening);
+                drain(s->err_fd, &err, sink, &listening);
                 bool eof = false;
                 json_t *f;
                 while (!finished && (f = next_frame(s, &eof))) {
@@ -580,13 +602,18 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
                         }
                         if (!strcmp(type, "result")) {
                                 json_t *data = json_object_get(f, "data");
-                                if (json_is_object(data))
+                                if (json_is_object(data)) {
                                         json_array_append(results, data);
+                                        if (listening && sink->event(sink->ctx, "result", json_incref(data)) < 0)
+                                                listening = false;
+                                }
                         } else if (!strcmp(type, "error")) {
                                 json_decref(error);
                                 error = json_pack("{s:O?, s:O?, s:O?}", "name", json_object_get(f, "name"), "value",
                                                   json_object_get(f, "value"), "traceback",
                                                   json_object_get(f, "traceback"));
+                                if (listening && sink->event(sink->ctx, "error", json_incref(error)) < 0)
+                                        listening = false;
                         } else if (!strcmp(type, "done")) {
                                 const char *st = json_string_value(json_object_get(f, "status")) ?: "error";
                                 count = json_integer_value(json_object_get(f, "execution_count"));
@@ -626,8 +653,8 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
                 killed_reason = "runner_exited";
                 state_kept = false;
         }
-        drain(s->out_fd, &out, &out_dropped); /* written before `done`, so already in the pipes */
-        drain(s->err_fd, &err, &err_dropped);
+        drain(s->out_fd, &out, sink, &listening); /* written before `done`, so already in the pipes */
+        drain(s->err_fd, &err, sink, &listening);
         double ms = (now_seconds() - start) * 1000.0;
 
         pthread_mutex_lock(&S.lock);
@@ -638,7 +665,7 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
         pthread_mutex_unlock(&S.lock);
 
         *ret = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:I, s:b, s:s?}", "execution_id", exec_id, "status",
-                         status, "stdout", text_field(&out, out_dropped), "stderr", text_field(&err, err_dropped),
+                         status, "stdout", text_field(&out.text, out.dropped), "stderr", text_field(&err.text, err.dropped),
                          "results", results, "error", error, "duration_ms", ms, "execution_count", count,
                          "state_kept", state_kept, "killed_reason", killed_reason);
         if (*ret && !killed_reason)
@@ -646,9 +673,8 @@ int session_execute(const char *id, const struct exec_req *req, json_t **ret, st
         char sha[65];
         sha256_hex(req->code, req->code_len, sha);
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
-        buf_free(&out);
-        buf_free(&err);
-        buf_free(&discard);
+        buf_free(&out.text);
+        buf_free(&err.text);
         pthread_mutex_unlock(&s->exec_lock);
         session_unref(s);
         return *ret ? 0 : diag_set(d, -ENOMEM, "", "out of memory");

@@ -1,6 +1,7 @@
 /* util: ids, times, hashes and paths for the daemon. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -43,4 +44,50 @@ double now_seconds(void) {
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name) {
         int n = snprintf(out, cap, "%s/%s", dir, name);
         return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), 0 if invalid, -1 if cut short by end. */
+static int utf8_seq(const unsigned char *p, size_t n) {
+        if (p[0] < 0x80)
+                return 1;
+        int len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || (len == 2 && p[0] < 0xc2) || p[0] > 0xf4)
+                return 0;
+        for (int i = 1; i < len; i++) {
+                if ((size_t)i >= n)
+                        return -1;
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        }
+        if ((len == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (len == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+            (len == 4 && p[0] == 0xf0 && p[1] < 0x90) || (len == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+                return 0; /* overlong, surrogate, or beyond U+10FFFF */
+        return len;
+}
+
+json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consumed) {
+        const unsigned char *p = (const unsigned char *)data;
+        char *out = malloc(len * 3 + 1);
+        if (!out)
+                return NULL;
+        size_t i = 0, o = 0;
+        while (i < len) {
+                int k = utf8_seq(p + i, len - i);
+                if (k < 0 && keep_tail)
+                        break;
+                if (k <= 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+                        o += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(out + o, p + i, (size_t)k);
+                o += (size_t)k;
+                i += (size_t)k;
+        }
+        if (consumed)
+                *consumed = i;
+        json_t *s = json_stringn(out, o);
+        free(out);
+        return s;
 }
