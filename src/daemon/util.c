@@ -76,8 +76,9 @@ json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consum
                 if (k < 0 && keep_tail)
                         break;
                 if (k <= 0) {
-                        memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-                        o += 3;
+                        out[o++] = (char)0xef; /* U+FFFD, the replacement character */
+                        out[o++] = (char)0xbf;
+                        out[o++] = (char)0xbd;
                         i++;
                         continue;
                 }
