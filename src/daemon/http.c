@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "daemon/requests.h"
 
 #define CODE_BODY_MAX (LP_CODE_MAX_BYTES + (1u << 20))
 #define KEY_MAX 128
@@ -64,20 +65,6 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
-}
-
-static json_t *error_json(const char *code, const char *field, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static json_t *error_json(const char *code, const char *field, const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
-        if (field && *field)
-                json_object_set_new(e, "field", json_string(field));
-        return json_pack("{s:o}", "error", e);
 }
 
 static void fail(struct ctx *x, int status, json_t *err) {
@@ -207,115 +194,24 @@ static bool method_allowed(enum route r, const char *m) {
         return false;
 }
 
-/* ---- JSON validation ---- */
-
-struct field {
-        const char *name;
-        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_OBJECT */
-        double lo, hi;
-};
-
-/* Check that obj has only the listed fields, each of the right type and range. */
-static json_t *check_fields(json_t *obj, const char *prefix, const struct field *fields, size_t n) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(obj, k, v) {
-                const struct field *f = NULL;
-                for (size_t i = 0; i < n; i++)
-                        if (!strcmp(fields[i].name, k))
-                                f = &fields[i];
-                char path[128];
-                snprintf(path, sizeof(path), "%s%s", prefix, k);
-                if (!f)
-                        return error_json("invalid_request", path, "unknown field '%s'", path);
-                bool ok = f->type == JSON_REAL      ? json_is_number(v)
-                          : f->type == JSON_INTEGER ? json_is_integer(v)
-                          : f->type == JSON_STRING  ? json_is_string(v)
-                                                    : json_is_object(v);
-                if (!ok)
-                        return error_json("invalid_request", path, "'%s' must be %s", path,
-                                          f->type == JSON_REAL      ? "a number"
-                                          : f->type == JSON_INTEGER ? "an integer"
-                                          : f->type == JSON_STRING  ? "a string"
-                                                                    : "an object");
-                if ((f->type == JSON_REAL || f->type == JSON_INTEGER) &&
-                    (json_number_value(v) < f->lo || json_number_value(v) > f->hi))
-                        return error_json("invalid_request", path, "'%s' must be between %g and %g", path, f->lo,
-                                          f->hi);
-        }
-        return NULL;
-}
-
-static json_t *check_string_map(json_t *obj, const char *name, size_t max_keys) {
-        if (!obj)
-                return NULL;
-        if (json_object_size(obj) > max_keys)
-                return error_json("invalid_request", name, "'%s' has more than %zu entries", name, max_keys);
-        const char *k;
-        json_t *v;
-        json_object_foreach(obj, k, v) {
-                if (!json_is_string(v))
-                        return error_json("invalid_request", name, "'%s.%s' must be a string", name, k);
-        }
-        return NULL;
-}
-
-static json_t *parse_body(struct ctx *x, json_t **ret) {
-        json_error_t e;
-        json_t *j = json_loadb(x->body.data ? x->body.data : "", x->body.len, JSON_REJECT_DUPLICATES, &e);
-        if (!j)
-                return error_json("invalid_request", "", "the body is not valid JSON: %s (line %d, column %d)",
-                                  e.text, e.line, e.column);
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return error_json("invalid_request", "", "the body must be a JSON object");
-        }
-        *ret = j;
-        return NULL;
-}
-
 /* ---- handlers ---- */
 
 static void map_diag(struct ctx *x, const struct diag *d, const char *default_code) {
         if (d->code == -ENOENT)
-                fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
         else if (d->code == -ESRCH)
-                fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "%s", d->msg));
+                fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "%s", d->msg));
         else if (d->code == -EINVAL || d->code == -ERANGE || d->code == -E2BIG)
-                fail(x, MHD_HTTP_BAD_REQUEST, error_json("invalid_request", d->field, "%s", d->msg));
+                fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", d->field, "%s", d->msg));
         else if (d->code == -ECONNRESET || d->code == -EIO)
-                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, error_json("unavailable", NULL, "%s", d->msg));
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "%s", d->msg));
         else
-                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json(default_code, NULL, "%s", d->msg));
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error(default_code, NULL, "%s", d->msg));
 }
 
 static void create_session(struct ctx *x) {
-        json_t *req = NULL, *err = parse_body(x, &req);
-        static const struct field top[] = {
-                {"interpreter", JSON_STRING, 0, 0},         {"timeout_seconds", JSON_INTEGER, 1, 28800},
-                {"idle_timeout_seconds", JSON_INTEGER, 1, 28800}, {"limits", JSON_OBJECT, 0, 0},
-                {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
-        };
-        static const struct field lim[] = {
-                {"memory_mb", JSON_INTEGER, 16, 65536},
-                {"cpus", JSON_REAL, 0.01, 256},
-                {"pids", JSON_INTEGER, 4, 65536},
-                {"workspace_mb", JSON_INTEGER, 1, 65536},
-        };
-        if (!err)
-                err = check_fields(req, "", top, ARRAY_SIZE(top));
-        if (!err && json_object_get(req, "limits"))
-                err = check_fields(json_object_get(req, "limits"), "limits.", lim, ARRAY_SIZE(lim));
-        if (!err)
-                err = check_string_map(json_object_get(req, "env"), "env", LP_ENV_MAX_COUNT);
-        if (!err)
-                err = check_string_map(json_object_get(req, "metadata"), "metadata", 32);
-        const char *interp = json_string_value(json_object_get(req, "interpreter"));
-        if (!err && interp && strcmp(interp, "default") != 0)
-                err = error_json("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",
-                                 interp);
-        if (err) {
-                json_decref(req);
+        json_t *req = NULL, *err = NULL;
+        if (request_session_create(x->body.data, x->body.len, &req, &err) < 0) {
                 fail(x, MHD_HTTP_BAD_REQUEST, err);
                 return;
         }
@@ -369,7 +265,7 @@ static void *sse_worker(void *arg) {
         json_t *out = NULL;
         struct diag d = {0};
         if (session_execute(j->session, &er, &sink, &out, &d) < 0)
-                out = error_json(d.code == -ENOENT ? "session_not_found" : d.code == -ESRCH ? "session_ended" : "internal",
+                out = api_error(d.code == -ENOENT ? "session_not_found" : d.code == -ESRCH ? "session_ended" : "internal",
                                  NULL, "%s", d.msg);
         (void)sse_write(j->fd, "end", out);
         close(j->fd);
@@ -385,14 +281,14 @@ static bool wants_stream(struct MHD_Connection *c) {
 
 static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, const struct exec_req *er) {
         if (!session_exists(x->session))
-                return send_json(c, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                return send_json(c, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
         struct sse_job *j = calloc(1, sizeof(*j));
         int p[2] = {-1, -1};
         if (!j || !(j->code = malloc(er->code_len + 1)) || pipe2(p, O_CLOEXEC) < 0) {
                 if (j)
                         free(j->code);
                 free(j);
-                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "out of resources"));
+                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "out of resources"));
         }
         memcpy(j->code, er->code, er->code_len);
         j->code[er->code_len] = '\0';
@@ -411,7 +307,7 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
                 close(p[1]);
                 free(j->code);
                 free(j);
-                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "cannot stream"));
+                return send_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "cannot stream"));
         }
         pthread_detach(t);
         MHD_add_response_header(r, "Content-Type", "text/event-stream");
@@ -423,44 +319,15 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
 
 /* Returns MHD_YES/NO when it queued a streaming response itself, -1 when x holds the reply. */
 static int execute(struct ctx *x, struct MHD_Connection *c) {
-        json_t *req = NULL, *err = parse_body(x, &req);
-        static const struct field fields[] = {
-                {"code", JSON_STRING, 0, 0},
-                {"language", JSON_STRING, 0, 0},
-                {"context_id", JSON_STRING, 0, 0},
-                {"timeout_seconds", JSON_REAL, 0.1, 3600},
-        };
-        if (!err)
-                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
-        if (!err && !json_object_get(req, "code"))
-                err = error_json("invalid_request", "code", "'code' is required");
-        const char *lang = json_string_value(json_object_get(req, "language"));
-        if (!err && lang && strcmp(lang, "python") != 0)
-                err = error_json("invalid_request", "language", "language '%s' is not available yet (python)", lang);
-        const char *context = json_string_value(json_object_get(req, "context_id"));
-        if (!err && context) {
-                size_t n = strlen(context);
-                bool ok = n >= 1 && n <= 64;
-                for (size_t i = 0; ok && i < n; i++)
-                        ok = (context[i] >= 'a' && context[i] <= 'z') || (context[i] >= 'A' && context[i] <= 'Z') ||
-                             (context[i] >= '0' && context[i] <= '9') || context[i] == '_' || context[i] == '-';
-                if (!ok)
-                        err = error_json("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
-        }
-        if (err) {
-                json_decref(req);
+        json_t *req = NULL, *err = NULL;
+        struct exec_req er;
+        if (request_execute(x->body.data, x->body.len, &req, &er, &err) < 0) {
                 fail(x, MHD_HTTP_BAD_REQUEST, err);
                 return -1;
         }
-        json_t *code = json_object_get(req, "code");
-        double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
-        struct exec_req er = {.code = json_string_value(code),
-                              .code_len = json_string_length(code),
-                              .context = context ? context : "default",
-                              .timeout_s = timeout > 0 ? timeout : 60};
         if (er.code_len > LP_CODE_MAX_BYTES) {
                 json_decref(req);
-                fail(x, MHD_HTTP_CONTENT_TOO_LARGE, error_json("payload_too_large", "code", "code over %u bytes",
+                fail(x, MHD_HTTP_CONTENT_TOO_LARGE, api_error("payload_too_large", "code", "code over %u bytes",
                                                                LP_CODE_MAX_BYTES));
                 return -1;
         }
@@ -487,16 +354,16 @@ static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *pa
         uint64_t sandbox;
         int r = session_sandbox(x->session, &sandbox);
         if (r == -ENOENT) {
-                fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
                 return r;
         }
         if (r < 0) {
-                fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "session %s has ended", x->session));
+                fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "session %s has ended", x->session));
                 return r;
         }
         if (!lp_valid_path(path, strlen(path), op == LP_FILE_LIST)) {
                 fail(x, MHD_HTTP_BAD_REQUEST,
-                     error_json("invalid_request", "path",
+                     api_error("invalid_request", "path",
                                 "'%s' is not a workspace path: relative, '/'-separated, no '.', '..' or empty parts",
                                 path));
                 return -EINVAL;
@@ -509,19 +376,19 @@ static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *pa
         snprintf(f.path, sizeof(f.path), "%s", path);
         r = launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, rep);
         if (r < 0) {
-                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, error_json("unavailable", NULL, "the launcher is unavailable"));
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "the launcher is unavailable"));
                 return r;
         }
         if (rep->type == LP_ERROR) {
                 int e = -rep->err.code;
                 if (e == ENOENT)
-                        fail(x, MHD_HTTP_NOT_FOUND, error_json("file_not_found", "path", "%s", rep->err.msg));
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("file_not_found", "path", "%s", rep->err.msg));
                 else if (e == ENOSPC)
-                        fail(x, MHD_HTTP_INSUFFICIENT_STORAGE, error_json("workspace_full", "path", "%s", rep->err.msg));
+                        fail(x, MHD_HTTP_INSUFFICIENT_STORAGE, api_error("workspace_full", "path", "%s", rep->err.msg));
                 else if (e == ESRCH)
-                        fail(x, MHD_HTTP_CONFLICT, error_json("session_ended", NULL, "session %s has ended", x->session));
+                        fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "session %s has ended", x->session));
                 else
-                        fail(x, MHD_HTTP_BAD_REQUEST, error_json("invalid_request", "path", "%s", rep->err.msg));
+                        fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", "path", "%s", rep->err.msg));
                 return -e;
         }
         return 0;
@@ -538,13 +405,13 @@ static void list_files(struct ctx *x, struct MHD_Connection *c) {
         if (file_request(x, LP_FILE_LIST, 0, path, &rep) < 0)
                 return;
         if (rep.nfds != 1) {
-                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "no listing"));
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "no listing"));
                 return;
         }
         _cleanup_close_ int fd = rep.fds[0];
         struct stat st;
         if (fstat(fd, &st) < 0 || st.st_size > (64 << 20)) {
-                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, error_json("internal", NULL, "bad listing"));
+                fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "bad listing"));
                 return;
         }
         _cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
@@ -629,21 +496,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
                 buf_init(&x->body, x->route == R_EXECUTE ? CODE_BODY_MAX : BODY_MAX);
                 if (x->route == R_NONE)
-                        fail(x, MHD_HTTP_NOT_FOUND, error_json("not_found", NULL, "no route %s", url));
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("not_found", NULL, "no route %s", url));
                 else if (!method_allowed(x->route, method))
                         fail(x, MHD_HTTP_METHOD_NOT_ALLOWED,
-                             error_json("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,
+                             api_error("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,
                                         allowed_methods(x->route)));
                 else if (x->route >= R_SESSIONS && !authorized(c))
                         fail(x, MHD_HTTP_UNAUTHORIZED,
-                             error_json("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
+                             api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
                 else if (x->route >= R_SESSION && !valid_session_id(x->session))
-                        fail(x, MHD_HTTP_NOT_FOUND, error_json("session_not_found", NULL, "no session %s", x->session));
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
                 else if (!is_upload && !strcmp(method, "POST")) {
                         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
                         if (!ct || strncmp(ct, "application/json", 16) != 0)
                                 fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                     error_json("unsupported_media_type", NULL, "send Content-Type: application/json"));
+                                     api_error("unsupported_media_type", NULL, "send Content-Type: application/json"));
                 }
                 if (!x->rejected && is_upload)
                         upload_begin(x);
@@ -662,7 +529,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         }
                 } else if (!x->rejected && buf_append(&x->body, data, *size) < 0) {
                         fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
-                             error_json("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                             api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
                 }
                 *size = 0;
                 return MHD_YES;
@@ -676,7 +543,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 if (launch_alive())
                         return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
                 return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                 error_json("unavailable", NULL, "the sandbox launcher is not running"));
+                                 api_error("unavailable", NULL, "the sandbox launcher is not running"));
         case R_SESSIONS:
                 if (!strcmp(method, "POST"))
                         create_session(x);
@@ -695,7 +562,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 }
                 if (!s)
                         return send_json(c, MHD_HTTP_NOT_FOUND,
-                                         error_json("session_not_found", NULL, "no session %s", x->session));
+                                         api_error("session_not_found", NULL, "no session %s", x->session));
                 return send_json(c, MHD_HTTP_OK, s);
         }
         case R_EXECUTE: {
@@ -720,10 +587,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         x->rejected = false;
                         if (x->write_err == ENOSPC)
                                 fail(x, MHD_HTTP_INSUFFICIENT_STORAGE,
-                                     error_json("workspace_full", "path", "the workspace is full"));
+                                     api_error("workspace_full", "path", "the workspace is full"));
                         else
                                 fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                     error_json("internal", NULL, "write failed: %s", strerror(x->write_err)));
+                                     api_error("internal", NULL, "write failed: %s", strerror(x->write_err)));
                         return respond(c, x);
                 }
                 x->status = MHD_HTTP_CREATED;

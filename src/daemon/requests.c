@@ -1,0 +1,175 @@
+/* requests: the API's request bodies, parsed and validated. Pure (jansson only, no HTTP),
+ * so it is fuzzed (tests/fuzz/fuzz_requests.c). Every refusal is an error object that
+ * names the offending field; unknown fields are refused, not ignored. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "daemon/requests.h"
+
+json_t *api_error(const char *code, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+json_t *api_error(const char *code, const char *field, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+        if (field && *field)
+                json_object_set_new(e, "field", json_string(field));
+        return json_pack("{s:o}", "error", e);
+}
+
+struct field {
+        const char *name;
+        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_OBJECT */
+        double lo, hi;
+};
+
+/* Check that obj has only the listed fields, each of the right type and range. */
+static json_t *check_fields(json_t *obj, const char *prefix, const struct field *fields, size_t n) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+                const struct field *f = NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (!strcmp(fields[i].name, k))
+                                f = &fields[i];
+                char path[128];
+                snprintf(path, sizeof(path), "%s%s", prefix, k);
+                if (!f)
+                        return api_error("invalid_request", path, "unknown field '%s'", path);
+                bool ok = f->type == JSON_REAL      ? json_is_number(v)
+                          : f->type == JSON_INTEGER ? json_is_integer(v)
+                          : f->type == JSON_STRING  ? json_is_string(v)
+                                                    : json_is_object(v);
+                if (!ok)
+                        return api_error("invalid_request", path, "'%s' must be %s", path,
+                                          f->type == JSON_REAL      ? "a number"
+                                          : f->type == JSON_INTEGER ? "an integer"
+                                          : f->type == JSON_STRING  ? "a string"
+                                                                    : "an object");
+                if ((f->type == JSON_REAL || f->type == JSON_INTEGER) &&
+                    (json_number_value(v) < f->lo || json_number_value(v) > f->hi))
+                        return api_error("invalid_request", path, "'%s' must be between %g and %g", path, f->lo,
+                                          f->hi);
+        }
+        return NULL;
+}
+
+static json_t *check_string_map(json_t *obj, const char *name, size_t max_keys) {
+        if (!obj)
+                return NULL;
+        if (json_object_size(obj) > max_keys)
+                return api_error("invalid_request", name, "'%s' has more than %zu entries", name, max_keys);
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+                if (!json_is_string(v))
+                        return api_error("invalid_request", name, "'%s.%s' must be a string", name, k);
+        }
+        return NULL;
+}
+
+static json_t *parse_body(const char *body, size_t len, json_t **ret) {
+        json_error_t e;
+        json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &e);
+        if (!j)
+                return api_error("invalid_request", "", "the body is not valid JSON: %s (line %d, column %d)",
+                                  e.text, e.line, e.column);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return api_error("invalid_request", "", "the body must be a JSON object");
+        }
+        *ret = j;
+        return NULL;
+}
+
+
+int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field top[] = {
+                {"interpreter", JSON_STRING, 0, 0},         {"timeout_seconds", JSON_INTEGER, 1, 28800},
+                {"idle_timeout_seconds", JSON_INTEGER, 1, 28800}, {"limits", JSON_OBJECT, 0, 0},
+                {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
+        };
+        static const struct field lim[] = {
+                {"memory_mb", JSON_INTEGER, 16, 65536},
+                {"cpus", JSON_REAL, 0.01, 256},
+                {"pids", JSON_INTEGER, 4, 65536},
+                {"workspace_mb", JSON_INTEGER, 1, 65536},
+        };
+        if (!err)
+                err = check_fields(req, "", top, ARRAY_SIZE(top));
+        if (!err && json_object_get(req, "limits"))
+                err = check_fields(json_object_get(req, "limits"), "limits.", lim, ARRAY_SIZE(lim));
+        if (!err)
+                err = check_string_map(json_object_get(req, "env"), "env", LP_ENV_MAX_COUNT);
+        if (!err)
+                err = check_string_map(json_object_get(req, "metadata"), "metadata", 32);
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(req, "env"), k, v) {
+                if (err)
+                        break;
+                if (!lp_valid_env_name(k, strlen(k)))
+                        err = api_error("invalid_request", "env", "variable name '%s' must match [A-Za-z_][A-Za-z0-9_]*",
+                                        k);
+                else if (json_string_length(v) > LP_ENV_VALUE_MAX)
+                        err = api_error("invalid_request", "env", "variable %s is longer than %d bytes", k,
+                                        LP_ENV_VALUE_MAX);
+        }
+        const char *interp = json_string_value(json_object_get(req, "interpreter"));
+        if (!err && interp && strcmp(interp, "default") != 0)
+                err = api_error("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",
+                                interp);
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
+        return 0;
+}
+
+int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_req *ret, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {
+                {"code", JSON_STRING, 0, 0},
+                {"language", JSON_STRING, 0, 0},
+                {"context_id", JSON_STRING, 0, 0},
+                {"timeout_seconds", JSON_REAL, 0.1, 3600},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        if (!err && !json_object_get(req, "code"))
+                err = api_error("invalid_request", "code", "'code' is required");
+        const char *lang = json_string_value(json_object_get(req, "language"));
+        if (!err && lang && strcmp(lang, "python") != 0)
+                err = api_error("invalid_request", "language", "language '%s' is not available yet (python)", lang);
+        const char *context = json_string_value(json_object_get(req, "context_id"));
+        if (!err && context) {
+                size_t n = strlen(context);
+                bool ok = n >= 1 && n <= 64;
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = (context[i] >= 'a' && context[i] <= 'z') || (context[i] >= 'A' && context[i] <= 'Z') ||
+                             (context[i] >= '0' && context[i] <= '9') || context[i] == '_' || context[i] == '-';
+                if (!ok)
+                        err = api_error("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
+        }
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        json_t *code = json_object_get(req, "code");
+        double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
+        *ret = (struct exec_req){.code = json_string_value(code),
+                                 .code_len = json_string_length(code),
+                                 .context = context ? context : "default",
+                                 .timeout_s = timeout > 0 ? timeout : 60};
+        *ret_req = req; /* owns the strings in *ret */
+        return 0;
+}

@@ -1,0 +1,15 @@
+/* requests: parse and validate API request bodies (see requests.c). */
+#pragma once
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "daemon/daemon.h"
+
+/* {"error": {"code", "message", "field"?}} */
+__attribute__((format(printf, 3, 4))) json_t *api_error(const char *code, const char *field, const char *fmt, ...);
+
+/* On success *ret_req is the validated body; on failure *ret_err is the 400 error object. */
+int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+/* *ret points into *ret_req, which the caller frees after use. */
+int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_req *ret, json_t **ret_err);
