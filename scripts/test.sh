@@ -54,10 +54,14 @@ setup_build() { # setup_build DIR [meson options...]
 run_suites() { # run_suites BUILD_DIR
   local dir=$1
   meson test -C "$dir" --suite unit --suite fuzz-replay --print-errorlogs || return 1
-  AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider tests/launcher tests/cli || return 1
-  if [ -d tests/escape ] && ls tests/escape/test_*.py >/dev/null 2>&1; then
-    AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider tests/escape || return 1
-  fi
+  local suites=()
+  for s in tests/runner tests/launcher tests/cli tests/e2e tests/escape; do
+    ls "$s"/test_*.py >/dev/null 2>&1 && suites+=("$s")
+  done
+  # One pytest run per suite: each has its own conftest.
+  for s in "${suites[@]}"; do
+    AIRLOCK_BUILD=$dir $PY -m pytest -q -p no:cacheprovider "$s" || return 1
+  done
 }
 
 lint() {
