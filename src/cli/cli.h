@@ -3,3 +3,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+/* The client verbs: they talk to a running daemon over its REST API. */
+int cmd_sessions(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_files(int argc, char **argv);

@@ -19,6 +19,13 @@ static const char usage[] =
         "  serve    run the service (REST API, sessions); see 'airlock serve --help'\n"
         "  run      run a program in a fresh sandbox (no daemon needed)\n"
         "  doctor   report what isolation this host can give a sandbox\n"
+        "\n"
+        "  sessions create, list, show and end sessions of a running daemon\n"
+        "  exec     run code in a session (its state stays for the next exec)\n"
+        "  files    put, get, list and remove files in a session's workspace\n"
+        "           (these three find the daemon with --url or AIRLOCK_URL and\n"
+        "           authenticate with --api-key or AIRLOCK_API_KEY)\n"
+        "\n"
         "  version  print the version\n"
         "\n"
         "'airlock <command> --help' describes a command.\n";
@@ -53,6 +60,12 @@ int main(int argc, char **argv) {
                 return cmd_run(argc - 1, argv + 1);
         if (!strcmp(cmd, "doctor"))
                 return cmd_doctor(argc - 1, argv + 1);
+        if (!strcmp(cmd, "sessions"))
+                return cmd_sessions(argc - 1, argv + 1);
+        if (!strcmp(cmd, "exec"))
+                return cmd_exec(argc - 1, argv + 1);
+        if (!strcmp(cmd, "files"))
+                return cmd_files(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
                 printf("airlock %s\n", AIRLOCK_VERSION);
                 return 0;

@@ -79,6 +79,9 @@ struct exec_req {
 };
 
 int sessions_init(const char *runner_path, struct diag *reterr);
+/* Keep `size` default-shaped sandboxes ready (0 turns the pool off). */
+int sessions_start_pool(int size);
+void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready);
 /* Create from a validated request body (http.c checks it). Returns the session JSON. */
 int session_create(json_t *req, json_t **ret, struct diag *reterr);
 json_t *session_get_json(const char *id);

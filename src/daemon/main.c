@@ -21,11 +21,12 @@
 #include "daemon/daemon.h"
 
 static const char usage[] =
-        "usage: airlock serve [--listen ADDRESS:PORT] [--data-dir DIR]\n"
+        "usage: airlock serve [--listen ADDRESS:PORT] [--data-dir DIR] [--pool-size N]\n"
         "\n"
         "Run the Airlock service: the REST API on ADDRESS:PORT (default 127.0.0.1:8470), state\n"
         "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
-        "start). Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
+        "start). N sandboxes of the default shape are kept ready (default 4, 0 to disable).\n"
+        "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
 
 static int prepare_data_dir(const char *dir, struct diag *d) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -51,10 +52,11 @@ static int drop_privileges(struct diag *d) {
 
 int main(int argc, char **argv) {
         const char *listen_addr = "127.0.0.1:8470", *data_dir = "/var/lib/airlock";
-        int launcher_fd = -1;
+        int launcher_fd = -1, pool_size = 4;
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"data-dir", required_argument, NULL, 'd'},
                                              {"launcher-fd", required_argument, NULL, 'f'},
+                                             {"pool-size", required_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
         int opt;
@@ -64,7 +66,14 @@ int main(int argc, char **argv) {
                         listen_addr = optarg;
                 else if (opt == 'd')
                         data_dir = optarg;
-                else if (opt == 'f') {
+                else if (opt == 'p') {
+                        unsigned long long v;
+                        if (parse_u64(optarg, &v) < 0 || v > 64) {
+                                fprintf(stderr, "airlock serve: --pool-size must be a whole number from 0 to 64\n");
+                                return 2;
+                        }
+                        pool_size = (int)v;
+                } else if (opt == 'f') {
                         /* internal: set by the supervising launcher (`airlock serve`) */
                         unsigned long long v;
                         if (parse_u64(optarg, &v) < 0 || v < 3 || v > 1024) {
@@ -118,6 +127,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 1;
         }
+        sessions_start_pool(pool_size);
         fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"data_dir\":\"%s\"}\n",
                 listen_addr, data_dir);
         for (;;) {

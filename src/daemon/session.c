@@ -37,6 +37,7 @@ struct session {
         char ended_reason[32];
         double expires_at, last_used, idle_timeout;
         json_t *doc;
+        struct lp_isolation iso;
         struct buf ctl_in; /* bytes read from the control socket, not yet a whole line */
         struct session *next;
 };
@@ -227,21 +228,38 @@ static int env_blob(json_t *env, struct buf *out, uint32_t *count, struct diag *
         return 0;
 }
 
-int session_create(json_t *req, json_t **ret, struct diag *d) {
-        json_t *limits = json_object_get(req, "limits");
-        double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
-        double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
-        double memory_mb = json_number_value(json_object_get(limits, "memory_mb"));
-        double cpus = json_number_value(json_object_get(limits, "cpus"));
-        double pids = json_number_value(json_object_get(limits, "pids"));
-        double workspace_mb = json_number_value(json_object_get(limits, "workspace_mb"));
-        ttl = ttl > 0 ? ttl : 900;
-        idle = idle > 0 ? idle : 900;
-        memory_mb = memory_mb > 0 ? memory_mb : 512;
-        cpus = cpus > 0 ? cpus : 1.0;
-        pids = pids > 0 ? pids : 256;
-        workspace_mb = workspace_mb > 0 ? workspace_mb : 512;
+struct shape {
+        double memory_mb, cpus, pids, workspace_mb;
+};
 
+static const struct shape default_shape = {512, 1.0, 256, 512};
+
+/* The warm pool: sandboxes of the default shape whose runner is already up, so that a
+ * default session is an id and a record away. The launcher's deadline for them is the
+ * longest session TTL; the reaper enforces each session's own TTL. */
+#define POOL_MAX 64
+#define POOL_LAUNCHER_TTL_S 28800.0
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        struct session *items[POOL_MAX];
+        int n, target;
+        bool stop;
+        uint64_t hits, misses;
+} P = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void free_unregistered(struct session *s) {
+        safe_close(s->out_fd);
+        safe_close(s->err_fd);
+        safe_close(s->ctl_fd);
+        json_decref(s->doc);
+        buf_free(&s->ctl_in);
+        pthread_mutex_destroy(&s->exec_lock);
+        free(s);
+}
+
+/* A sandbox running the runner, ready for its first execute; not yet a session. */
+static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t *env, struct diag *d) {
         struct lp_create c;
         memset(&c, 0, sizeof(c));
         c.backend = LP_BACKEND_NAMESPACE;
@@ -251,57 +269,62 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         snprintf(c.runtime, sizeof(c.runtime), "default");
         snprintf(c.entry_name, sizeof(c.entry_name), "airlock_runner.py");
         c.limits = (struct lp_limits){
-                .memory_bytes = (uint64_t)memory_mb << 20,
-                .workspace_bytes = (uint64_t)workspace_mb << 20,
-                .tmp_bytes = (uint64_t)(workspace_mb < 256 ? workspace_mb : 256) << 20,
-                .cpu_millis = (uint32_t)(cpus * 1000 + 0.5),
-                .pids = (uint32_t)pids,
-                .timeout_ms = (uint32_t)(ttl * 1000),
+                .memory_bytes = (uint64_t)sh->memory_mb << 20,
+                .workspace_bytes = (uint64_t)sh->workspace_mb << 20,
+                .tmp_bytes = (uint64_t)(sh->workspace_mb < 256 ? sh->workspace_mb : 256) << 20,
+                .cpu_millis = (uint32_t)(sh->cpus * 1000 + 0.5),
+                .pids = (uint32_t)sh->pids,
+                .timeout_ms = (uint32_t)(launcher_ttl * 1000),
                 .interrupt_grace_ms = 2000,
                 .nofile = 1024,
         };
-        struct buf env;
-        buf_init(&env, LP_ENV_MAX_BYTES);
+        struct buf envb;
+        buf_init(&envb, LP_ENV_MAX_BYTES);
         int r = 0;
-        json_t *envj = json_object_get(req, "env");
-        if (envj)
-                r = env_blob(envj, &env, &c.env_count, d);
-        c.env_len = (uint32_t)env.len;
+        if (env)
+                r = env_blob(env, &envb, &c.env_count, d);
+        c.env_len = (uint32_t)envb.len;
         if (r == 0)
-                r = lp_validate_create(&c, env.data ? env.data : "", env.len, d);
+                r = lp_validate_create(&c, envb.data ? envb.data : "", envb.len, d);
         if (r < 0) {
-                buf_free(&env);
-                return r;
+                buf_free(&envb);
+                return NULL;
         }
         _cleanup_close_ int code = memfd_with_data("runner", S.runner, S.runner_len);
         if (code < 0) {
-                buf_free(&env);
-                return diag_set(d, code, "", "cannot hold the runner");
+                buf_free(&envb);
+                diag_set(d, code, "", "cannot hold the runner");
+                return NULL;
         }
         struct lreply rep;
-        r = launch_call(LP_CREATE, &c, sizeof(c), env.data, env.len, &code, 1, &rep);
-        buf_free(&env);
-        if (r < 0)
-                return diag_set(d, -EIO, "", "the sandbox launcher is unavailable");
-        if (rep.type == LP_ERROR)
-                return diag_set(d, rep.err.code ?: -EIO, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
+        r = launch_call(LP_CREATE, &c, sizeof(c), envb.data, envb.len, &code, 1, &rep);
+        buf_free(&envb);
+        if (r < 0) {
+                diag_set(d, -EIO, "", "the sandbox launcher is unavailable");
+                return NULL;
+        }
+        if (rep.type == LP_ERROR) {
+                diag_set(d, rep.err.code ?: -EIO, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
+                return NULL;
+        }
         if (rep.type != LP_CREATED || rep.nfds != 3) {
                 for (size_t i = 0; i < rep.nfds; i++)
                         close(rep.fds[i]);
-                return diag_set(d, -EPROTO, "", "unexpected reply from the launcher");
+                diag_set(d, -EPROTO, "", "unexpected reply from the launcher");
+                return NULL;
         }
         struct lp_created cr;
         memcpy(&cr, rep.body, sizeof(cr));
-
         struct session *s = calloc(1, sizeof(*s));
         if (!s) {
                 for (size_t i = 0; i < 3; i++)
                         close(rep.fds[i]);
                 launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
-                return diag_set(d, -ENOMEM, "", "out of memory");
+                diag_set(d, -ENOMEM, "", "out of memory");
+                return NULL;
         }
-        random_id("sess_", s->id, sizeof(s->id));
         s->sandbox_id = cr.sandbox_id;
+        s->iso = cr.isolation;
         s->out_fd = rep.fds[0];
         s->err_fd = rep.fds[1];
         s->ctl_fd = rep.fds[2];
@@ -309,37 +332,129 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
                 fcntl(rep.fds[i], F_SETFL, O_NONBLOCK);
         pthread_mutex_init(&s->exec_lock, NULL);
         buf_init(&s->ctl_in, CONTROL_LINE_MAX);
+        json_t *ready = await_frame(s, "ready", RUNNER_READY_TIMEOUT_S);
+        if (!ready) {
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                diag_set(d, -ETIMEDOUT, "", "the session's runner did not start");
+                return NULL;
+        }
+        json_decref(ready);
+        return s;
+}
+
+static void *pool_fill(void *arg) {
+        (void)arg;
+        pthread_mutex_lock(&P.lock);
+        while (!P.stop) {
+                if (P.n >= P.target) {
+                        pthread_cond_wait(&P.wake, &P.lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&P.lock);
+                struct diag d = {0};
+                struct session *s = launch_alive() ? spawn(&default_shape, POOL_LAUNCHER_TTL_S, NULL, &d) : NULL;
+                pthread_mutex_lock(&P.lock);
+                if (s && !P.stop && P.n < POOL_MAX) {
+                        P.items[P.n++] = s;
+                } else if (s) {
+                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                        free_unregistered(s);
+                } else {
+                        /* The launcher refused or is gone: do not spin. */
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_sec += 1;
+                        pthread_cond_timedwait(&P.wake, &P.lock, &ts);
+                }
+        }
+        pthread_mutex_unlock(&P.lock);
+        return NULL;
+}
+
+int sessions_start_pool(int size) {
+        P.target = size < 0 ? 0 : size > POOL_MAX ? POOL_MAX : size;
+        if (P.target == 0)
+                return 0;
+        pthread_t t;
+        if (pthread_create(&t, NULL, pool_fill, NULL) != 0)
+                return -EAGAIN;
+        pthread_detach(t);
+        return 0;
+}
+
+void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready) {
+        pthread_mutex_lock(&P.lock);
+        *hits = P.hits;
+        *misses = P.misses;
+        *ready = P.n;
+        pthread_mutex_unlock(&P.lock);
+}
+
+static struct session *pool_take(void) {
+        pthread_mutex_lock(&P.lock);
+        struct session *s = P.n > 0 ? P.items[--P.n] : NULL;
+        if (s)
+                P.hits++;
+        else
+                P.misses++;
+        pthread_cond_signal(&P.wake);
+        pthread_mutex_unlock(&P.lock);
+        return s;
+}
+
+static void pool_drain(void) {
+        pthread_mutex_lock(&P.lock);
+        P.stop = true;
+        pthread_cond_broadcast(&P.wake);
+        while (P.n > 0) {
+                struct session *s = P.items[--P.n];
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+        }
+        pthread_mutex_unlock(&P.lock);
+}
+
+int session_create(json_t *req, json_t **ret, struct diag *d) {
+        json_t *limits = json_object_get(req, "limits");
+        double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
+        double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
+        struct shape sh = default_shape;
+        if (json_object_get(limits, "memory_mb"))
+                sh.memory_mb = json_number_value(json_object_get(limits, "memory_mb"));
+        if (json_object_get(limits, "cpus"))
+                sh.cpus = json_number_value(json_object_get(limits, "cpus"));
+        if (json_object_get(limits, "pids"))
+                sh.pids = json_number_value(json_object_get(limits, "pids"));
+        if (json_object_get(limits, "workspace_mb"))
+                sh.workspace_mb = json_number_value(json_object_get(limits, "workspace_mb"));
+        ttl = ttl > 0 ? ttl : 900;
+        idle = idle > 0 ? idle : 900;
+        json_t *env = json_object_get(req, "env");
+        bool pooled = !memcmp(&sh, &default_shape, sizeof(sh)) && json_object_size(env) == 0;
+        struct session *s = pooled ? pool_take() : NULL;
+        if (!s)
+                s = spawn(&sh, ttl, env, d);
+        if (!s)
+                return d->code ? d->code : -EIO;
+        random_id("sess_", s->id, sizeof(s->id));
         s->refs = 1; /* the registry's */
         double now = now_seconds();
         s->expires_at = now + ttl;
         s->last_used = now;
         s->idle_timeout = idle;
 
-        json_t *ready = await_frame(s, "ready", RUNNER_READY_TIMEOUT_S);
-        if (!ready) {
-                launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
-                s->refs = 0;
-                safe_close(s->out_fd);
-                safe_close(s->err_fd);
-                safe_close(s->ctl_fd);
-                buf_free(&s->ctl_in);
-                pthread_mutex_destroy(&s->exec_lock);
-                free(s);
-                return diag_set(d, -ETIMEDOUT, "", "the session's runner did not start");
-        }
-        json_decref(ready);
-
         time_t wall = time(NULL);
         char created[32], expires[32];
         rfc3339(wall, created, sizeof(created));
         rfc3339(wall + (time_t)ttl, expires, sizeof(expires));
-        const struct lp_isolation *iso = &cr.isolation;
+        const struct lp_isolation *iso = &s->iso;
         s->doc = json_pack(
                 "{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:O, s:n}",
                 "id", s->id, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
-                "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)memory_mb, "cpus", cpus,
-                "pids", (json_int_t)pids, "workspace_mb", (json_int_t)workspace_mb, "isolation", "backend",
-                lp_backend_name(iso->backend), "cgroup",
+                "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)sh.memory_mb, "cpus",
+                sh.cpus, "pids", (json_int_t)sh.pids, "workspace_mb", (json_int_t)sh.workspace_mb, "isolation",
+                "backend", lp_backend_name(iso->backend), "cgroup",
                 iso->cgroup_mode == 2   ? "v2"
                 : iso->cgroup_mode == 1 ? "v1"
                                         : "none",
@@ -347,13 +462,8 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
                 (int)iso->uid_private, "network", "none", "metadata",
                 json_object_get(req, "metadata") ?: json_object(), "ended_reason");
         if (!s->doc) {
-                launch_signal(cr.sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
-                s->refs = 0;
-                safe_close(s->out_fd);
-                safe_close(s->err_fd);
-                safe_close(s->ctl_fd);
-                buf_free(&s->ctl_in);
-                free(s);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
                 return diag_set(d, -ENOMEM, "", "out of memory");
         }
         store_put_session(s->doc, s->sandbox_id);
@@ -705,6 +815,7 @@ void sessions_reap(void) {
 }
 
 void sessions_stop_all(void) {
+        pool_drain();
         pthread_mutex_lock(&S.lock);
         for (struct session *s = S.list, *next; s; s = next) {
                 next = s->next;
