@@ -431,7 +431,9 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         ttl = ttl > 0 ? ttl : 900;
         idle = idle > 0 ? idle : 900;
         json_t *env = json_object_get(req, "env");
-        bool pooled = !memcmp(&sh, &default_shape, sizeof(sh)) && json_object_size(env) == 0;
+        bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
+                      sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
+                      json_object_size(env) == 0;
         struct session *s = pooled ? pool_take() : NULL;
         if (!s)
                 s = spawn(&sh, ttl, env, d);
