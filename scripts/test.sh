@@ -66,6 +66,7 @@ run_suites() { # run_suites BUILD_DIR
 
 lint() {
   scripts/check-banned.sh || return 1
+  $PY -m ruff check --quiet . || return 1
   cppcheck --enable=warning,portability,performance --inline-suppr --error-exitcode=1 -q \
     --std=c11 -D_GNU_SOURCE -I src src || return 1
   clang-tidy -p build-asan --quiet src/*/*.c 2>&1 | grep -E 'error|warning:' && return 1

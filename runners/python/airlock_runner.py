@@ -18,6 +18,7 @@ import __future__
 
 import ast
 import builtins
+import gc
 import json
 import linecache
 import os
@@ -38,7 +39,7 @@ FUTURE_FLAGS = 0  # compiler flags of every __future__ feature: they persist acr
 for _feature in __future__.all_feature_names:
     FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 RUNNER_FILE = __file__  # replaced by the code's own filename in main(); see _driver_files()
-RUNNER_MODULE = sys.modules[__name__]  # sys.modules["__main__"] is a context's while it runs
+RUNNER_MODULE = None  # this module, set in main(): sys.modules["__main__"] is a context's
 
 # The daemon is asked to put "type" and "id" first in a frame, so that the id of a frame too
 # large to parse can still be found in its first bytes and echoed in the refusal.
@@ -65,13 +66,17 @@ def _call_user(fn, *args):
     Returns (value, None) or (None, exception). The flag is a plain global store (no call, so
     no point where Python runs pending signal handlers) right next to the try, which is why a
     SIGINT can't land between the end of user code and the flag going down and escape into
-    the runner.
+    the runner. A SIGINT handler the user installed is replaced while still inside the try,
+    so whatever it raises is the cell's too.
     """
     global _user_code_running
     _user_code_running = True
     try:
-        return fn(*args), None
-    except BaseException as exc:  # noqa: BLE001 - exceptions of user code are data
+        try:
+            return fn(*args), None
+        finally:
+            _restore_sigint()
+    except BaseException as exc:
         return None, exc
     finally:
         _user_code_running = False
@@ -79,12 +84,12 @@ def _call_user(fn, *args):
 
 def _restore_sigint():
     """User code may install its own SIGINT handler; it lasts for that execution only."""
-    for _ in range(3):  # a pending SIGINT may run the user's handler, which may raise
+    for _ in range(3):  # a pending SIGINT may run the user's handler first, which may raise
         try:
             if signal.getsignal(signal.SIGINT) is not _on_sigint:
                 signal.signal(signal.SIGINT, _on_sigint)
             return
-        except BaseException:  # noqa: BLE001, S112 - try again with the handler gone
+        except BaseException:
             continue
 
 
@@ -102,8 +107,21 @@ class Oversized:
         self.head = head
 
 
+# Own encoder and decoder objects: faster than json.dumps/loads per call, and a cell that
+# patches json.dumps (to indent its own output, say) can't put newlines into frames.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ASCII_ENCODER = json.JSONEncoder()  # for quoting bad values in messages
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _encode(frame):
-    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(frame)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -121,7 +139,7 @@ def _clip(value, budget):
     if isinstance(value, list):
         keep = max(8, budget // 64)
         if len(value) > keep:
-            value = value[: keep // 2] + ["... [truncated]\n"] + value[-(keep // 2):]
+            value = [*value[: keep // 2], "... [truncated]\n", *value[-(keep // 2):]]
         return [_clip(item, budget) for item in value]
     return value
 
@@ -240,12 +258,8 @@ def _json_type(value):
 
 def _brief(value):
     """A short, safe rendering of a bad value for an error message."""
-    text = json.dumps(value, ensure_ascii=True)
+    text = _ASCII_ENCODER.encode(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not JSON")
 
 
 def parse_request(line):
@@ -257,7 +271,7 @@ def parse_request(line):
         raise RequestError("bad_frame", f"frame is not valid UTF-8 (byte {exc.start})",
                            request_id) from None
     try:
-        frame = json.loads(text, parse_constant=_reject_constant)
+        frame = _DECODER.decode(text)
     except ValueError as exc:
         raise RequestError("bad_frame", f"frame is not valid JSON: {exc}", request_id) from None
     if not isinstance(frame, dict):
@@ -318,7 +332,7 @@ def _flush_std():
         seen.add(id(stream))
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001, S110 - see the docstring
+        except Exception:
             pass
 
 
@@ -358,9 +372,9 @@ class Context:
         flags = TOP_LEVEL_AWAIT | self.compile_flags
         tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            if not _ends_with_semicolon(lines, tree.body[-1]):
-                last = ast.Expression(tree.body.pop().value)
+        if (tree.body and isinstance(tree.body[-1], ast.Expr)
+                and not _ends_with_semicolon(lines, tree.body[-1])):
+            last = ast.Expression(tree.body.pop().value)
         if tree.body:
             code = compile(tree, filename, "exec", flags, dont_inherit=True)
             self.compile_flags |= code.co_flags & FUTURE_FLAGS
@@ -371,7 +385,7 @@ class Context:
         return None if value is None else _mime_bundle(value)
 
     def _run(self, code):
-        result = eval(code, self.namespace)  # noqa: S307 - running the user's code is the job
+        result = eval(code, self.namespace)  # running the user's code is the job
         if code.co_flags & CO_COROUTINE:
             result = self._await(result)
         return result
@@ -393,7 +407,7 @@ class Context:
                 task.cancel()
                 try:
                     self.loop.run_until_complete(task)
-                except BaseException:  # noqa: BLE001, S110 - the first exception is reported
+                except BaseException:
                     pass
             elif not task.cancelled():
                 task.exception()  # mark it retrieved: no "never retrieved" log at exit
@@ -403,7 +417,7 @@ class Context:
         if self.loop is not None and not self.loop.is_closed():
             try:
                 self.loop.close()
-            except Exception:  # noqa: BLE001, S110 - a loop left running: dropped anyway
+            except Exception:
                 pass
 
 
@@ -425,25 +439,41 @@ def _driver_files(used_loop):
     return files
 
 
-def _user_traceback(tb, driver_files):
-    """Drop the leading frames that belong to the runner (and the event loop it drove)."""
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename not in driver_files and os.path.dirname(filename) not in driver_files:
-            break
-        tb = tb.tb_next
-    return tb
+def _is_driver(filename, driver_files):
+    return filename in driver_files or os.path.dirname(filename) in driver_files
+
+
+def _strip_runner_frames(report, driver_files):
+    """Leave only the user's frames in a TracebackException and the exceptions chained to it.
+
+    Dropped: the leading frames of the runner (and of the event loop it drove) that called
+    into the cell, and any other frame of the runner's file, such as its SIGINT handler,
+    which is the innermost frame of an interrupt.
+    """
+    seen = set()
+    pending = [report]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = list(current.stack)
+        while frames and _is_driver(frames[0].filename, driver_files):
+            frames.pop(0)
+        current.stack = traceback.StackSummary.from_list(
+            [frame for frame in frames if frame.filename != RUNNER_FILE])
+        pending += [current.__cause__, current.__context__, *(current.exceptions or ())]
 
 
 def _describe_exception(exc, driver_files):
     """The error frame's fields (runs as user code: str() of an exception is theirs)."""
-    tb = _user_traceback(exc.__traceback__, driver_files)
-    lines = traceback.format_exception(type(exc), exc, tb)
+    report = traceback.TracebackException.from_exception(exc, compact=True)
+    _strip_runner_frames(report, driver_files)
     try:
         value = str(exc)
-    except Exception:  # noqa: BLE001 - as traceback does
+    except Exception:
         value = "<exception str() failed>"
-    return {"name": type(exc).__name__, "value": value, "traceback": lines}
+    return {"name": type(exc).__name__, "value": value, "traceback": list(report.format())}
 
 
 # --- The runner --------------------------------------------------------------------------------
@@ -452,6 +482,7 @@ def _describe_exception(exc, driver_files):
 class Runner:
     def __init__(self, channel):
         self.channel = channel
+        self.pid = os.getpid()
         self.contexts = {DEFAULT_CONTEXT: Context(DEFAULT_CONTEXT)}
         self.active = None  # the context whose cells linecache and sys.modules hold
         self.handlers = {
@@ -464,8 +495,8 @@ class Runner:
         }
 
     def serve(self):
-        self.channel.send({"type": "ready", "protocol": PROTOCOL, "pid": os.getpid(),
-                           "python": "%d.%d.%d" % sys.version_info[:3]})
+        self.channel.send({"type": "ready", "protocol": PROTOCOL, "pid": self.pid,
+                           "python": "{}.{}.{}".format(*sys.version_info[:3])})
         for item in self.channel.frames():
             self.dispatch(item)
 
@@ -484,12 +515,13 @@ class Runner:
             self.channel.send(exc.frame())
         except ChannelClosed:
             raise
-        except (Exception, KeyboardInterrupt) as exc:  # a runner bug: report it, keep serving
+        # A bug of the runner's own: report it and go on serving.
+        except (Exception, KeyboardInterrupt) as exc:
             self.channel.send(RequestError("internal_error", f"runner failed: {exc!r}",
                                            request_id).frame())
 
     def _context(self, request):
-        name = request.get("context", DEFAULT_CONTEXT)
+        name = request["context"]
         ctx = self.contexts.get(name)
         if ctx is None:
             raise RequestError("context_not_found", f"no context named '{name}'", request["id"])
@@ -506,24 +538,42 @@ class Runner:
             linecache.cache.update(ctx.cells)
             self.active = ctx
 
+    def _drop(self, name):
+        """Remove a context and give its memory back at once."""
+        self._forget(self.contexts.pop(name))
+        # A namespace is a reference cycle (its functions point back at it through
+        # __globals__): collect now, with the context unreachable, so that a dropped
+        # DataFrame's memory comes back at once rather than at some later collection.
+        gc.collect()
+
     def _forget(self, ctx):
         ctx.close()
         for filename, entry in ctx.cells.items():
             if linecache.cache.get(filename) is entry:
                 del linecache.cache[filename]
-        if sys.modules.get("__main__") is ctx.module:
+        if sys.modules.get("__main__") is ctx.module and RUNNER_MODULE is not None:
             sys.modules["__main__"] = RUNNER_MODULE
         if self.active is ctx:
             self.active = None
 
     def execute(self, request):
-        ctx = self._context(request)
+        # Executing in a context that doesn't exist yet creates it, so that a client's
+        # `context_id` just works; create_context is there to make one ahead of time.
+        name = request.get("context", DEFAULT_CONTEXT)
+        ctx = self.contexts.get(name)
+        if ctx is None:
+            ctx = self.contexts[name] = Context(name)
         ctx.execution_count += 1
         count = ctx.execution_count
         self._activate(ctx)
         started = time.perf_counter()
         bundle, exc = _call_user(ctx.run_cell, request["code"])
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if os.getpid() != self.pid:
+            # A child the cell forked (os.fork()) and that ran to the end of the cell: it
+            # must not speak on the control socket it shares with the runner.
+            _flush_std()
+            os._exit(0 if exc is None else 1)
         error = None
         if exc is not None:
             error, failure = _call_user(_describe_exception, exc, _driver_files(ctx.used_loop))
@@ -534,7 +584,6 @@ class Runner:
         if exc is not None:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
         exc = failure = None  # the traceback holds the cell's frames; let them go
-        _restore_sigint()
         _flush_std()  # output reaches the pipes before the daemon hears "done"
         request_id = request["id"]
         if bundle is not None:
@@ -561,20 +610,19 @@ class Runner:
         self._ack(request, context=name)
 
     def delete_context(self, request):
-        ctx = self._context(request)
-        if ctx.name == DEFAULT_CONTEXT:
+        name = self._context(request).name
+        if name == DEFAULT_CONTEXT:
             raise RequestError("context_protected",
                                "the default context can't be deleted; reset it instead",
                                request["id"])
-        del self.contexts[ctx.name]
-        self._forget(ctx)
-        self._ack(request, context=ctx.name)
+        self._drop(name)
+        self._ack(request, context=name)
 
     def reset_context(self, request):
-        ctx = self._context(request)
-        self._forget(ctx)
-        self.contexts[ctx.name] = Context(ctx.name)  # a fresh namespace, counting from 1
-        self._ack(request, context=ctx.name)
+        name = self._context(request).name
+        self._drop(name)
+        self.contexts[name] = Context(name)  # a fresh namespace, counting from 1
+        self._ack(request, context=name)
 
     def ping(self, request):
         self._ack(request)
@@ -587,7 +635,7 @@ class Runner:
 
 
 def main():
-    global RUNNER_FILE
+    global RUNNER_FILE, RUNNER_MODULE
     signal.signal(signal.SIGINT, _on_sigint)
     # A launcher may block SIGINT across exec to cover interpreter start-up; take it from here.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -598,6 +646,7 @@ def main():
         sys.stderr.write("airlock_runner: fd 3 (the control socket) is not open\n")
         return 2
     RUNNER_FILE = main.__code__.co_filename
+    RUNNER_MODULE = sys.modules[__name__]
     # User code runs as in `python3 -i`: imports look in the working directory, not here.
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(RUNNER_FILE)):
         sys.path[0] = ""

@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from cli_util import run
 
 LANGS = [("python", "print(6*7)"), ("javascript", "console.log(6*7)"), ("bash", "echo $((6*7))")]

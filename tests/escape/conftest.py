@@ -359,7 +359,7 @@ class Host:
         return r
 
 
-def log_run(where: str, probe, r: "Run") -> None:
+def log_run(where: str, probe, r: Run) -> None:
     """AIRLOCK_ESCAPE_LOG=file: append one line per run (where, probe, rc, verdict)."""
     path = os.environ.get("AIRLOCK_ESCAPE_LOG")
     if not path:

@@ -7,16 +7,29 @@ import contextlib
 import dataclasses
 import os
 import re
-import warnings
 import signal
 import subprocess
 import time
-from typing import Callable
+import warnings
+from collections.abc import Callable
 
 import pytest
-
-from conftest import (CONTROL_NEEDS, GVISOR_DEV_ALLOW, HOST_PY, Host, Run, Sandbox, Sleeper, clean_env,
-                      final_line, host_cgroup, host_cmdline, need, rand_token, run_on_pty, unused_id)
+from conftest import (
+    CONTROL_NEEDS,
+    GVISOR_DEV_ALLOW,
+    HOST_PY,
+    Host,
+    Run,
+    Sandbox,
+    Sleeper,
+    clean_env,
+    final_line,
+    host_cgroup,
+    host_cmdline,
+    rand_token,
+    run_on_pty,
+    unused_id,
+)
 
 DEFAULT_OPTS = ("--timeout-seconds", "40")
 

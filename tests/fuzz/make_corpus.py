@@ -6,7 +6,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "launcher"))
-import lp  # noqa: E402  (the one Python codec of launch_proto)
+import lp
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "launch_proto")
 os.makedirs(out, exist_ok=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import lp  # noqa: E402
+import lp
 
 ROOT = Path(__file__).resolve().parents[2]
 

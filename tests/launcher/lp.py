@@ -68,7 +68,7 @@ def parse(data: bytes) -> dict:
         out["sandbox_id"], out["init_pid"] = struct.unpack_from("<QI", body)
         iso = struct.unpack_from("<BBBBBBBBI", body, 16)
         out["isolation"] = dict(zip(["backend", "cgroup", "landlock", "seccomp", "userns", "uid_private",
-                                     "network", "reserved", "host_uid"], iso))
+                                     "network", "reserved", "host_uid"], iso, strict=True))
     elif ftype == EXITED:
         sid, code, sig, reason = struct.unpack_from("<QiiB", body)
         peak, cpu, wall, limit = struct.unpack_from("<QQQQ", body, 24)

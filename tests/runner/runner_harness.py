@@ -101,7 +101,7 @@ class Runner:
 
         self.proc = subprocess.Popen(
             [python, *(["-u"] if unbuffered else []), str(RUNNER)],
-            preexec_fn=on_fd_3, close_fds=False,  # noqa: PLW1509 - spawned before any thread
+            preexec_fn=on_fd_3, close_fds=False,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=str(ROOT), env=BASE_ENV if env is None else env)
         theirs.close()

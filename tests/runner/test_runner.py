@@ -386,3 +386,28 @@ def test_user_handler_that_raises_does_not_reach_the_runner(runner):
         time.sleep(0.01)
     assert runner.request({"type": "ping", "id": "p"})[-1]["type"] == "ack"
     assert runner.alive()
+
+
+def test_a_forked_child_never_speaks_on_the_socket(runner):
+    frames = runner.execute("import os\npid = os.fork()\n"
+                            "'child' if pid == 0 else ('parent', os.waitpid(pid, 0)[1])")
+    assert [f["type"] for f in frames] == ["result", "done"]
+    assert frames[0]["data"]["text/plain"] == "('parent', 0)"
+    assert runner.quiet(0.5)
+    assert runner.value("'still one runner'") == "'still one runner'"
+
+
+def test_user_patching_json_cannot_break_frames(runner):
+    runner.execute("import functools, json\n"
+                   "json.dumps = functools.partial(json.dumps, indent=2)\n"
+                   "json.loads = None")
+    assert runner.value("{'a': [1, 2]}") == "{'a': [1, 2]}"
+    assert runner.request({"type": "ping", "id": "p"})[-1]["type"] == "ack"
+
+
+def test_lone_surrogate_in_a_request(runner):
+    runner.send_raw(b'{"type": "ping", "id": "s", "\\udc80": 1}\n')
+    refusal = runner.recv()
+    assert refusal["code"] == "bad_frame" and refusal["id"] == "s"
+    assert "\\udc80" in refusal["message"]
+    assert runner.value("'\\udc80' + '\\ud83d'") == "'\\udc80\\ud83d'"
