@@ -201,6 +201,8 @@ static void map_diag(struct ctx *x, const struct diag *d, const char *default_co
                 fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
         else if (d->code == -ESRCH)
                 fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "%s", d->msg));
+        else if (d->code == -EMSGSIZE)
+                fail(x, MHD_HTTP_CONTENT_TOO_LARGE, api_error("payload_too_large", d->field, "%s", d->msg));
         else if (d->code == -EINVAL || d->code == -ERANGE || d->code == -E2BIG)
                 fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", d->field, "%s", d->msg));
         else if (d->code == -ECONNRESET || d->code == -EIO)
@@ -464,6 +466,20 @@ static void remove_file(struct ctx *x, struct MHD_Connection *c) {
 /* ---- the access handler ---- */
 
 static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
+        if (x->route == R_SESSIONS && x->status == MHD_HTTP_CREATED && x->reply) {
+                char loc[96]; /* where the new session lives */
+                snprintf(loc, sizeof(loc), "/v1/sessions/%s", json_string_value(json_object_get(x->reply, "id")) ?: "");
+                char *text = json_dumps(x->reply, JSON_COMPACT);
+                json_decref(TAKE_PTR(x->reply));
+                if (!text)
+                        return MHD_NO;
+                struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+                MHD_add_response_header(r, "Content-Type", "application/json");
+                MHD_add_response_header(r, "Location", loc);
+                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_CREATED, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
         if (x->status == MHD_HTTP_NO_CONTENT) {
                 struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
                 enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);

@@ -24,7 +24,8 @@
 #define RUNNER_READY_TIMEOUT_S 15.0
 #define INTERRUPT_GRACE_S 2.0
 #define EXIT_REPORT_WAIT_S 1.0
-#define CONTROL_LINE_MAX (16u << 20)
+#define RUNNER_FRAME_MAX (16u << 20) /* one JSON line, newline excluded (runner protocol) */
+#define CONTROL_LINE_MAX (RUNNER_FRAME_MAX + 1 + (64u << 10))
 
 struct session {
         char id[40];
@@ -184,6 +185,10 @@ static int send_frame(struct session *s, json_t *frame) {
         if (!text)
                 return -ENOMEM;
         size_t n = strlen(text);
+        if (n > RUNNER_FRAME_MAX) {
+                free(text);
+                return -EMSGSIZE; /* the runner would refuse it; say so before sending */
+        }
         int r = write_all(s->ctl_fd, text, n);
         if (r == 0)
                 r = write_all(s->ctl_fd, "\n", 1);
@@ -726,6 +731,13 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                                   json_object_get(f, "traceback"));
                                 if (listening && sink->event(sink->ctx, "error", json_incref(error)) < 0)
                                         listening = false;
+                        } else if (!strcmp(type, "protocol_error")) {
+                                /* The runner refused our request: final, like `done`. */
+                                json_decref(error);
+                                error = json_pack("{s:s, s:O?, s:[]}", "name", "AirlockProtocolError", "value",
+                                                  json_object_get(f, "message"), "traceback");
+                                status = "error";
+                                finished = true;
                         } else if (!strcmp(type, "done")) {
                                 const char *st = json_string_value(json_object_get(f, "status")) ?: "error";
                                 count = json_integer_value(json_object_get(f, "execution_count"));
@@ -759,6 +771,21 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                         state_kept = false;
                         break;
                 }
+        }
+        if (r == -EMSGSIZE) {
+                json_decref(results);
+                json_decref(error);
+                buf_free(&out.text);
+                buf_free(&err.text);
+                pthread_mutex_lock(&S.lock);
+                s->executing = false;
+                if (!s->ended)
+                        json_object_set_new(s->doc, "status", json_string("ready"));
+                pthread_mutex_unlock(&S.lock);
+                pthread_mutex_unlock(&s->exec_lock);
+                session_unref(s);
+                return diag_set(d, -EMSGSIZE, "code", "the code is too large once encoded (over %u bytes)",
+                                RUNNER_FRAME_MAX);
         }
         if (r < 0) {
                 status = "killed";

@@ -1,0 +1,157 @@
+/* config: see config.h. The YAML is read with libyaml's event parser: the file must be
+ * one mapping of scalar keys to scalar values; anything else is refused with its line. */
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "common/buf.h"
+#include "common/fdutil.h"
+
+void config_defaults(struct config *c) {
+        memset(c, 0, sizeof(*c));
+        snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8470");
+        snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/airlock");
+        c->pool_size = 4;
+}
+
+static bool valid_listen(const char *v) {
+        const char *colon = strrchr(v, ':');
+        unsigned long long port;
+        return colon && colon != v && (size_t)(colon - v) < 40 && parse_u64(colon + 1, &port) == 0 && port <= 65535;
+}
+
+int config_set(struct config *c, const char *key, const char *value, const char *where, struct diag *d) {
+        if (!strcmp(key, "listen")) {
+                if (!valid_listen(value) || strlen(value) >= sizeof(c->listen))
+                        return diag_set(d, -EINVAL, key, "%s: listen: expected ADDRESS:PORT, got '%s'", where, value);
+                snprintf(c->listen, sizeof(c->listen), "%s", value);
+        } else if (!strcmp(key, "data_dir")) {
+                if (value[0] != '/' || strlen(value) >= sizeof(c->data_dir))
+                        return diag_set(d, -EINVAL, key, "%s: data_dir: expected an absolute path, got '%s'", where,
+                                        value);
+                snprintf(c->data_dir, sizeof(c->data_dir), "%s", value);
+        } else if (!strcmp(key, "pool_size")) {
+                unsigned long long v;
+                if (parse_u64(value, &v) < 0 || v > 64)
+                        return diag_set(d, -EINVAL, key, "%s: pool_size: expected a whole number from 0 to 64, got '%s'",
+                                        where, value);
+                c->pool_size = (int)v;
+        } else {
+                return diag_set(d, -EINVAL, key, "%s: unknown setting '%s' (listen, data_dir, pool_size)", where, key);
+        }
+        return 0;
+}
+
+int config_parse_yaml(struct config *c, const char *text, size_t len, const char *source, struct diag *d) {
+        yaml_parser_t p;
+        if (!yaml_parser_initialize(&p))
+                return diag_set(d, -ENOMEM, "config", "out of memory");
+        yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+        int r = 0, depth = 0;
+        bool done = false;
+        char key[64] = "";
+        bool have_key = false;
+        while (r == 0 && !done) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&p, &ev)) {
+                        r = diag_set(d, -EINVAL, "config", "%s:%zu: %s", source, p.problem_mark.line + 1,
+                                     p.problem ? p.problem : "not valid YAML");
+                        break;
+                }
+                char where[600];
+                snprintf(where, sizeof(where), "%s:%zu", source, ev.start_mark.line + 1);
+                switch (ev.type) {
+                case YAML_STREAM_END_EVENT:
+                        done = true;
+                        break;
+                case YAML_MAPPING_START_EVENT:
+                        if (++depth > 1)
+                                r = diag_set(d, -EINVAL, key, "%s: '%s' must be a single value, not a mapping", where,
+                                             key);
+                        break;
+                case YAML_MAPPING_END_EVENT:
+                        depth--;
+                        break;
+                case YAML_SEQUENCE_START_EVENT:
+                        r = diag_set(d, -EINVAL, have_key ? key : "config", "%s: lists are not settings here", where);
+                        break;
+                case YAML_ALIAS_EVENT:
+                        r = diag_set(d, -EINVAL, "config", "%s: aliases are not allowed", where);
+                        break;
+                case YAML_SCALAR_EVENT: {
+                        const char *v = (const char *)ev.data.scalar.value;
+                        if (depth != 1) {
+                                if (ev.data.scalar.length) /* an empty document is fine */
+                                        r = diag_set(d, -EINVAL, "config", "%s: expected a mapping of settings", where);
+                        } else if (!have_key) {
+                                if (ev.data.scalar.length >= sizeof(key))
+                                        r = diag_set(d, -EINVAL, "config", "%s: unknown setting '%.40s...'", where, v);
+                                else {
+                                        snprintf(key, sizeof(key), "%s", v);
+                                        have_key = true;
+                                }
+                        } else {
+                                if (strlen(v) != ev.data.scalar.length)
+                                        r = diag_set(d, -EINVAL, key, "%s: '%s' contains a NUL byte", where, key);
+                                else
+                                        r = config_set(c, key, v, where, d);
+                                have_key = false;
+                        }
+                        break;
+                }
+                case YAML_NO_EVENT:
+                case YAML_STREAM_START_EVENT:
+                case YAML_DOCUMENT_START_EVENT:
+                case YAML_DOCUMENT_END_EVENT:
+                case YAML_SEQUENCE_END_EVENT:
+                default:
+                        break;
+                }
+                yaml_event_delete(&ev);
+        }
+        yaml_parser_delete(&p);
+        return r;
+}
+
+int config_load_file(struct config *c, const char *path, struct diag *d) {
+        char *text = NULL;
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return diag_set(d, -errno, "config", "cannot read %s: %m", path);
+        char chunk[4096];
+        size_t n;
+        int r = 0;
+        while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                r = buf_append(&b, chunk, n);
+        fclose(f);
+        if (r < 0) {
+                buf_free(&b);
+                return diag_set(d, r, "config", "%s is larger than 1 MiB", path);
+        }
+        text = b.data;
+        r = config_parse_yaml(c, text ? text : "", b.len, path, d);
+        buf_free(&b);
+        return r;
+}
+
+int config_from_env(struct config *c, struct diag *d) {
+        static const struct {
+                const char *env, *key;
+        } vars[] = {{"AIRLOCK_LISTEN", "listen"}, {"AIRLOCK_DATA_DIR", "data_dir"}, {"AIRLOCK_POOL_SIZE", "pool_size"}};
+        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+                const char *v = getenv(vars[i].env);
+                if (v && *v) {
+                        int r = config_set(c, vars[i].key, v, vars[i].env, d);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}

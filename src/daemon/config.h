@@ -1,0 +1,21 @@
+/* config: the daemon's settings from a YAML file, the environment and flags, in that
+ * order of precedence (flags win). Every bad value names its source and key. */
+#pragma once
+#include <stddef.h>
+
+#include "common/diag.h"
+
+struct config {
+        char listen[64];
+        char data_dir[512];
+        int pool_size;
+};
+
+void config_defaults(struct config *c);
+/* Parse YAML text (a mapping of scalars). `source` names it in messages ("FILE:LINE"). */
+int config_parse_yaml(struct config *c, const char *text, size_t len, const char *source, struct diag *reterr);
+int config_load_file(struct config *c, const char *path, struct diag *reterr);
+/* AIRLOCK_LISTEN, AIRLOCK_DATA_DIR, AIRLOCK_POOL_SIZE */
+int config_from_env(struct config *c, struct diag *reterr);
+/* One setting by name, as the file, the environment and flags give it. */
+int config_set(struct config *c, const char *key, const char *value, const char *where, struct diag *reterr);
