@@ -90,7 +90,7 @@ static int parse_args(int argc, char **argv, struct exec_opts *o) {
                         r = cli_parse_positive("exec", "--timeout-seconds", optarg, &o->timeout_s);
                         break;
                 case O_CONTEXT:
-                        if (!*optarg)
+                        if (!optarg || !*optarg)
                                 return cli_usage_error("exec", "--context: the ID cannot be empty");
                         o->context = optarg;
                         break;
@@ -145,8 +145,8 @@ static int load_code(const struct exec_opts *o, json_t **ret) {
                         return cli_usage_error("exec", "-c: the code is not valid UTF-8");
                 return 0;
         }
-        const char *name = o->from_stdin ? "standard input" : o->file;
-        _cleanup_close_ int fd = o->from_stdin ? dup(STDIN_FILENO) : open(o->file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        const char *name = o->file ? o->file : "standard input";
+        _cleanup_close_ int fd = o->file ? open(o->file, O_RDONLY | O_CLOEXEC | O_NOCTTY) : dup(STDIN_FILENO);
         if (fd < 0)
                 return cli_usage_error("exec", "%s: %s", name, strerror(errno));
         struct stat st;
@@ -219,7 +219,9 @@ static void print_output(json_t *reply) {
                 return;
         json_t *tb = json_object_get(err, "traceback");
         json_t *line;
-        json_array_foreach(tb, i, line) put_text(stderr, line);
+        json_array_foreach(tb, i, line) {
+                put_text(stderr, line);
+        }
         if (!json_array_size(tb)) {
                 const char *name = json_string_value(json_object_get(err, "name"));
                 const char *value = json_string_value(json_object_get(err, "value"));

@@ -12,7 +12,9 @@
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "common/buf.h"
 #include "common/cleanup.h"
+#include "proto/launch_proto.h"
 
 #define LIST_TIMEOUT_S 120L
 
@@ -121,15 +123,19 @@ static int check_operands(const char *prog, const struct files_opts *o) {
         return 0;
 }
 
-/* "/workspace/a/b/" -> "a/b": the daemon wants relative paths without empty parts. */
-static const char *remote_path(char *p) {
-        if (!strcmp(p, "/workspace"))
-                return "";
-        if (!strncmp(p, "/workspace/", 11))
-                p += 11;
-        for (size_t n = strlen(p); n > 0 && p[n - 1] == '/'; n--)
-                p[n - 1] = '\0';
-        return p;
+/* given + suffix as a workspace path in out: "/workspace/a/b/" -> "a/b" (the daemon
+ * wants relative paths without empty parts). */
+static int remote_path(const char *prog, const char *given, const char *suffix, char out[LP_PATH_MAX]) {
+        if (!strcmp(given, "/workspace"))
+                given = "";
+        else if (!strncmp(given, "/workspace/", 11))
+                given += 11;
+        if (strfmt(out, LP_PATH_MAX, "%s%s", given, suffix) < 0)
+                return cli_usage_error(prog, "'%s%s' is longer than the workspace's limit of %d bytes", given, suffix,
+                                       LP_PATH_MAX - 1);
+        for (size_t n = strlen(out); n > 0 && out[n - 1] == '/'; n--)
+                out[n - 1] = '\0';
+        return 0;
 }
 
 static const char *base_name(const char *p) {
@@ -154,23 +160,6 @@ static int files_put(struct api *a, const struct files_opts *o) {
         const char *prog = "files put";
         const char *local = o->args[1];
         bool from_stdin = !strcmp(local, "-");
-        _cleanup_free_ char *remote = NULL;
-        const char *given = o->nargs == 3 ? o->args[2] : "";
-        size_t glen = strlen(given);
-        if (glen == 0 || given[glen - 1] == '/') {
-                if (asprintf(&remote, "%s%s", given, base_name(local)) < 0)
-                        remote = NULL;
-        } else {
-                remote = strdup(given);
-        }
-        if (!remote) {
-                fprintf(stderr, "airlock: out of memory\n");
-                return CLI_EXIT_API;
-        }
-        const char *rpath = remote_path(remote);
-        if (!*rpath)
-                return cli_usage_error(prog, "REMOTE names the workspace itself; give a file name");
-
         _cleanup_close_ int fd = from_stdin ? dup(STDIN_FILENO) : open(local, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         const char *what = from_stdin ? "standard input" : local;
         if (fd < 0)
@@ -182,8 +171,17 @@ static int files_put(struct api *a, const struct files_opts *o) {
                 return cli_usage_error(prog, "%s: is a directory (put one file at a time)", what);
         long long size = S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
 
+        const char *given = o->nargs == 3 ? o->args[2] : "";
+        size_t glen = strlen(given);
+        char rpath[LP_PATH_MAX];
+        int r = remote_path(prog, given, glen == 0 || given[glen - 1] == '/' ? base_name(local) : "", rpath);
+        if (r)
+                return r;
+        if (!*rpath)
+                return cli_usage_error(prog, "REMOTE names the workspace itself; give a file name");
+
         _cleanup_free_ char *path = NULL;
-        int r = files_url(a, o->args[0], rpath, NULL, &path);
+        r = files_url(a, o->args[0], rpath, NULL, &path);
         json_t *reply = NULL;
         if (r == 0)
                 r = api_upload(a, path, fd, size, what, &reply);
@@ -199,12 +197,10 @@ static int files_put(struct api *a, const struct files_opts *o) {
 
 static int files_get(struct api *a, const struct files_opts *o) {
         const char *prog = "files get";
-        _cleanup_free_ char *remote = strdup(o->args[1]);
-        if (!remote) {
-                fprintf(stderr, "airlock: out of memory\n");
-                return CLI_EXIT_API;
-        }
-        const char *rpath = remote_path(remote);
+        char rpath[LP_PATH_MAX];
+        int r = remote_path(prog, o->args[1], "", rpath);
+        if (r)
+                return r;
         if (!*rpath)
                 return cli_usage_error(prog, "REMOTE names the workspace itself; give a file name");
         const char *local = o->nargs == 3 ? o->args[2] : base_name(rpath);
@@ -219,13 +215,13 @@ static int files_get(struct api *a, const struct files_opts *o) {
                 local = into;
         }
         _cleanup_free_ char *path = NULL;
-        int r = files_url(a, o->args[0], rpath, NULL, &path);
+        r = files_url(a, o->args[0], rpath, NULL, &path);
         return r ? r : api_download(a, path, local);
 }
 
-static int by_name(const void *x, const void *y) {
-        const char *a = json_string_value(json_object_get(*(json_t *const *)x, "name"));
-        const char *b = json_string_value(json_object_get(*(json_t *const *)y, "name"));
+static int by_name(const void *x, const void *y, void *entries) {
+        const char *a = json_string_value(json_object_get(json_array_get(entries, *(const size_t *)x), "name"));
+        const char *b = json_string_value(json_object_get(json_array_get(entries, *(const size_t *)y), "name"));
         return strcmp(a ? a : "", b ? b : "");
 }
 
@@ -245,22 +241,24 @@ static void mode_text(const char *type, const char *octal, char out[11]) {
 
 static void print_listing(json_t *entries) {
         size_t n = json_array_size(entries);
-        _cleanup_free_ json_t **sorted = calloc(n ? n : 1, sizeof(*sorted));
-        if (!sorted)
+        size_t *order = calloc(n ? n : 1, sizeof(*order));
+        if (!order) {
+                fprintf(stderr, "airlock: out of memory\n");
                 return;
+        }
         for (size_t i = 0; i < n; i++)
-                sorted[i] = json_array_get(entries, i);
-        qsort(sorted, n, sizeof(*sorted), by_name);
+                order[i] = i;
+        qsort_r(order, n, sizeof(*order), by_name, entries);
         int size_w = 4;
         for (size_t i = 0; i < n; i++) {
                 char num[32];
                 int w = snprintf(num, sizeof(num), "%lld",
-                                 (long long)json_integer_value(json_object_get(sorted[i], "size")));
+                                 (long long)json_integer_value(json_object_get(json_array_get(entries, i), "size")));
                 size_w = w > size_w ? w : size_w;
         }
         printf("%-10s  %*s  %-20s  %s\n", "MODE", size_w, "SIZE", "MODIFIED", "NAME");
         for (size_t i = 0; i < n; i++) {
-                json_t *e = sorted[i];
+                json_t *e = json_array_get(entries, order[i]);
                 const char *type = json_string_value(json_object_get(e, "type"));
                 const char *name = json_string_value(json_object_get(e, "name"));
                 const char *mtime = json_string_value(json_object_get(e, "mtime"));
@@ -269,17 +267,16 @@ static void print_listing(json_t *entries) {
                 printf("%s  %*lld  %-20s  %s%s\n", mode, size_w, (long long)json_integer_value(json_object_get(e, "size")),
                        mtime ? mtime : "-", name ? name : "?", mode[0] == 'd' ? "/" : "");
         }
+        free(order);
 }
 
 static int files_ls(struct api *a, const struct files_opts *o) {
-        _cleanup_free_ char *dir = strdup(o->nargs == 2 ? o->args[1] : "");
-        if (!dir) {
-                fprintf(stderr, "airlock: out of memory\n");
-                return CLI_EXIT_API;
-        }
-        const char *rdir = remote_path(dir);
+        char rdir[LP_PATH_MAX];
+        int r = remote_path("files ls", o->nargs == 2 ? o->args[1] : "", "", rdir);
+        if (r)
+                return r;
         if (!strcmp(rdir, "."))
-                rdir = "";
+                rdir[0] = '\0';
         _cleanup_free_ char *esc = api_escape(a, rdir, false);
         _cleanup_free_ char *query = NULL;
         if (!esc || asprintf(&query, "?path=%s", esc) < 0) {
@@ -288,7 +285,7 @@ static int files_ls(struct api *a, const struct files_opts *o) {
                 return CLI_EXIT_API;
         }
         _cleanup_free_ char *path = NULL;
-        int r = files_url(a, o->args[0], NULL, query, &path);
+        r = files_url(a, o->args[0], NULL, query, &path);
         json_t *reply = NULL;
         if (r == 0)
                 r = api_json(a, "GET", path, NULL, LIST_TIMEOUT_S, &reply);
@@ -306,12 +303,12 @@ static int files_ls(struct api *a, const struct files_opts *o) {
 static int files_rm(struct api *a, const struct files_opts *o) {
         int rc = 0;
         for (int i = 1; i < o->nargs; i++) {
-                _cleanup_free_ char *p = strdup(o->args[i]);
-                if (!p) {
-                        fprintf(stderr, "airlock: out of memory\n");
-                        return CLI_EXIT_API;
+                char rpath[LP_PATH_MAX];
+                int r = remote_path("files rm", o->args[i], "", rpath);
+                if (r) {
+                        rc = rc ? rc : r;
+                        continue;
                 }
-                const char *rpath = remote_path(p);
                 if (!*rpath) {
                         fprintf(stderr, "airlock: files rm: '%s' is the workspace itself; it cannot be removed\n",
                                 o->args[i]);
@@ -319,7 +316,7 @@ static int files_rm(struct api *a, const struct files_opts *o) {
                         continue;
                 }
                 _cleanup_free_ char *path = NULL;
-                int r = files_url(a, o->args[0], rpath, o->recursive ? "?recursive=true" : NULL, &path);
+                r = files_url(a, o->args[0], rpath, o->recursive ? "?recursive=true" : NULL, &path);
                 if (r == 0)
                         r = api_json(a, "DELETE", path, NULL, LIST_TIMEOUT_S, NULL);
                 rc = rc ? rc : r;

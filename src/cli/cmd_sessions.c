@@ -58,22 +58,20 @@ static int add_pair(const char *prog, const char *flag, json_t *parent, const ch
         if (!eq || eq == kv || (env && !lp_valid_env_name(kv, (size_t)(eq - kv))))
                 return cli_usage_error(prog, "%s '%s': expected %s=VALUE%s", flag, kv, env ? "NAME" : "KEY",
                                        env ? " with NAME matching [A-Za-z_][A-Za-z0-9_]*" : " with a non-empty KEY");
-        _cleanup_free_ char *name = strndup(kv, (size_t)(eq - kv));
+        size_t len = (size_t)(eq - kv);
         json_t *obj = json_object_get(parent, member);
         if (!obj) {
                 obj = json_object();
                 if (json_object_set_new(parent, member, obj) < 0)
-                        obj = NULL;
+                        return cli_usage_error(prog, "out of memory");
         }
-        if (!name || !obj)
-                return cli_usage_error(prog, "out of memory");
-        if (json_object_get(obj, name))
-                return cli_usage_error(prog, "%s %s given twice", flag, name);
+        if (json_object_getn(obj, kv, len))
+                return cli_usage_error(prog, "%s %.*s given twice", flag, (int)len, kv);
         json_t *value = json_string(eq + 1);
         if (!value)
-                return cli_usage_error(prog, "%s %s: the value is not valid UTF-8", flag, name);
-        if (json_object_set_new(obj, name, value) < 0)
-                return cli_usage_error(prog, "%s %s: the name is not valid UTF-8", flag, name);
+                return cli_usage_error(prog, "%s %.*s: the value is not valid UTF-8", flag, (int)len, kv);
+        if (json_object_setn_new(obj, kv, len, value) < 0)
+                return cli_usage_error(prog, "%s %.*s: the name is not valid UTF-8", flag, (int)len, kv);
         return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "cli/http_client.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -27,7 +29,7 @@
 
 /* ---- flags ---- */
 
-int cli_usage_error(const char *prog, const char *fmt, ...) {
+void cli_usage_print(const char *prog, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "airlock %s: ", prog);
@@ -35,24 +37,25 @@ int cli_usage_error(const char *prog, const char *fmt, ...) {
         va_end(ap);
         /* The help text belongs to the verb: "sessions create" -> "airlock sessions --help". */
         fprintf(stderr, "\n(see 'airlock %.*s --help')\n", (int)strcspn(prog, " "), prog);
-        return CLI_EXIT_USAGE;
 }
 
-int cli_getopt_error(const char *prog, int opt, char **argv) {
+void cli_getopt_print(const char *prog, int opt, char **argv) {
         const char *arg = optind > 0 && argv[optind - 1] ? argv[optind - 1] : "";
         bool is_long = !strncmp(arg, "--", 2);
         if (opt == ':') {
                 if (!is_long && optopt > 0 && optopt < 128)
-                        return cli_usage_error(prog, "-%c needs a value", optopt);
-                return cli_usage_error(prog, "%s needs a value", arg);
+                        cli_usage_print(prog, "-%c needs a value", optopt);
+                else
+                        cli_usage_print(prog, "%s needs a value", arg);
+        } else if (is_long && optopt) { /* a known long option given "=VALUE" */
+                cli_usage_print(prog, "%.*s takes no value", (int)strcspn(arg, "="), arg);
+        } else if (is_long) {
+                cli_usage_print(prog, "unknown option %.*s", (int)strcspn(arg, "="), arg);
+        } else if (optopt > 0 && optopt < 128) {
+                cli_usage_print(prog, "unknown option -%c", optopt);
+        } else {
+                cli_usage_print(prog, "unknown option %s", arg);
         }
-        if (is_long && optopt) /* a known long option given "=VALUE" */
-                return cli_usage_error(prog, "%.*s takes no value", (int)strcspn(arg, "="), arg);
-        if (is_long)
-                return cli_usage_error(prog, "unknown option %.*s", (int)strcspn(arg, "="), arg);
-        if (optopt > 0 && optopt < 128)
-                return cli_usage_error(prog, "unknown option -%c", optopt);
-        return cli_usage_error(prog, "unknown option %s", arg);
 }
 
 int cli_parse_count(const char *prog, const char *flag, const char *s, unsigned long long max,
@@ -90,6 +93,26 @@ static bool header_safe(const char *s) {
         return true;
 }
 
+/* A URL curl can parse, with a host; whether that host is this machine. */
+static int check_url(const char *prog, const char *from, const char *url, bool *loopback) {
+        CURLU *u = curl_url();
+        char *host = NULL;
+        CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+        if (rc == CURLUE_OK)
+                rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+        curl_url_cleanup(u);
+        if (rc != CURLUE_OK || !host) {
+                curl_free(host);
+                return cli_usage_error(prog, "%s: '%s' is not a valid URL (%s)", from, url,
+                                       rc != CURLUE_OK ? curl_url_strerror(rc) : "no host");
+        }
+        struct in_addr v4;
+        *loopback = !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
+                    (inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+        curl_free(host);
+        return 0;
+}
+
 static struct curl_slist *append(struct curl_slist *list, const char *line, bool *oom) {
         struct curl_slist *n = curl_slist_append(list, line);
         if (!n)
@@ -110,6 +133,10 @@ int api_open(struct api *a, const struct api_opts *o, const char *prog) {
                 return cli_usage_error(prog, "%s: '%s' is not an http:// or https:// URL", url_from, url);
         if (!header_safe(url))
                 return cli_usage_error(prog, "%s: the URL has a space or control character", url_from);
+        bool loopback = false;
+        int r = check_url(prog, url_from, url, &loopback);
+        if (r)
+                return r;
 
         const char *key = o->key, *key_from = "--api-key";
         if (!key) {
@@ -122,6 +149,7 @@ int api_open(struct api *a, const struct api_opts *o, const char *prog) {
         if (!header_safe(key))
                 return cli_usage_error(prog, "%s: the key has a space or control character", key_from);
 
+        a->loopback = loopback;
         a->base = strdup(url);
         if (!a->base) {
                 fprintf(stderr, "airlock: out of memory\n");
@@ -285,6 +313,8 @@ static int prepare(struct api *a, struct xfer *x, const struct curl_slist *heade
         curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, a->errbuf);
         curl_easy_setopt(a->curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
+        if (a->loopback) /* as Go's net/http does: a proxy is never the way to this machine */
+                curl_easy_setopt(a->curl, CURLOPT_NOPROXY, "*");
         curl_easy_setopt(a->curl, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
         if (x->timeout_s > 0)
@@ -368,7 +398,7 @@ static int perform(struct api *a, struct xfer *x, json_t **reply) {
         if (!x->body.len)
                 return 0;
         json_error_t e;
-        *reply = json_loadb(x->body.data, x->body.len, 0, &e);
+        *reply = json_loadb(x->body.data, x->body.len, JSON_ALLOW_NUL, &e); /* output may hold NULs */
         if (!*reply) {
                 fprintf(stderr, "airlock: the daemon's reply is not JSON: %s\n", e.text);
                 return CLI_EXIT_API;
@@ -434,7 +464,7 @@ int api_download(struct api *a, const char *path, const char *local) {
                 fprintf(stderr, "airlock: writing %s: %s\n", sink_name(&x), strerror(errno));
                 r = CLI_EXIT_API;
         }
-        if (r != 0 && x.out_remove)
+        if (r != 0 && x.out_remove && x.local)
                 (void)unlink(x.local);
         buf_free(&x.body);
         return r;

@@ -32,13 +32,17 @@ struct api {
         struct curl_slist *headers;      /* Authorization, Accept */
         struct curl_slist *json_headers; /* the same and Content-Type: application/json */
         char *base;                      /* scheme://host[:port][/prefix], no trailing '/' */
+        bool loopback;                   /* the daemon is on this machine: no proxy */
         char errbuf[CURL_ERROR_SIZE];
 };
 
-/* "airlock <prog>: <message>" and a pointer to --help; returns CLI_EXIT_USAGE. */
-__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *prog, const char *fmt, ...);
-/* A getopt_long result of ':' or '?' as a precise complaint; returns CLI_EXIT_USAGE. */
-int cli_getopt_error(const char *prog, int opt, char **argv);
+/* "airlock <prog>: <message>" and a pointer to --help; evaluates to CLI_EXIT_USAGE. (Macros,
+ * so that the status is visible where they are used, to readers and to the analyzer.) */
+__attribute__((format(printf, 2, 3))) void cli_usage_print(const char *prog, const char *fmt, ...);
+#define cli_usage_error(prog, ...) (cli_usage_print((prog), __VA_ARGS__), CLI_EXIT_USAGE)
+/* A getopt_long result of ':' or '?' as a precise complaint; evaluates to CLI_EXIT_USAGE. */
+void cli_getopt_print(const char *prog, int opt, char **argv);
+#define cli_getopt_error(prog, opt, argv) (cli_getopt_print((prog), (opt), (argv)), CLI_EXIT_USAGE)
 /* A whole number in [1, max]; *ret untouched on error. */
 int cli_parse_count(const char *prog, const char *flag, const char *s, unsigned long long max,
                     unsigned long long *ret);

@@ -1,0 +1,473 @@
+"""The client verbs (`airlock sessions`, `exec`, `files`) against a real `airlock serve` on a
+random loopback port: every verb, every exit status, and the messages of bad usage.
+
+Needs root and bubblewrap (the `airlock` fixture in conftest.py); under CI=true a missing
+prerequisite fails instead of skipping. AIRLOCK_BUILD selects the build directory."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 90
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, exe: Path):
+        self.tmp = Path(tempfile.mkdtemp(prefix="airlock-cli-"))
+        os.chmod(self.tmp, 0o755)  # the daemon drops to its own uid: it must reach its data dir
+        self.data_dir = self.tmp / "data"
+        self.log_path = self.tmp / "daemon.log"
+        self.port = _free_port()
+        self.url = "http://%s:%d" % (HOST, self.port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRLOCK_")}
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([str(exe), "serve", "--listen", "%s:%d" % (HOST, self.port),
+                                      "--data-dir", str(self.data_dir)],
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                self.stop()
+                pytest.fail("airlock serve exited with %s before it was ready:\n%s" % (
+                    self.proc.returncode, self.log()), pytrace=False)
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("airlock serve not ready after %d s:\n%s" % (START_TIMEOUT, self.log()), pytrace=False)
+            time.sleep(0.05)
+        self.key = (self.data_dir / "api-key").read_text().strip()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_bytes().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self._log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daemon(airlock):
+    d = Daemon(airlock)
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+class Cli:
+    """Runs `airlock` with the daemon's URL and key in its environment."""
+
+    def __init__(self, exe, daemon):
+        self.exe = exe
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AIRLOCK_")}
+        self.env.update(AIRLOCK_URL=daemon.url, AIRLOCK_API_KEY=daemon.key)
+
+    def __call__(self, *args, input=None, env=None, timeout=120, cwd=None):
+        e = dict(self.env)
+        e.update(env or {})
+        e = {k: v for k, v in e.items() if v is not None}
+        return subprocess.run([str(self.exe), *args], input=input, capture_output=True, timeout=timeout, env=e,
+                              cwd=cwd)
+
+    def ok(self, *args, **kw):
+        p = self(*args, **kw)
+        assert p.returncode == 0, (args, p.returncode, p.stderr)
+        return p
+
+
+@pytest.fixture(scope="module")
+def cli(airlock, daemon):
+    return Cli(airlock, daemon)
+
+
+@pytest.fixture
+def session(cli):
+    """A fresh session, ended after the test."""
+    sid = cli.ok("sessions", "create").stdout.decode().strip()
+    yield sid
+    cli("sessions", "rm", sid)
+
+
+def lines(b: bytes) -> list[str]:
+    return b.decode().splitlines()
+
+
+# ---- sessions ------------------------------------------------------------------------------
+
+
+def test_sessions_create_ls_get_rm(cli):
+    p = cli.ok("sessions", "create", "--memory-mb", "128", "--cpus", "0.5", "--pids", "64", "--workspace-mb", "64",
+               "--timeout-seconds", "600", "--idle-timeout-seconds", "300", "--env", "FOO=bar", "-e", "EMPTY=",
+               "--metadata", "team=cli", "--metadata", "purpose=a test")
+    sid = p.stdout.decode().strip()
+    assert re.fullmatch(r"sess_[a-z0-9]{26}", sid), p.stdout
+    assert p.stderr == b""
+    try:
+        table = lines(cli.ok("sessions", "ls").stdout)
+        assert table[0].split() == ["ID", "STATUS", "CREATED", "EXPIRES", "MEMORY"]
+        row = next(line for line in table if line.startswith(sid))
+        assert row.split()[1] == "ready"
+        assert row.endswith("128 MiB")
+
+        listed = json.loads(cli.ok("sessions", "ls", "--json").stdout)
+        assert sid in [s["id"] for s in listed["sessions"]]
+
+        shown = cli.ok("sessions", "get", sid).stdout.decode()
+        assert "status:        ready" in shown
+        assert "memory 128 MiB, cpus 0.5, pids 64, workspace 64 MiB" in shown
+        assert "idle timeout:  300 s" in shown
+        assert "team=cli" in shown and "purpose=a test" in shown
+
+        doc = json.loads(cli.ok("sessions", "get", sid, "--json").stdout)
+        assert doc["id"] == sid
+        assert doc["metadata"] == {"team": "cli", "purpose": "a test"}
+        assert doc["limits"]["memory_mb"] == 128 and doc["limits"]["cpus"] == 0.5
+
+        out = cli.ok("exec", sid, "-c", "import os; print(os.environ['FOO'], repr(os.environ['EMPTY']))").stdout
+        assert out == b"bar ''\n"
+    finally:
+        p = cli("sessions", "rm", sid)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")
+    assert sid not in cli.ok("sessions", "ls").stdout.decode()
+    assert "status:        ended (deleted)" in cli.ok("sessions", "get", sid).stdout.decode()
+
+
+def test_sessions_create_json(cli):
+    doc = json.loads(cli.ok("sessions", "create", "--json").stdout)
+    try:
+        assert doc["status"] == "ready"
+        assert set(doc["limits"]) >= {"memory_mb", "cpus", "pids", "workspace_mb"}
+    finally:
+        cli.ok("sessions", "rm", doc["id"])
+
+
+def test_sessions_rm_tries_every_id(cli):
+    a = cli.ok("sessions", "create").stdout.decode().strip()
+    b = cli.ok("sessions", "create").stdout.decode().strip()
+    p = cli("sessions", "rm", a, "sess_00000000000000000000000000", b)
+    assert p.returncode == 1
+    assert lines(p.stderr) == ["airlock: session_not_found: no session sess_00000000000000000000000000"]
+    listed = cli.ok("sessions", "ls").stdout.decode()
+    assert a not in listed and b not in listed
+
+
+def test_api_errors_name_the_field(cli):
+    p = cli("sessions", "create", "--memory-mb", "8")
+    assert p.returncode == 1
+    assert lines(p.stderr) == [
+        "airlock: invalid_request: 'limits.memory_mb' must be between 16 and 65536 (field: limits.memory_mb)"]
+    p = cli("sessions", "get", "sess_00000000000000000000000000")
+    assert p.returncode == 1
+    assert lines(p.stderr) == ["airlock: session_not_found: no session sess_00000000000000000000000000"]
+
+
+# ---- exec ----------------------------------------------------------------------------------
+
+
+def test_exec_keeps_state_across_calls(cli, session):
+    p = cli.ok("exec", session, "-c", "x = 41")
+    assert (p.stdout, p.stderr) == (b"", b"")
+    p = cli.ok("exec", session, "-c", "x + 1")
+    assert (p.stdout, p.stderr) == (b"42\n", b"")
+
+
+def test_exec_contexts_keep_their_own_state(cli, session):
+    cli.ok("exec", session, "-c", "z = 'main'")
+    cli.ok("exec", session, "--context", "other", "-c", "z = 'other'")
+    assert cli.ok("exec", session, "-c", "z").stdout == b"'main'\n"
+    assert cli.ok("exec", session, "--context", "other", "-c", "z").stdout == b"'other'\n"
+
+
+def test_exec_streams_go_apart_and_results_follow_output(cli, session):
+    code = "import sys\nprint('out')\nprint('err', file=sys.stderr)\n'result'"
+    p = cli.ok("exec", session, "-c", code)
+    assert p.stdout == b"out\n'result'\n"
+    assert p.stderr == b"err\n"
+
+
+def test_exec_output_is_passed_byte_for_byte(cli, session):
+    p = cli.ok("exec", session, "-c", "import sys\n_ = sys.stdout.write('a\\0b\\n')\n_ = sys.stderr.write('\\u00e9\\0')")
+    assert (p.stdout, p.stderr) == (b"a\0b\n", "\u00e9\0".encode())
+
+
+def test_exec_error_is_1_with_the_traceback(cli, session):
+    p = cli("exec", session, "-c", "print('before')\nx = 1\nraise ValueError('boom')")
+    assert p.returncode == 1
+    assert p.stdout == b"before\n"
+    err = p.stderr.decode()
+    assert err.startswith("Traceback (most recent call last):")
+    assert "line 3" in err
+    assert err.rstrip().endswith("ValueError: boom")
+    # the session lives on, state intact
+    assert cli.ok("exec", session, "-c", "x").stdout == b"1\n"
+
+
+def test_exec_from_a_file_and_from_stdin(cli, session, tmp_path):
+    f = tmp_path / "prog.py"
+    f.write_text("y = 6 * 7\nprint(y)\n")
+    assert cli.ok("exec", session, str(f)).stdout == b"42\n"
+    assert cli.ok("exec", session, "-", input=b"print(y + 1)\n").stdout == b"43\n"
+
+
+def test_exec_timeout_is_124_and_the_session_survives(cli, session):
+    cli.ok("exec", session, "-c", "kept = 'yes'")
+    started = time.monotonic()
+    p = cli("exec", session, "--timeout-seconds", "1", "-c", "import time\ntime.sleep(30)")
+    assert p.returncode == 124, p.stderr
+    assert time.monotonic() - started < 20
+    assert b"KeyboardInterrupt" in p.stderr
+    assert p.stderr.rstrip().endswith(b"airlock: timeout after 1 s")
+    assert cli.ok("exec", session, "-c", "kept").stdout == b"'yes'\n"
+
+
+def test_exec_out_of_memory_is_137(cli):
+    sid = cli.ok("sessions", "create", "--memory-mb", "64").stdout.decode().strip()
+    try:
+        p = cli("exec", sid, "-c", "x = bytearray(512 << 20)\nprint('survived')")
+        assert p.returncode == 137, p.stderr
+        assert b"survived" not in p.stdout
+        assert lines(p.stderr)[-1] == "airlock: killed: out of memory; the session has ended"
+    finally:
+        cli("sessions", "rm", sid)
+
+
+def test_exec_json_is_the_daemons_reply(cli, session):
+    p = cli.ok("exec", session, "--json", "-c", "print('hi')\n1 + 1")
+    r = json.loads(p.stdout)
+    assert r["status"] == "ok"
+    assert r["stdout"] == "hi\n"
+    assert [res.get("text/plain") for res in r["results"]] == ["2"]
+    assert p.stderr == b""
+    p = cli("exec", session, "--json", "-c", "1/0")
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["error"]["name"] == "ZeroDivisionError"
+    assert p.stderr == b""
+
+
+def test_exec_in_an_unknown_session(cli):
+    p = cli("exec", "sess_00000000000000000000000000", "-c", "1")
+    assert p.returncode == 1
+    assert lines(p.stderr) == ["airlock: session_not_found: no session sess_00000000000000000000000000"]
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_files_round_trip_of_5_mb(cli, session, tmp_path):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(5 << 20))
+    cli.ok("files", "put", session, str(src), "data/")  # a trailing '/' puts it into the directory
+
+    inside = cli.ok("exec", session, "-c",
+                    "import hashlib; print(hashlib.sha256(open('/workspace/data/big.bin','rb').read()).hexdigest())")
+    assert inside.stdout.decode().strip() == sha256(src)
+
+    dst = tmp_path / "back.bin"
+    cli.ok("files", "get", session, "data/big.bin", str(dst))
+    assert sha256(dst) == sha256(src)
+
+    p = cli.ok("files", "get", session, "/workspace/data/big.bin", "-")
+    assert hashlib.sha256(p.stdout).hexdigest() == sha256(src)
+
+    into = tmp_path / "dir"
+    into.mkdir()
+    cli.ok("files", "get", session, "data/big.bin", str(into))  # a directory: into it
+    assert sha256(into / "big.bin") == sha256(src)
+
+    cli.ok("files", "get", session, "data/big.bin", cwd=str(into / ".."))  # default: its name, here
+    assert sha256(tmp_path / "big.bin") == sha256(src)
+
+
+def test_files_ls(cli, session, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_bytes(b"hello\n")
+    cli.ok("files", "put", session, str(f))
+    cli.ok("files", "put", session, str(f), "sub dir/b.txt")
+    table = lines(cli.ok("files", "ls", session).stdout)
+    assert table[0].split() == ["MODE", "SIZE", "MODIFIED", "NAME"]
+    rows = {line.split(None, 3)[3]: line.split(None, 3) for line in table[1:]}  # MODE SIZE MODIFIED NAME
+    assert set(rows) == {"a.txt", "sub dir/"}
+    assert rows["a.txt"][:2] == ["-rw-r--r--", "6"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rows["a.txt"][2])
+    assert rows["sub dir/"][0].startswith("d")
+    listing = json.loads(cli.ok("files", "ls", session, "sub dir", "--json").stdout)
+    assert listing["path"] == "sub dir"
+    assert [(e["name"], e["type"], e["size"]) for e in listing["entries"]] == [("b.txt", "file", 6)]
+
+
+def test_files_put_from_stdin_and_empty_files(cli, session, tmp_path):
+    cli.ok("files", "put", session, "-", "notes/from-stdin.txt", input=b"piped\n")
+    assert cli.ok("files", "get", session, "notes/from-stdin.txt", "-").stdout == b"piped\n"
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    cli.ok("files", "put", session, str(empty))
+    out = tmp_path / "empty.back"
+    cli.ok("files", "get", session, "empty", str(out))
+    assert out.exists() and out.read_bytes() == b""
+
+
+def test_files_rm(cli, session, tmp_path):
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"x")
+    cli.ok("files", "put", session, str(f), "d/f.txt")
+    cli.ok("files", "put", session, str(f), "g.txt")
+    cli.ok("files", "rm", session, "g.txt")
+    p = cli("files", "rm", session, "d")
+    assert p.returncode == 1
+    assert p.stderr.startswith(b"airlock: invalid_request: ") and b"(field: path)" in p.stderr
+    cli.ok("files", "rm", session, "d", "-r")
+    assert [line.split() for line in lines(cli.ok("files", "ls", session).stdout)] == [
+        ["MODE", "SIZE", "MODIFIED", "NAME"]]
+    p = cli("files", "rm", session, "nope.txt")
+    assert p.returncode == 1
+    assert p.stderr.startswith(b"airlock: file_not_found: ") and p.stderr.rstrip().endswith(b"(field: path)")
+
+
+def test_files_get_of_a_missing_file_creates_nothing(cli, session, tmp_path):
+    out = tmp_path / "never"
+    p = cli("files", "get", session, "missing.txt", str(out))
+    assert p.returncode == 1
+    assert p.stderr.startswith(b"airlock: file_not_found: ")
+    assert not out.exists()
+
+
+# ---- usage, keys, reachability -------------------------------------------------------------
+
+S = "sess_00000000000000000000000000"
+USAGE_ERRORS = [
+    (["sessions"], "airlock sessions: which one? create, ls, get or rm"),
+    (["sessions", "frob"], "airlock sessions: unknown subcommand 'frob' (create, ls, get, rm)"),
+    (["sessions", "create", "--memory-mb", "lots"], "airlock sessions create: --memory-mb: 'lots' is not a whole number"),
+    (["sessions", "create", "--memory-mb", "0"], "airlock sessions create: --memory-mb must be at least 1 (got 0)"),
+    (["sessions", "create", "--cpus", "fast"], "airlock sessions create: --cpus: 'fast' is not a number"),
+    (["sessions", "create", "--cpus", "-1"], "airlock sessions create: --cpus must be more than 0 (got -1)"),
+    (["sessions", "create", "--timeout-seconds", "1.5"],
+     "airlock sessions create: --timeout-seconds: '1.5' is not a whole number"),
+    (["sessions", "create", "--pids"], "airlock sessions create: --pids needs a value"),
+    (["sessions", "create", "--bogus"], "airlock sessions create: unknown option --bogus"),
+    (["sessions", "create", "-z"], "airlock sessions create: unknown option -z"),
+    (["sessions", "create", "--env", "1X=2"],
+     "airlock sessions create: --env '1X=2': expected NAME=VALUE with NAME matching [A-Za-z_][A-Za-z0-9_]*"),
+    (["sessions", "create", "--env", "A=1", "--env", "A=2"], "airlock sessions create: --env A given twice"),
+    (["sessions", "create", "--metadata", "novalue"],
+     "airlock sessions create: --metadata 'novalue': expected KEY=VALUE with a non-empty KEY"),
+    (["sessions", "ls", "--json=yes"], "airlock sessions ls: --json takes no value"),
+    (["sessions", "ls", "extra"], "airlock sessions ls: unexpected argument 'extra'"),
+    (["sessions", "get"], "airlock sessions get: which session? give its ID"),
+    (["sessions", "get", S, S], "airlock sessions get: one ID at a time (extra: '%s')" % S),
+    (["sessions", "rm", "--json", S], "airlock sessions rm: --json does not apply here"),
+    (["exec"], "airlock exec: which session? usage: airlock exec SESSION (-c CODE | FILE | -)"),
+    (["exec", S], "airlock exec: nothing to run: give -c CODE, a FILE, or - for standard input"),
+    (["exec", S, "-c", "1", "f.py"], "airlock exec: give either -c CODE or a FILE, not both (extra: 'f.py')"),
+    (["exec", S, "a.py", "b.py"], "airlock exec: one FILE at a time (extra: 'b.py')"),
+    (["exec", S, "-c"], "airlock exec: -c needs a value"),
+    (["exec", S, "-c", "1", "-c", "2"], "airlock exec: -c given twice"),
+    (["exec", S, "--timeout-seconds", "soon", "-c", "1"], "airlock exec: --timeout-seconds: 'soon' is not a number"),
+    (["exec", S, "--timeout-seconds", "0", "-c", "1"], "airlock exec: --timeout-seconds must be more than 0 (got 0)"),
+    (["exec", S, "/nonexistent/prog.py"], "airlock exec: /nonexistent/prog.py: No such file or directory"),
+    (["exec", S, "--context", "", "-c", "1"], "airlock exec: --context: the ID cannot be empty"),
+    (["files"], "airlock files: which one? put, get, ls or rm"),
+    (["files", "cp"], "airlock files: unknown subcommand 'cp' (put, get, ls, rm)"),
+    (["files", "ls"], "airlock files ls: which session? give its ID first"),
+    (["files", "put", S], "airlock files put: what to upload? usage: airlock files put SESSION LOCAL [REMOTE]"),
+    (["files", "put", S, "-"], "airlock files put: uploading standard input needs a REMOTE name"),
+    (["files", "put", S, "/nonexistent/x"], "airlock files put: /nonexistent/x: No such file or directory"),
+    (["files", "put", S, "/"], "airlock files put: /: is a directory (put one file at a time)"),
+    (["files", "get", S], "airlock files get: what to download? usage: airlock files get SESSION REMOTE [LOCAL|-]"),
+    (["files", "get", S, "a", "b", "c"], "airlock files get: one file at a time (extra: 'c')"),
+    (["files", "get", S, "/workspace"], "airlock files get: REMOTE names the workspace itself; give a file name"),
+    (["files", "ls", S, "a", "b"], "airlock files ls: one DIR at a time (extra: 'b')"),
+    (["files", "rm", S], "airlock files rm: what to remove? usage: airlock files rm SESSION PATH... [-r]"),
+    (["files", "ls", S, "-r"], "airlock files ls: -r applies to 'files rm' only"),
+    (["files", "get", S, "x", "--json"], "airlock files get: --json applies to 'files ls' only"),
+    (["sessions", "ls", "--url", "ftp://example.com"],
+     "airlock sessions ls: --url: 'ftp://example.com' is not an http:// or https:// URL"),
+]
+
+
+@pytest.mark.parametrize("args,message", USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_are_2_and_precise(cli, args, message):
+    p = cli(*args)
+    assert p.returncode == 2, p.stderr
+    assert p.stdout == b""
+    err = lines(p.stderr)
+    assert err[0] == message
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files) --help'\)", err[1])
+
+
+@pytest.mark.parametrize("verb", ["sessions", "exec", "files"])
+def test_help(cli, verb):
+    p = cli.ok(verb, "--help")
+    assert p.stdout.startswith(b"usage: airlock " + verb.encode())
+
+
+def test_a_missing_key_is_a_usage_error(cli):
+    p = cli("sessions", "ls", env={"AIRLOCK_API_KEY": None})
+    assert p.returncode == 2
+    assert lines(p.stderr)[0] == ("airlock sessions ls: no API key: give --api-key KEY or set AIRLOCK_API_KEY "
+                                  "(the daemon writes one to DATA_DIR/api-key)")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_a_wrong_key_is_refused(cli, how):
+    if how == "flag":
+        p = cli("sessions", "ls", "--api-key", "ak_wrong")
+    else:
+        p = cli("exec", S, "-c", "1", env={"AIRLOCK_API_KEY": "ak_wrong"})
+    assert p.returncode == 1
+    assert lines(p.stderr) == ["airlock: unauthorized: missing or invalid API key (Authorization: Bearer <key>)"]
+
+
+def test_the_key_and_url_flags_win_over_the_environment(cli, daemon):
+    p = cli("sessions", "ls", "--url", daemon.url + "/", "--api-key", daemon.key,
+            env={"AIRLOCK_URL": "http://127.0.0.1:1", "AIRLOCK_API_KEY": "ak_wrong"})
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("args", [["sessions", "ls"], ["exec", S, "-c", "1"], ["files", "ls", S]])
+def test_an_unreachable_daemon(cli, args):
+    port = _free_port()  # nothing listens there once the probe socket is closed
+    url = "http://%s:%d" % (HOST, port)
+    p = cli(*args, env={"AIRLOCK_URL": url})
+    assert p.returncode == 1
+    err = lines(p.stderr)
+    assert len(err) == 1
+    assert err[0].startswith("airlock: cannot reach %s: " % url), err
