@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build gcc clang pkg-config libseccomp-dev libcmocka-dev
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libyaml-dev libcurl4-openssl-dev
   # sandbox backends and the default runtime
   bubblewrap runsc python3 python3-numpy python3-pandas python3-matplotlib nodejs
   # checks: sanitizers and libFuzzer runtimes, linters, test runner

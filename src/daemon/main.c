@@ -17,15 +17,18 @@
 #include <unistd.h>
 
 #include "client/launcher_client.h"
+#include "daemon/config.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
 
 static const char usage[] =
-        "usage: airlock serve [--listen ADDRESS:PORT] [--data-dir DIR] [--pool-size N]\n"
+        "usage: airlock serve [--config FILE] [--listen ADDRESS:PORT] [--data-dir DIR] [--pool-size N]\n"
         "\n"
         "Run the Airlock service: the REST API on ADDRESS:PORT (default 127.0.0.1:8470), state\n"
         "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
         "start). N sandboxes of the default shape are kept ready (default 4, 0 to disable).\n"
+        "Settings come from FILE (YAML: listen, data_dir, pool_size), then the environment\n"
+        "(AIRLOCK_LISTEN, AIRLOCK_DATA_DIR, AIRLOCK_POOL_SIZE), then these flags.\n"
         "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
 
 static int prepare_data_dir(const char *dir, struct diag *d) {
@@ -51,28 +54,27 @@ static int drop_privileges(struct diag *d) {
 }
 
 int main(int argc, char **argv) {
-        const char *listen_addr = "127.0.0.1:8470", *data_dir = "/var/lib/airlock";
-        int launcher_fd = -1, pool_size = 4;
+        int launcher_fd = -1;
+        const char *config_file = NULL;
+        struct {
+                const char *key, *value;
+        } flags[8];
+        int nflags = 0;
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"data-dir", required_argument, NULL, 'd'},
-                                             {"launcher-fd", required_argument, NULL, 'f'},
                                              {"pool-size", required_argument, NULL, 'p'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"launcher-fd", required_argument, NULL, 'f'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
         int opt;
         opterr = 0;
         while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-                if (opt == 'l')
-                        listen_addr = optarg;
-                else if (opt == 'd')
-                        data_dir = optarg;
-                else if (opt == 'p') {
-                        unsigned long long v;
-                        if (parse_u64(optarg, &v) < 0 || v > 64) {
-                                fprintf(stderr, "airlock serve: --pool-size must be a whole number from 0 to 64\n");
-                                return 2;
-                        }
-                        pool_size = (int)v;
+                if ((opt == 'l' || opt == 'd' || opt == 'p') && nflags < 8) {
+                        flags[nflags].key = opt == 'l' ? "listen" : opt == 'd' ? "data_dir" : "pool_size";
+                        flags[nflags++].value = optarg;
+                } else if (opt == 'c') {
+                        config_file = optarg;
                 } else if (opt == 'f') {
                         /* internal: set by the supervising launcher (`airlock serve`) */
                         unsigned long long v;
@@ -81,8 +83,7 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         launcher_fd = (int)v;
-                }
-                else if (opt == 'h') {
+                } else if (opt == 'h') {
                         fputs(usage, stdout);
                         return 0;
                 } else if (opt == ':') {
@@ -97,6 +98,26 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
+        /* Precedence: defaults, the file, the environment, the flags. */
+        struct config cfg;
+        config_defaults(&cfg);
+        struct diag cd = {0};
+        if ((config_file && config_load_file(&cfg, config_file, &cd) < 0) || config_from_env(&cfg, &cd) < 0) {
+                fprintf(stderr, "airlock serve: %s\n", cd.msg);
+                return 2;
+        }
+        for (int i = 0; i < nflags; i++) {
+                char where[32];
+                snprintf(where, sizeof(where), "--%s", !strcmp(flags[i].key, "data_dir")    ? "data-dir"
+                                                     : !strcmp(flags[i].key, "pool_size") ? "pool-size"
+                                                                                          : flags[i].key);
+                if (config_set(&cfg, flags[i].key, flags[i].value, where, &cd) < 0) {
+                        fprintf(stderr, "airlock serve: %s\n", cd.msg);
+                        return 2;
+                }
+        }
+        const char *listen_addr = cfg.listen, *data_dir = cfg.data_dir;
+        int pool_size = cfg.pool_size;
 
         /* Signals go to sigwait below, not to the HTTP or dispatcher threads. */
         sigset_t mask;

@@ -58,6 +58,7 @@ struct sandbox {
 struct launcher {
         /* supervisor mode (`airlock serve`): the daemon is our child and sandboxes outlive it */
         bool supervise, stopping;
+        int exit_status;
         pid_t daemon_pid;
         char **daemon_args; /* the user's arguments for the daemon */
         int ndaemon_args;

@@ -209,6 +209,11 @@ static void reap_children(struct launcher *L) {
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 if (L->supervise && pid == L->daemon_pid) {
                         L->daemon_pid = -1;
+                        if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+                                /* Bad usage or configuration: restarting cannot help. */
+                                L->stopping = true;
+                                L->exit_status = 2;
+                        }
                         if (!L->stopping) {
                                 fprintf(stderr, "{\"level\":\"error\",\"msg\":\"the daemon exited; restarting it\","
                                                 "\"status\":%d}\n",
@@ -553,5 +558,5 @@ int main(int argc, char **argv) {
         }
         kill_everything(&L);
         free(L.seccomp_bpf);
-        return r < 0 ? 1 : 0;
+        return r < 0 ? 1 : L.exit_status;
 }
