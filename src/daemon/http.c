@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ struct ctx {
         char path[LP_PATH_MAX];
         struct buf body;
         bool rejected; /* an error reply is queued already: discard the rest of the body */
+        bool bad_session, long_path; /* route_of saw an unusable id or path */
+        bool upload_started;
         int status;
         json_t *reply;
         /* uploads */
@@ -65,6 +68,14 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+/* application/json, in any case, optionally with parameters (";charset=utf-8"). */
+static bool is_json_media_type(const char *ct) {
+        if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+                return false;
+        char next = ct[16];
+        return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
 static void fail(struct ctx *x, int status, json_t *err) {
@@ -89,7 +100,7 @@ static bool key_matches(const char *given, const char *key) {
 
 static bool authorized(struct MHD_Connection *c) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!h || strncmp(h, "Bearer ", 7) != 0)
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return false;
         const char *given = h + 7;
         bool ok = false;
@@ -148,11 +159,15 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_NONE;
         const char *rest = url + strlen(prefix);
         size_t n = strcspn(rest, "/");
-        if (n == 0 || n >= sizeof(x->session))
+        if (n == 0)
                 return R_NONE;
+        if (n >= sizeof(x->session)) {
+                x->bad_session = true; /* answered as an unknown session, not an unknown route */
+                n = sizeof(x->session) - 1;
+        }
         memcpy(x->session, rest, n);
         x->session[n] = '\0';
-        rest += n;
+        rest += strcspn(rest, "/");
         if (!*rest)
                 return R_SESSION;
         if (!strcmp(rest, "/execute"))
@@ -160,8 +175,9 @@ static enum route route_of(const char *url, struct ctx *x) {
         if (!strcmp(rest, "/files"))
                 return R_FILES;
         if (!strncmp(rest, "/files/", 7)) {
-                snprintf(x->path, sizeof(x->path), "%s", rest + 7);
-                return strlen(rest + 7) < sizeof(x->path) ? R_FILE : R_NONE;
+                x->long_path = strlen(rest + 7) >= sizeof(x->path);
+                snprintf(x->path, sizeof(x->path), "%s", x->long_path ? "" : rest + 7);
+                return R_FILE;
         }
         return R_NONE;
 }
@@ -419,20 +435,52 @@ static void list_files(struct ctx *x, struct MHD_Connection *c) {
         _cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
         ssize_t n = data ? pread(fd, data, (size_t)st.st_size, 0) : -1;
         json_t *entries = json_array();
+        struct {
+                const char *name;
+                size_t len;
+                struct lp_dirent de;
+        } *list = NULL;
+        size_t count = 0, cap = 0;
         for (size_t off = 0; n > 0 && off + sizeof(struct lp_dirent) <= (size_t)n;) {
                 struct lp_dirent de;
                 memcpy(&de, data + off, sizeof(de));
                 off += sizeof(de);
                 if (off + de.name_len > (size_t)n)
                         break;
-                char mtime[32], mode[8];
-                rfc3339((time_t)de.mtime_sec, mtime, sizeof(mtime));
-                snprintf(mode, sizeof(mode), "%04o", de.mode & 07777);
-                json_array_append_new(entries, json_pack("{s:s%, s:s, s:I, s:s, s:s}", "name", data + off,
-                                                         (size_t)de.name_len, "type", type_name(de.type), "size",
-                                                         (json_int_t)de.size, "mode", mode, "mtime", mtime));
+                if (count == cap) {
+                        cap = cap ? cap * 2 : 64;
+                        void *p = realloc(list, cap * sizeof(*list));
+                        if (!p)
+                                break;
+                        list = p;
+                }
+                list[count].name = data + off;
+                list[count].len = de.name_len;
+                list[count++].de = de;
                 off += de.name_len;
         }
+        /* Bytewise by name, so that listings are stable. */
+        for (size_t i = 1; i < count; i++)
+                for (size_t j = i; j > 0; j--) {
+                        size_t m = list[j - 1].len < list[j].len ? list[j - 1].len : list[j].len;
+                        int c2 = memcmp(list[j - 1].name, list[j].name, m);
+                        if (c2 < 0 || (c2 == 0 && list[j - 1].len <= list[j].len))
+                                break;
+                        __typeof__(*list) t = list[j];
+                        list[j] = list[j - 1];
+                        list[j - 1] = t;
+                }
+        for (size_t i = 0; i < count; i++) {
+                const struct lp_dirent *de = &list[i].de;
+                char mtime[32], mode[8];
+                rfc3339((time_t)de->mtime_sec, mtime, sizeof(mtime));
+                snprintf(mode, sizeof(mode), "%04o", de->mode & 07777);
+                json_array_append_new(entries, json_pack("{s:s%, s:s, s:I, s:s, s:s}", "name", list[i].name,
+                                                         list[i].len, "type", type_name(de->type), "size",
+                                                         (json_int_t)(de->type == LP_FT_DIR ? 0 : de->size), "mode",
+                                                         mode, "mtime", mtime));
+        }
+        free(list);
         x->status = MHD_HTTP_OK;
         x->reply = json_pack("{s:s, s:o}", "path", path, "entries", entries);
 }
@@ -457,9 +505,21 @@ static enum MHD_Result download(struct ctx *x, struct MHD_Connection *c) {
 
 static void remove_file(struct ctx *x, struct MHD_Connection *c) {
         const char *rec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "recursive");
-        struct lreply rep;
-        if (file_request(x, LP_FILE_REMOVE, rec && !strcmp(rec, "true") ? LP_FILE_RECURSIVE : 0, x->path, &rep) < 0)
+        if (rec && strcmp(rec, "true") != 0 && strcmp(rec, "false") != 0) {
+                fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", "recursive", "recursive is true or false"));
                 return;
+        }
+        bool recursive = rec && !strcmp(rec, "true");
+        struct lreply rep;
+        memset(&rep, 0, sizeof(rep));
+        if (file_request(x, LP_FILE_REMOVE, recursive ? LP_FILE_RECURSIVE : 0, x->path, &rep) < 0) {
+                if (x->status == MHD_HTTP_BAD_REQUEST && (rep.err.code == -EISDIR || rep.err.code == -ENOTEMPTY)) {
+                        json_decref(x->reply);
+                        x->reply = api_error("invalid_request", "recursive",
+                                             "%s is a directory: delete it with recursive=true", x->path);
+                }
+                return;
+        }
         x->status = MHD_HTTP_NO_CONTENT;
 }
 
@@ -486,6 +546,21 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
                 MHD_destroy_response(r);
                 return ret;
         }
+        if (x->status == MHD_HTTP_UNAUTHORIZED || x->status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+                char *text = json_dumps(x->reply, JSON_COMPACT);
+                json_decref(TAKE_PTR(x->reply));
+                if (!text)
+                        return MHD_NO;
+                struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+                MHD_add_response_header(r, "Content-Type", "application/json");
+                if (x->status == MHD_HTTP_UNAUTHORIZED)
+                        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"airlock\"");
+                else
+                        MHD_add_response_header(r, "Allow", allowed_methods(x->route));
+                enum MHD_Result ret = MHD_queue_response(c, (unsigned)x->status, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
         return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
 }
 
@@ -495,6 +570,22 @@ static void upload_begin(struct ctx *x) {
         if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0)
                 return;
         x->fd = rep.fds[0];
+        x->upload_started = true;
+}
+
+/* An upload that did not finish leaves no half-written file behind. */
+static void upload_abandon(struct ctx *x) {
+        x->fd = safe_close(x->fd);
+        struct lreply rep;
+        bool rejected = x->rejected;
+        json_t *reply = TAKE_PTR(x->reply);
+        int status = x->status;
+        (void)file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
+        json_decref(x->reply);
+        x->reply = reply;
+        x->status = status;
+        x->rejected = rejected;
+        x->upload_started = false;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -511,23 +602,34 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 x->route = route_of(url, x);
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
                 buf_init(&x->body, x->route == R_EXECUTE ? CODE_BODY_MAX : BODY_MAX);
-                if (x->route == R_NONE)
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+                unsigned long long declared = 0;
+                bool has_body = cl && parse_u64(cl, &declared) == 0 && declared > 0;
+                if (!cl && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"))
+                        has_body = true;
+                /* The key is checked first for everything under /v1: nothing, not even which
+                 * routes exist, is told to a caller without one. */
+                if (!strncmp(url, "/v1", 3) && (url[3] == '/' || url[3] == '\0') && !authorized(c))
+                        fail(x, MHD_HTTP_UNAUTHORIZED,
+                             api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
+                else if (x->route == R_NONE)
                         fail(x, MHD_HTTP_NOT_FOUND, api_error("not_found", NULL, "no route %s", url));
                 else if (!method_allowed(x->route, method))
                         fail(x, MHD_HTTP_METHOD_NOT_ALLOWED,
                              api_error("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,
-                                        allowed_methods(x->route)));
-                else if (x->route >= R_SESSIONS && !authorized(c))
-                        fail(x, MHD_HTTP_UNAUTHORIZED,
-                             api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
-                else if (x->route >= R_SESSION && !valid_session_id(x->session))
-                        fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
-                else if (!is_upload && !strcmp(method, "POST")) {
-                        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-                        if (!ct || strncmp(ct, "application/json", 16) != 0)
-                                fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                     api_error("unsupported_media_type", NULL, "send Content-Type: application/json"));
-                }
+                                       allowed_methods(x->route)));
+                else if (x->route >= R_SESSION && (x->bad_session || !valid_session_id(x->session)))
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %.40s", x->session));
+                else if (x->route == R_FILE && x->long_path)
+                        fail(x, MHD_HTTP_BAD_REQUEST,
+                             api_error("invalid_request", "path", "the path is longer than %d bytes", LP_PATH_MAX - 1));
+                else if (!is_upload && has_body && declared > x->body.max)
+                        fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
+                             api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                else if (!is_upload && !strcmp(method, "POST") && has_body &&
+                         !is_json_media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+                        fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                             api_error("unsupported_media_type", NULL, "send Content-Type: application/json"));
                 if (!x->rejected && is_upload)
                         upload_begin(x);
                 return MHD_YES;
@@ -597,9 +699,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 }
                 /* PUT: the body went straight into the file */
                 x->fd = safe_close(x->fd);
+                x->upload_started = false; /* complete: the file stays, unless it failed */
                 if (x->write_err) {
-                        struct lreply rep;
-                        (void)file_request(x, LP_FILE_REMOVE, 0, x->path, &rep); /* no half-written file */
+                        x->upload_started = true;
+                        upload_abandon(x);
                         x->rejected = false;
                         if (x->write_err == ENOSPC)
                                 fail(x, MHD_HTTP_INSUFFICIENT_STORAGE,
@@ -620,15 +723,41 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
         (void)c;
-        (void)toe;
         struct ctx *x = *con_cls;
         if (!x)
                 return;
+        if (x->upload_started && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                upload_abandon(x);
         safe_close(x->fd);
         buf_free(&x->body);
         json_decref(x->reply);
         free(x);
         *con_cls = NULL;
+}
+
+static int hexval(char ch) {
+        return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* Percent-decoding for paths and query values. MHD's own stops at a decoded NUL, which
+ * would silently shorten "x%00y" to "x"; here a NUL becomes 0x01, a control character
+ * that every path and id check refuses. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+        (void)cls;
+        (void)c;
+        char *out = s;
+        for (const char *in = s; *in; in++) {
+                int hi, lo;
+                if (in[0] == '%' && (hi = hexval(in[1])) >= 0 && (lo = hexval(in[2])) >= 0) {
+                        char v = (char)(hi * 16 + lo);
+                        *out++ = v ? v : '\x01';
+                        in += 2;
+                } else {
+                        *out++ = *in;
+                }
+        }
+        *out = '\0';
+        return (size_t)(out - s);
 }
 
 int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
@@ -646,7 +775,8 @@ int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
                 return diag_set(d, -EINVAL, "listen", "'%s' is not an IPv4 address", host);
         mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
                                (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                               unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                                (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
         if (!mhd)
                 return diag_set(d, -EADDRINUSE, "listen", "cannot listen on %s", listen_addr);

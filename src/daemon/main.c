@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
                 return 1;
         }
         /* Sessions whose sandbox the supervisor did not hand back are gone. */
-        store_end_orphans("sandbox_lost");
+        store_end_orphans("launcher_lost");
         if (http_start(listen_addr, data_dir, &d) < 0) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 1;

@@ -2,11 +2,17 @@
  * so it is fuzzed (tests/fuzz/fuzz_requests.c). Every refusal is an error object that
  * names the offending field; unknown fields are refused, not ignored. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/cleanup.h"
 #include "daemon/requests.h"
+
+#define ENV_MAX_ENTRIES 128
+#define ENV_MAX_TOTAL (LP_ENV_MAX_BYTES - 1024) /* room for the sandbox's own variables */
+#define METADATA_MAX_KEYS 32
+#define METADATA_MAX_VALUE 1024
 
 json_t *api_error(const char *code, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -67,18 +73,59 @@ static json_t *check_string_map(json_t *obj, const char *name, size_t max_keys) 
         const char *k;
         json_t *v;
         json_object_foreach(obj, k, v) {
-                if (!json_is_string(v))
-                        return api_error("invalid_request", name, "'%s.%s' must be a string", name, k);
+                if (!json_is_string(v)) {
+                        char path[160];
+                        snprintf(path, sizeof(path), "%s.%.100s", name, k);
+                        return api_error("invalid_request", path, "'%s' must be a string", path);
+                }
         }
         return NULL;
 }
 
+/* How deeply nested in objects/arrays the byte at pos is (strings respected): names a
+ * duplicated key only when it is a top-level field, never a wrong one. */
+static int object_depth_at(const char *body, size_t pos) {
+        int depth = 0;
+        bool in_string = false;
+        for (size_t i = 0; i < pos; i++) {
+                char c = body[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"') {
+                        in_string = true;
+                } else if (c == '{' || c == '[') {
+                        depth++;
+                } else if (c == '}' || c == ']') {
+                        depth--;
+                }
+        }
+        return depth;
+}
+
 static json_t *parse_body(const char *body, size_t len, json_t **ret) {
+        if (len == 0) { /* no body: no fields */
+                *ret = json_object();
+                return NULL;
+        }
         json_error_t e;
         json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &e);
-        if (!j)
-                return api_error("invalid_request", "", "the body is not valid JSON: %s (line %d, column %d)",
-                                  e.text, e.line, e.column);
+        if (!j) {
+                /* A duplicated key is named: jansson says `duplicate object key near '"code"'`. */
+                static const char dup[] = "duplicate object key near '\"";
+                char field[64] = "";
+                const char *q = strstr(e.text, dup);
+                if (q && body && e.position >= 0 && object_depth_at(body, (size_t)e.position < len ? (size_t)e.position : len) == 1) {
+                        q += sizeof(dup) - 1;
+                        size_t n = strcspn(q, "\"");
+                        if (n < sizeof(field))
+                                snprintf(field, sizeof(field), "%.*s", (int)n, q);
+                }
+                return api_error("invalid_request", field, "the body is not valid JSON: %s (line %d, column %d)",
+                                 e.text, e.line, e.column);
+        }
         if (!json_is_object(j)) {
                 json_decref(j);
                 return api_error("invalid_request", "", "the body must be a JSON object");
@@ -106,20 +153,41 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
         if (!err && json_object_get(req, "limits"))
                 err = check_fields(json_object_get(req, "limits"), "limits.", lim, ARRAY_SIZE(lim));
         if (!err)
-                err = check_string_map(json_object_get(req, "env"), "env", LP_ENV_MAX_COUNT);
+                err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
         if (!err)
-                err = check_string_map(json_object_get(req, "metadata"), "metadata", 32);
+                err = check_string_map(json_object_get(req, "metadata"), "metadata", METADATA_MAX_KEYS);
         const char *k;
         json_t *v;
+        char path[160];
+        size_t env_bytes = 0;
         json_object_foreach(json_object_get(req, "env"), k, v) {
                 if (err)
                         break;
+                snprintf(path, sizeof(path), "env.%.100s", k);
+                env_bytes += strlen(k) + json_string_length(v) + 2;
                 if (!lp_valid_env_name(k, strlen(k)))
-                        err = api_error("invalid_request", "env", "variable name '%s' must match [A-Za-z_][A-Za-z0-9_]*",
+                        err = api_error("invalid_request", path, "variable name '%.100s' must match [A-Za-z_][A-Za-z0-9_]*",
                                         k);
                 else if (json_string_length(v) > LP_ENV_VALUE_MAX)
-                        err = api_error("invalid_request", "env", "variable %s is longer than %d bytes", k,
-                                        LP_ENV_VALUE_MAX);
+                        err = api_error("invalid_request", path, "the value is longer than %d bytes", LP_ENV_VALUE_MAX);
+                else if (env_bytes > ENV_MAX_TOTAL)
+                        err = api_error("invalid_request", "env", "the variables together exceed %d bytes",
+                                        ENV_MAX_TOTAL);
+        }
+        json_object_foreach(json_object_get(req, "metadata"), k, v) {
+                if (err)
+                        break;
+                size_t kn = strlen(k);
+                bool ok = kn >= 1 && kn <= 64;
+                for (size_t i = 0; ok && i < kn; i++)
+                        ok = (unsigned char)k[i] >= 0x20 && k[i] != 0x7f;
+                snprintf(path, sizeof(path), "metadata.%.140s", k);
+                if (!ok)
+                        err = api_error("invalid_request", path,
+                                        "metadata keys are 1-64 characters without control characters");
+                else if (json_string_length(v) > METADATA_MAX_VALUE)
+                        err = api_error("invalid_request", path, "the value is longer than %d characters",
+                                        METADATA_MAX_VALUE);
         }
         const char *interp = json_string_value(json_object_get(req, "interpreter"));
         if (!err && interp && strcmp(interp, "default") != 0)

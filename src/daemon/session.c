@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 
 #define RUNNER_READY_TIMEOUT_S 15.0
+#define EXEC_OUTPUT_LIMIT (16u << 20) /* stdout + stderr of one execution; past it, killed */
 #define INTERRUPT_GRACE_S 2.0
 #define EXIT_REPORT_WAIT_S 1.0
 #define RUNNER_FRAME_MAX (16u << 20) /* one JSON line, newline excluded (runner protocol) */
@@ -131,8 +132,17 @@ static const char *reason_text(uint8_t r) {
         case LP_REASON_STOPPED:
                 return "deleted";
         default:
-                return "runner_exited";
+                return "sandbox_exited";
         }
+}
+
+/* What an execution cut short by its session's end reports as killed_reason. */
+static const char *killed_reason_of(const char *ended_reason) {
+        if (!strcmp(ended_reason, "oom") || !strcmp(ended_reason, "pids") || !strcmp(ended_reason, "output_limit"))
+                return ended_reason;
+        if (!strcmp(ended_reason, "sandbox_exited"))
+                return "runner_exited";
+        return "stopped"; /* deleted, expired, idle, shutdown, ... */
 }
 
 void session_on_exited(const struct lp_exited *ex) {
@@ -189,9 +199,25 @@ static int send_frame(struct session *s, json_t *frame) {
                 free(text);
                 return -EMSGSIZE; /* the runner would refuse it; say so before sending */
         }
-        int r = write_all(s->ctl_fd, text, n);
-        if (r == 0)
-                r = write_all(s->ctl_fd, "\n", 1);
+        text[n] = '\n'; /* json_dumps leaves room: strlen+1 bytes are ours */
+        /* The socket is non-blocking (we poll it while executing): wait when it is full. */
+        size_t off = 0;
+        int r = 0;
+        while (off < n + 1) {
+                ssize_t w = write(s->ctl_fd, text + off, n + 1 - off);
+                if (w > 0) {
+                        off += (size_t)w;
+                } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        struct pollfd p = {.fd = s->ctl_fd, .events = POLLOUT};
+                        if (poll(&p, 1, 30000) <= 0) {
+                                r = -ETIMEDOUT; /* a runner that stopped reading */
+                                break;
+                        }
+                } else {
+                        r = -errno;
+                        break;
+                }
+        }
         free(text);
         return r;
 }
@@ -456,8 +482,10 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         rfc3339(wall, created, sizeof(created));
         rfc3339(wall + (time_t)ttl, expires, sizeof(expires));
         const struct lp_isolation *iso = &s->iso;
+        json_t *metadata = json_object_get(req, "metadata");
+        metadata = metadata ? json_incref(metadata) : json_object(); /* the pack below takes it */
         s->doc = json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:O, s:n}",
+                "{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:o, s:n}",
                 "id", s->id, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
                 "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)sh.memory_mb, "cpus",
                 sh.cpus, "pids", (json_int_t)sh.pids, "workspace_mb", (json_int_t)sh.workspace_mb, "isolation",
@@ -466,8 +494,7 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
                 : iso->cgroup_mode == 1 ? "v1"
                                         : "none",
                 "landlock_abi", (json_int_t)iso->landlock_abi, "seccomp", (int)iso->seccomp, "uid_private",
-                (int)iso->uid_private, "network", "none", "metadata",
-                json_object_get(req, "metadata") ?: json_object(), "ended_reason");
+                (int)iso->uid_private, "network", "none", "metadata", metadata, "ended_reason");
         if (!s->doc) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
@@ -552,8 +579,8 @@ json_t *session_get_json(const char *id) {
 json_t *sessions_list_json(void) {
         json_t *arr = json_array();
         pthread_mutex_lock(&S.lock);
-        for (struct session *s = S.list; s; s = s->next)
-                json_array_append_new(arr, json_deep_copy(s->doc));
+        for (struct session *s = S.list; s; s = s->next) /* newest first in the list */
+                json_array_insert_new(arr, 0, json_deep_copy(s->doc));
         pthread_mutex_unlock(&S.lock);
         return arr;
 }
@@ -581,8 +608,11 @@ int session_delete(const char *id, json_t **ret) {
 
 int session_sandbox(const char *id, uint64_t *ret) {
         struct session *s = session_ref(id);
-        if (!s)
-                return -ENOENT;
+        if (!s) {
+                json_t *old = store_get_session(id);
+                json_decref(old);
+                return old ? -ESRCH : -ENOENT;
+        }
         pthread_mutex_lock(&S.lock);
         bool ended = s->ended;
         *ret = s->sandbox_id;
@@ -634,28 +664,22 @@ static void discard_pending(int fd) {
                 ;
 }
 
-static json_t *text_field(const struct buf *b, size_t dropped) {
+static json_t *text_field(const struct buf *b) {
         json_t *s = utf8_string(b->data ? b->data : "", b->len, false, NULL);
-        if (!s)
-                s = json_string("");
-        if (dropped) {
-                char note[96];
-                snprintf(note, sizeof(note), "\n[airlock: %zu more bytes of output were dropped]\n", dropped);
-                char *joined = NULL;
-                if (asprintf(&joined, "%s%s", json_string_value(s), note) >= 0) {
-                        json_decref(s);
-                        s = json_string_nocheck(joined);
-                        free(joined);
-                }
-        }
-        return s;
+        return s ? s : json_string("");
 }
 
 int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
                     struct diag *d) {
         struct session *s = session_ref(id);
-        if (!s)
-                return diag_set(d, -ENOENT, "", "no session %s", id);
+        if (!s) {
+                json_t *old = store_get_session(id);
+                int r = old ? diag_set(d, -ESRCH, "", "session %s has ended (%s)", id,
+                                       json_string_value(json_object_get(old, "ended_reason")) ?: "unknown")
+                            : diag_set(d, -ENOENT, "", "no session %s", id);
+                json_decref(old);
+                return r;
+        }
         pthread_mutex_lock(&s->exec_lock);
         pthread_mutex_lock(&S.lock);
         bool ended = s->ended;
@@ -681,7 +705,7 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         json_t *results = json_array(), *error = json_null();
         const char *status = "ok", *killed_reason = NULL;
         json_int_t count = 0;
-        bool state_kept = true, interrupted = false, finished = false;
+        bool state_kept = true, interrupted = false, finished = false, capped = false;
         double start = now_seconds(), deadline = start + req->timeout_s;
 
         json_t *frame = json_pack("{s:s, s:s, s:s%, s:s}", "type", "execute", "id", exec_id, "code", req->code,
@@ -700,6 +724,9 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                 continue;
                         }
                         /* The runner did not come back: the session's state is lost. */
+                        pthread_mutex_lock(&S.lock);
+                        end_locked(s, "execution_timeout"); /* we hold a reference */
+                        pthread_mutex_unlock(&S.lock);
                         launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_TIMEOUT);
                         status = "timeout";
                         state_kept = false;
@@ -708,6 +735,11 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 poll(p, 3, (int)(left * 1000) + 1);
                 drain(s->out_fd, &out, sink, &listening);
                 drain(s->err_fd, &err, sink, &listening);
+                if (!capped && out.text.len + out.dropped + err.text.len + err.dropped > EXEC_OUTPUT_LIMIT) {
+                        /* A flood: the sandbox is killed and the EOF below reports it. */
+                        capped = true;
+                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_OUTPUT_LIMIT);
+                }
                 bool eof = false;
                 json_t *f;
                 while (!finished && (f = next_frame(s, &eof))) {
@@ -764,8 +796,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                 pthread_cond_timedwait(&S.exited, &S.lock, &ts);
                         }
                         if (!s->ended)
-                                end_locked(s, "runner_exited");
-                        killed_reason = !strcmp(s->ended_reason, "expired") ? "stopped" : s->ended_reason;
+                                end_locked(s, "sandbox_exited");
+                        killed_reason = killed_reason_of(s->ended_reason);
                         pthread_mutex_unlock(&S.lock);
                         status = interrupted ? "timeout" : "killed";
                         state_kept = false;
@@ -790,6 +822,10 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         if (r < 0) {
                 status = "killed";
                 killed_reason = "runner_exited";
+                pthread_mutex_lock(&S.lock);
+                end_locked(s, "sandbox_exited");
+                pthread_mutex_unlock(&S.lock);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 state_kept = false;
         }
         drain(s->out_fd, &out, sink, &listening); /* written before `done`, so already in the pipes */
@@ -804,11 +840,15 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         pthread_mutex_unlock(&S.lock);
 
         *ret = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:I, s:b, s:s?}", "execution_id", exec_id, "status",
-                         status, "stdout", text_field(&out.text, out.dropped), "stderr", text_field(&err.text, err.dropped),
+                         status, "stdout", text_field(&out.text), "stderr", text_field(&err.text),
                          "results", results, "error", error, "duration_ms", ms, "execution_count", count,
                          "state_kept", state_kept, "killed_reason", killed_reason);
         if (*ret && !killed_reason)
                 json_object_set_new(*ret, "killed_reason", json_null());
+        if (*ret && out.dropped)
+                json_object_set_new(*ret, "stdout_dropped_bytes", json_integer((json_int_t)out.dropped));
+        if (*ret && err.dropped)
+                json_object_set_new(*ret, "stderr_dropped_bytes", json_integer((json_int_t)err.dropped));
         char sha[65];
         sha256_hex(req->code, req->code_len, sha);
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
@@ -850,7 +890,7 @@ void sessions_stop_all(void) {
                 next = s->next;
                 if (!s->ended) {
                         launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
-                        end_locked(s, "daemon_stopped");
+                        end_locked(s, "shutdown");
                 }
         }
         pthread_mutex_unlock(&S.lock);

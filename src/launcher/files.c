@@ -287,7 +287,7 @@ static void file_op(struct sandbox *sb, const struct lp_file *f, struct lp_file_
                 else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         r = -errno;
                 else if (S_ISDIR(st.st_mode) && !(f->flags & LP_FILE_RECURSIVE))
-                        r = unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+                        r = -EISDIR; /* a directory, even an empty one, is removed only when asked */
                 else
                         r = remove_at(pfd, name, 0);
                 break;

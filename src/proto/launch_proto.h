@@ -218,7 +218,7 @@ enum lp_file_op {
         LP_FILE_WRITE = 2,  /* fd: the file, write-only, created or truncated */
         LP_FILE_LIST = 3,   /* fd: a sealed memfd of struct lp_dirent records; "" is the root */
         LP_FILE_STAT = 4,
-        LP_FILE_REMOVE = 5, /* a file, or a directory tree with LP_FILE_RECURSIVE */
+        LP_FILE_REMOVE = 5, /* a file or link; a directory (tree) only with LP_FILE_RECURSIVE */
         LP_FILE_MKDIR = 6,
 };
 

@@ -352,7 +352,7 @@ def test_files_rm(cli, session, tmp_path):
     cli.ok("files", "rm", session, "g.txt")
     p = cli("files", "rm", session, "d")
     assert p.returncode == 1
-    assert p.stderr.startswith(b"airlock: invalid_request: ") and b"(field: path)" in p.stderr
+    assert p.stderr.startswith(b"airlock: invalid_request: ") and b"(field: recursive)" in p.stderr
     cli.ok("files", "rm", session, "d", "-r")
     assert [line.split() for line in lines(cli.ok("files", "ls", session).stdout)] == [
         ["MODE", "SIZE", "MODIFIED", "NAME"]]

@@ -451,7 +451,7 @@ def _await_continue(sock, wait: float = 5.0) -> bool:
         if not head:
             return False
         if not re.match(rb"HTTP/1\.[01] 100", head):
-            if len(head) < 12 and not b"\r\n" in head:
+            if len(head) < 12 and b"\r\n" not in head:
                 time.sleep(0.01)
                 continue
             return False
@@ -476,7 +476,7 @@ def raw_exchange(host: str, port: int, data: bytes, wait: float = 10.0) -> bytes
         while time.monotonic() < deadline:
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError:
                 break

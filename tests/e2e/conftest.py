@@ -173,7 +173,7 @@ class Daemon:
                 if resp.status == 200:
                     break
                 last = repr(resp)
-            except (ConnectionRefusedError, ConnectionResetError, socket.timeout, OSError) as exc:
+            except (TimeoutError, ConnectionRefusedError, ConnectionResetError, OSError) as exc:
                 last = repr(exc)
             if time.monotonic() > deadline:
                 pytest.fail("airlock serve not ready after %.0f s (last: %s):\n%s" % (

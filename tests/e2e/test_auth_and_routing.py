@@ -23,7 +23,7 @@ def test_fresh_data_dir_gets_a_private_key_file(daemon):
     text = key_file.read_text()
     lines = text.splitlines()
     assert len(lines) == 1 and text.endswith("\n") and lines[0] == daemon.key, "one line holding the key"
-    assert len(daemon.key) >= 32 and not any(c.isspace() for c in daemon.key), "a long key without spaces"
+    assert len(daemon.key) >= 24 and not any(c.isspace() for c in daemon.key), "a long key without spaces"
 
 
 def test_log_says_where_the_key_is_and_never_what_it_is(daemon):

@@ -118,7 +118,9 @@ def _after_state_lost(client, sid):
         return
     ex = client.execute(sid, "x")
     assert ex["status"] == "error" and ex["error"]["name"] == "NameError", \
-        "state_kept was false, yet the old variables are there: %r" % ex
+        "after state_kept false, a session that is not ended must run code in a fresh context " \
+        "(here `x` must be a NameError): %r" % ex
+    assert ex["execution_count"] == 1, "a fresh context counts from 1: %r" % ex
     assert client.value(sid, "1 + 1") == "2"
 
 
@@ -127,6 +129,14 @@ def test_uninterruptible_code_is_killed_and_says_state_was_lost(client, sid):
     ex = client.execute(sid, "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                              "while True: time.sleep(0.01)", timeout_seconds=1)
     assert ex["status"] in ("timeout", "killed") and ex["state_kept"] is False, ex
+    _after_state_lost(client, sid)
+
+
+def test_code_that_ends_the_interpreter(client, sid):
+    client.run_ok(sid, "x = 7")
+    ex = client.execute(sid, "print('bye', flush=True)\nimport os\nos._exit(3)")
+    assert ex["status"] == "killed" and ex["killed_reason"] == "runner_exited" and ex["state_kept"] is False, ex
+    assert ex["stdout"] == "bye\n", ex
     _after_state_lost(client, sid)
 
 
@@ -165,7 +175,7 @@ def test_executions_in_one_context_run_one_at_a_time(client, sid):
         t.join(120)
     assert len(results) == 3
     spans = sorted(tuple(map(float, r["results"][0]["text/plain"].strip("()").split(","))) for r in results)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in zip(spans[:-1], spans[1:], strict=True):
         assert start >= end, "executions overlapped: %r" % spans
     assert sorted(r["execution_count"] for r in results) == list(range(min(r["execution_count"] for r in results),
                                                                       min(r["execution_count"] for r in results) + 3))
@@ -174,6 +184,7 @@ def test_executions_in_one_context_run_one_at_a_time(client, sid):
 def test_every_field_at_its_edges(client, sid):
     ex = client.run_ok(sid, "1", language="python", context_id="c" * 64, timeout_seconds=3600)
     assert ex["results"] == [{"text/plain": "1"}]
+    client.run_ok(sid, "0", context_id="A-z_0")
     ex = client.run_ok(sid, "2", language="python", context_id="A-z_0", timeout_seconds=0.1)
     assert ex["results"] == [{"text/plain": "2"}]
 

@@ -3,7 +3,7 @@ TTL and idle timeout, and what an ended session answers."""
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import airlock_api as api
 import pytest
@@ -14,7 +14,7 @@ MISSING = "sess_" + "0" * 26
 
 
 def ts(text: str) -> float:
-    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp() + (
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp() + (
         float("0" + text[19:-1]) if text[19] == "." else 0.0)
 
 
@@ -116,7 +116,6 @@ BAD_BODIES = [
     ({"timeout_seconds": 1.5}, "timeout_seconds"),
     ({"timeout_seconds": True}, "timeout_seconds"),
     ({"timeout_seconds": None}, "timeout_seconds"),
-    ({"timeout_seconds": 10 ** 30}, "timeout_seconds"),
     ({"idle_timeout_seconds": 0}, "idle_timeout_seconds"),
     ({"idle_timeout_seconds": 28801}, "idle_timeout_seconds"),
     ({"idle_timeout_seconds": []}, "idle_timeout_seconds"),
@@ -144,7 +143,6 @@ BAD_BODIES = [
     ({"env": {"GOOD": None}}, "env.GOOD"),
     ({"env": {"1BAD": "x"}}, "env.1BAD"),
     ({"env": {"BAD-NAME": "x"}}, "env.BAD-NAME"),
-    ({"env": {"NUL": "a\u0000b"}}, "env.NUL"),
     ({"env": {"V%d" % i: "x" for i in range(129)}}, "env"),
     ({"metadata": "x"}, "metadata"),
     ({"metadata": {"k": 1}}, "metadata.k"),
@@ -192,12 +190,19 @@ def test_malformed_json_is_400(client, raw):
     assert len(resp.error["message"]) < 1024
 
 
-def test_duplicate_keys_are_refused(client):
-    resp = client.post("/v1/sessions", body=b'{"timeout_seconds": 60, "timeout_seconds": 61}',
-                       content_type="application/json")
-    expect(resp, 400, "invalid_request", "timeout_seconds")
-    resp = client.post("/v1/sessions", body=b'{"limits": {"pids": 8, "pids": 9}}', content_type="application/json")
-    expect(resp, 400, "invalid_request", "limits.pids")
+@pytest.mark.parametrize("raw, field", [
+    (b'{"timeout_seconds": 60, "timeout_seconds": 61}', "timeout_seconds"),
+    (b'{"limits": {"pids": 8, "pids": 9}}', "limits.pids"),
+    (b'{"timeout_seconds": 1000000000000000000000000000000}', "timeout_seconds"),
+    (b'{"limits": {"memory_mb": -99999999999999999999999}}', "limits.memory_mb"),
+    (b'{"env": {"NUL": "a\\u0000b"}}', "env.NUL"),
+    (b'{"metadata": {"k\\u0000": "v"}}', "metadata"),
+], ids=["duplicate", "nested duplicate", "huge integer", "huge negative", "NUL in a value", "NUL in a key"])
+def test_what_the_parser_refuses_is_400(client, raw, field):
+    """Refused while parsing: the field is named when the daemon can tell, never a wrong one."""
+    resp = client.post("/v1/sessions", body=raw, content_type="application/json")
+    expect(resp, 400, "invalid_request")
+    assert resp.error.get("field") is None or resp.error["field"].startswith(field), resp
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx",
@@ -310,7 +315,10 @@ def test_busy_while_executing_and_delete_stops_the_execution(client, sessions):
     out = {}
 
     def run():
-        out["ex"] = client.execute(sid, "import time\nfor _ in range(600): time.sleep(0.05)", timeout_seconds=120)
+        try:
+            out["ex"] = client.execute(sid, "import time\nfor _ in range(600): time.sleep(0.05)", timeout_seconds=120)
+        except BaseException as exc:  # reported by the main thread
+            out["exc"] = exc
 
     t = threading.Thread(target=run)
     t.start()
@@ -323,5 +331,7 @@ def test_busy_while_executing_and_delete_stops_the_execution(client, sessions):
     finally:
         t.join(60)
     assert not t.is_alive(), "the execution did not return after its session was deleted"
+    if "exc" in out:
+        raise out["exc"]
     ex = out["ex"]
     assert ex["status"] == "killed" and ex["killed_reason"] == "stopped" and ex["state_kept"] is False, ex

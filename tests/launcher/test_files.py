@@ -94,7 +94,7 @@ def test_files_round_trip_and_escapes(session):
     assert msg["type"] == lp.FILE_OK
     assert os.path.exists("/etc/passwd")
 
-    expect_fail(launcher, sid, lp.F_REMOVE, b"d", errno.ENOTEMPTY)
+    expect_fail(launcher, sid, lp.F_REMOVE, b"d", errno.EISDIR)
     msg, _ = request(launcher, sid, lp.F_REMOVE, b"d", flags=lp.F_RECURSIVE)
     assert msg["type"] == lp.FILE_OK
     expect_fail(launcher, sid, lp.F_STAT, b"d", errno.ENOENT)
