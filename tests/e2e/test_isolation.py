@@ -61,8 +61,8 @@ hits
     assert client.value(b, "40 + 2") == "42"
 
 
-def test_twenty_sessions_at_once_without_cross_talk(client, sessions):
-    n = 20
+def test_fifty_sessions_at_once_without_cross_talk(client, sessions):
+    n = 50
 
     def worker(i):
         s = client.create_session(metadata={"index": str(i)}, limits={"memory_mb": 128})

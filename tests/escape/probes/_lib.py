@@ -14,6 +14,8 @@ import errno
 import os
 import platform
 import signal
+import socket
+import struct
 import sys
 import time
 
@@ -134,7 +136,7 @@ def in_child(fn, timeout=10.0):
         os.close(r)
         try:
             res = "ok\0" + str(fn())
-        except BaseException as ex:
+        except BaseException as ex:  # noqa: BLE001 - report everything
             res = "exc\0" + repr(ex)
         try:
             os.write(w, res.encode("utf-8", "replace")[:60000])

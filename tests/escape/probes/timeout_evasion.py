@@ -2,6 +2,7 @@
 # ignore catchable signals and keep running (one spins, one sleeps), then the main process
 # exits 0 at once (EXIT_EARLY=1) or loops until the timeout. After `airlock run` returns
 # no process of the sandbox may remain (checked by the driver via the MARKER in argv).
+import subprocess
 
 marker = P("MARKER", "airlock-evasion")
 for i in range(3):

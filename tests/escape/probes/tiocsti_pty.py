@@ -30,7 +30,7 @@ def openpty_raw():
     try:
         import tty as _tty
         _tty.setraw(slave)  # so an injected byte is readable at once
-    except Exception as ex:
+    except Exception as ex:  # noqa: BLE001
         p.note("setraw: %r" % (ex,))
     return master, slave
 

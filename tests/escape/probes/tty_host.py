@@ -2,6 +2,8 @@
 # control) on a pty that is the caller's controlling terminal. Escape = the program has a
 # controlling tty (/dev/tty opens, tty_nr != 0) or can push input into any terminal it
 # inherited (TIOCSTI on fd 0/1/2 or /dev/tty, also with the high-32-bit variant).
+import fcntl
+import termios
 
 p = Probe("host terminal")
 TIOCSTI = 0x5412
