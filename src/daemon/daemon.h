@@ -1,10 +1,12 @@
 /* daemon: `airlock serve`, the network-facing process (docs/adr/0005).
  *
- * It starts the privileged launcher first, then drops to its own unprivileged uid before
- * it opens a socket or parses a byte from the network. HTTP (libmicrohttpd, one thread
- * per connection), JSON (jansson) and state (SQLite) live here; sandboxes are asked of
- * the launcher, whose replies a single dispatcher thread routes back to the waiting
- * request by request id. Nothing here forks.
+ * Under `airlock serve` the supervising launcher starts us with its socket on fd 3
+ * (--launcher-fd); started by hand we start a launcher of our own (the only fork, before
+ * any thread exists). Either way we drop to our own unprivileged uid before we open a
+ * socket or parse a byte from the network. HTTP (libmicrohttpd, one thread per
+ * connection), JSON (jansson) and state (SQLite) live here; sandboxes are asked of the
+ * launcher, whose replies a single dispatcher thread routes back to the waiting request
+ * by request id.
  */
 #pragma once
 #include <pthread.h>
@@ -89,6 +91,11 @@ json_t *sessions_list_json(void);
 int session_delete(const char *id, json_t **ret);
 int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
                     struct diag *reterr);
+/* A shell command in the session (validated body); *ret_background says whether the
+ * reply is a started task (202) or the finished command (200). */
+int session_command(const char *id, json_t *req, json_t **ret, bool *ret_background, struct diag *reterr);
+/* A background task's state; stop ends it first. -ENOENT (field task_id) when unknown. */
+int session_task(const char *id, const char *task_id, bool stop, json_t **ret, struct diag *reterr);
 /* Resolve a file request for a session: the sandbox id, or -ENOENT. */
 int session_sandbox(const char *id, uint64_t *ret_sandbox);
 void session_on_exited(const struct lp_exited *ex);

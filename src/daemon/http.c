@@ -38,6 +38,8 @@ enum route {
         R_EXECUTE,
         R_FILES,
         R_FILE,
+        R_COMMANDS,
+        R_TASK,
 };
 
 struct ctx {
@@ -174,6 +176,12 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_EXECUTE;
         if (!strcmp(rest, "/files"))
                 return R_FILES;
+        if (!strcmp(rest, "/commands"))
+                return R_COMMANDS;
+        if (!strncmp(rest, "/tasks/", 7) && strlen(rest + 7) < 64) {
+                snprintf(x->path, sizeof(x->path), "%s", rest + 7);
+                return R_TASK;
+        }
         if (!strncmp(rest, "/files/", 7)) {
                 x->long_path = strlen(rest + 7) >= sizeof(x->path);
                 snprintf(x->path, sizeof(x->path), "%s", x->long_path ? "" : rest + 7);
@@ -196,6 +204,10 @@ static const char *allowed_methods(enum route r) {
                 return "POST";
         case R_FILE:
                 return "GET, PUT, DELETE";
+        case R_COMMANDS:
+                return "POST";
+        case R_TASK:
+                return "GET, DELETE";
         default:
                 return "";
         }
@@ -217,11 +229,13 @@ static void map_diag(struct ctx *x, const struct diag *d, const char *default_co
                 fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
         else if (d->code == -ESRCH)
                 fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "%s", d->msg));
+        else if (d->code == -EAGAIN)
+                fail(x, MHD_HTTP_TOO_MANY_REQUESTS, api_error("too_many_tasks", NULL, "%s", d->msg));
         else if (d->code == -EMSGSIZE)
                 fail(x, MHD_HTTP_CONTENT_TOO_LARGE, api_error("payload_too_large", d->field, "%s", d->msg));
         else if (d->code == -EINVAL || d->code == -ERANGE || d->code == -E2BIG)
                 fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", d->field, "%s", d->msg));
-        else if (d->code == -ECONNRESET || d->code == -EIO)
+        else if (d->code == -ECONNRESET || d->code == -EIO || d->code == -ETIMEDOUT)
                 fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "%s", d->msg));
         else
                 fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error(default_code, NULL, "%s", d->msg));
@@ -298,8 +312,15 @@ static bool wants_stream(struct MHD_Connection *c) {
 }
 
 static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, const struct exec_req *er) {
-        if (!session_exists(x->session))
+        if (!session_exists(x->session)) {
+                json_t *old = store_get_session(x->session);
+                bool ended = old != NULL;
+                json_decref(old);
+                if (ended)
+                        return send_json(c, MHD_HTTP_CONFLICT,
+                                         api_error("session_ended", NULL, "session %s has ended", x->session));
                 return send_json(c, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
+        }
         struct sse_job *j = calloc(1, sizeof(*j));
         int p[2] = {-1, -1};
         if (!j || !(j->code = malloc(er->code_len + 1)) || pipe2(p, O_CLOEXEC) < 0) {
@@ -364,6 +385,53 @@ static int execute(struct ctx *x, struct MHD_Connection *c) {
         }
         json_decref(req);
         return -1;
+}
+
+/* ---- commands and tasks ---- */
+
+static bool valid_task_id(const char *t) {
+        if (strncmp(t, "task_", 5) != 0 || strlen(t) != 17)
+                return false;
+        for (const char *p = t + 5; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+static void run_command(struct ctx *x) {
+        json_t *req = NULL, *err = NULL;
+        if (request_command(x->body.data, x->body.len, &req, &err) < 0) {
+                fail(x, MHD_HTTP_BAD_REQUEST, err);
+                return;
+        }
+        json_t *out = NULL;
+        bool background = false;
+        struct diag d = {0};
+        if (session_command(x->session, req, &out, &background, &d) < 0)
+                map_diag(x, &d, "internal");
+        else {
+                x->status = background ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
+                x->reply = out;
+        }
+        json_decref(req);
+}
+
+static void task(struct ctx *x, bool stop) {
+        json_t *out = NULL;
+        struct diag d = {0};
+        if (!valid_task_id(x->path)) {
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("task_not_found", NULL, "no task %.40s", x->path));
+                return;
+        }
+        if (session_task(x->session, x->path, stop, &out, &d) < 0) {
+                if (d.code == -ENOENT && !strcmp(d.field, "task_id"))
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("task_not_found", NULL, "no task %s", x->path));
+                else
+                        map_diag(x, &d, "internal");
+                return;
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = out;
 }
 
 /* ---- files ---- */
@@ -601,7 +669,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 *con_cls = x;
                 x->route = route_of(url, x);
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
-                buf_init(&x->body, x->route == R_EXECUTE ? CODE_BODY_MAX : BODY_MAX);
+                buf_init(&x->body, x->route == R_EXECUTE || x->route == R_COMMANDS ? CODE_BODY_MAX : BODY_MAX);
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
                 unsigned long long declared = 0;
                 bool has_body = cl && parse_u64(cl, &declared) == 0 && declared > 0;
@@ -689,6 +757,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         case R_FILES:
                 list_files(x, c);
+                return respond(c, x);
+        case R_COMMANDS:
+                run_command(x);
+                return respond(c, x);
+        case R_TASK:
+                task(x, !strcmp(method, "DELETE"));
                 return respond(c, x);
         case R_FILE:
                 if (!strcmp(method, "GET"))

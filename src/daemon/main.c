@@ -142,11 +142,20 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
                 return 1;
         }
+        /* setresuid cleared the parent-death signal the supervisor set: arm it again, so
+         * that a killed supervisor (and with it every sandbox) never leaves us serving. */
+        if (launcher_fd >= 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                if (getppid() == 1) /* it died already */
+                        return 1;
+        }
         /* Sessions whose sandbox the supervisor did not hand back are gone. */
         store_end_orphans("launcher_lost");
         if (http_start(listen_addr, data_dir, &d) < 0) {
+                /* An address we cannot use: a restart would not help (status 2 stops the
+                 * supervisor instead of looping). */
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
-                return 1;
+                return 2;
         }
         sessions_start_pool(pool_size);
         fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"data_dir\":\"%s\"}\n",

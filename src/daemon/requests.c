@@ -30,7 +30,7 @@ json_t *api_error(const char *code, const char *field, const char *fmt, ...) {
 
 struct field {
         const char *name;
-        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_OBJECT */
+        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_TRUE (a boolean), JSON_OBJECT */
         double lo, hi;
 };
 
@@ -50,10 +50,12 @@ static json_t *check_fields(json_t *obj, const char *prefix, const struct field 
                 bool ok = f->type == JSON_REAL      ? json_is_number(v)
                           : f->type == JSON_INTEGER ? json_is_integer(v)
                           : f->type == JSON_STRING  ? json_is_string(v)
+                          : f->type == JSON_TRUE    ? json_is_boolean(v)
                                                     : json_is_object(v);
                 if (!ok)
                         return api_error("invalid_request", path, "'%s' must be %s", path,
-                                          f->type == JSON_REAL      ? "a number"
+                                          f->type == JSON_TRUE      ? "true or false"
+                                          : f->type == JSON_REAL    ? "a number"
                                           : f->type == JSON_INTEGER ? "an integer"
                                           : f->type == JSON_STRING  ? "a string"
                                                                     : "an object");
@@ -103,6 +105,26 @@ static int object_depth_at(const char *body, size_t pos) {
                 }
         }
         return depth;
+}
+
+static json_t *check_env(json_t *env) {
+        const char *k;
+        json_t *v;
+        char path[160];
+        size_t env_bytes = 0;
+        json_object_foreach(env, k, v) {
+                snprintf(path, sizeof(path), "env.%.100s", k);
+                env_bytes += strlen(k) + json_string_length(v) + 2;
+                if (!lp_valid_env_name(k, strlen(k)))
+                        return api_error("invalid_request", path,
+                                         "variable name '%.100s' must match [A-Za-z_][A-Za-z0-9_]*", k);
+                if (json_string_length(v) > LP_ENV_VALUE_MAX)
+                        return api_error("invalid_request", path, "the value is longer than %d bytes", LP_ENV_VALUE_MAX);
+                if (env_bytes > ENV_MAX_TOTAL)
+                        return api_error("invalid_request", "env", "the variables together exceed %d bytes",
+                                         ENV_MAX_TOTAL);
+        }
+        return NULL;
 }
 
 static json_t *parse_body(const char *body, size_t len, json_t **ret) {
@@ -156,24 +178,11 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
                 err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
         if (!err)
                 err = check_string_map(json_object_get(req, "metadata"), "metadata", METADATA_MAX_KEYS);
+        if (!err)
+                err = check_env(json_object_get(req, "env"));
         const char *k;
         json_t *v;
         char path[160];
-        size_t env_bytes = 0;
-        json_object_foreach(json_object_get(req, "env"), k, v) {
-                if (err)
-                        break;
-                snprintf(path, sizeof(path), "env.%.100s", k);
-                env_bytes += strlen(k) + json_string_length(v) + 2;
-                if (!lp_valid_env_name(k, strlen(k)))
-                        err = api_error("invalid_request", path, "variable name '%.100s' must match [A-Za-z_][A-Za-z0-9_]*",
-                                        k);
-                else if (json_string_length(v) > LP_ENV_VALUE_MAX)
-                        err = api_error("invalid_request", path, "the value is longer than %d bytes", LP_ENV_VALUE_MAX);
-                else if (env_bytes > ENV_MAX_TOTAL)
-                        err = api_error("invalid_request", "env", "the variables together exceed %d bytes",
-                                        ENV_MAX_TOTAL);
-        }
         json_object_foreach(json_object_get(req, "metadata"), k, v) {
                 if (err)
                         break;
@@ -239,5 +248,35 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
                                  .context = context ? context : "default",
                                  .timeout_s = timeout > 0 ? timeout : 60};
         *ret_req = req; /* owns the strings in *ret */
+        return 0;
+}
+
+int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {
+                {"command", JSON_STRING, 0, 0},    {"timeout_seconds", JSON_REAL, 0.1, 86400},
+                {"cwd", JSON_STRING, 0, 0},        {"env", JSON_OBJECT, 0, 0},
+                {"background", JSON_TRUE, 0, 0},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        const char *cmd = json_string_value(json_object_get(req, "command"));
+        if (!err && !cmd)
+                err = api_error("invalid_request", "command", "'command' is required");
+        if (!err && (json_string_length(json_object_get(req, "command")) == 0 ||
+                     json_string_length(json_object_get(req, "command")) > (1u << 20)))
+                err = api_error("invalid_request", "command", "'command' must be 1 byte to 1 MiB");
+        if (!err && json_string_length(json_object_get(req, "cwd")) > 1023)
+                err = api_error("invalid_request", "cwd", "'cwd' is longer than 1023 bytes");
+        if (!err)
+                err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
+        if (!err)
+                err = check_env(json_object_get(req, "env"));
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
         return 0;
 }

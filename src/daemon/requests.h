@@ -13,3 +13,5 @@ __attribute__((format(printf, 3, 4))) json_t *api_error(const char *code, const 
 int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 /* *ret points into *ret_req, which the caller frees after use. */
 int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_req *ret, json_t **ret_err);
+/* {"command", "timeout_seconds"?, "cwd"?, "env"?, "background"?} */
+int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err);

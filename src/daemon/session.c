@@ -610,8 +610,9 @@ int session_sandbox(const char *id, uint64_t *ret) {
         struct session *s = session_ref(id);
         if (!s) {
                 json_t *old = store_get_session(id);
+                bool ended = old != NULL;
                 json_decref(old);
-                return old ? -ESRCH : -ENOENT;
+                return ended ? -ESRCH : -ENOENT;
         }
         pthread_mutex_lock(&S.lock);
         bool ended = s->ended;
@@ -626,11 +627,11 @@ struct stream {
         const char *name; /* "stdout", "stderr" */
         struct buf text;  /* kept for the final response, up to OUTPUT_MAX */
         size_t dropped;
-        size_t sent;      /* bytes of text already streamed */
+        struct buf pend;  /* streaming: the start of a UTF-8 character cut by a read */
 };
 
-/* Append what a pipe has now (up to OUTPUT_MAX; the rest is counted as dropped) and, when
- * streaming, send the new whole UTF-8 characters as an event. */
+/* Append what a pipe has now (up to OUTPUT_MAX for the response; the rest is counted as
+ * dropped) and, when streaming, send all of it as events of whole UTF-8 characters. */
 static void drain(int fd, struct stream *st, const struct exec_sink *sink, bool *listening) {
         char chunk[65536];
         for (;;) {
@@ -644,12 +645,13 @@ static void drain(int fd, struct stream *st, const struct exec_sink *sink, bool 
                 if (keep)
                         (void)buf_append(&st->text, chunk, keep);
                 st->dropped += (size_t)n - keep;
-        }
-        if (sink && *listening && st->text.len > st->sent) {
+                if (!sink || !*listening || buf_append(&st->pend, chunk, (size_t)n) < 0)
+                        continue;
                 size_t used = 0;
-                json_t *t = utf8_string(st->text.data + st->sent, st->text.len - st->sent, true, &used);
+                json_t *t = utf8_string(st->pend.data, st->pend.len, true, &used);
                 if (t && used) {
-                        st->sent += used;
+                        memmove(st->pend.data, st->pend.data + used, st->pend.len - used);
+                        st->pend.len -= used;
                         if (sink->event(sink->ctx, st->name, json_pack("{s:o}", "text", t)) < 0)
                                 *listening = false;
                 } else {
@@ -696,6 +698,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
         buf_init(&out.text, OUTPUT_MAX + 1);
         buf_init(&err.text, OUTPUT_MAX + 1);
+        buf_init(&out.pend, 2 * 65536);
+        buf_init(&err.pend, 2 * 65536);
         bool listening = sink != NULL;
         discard_pending(s->out_fd); /* what background processes printed since the last one */
         discard_pending(s->err_fd);
@@ -809,6 +813,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 json_decref(error);
                 buf_free(&out.text);
                 buf_free(&err.text);
+                buf_free(&out.pend);
+                buf_free(&err.pend);
                 pthread_mutex_lock(&S.lock);
                 s->executing = false;
                 if (!s->ended)
@@ -854,6 +860,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
         buf_free(&out.text);
         buf_free(&err.text);
+        buf_free(&out.pend);
+        buf_free(&err.pend);
         pthread_mutex_unlock(&s->exec_lock);
         session_unref(s);
         return *ret ? 0 : diag_set(d, -ENOMEM, "", "out of memory");
@@ -894,4 +902,134 @@ void sessions_stop_all(void) {
                 }
         }
         pthread_mutex_unlock(&S.lock);
+}
+
+/* A request to the runner other than an execution (a shell command, a task query). It
+ * holds the session's execution lock: one reader of the control socket at a time. The
+ * reply is the runner's terminal frame for our id, without "type" and "id". */
+static int runner_call(const char *id, json_t *frame, const char *const *terminal, double timeout_s, json_t **ret,
+                       char *ret_type, size_t type_cap, struct diag *d) {
+        struct session *s = session_ref(id);
+        if (!s) {
+                json_t *old = store_get_session(id);
+                int r = old ? diag_set(d, -ESRCH, "", "session %s has ended (%s)", id,
+                                       json_string_value(json_object_get(old, "ended_reason")) ?: "unknown")
+                            : diag_set(d, -ENOENT, "", "no session %s", id);
+                json_decref(old);
+                return r;
+        }
+        pthread_mutex_lock(&s->exec_lock);
+        pthread_mutex_lock(&S.lock);
+        bool ended = s->ended;
+        if (!ended)
+                s->executing = true;
+        pthread_mutex_unlock(&S.lock);
+        int r = 0;
+        if (ended) {
+                r = diag_set(d, -ESRCH, "", "session %s has ended", id);
+                goto out;
+        }
+        char req_id[40];
+        random_id("req_", req_id, sizeof(req_id));
+        json_object_set_new(frame, "id", json_string(req_id));
+        r = send_frame(s, frame);
+        if (r < 0) {
+                r = diag_set(d, r == -EMSGSIZE ? -EMSGSIZE : -EIO, "", "cannot reach the session's runner");
+                goto out;
+        }
+        double until = now_seconds() + timeout_s;
+        for (;;) {
+                bool eof = false;
+                json_t *f = next_frame(s, &eof);
+                if (f) {
+                        const char *type = json_string_value(json_object_get(f, "type")) ?: "";
+                        bool mine = !strcmp(json_string_value(json_object_get(f, "id")) ?: "", req_id);
+                        bool final = false;
+                        for (size_t i = 0; terminal[i]; i++)
+                                final |= !strcmp(type, terminal[i]);
+                        if (mine && final) {
+                                snprintf(ret_type, type_cap, "%s", type);
+                                json_object_del(f, "type");
+                                json_object_del(f, "id");
+                                *ret = f;
+                                break;
+                        }
+                        json_decref(f);
+                        continue;
+                }
+                double left = until - now_seconds();
+                if (eof) {
+                        r = diag_set(d, -ESRCH, "", "the session's runner exited");
+                        break;
+                }
+                if (left <= 0) {
+                        r = diag_set(d, -ETIMEDOUT, "", "the session's runner did not answer");
+                        break;
+                }
+                struct pollfd p[3] = {{s->ctl_fd, POLLIN, 0}, {s->out_fd, POLLIN, 0}, {s->err_fd, POLLIN, 0}};
+                poll(p, 3, (int)(left * 1000) + 1);
+                discard_pending(s->out_fd); /* a command's output is captured by the runner */
+                discard_pending(s->err_fd);
+        }
+out:
+        pthread_mutex_lock(&S.lock);
+        s->executing = false;
+        s->last_used = now_seconds();
+        pthread_mutex_unlock(&S.lock);
+        pthread_mutex_unlock(&s->exec_lock);
+        session_unref(s);
+        return r;
+}
+
+int session_command(const char *id, json_t *req, json_t **ret, bool *ret_background, struct diag *d) {
+        double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
+        timeout = timeout > 0 ? timeout : 60;
+        bool background = json_is_true(json_object_get(req, "background"));
+        json_t *frame = json_pack("{s:s, s:O, s:I, s:b}", "type", "command", "command", json_object_get(req, "command"),
+                                  "timeout_ms", (json_int_t)(timeout * 1000), "background", (int)background);
+        if (json_object_get(req, "cwd"))
+                json_object_set(frame, "cwd", json_object_get(req, "cwd"));
+        if (json_object_get(req, "env"))
+                json_object_set(frame, "env", json_object_get(req, "env"));
+        static const char *const terminal[] = {"command_done", "task_started", "protocol_error", NULL};
+        char type[32] = "";
+        json_t *reply = NULL;
+        /* A foreground command ends by its own timeout (plus the runner's kill grace). */
+        int r = runner_call(id, frame, terminal, background ? 30 : timeout + 30, &reply, type, sizeof(type), d);
+        json_decref(frame);
+        if (r < 0)
+                return r;
+        if (!strcmp(type, "protocol_error")) {
+                const char *code = json_string_value(json_object_get(reply, "code")) ?: "";
+                r = diag_set(d, !strcmp(code, "too_many_tasks") ? -EAGAIN : -EINVAL, "", "%s",
+                             json_string_value(json_object_get(reply, "message")) ?: code);
+                json_decref(reply);
+                return r;
+        }
+        *ret_background = !strcmp(type, "task_started");
+        if (*ret_background)
+                json_object_set_new(reply, "status", json_string("running"));
+        *ret = reply;
+        return 0;
+}
+
+int session_task(const char *id, const char *task_id, bool stop, json_t **ret, struct diag *d) {
+        json_t *frame = json_pack("{s:s, s:s}", "type", stop ? "task_stop" : "task_status", "task_id", task_id);
+        static const char *const terminal[] = {"task", "protocol_error", NULL};
+        char type[32] = "";
+        json_t *reply = NULL;
+        int r = runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d);
+        json_decref(frame);
+        if (r < 0)
+                return r;
+        if (!strcmp(type, "protocol_error")) {
+                const char *code = json_string_value(json_object_get(reply, "code")) ?: "";
+                r = !strcmp(code, "task_not_found") ? diag_set(d, -ENOENT, "task_id", "no task %s", task_id)
+                                                    : diag_set(d, -EINVAL, "", "%s",
+                                                               json_string_value(json_object_get(reply, "message")) ?: code);
+                json_decref(reply);
+                return r;
+        }
+        *ret = reply;
+        return 0;
 }

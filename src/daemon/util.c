@@ -13,8 +13,14 @@
 void random_id(const char *prefix, char *out, size_t cap) {
         static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
         unsigned char raw[26];
-        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-                memset(raw, 0, sizeof(raw)); /* getrandom(0) only fails before the pool is ready */
+        /* Ids and API keys must be unpredictable: without randomness there is nothing safe
+         * to hand out, so stop rather than fall back. */
+        ssize_t got;
+        do
+                got = getrandom(raw, sizeof(raw), 0);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof(raw))
+                abort();
         char tail[27];
         for (size_t i = 0; i < 26; i++)
                 tail[i] = alphabet[raw[i] % 36];

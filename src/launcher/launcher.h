@@ -63,7 +63,8 @@ struct launcher {
         char **daemon_args; /* the user's arguments for the daemon */
         int ndaemon_args;
         char daemon_path[512];
-        char api_key_env[160]; /* "AIRLOCK_API_KEY=..." captured before the environment is dropped */
+        char *daemon_env[5]; /* AIRLOCK_API_KEY, _LISTEN, _DATA_DIR, _POOL_SIZE: captured before the
+                              * environment is dropped; nothing else reaches the daemon */
         uint64_t restarts[SUPERVISE_MAX_RESTARTS];
         uint64_t stop_deadline_ms;
         int client_fd;

@@ -218,8 +218,10 @@ static void reap_children(struct launcher *L) {
                                 fprintf(stderr, "{\"level\":\"error\",\"msg\":\"the daemon exited; restarting it\","
                                                 "\"status\":%d}\n",
                                         status);
-                                if (spawn_daemon(L) < 0)
+                                if (spawn_daemon(L) < 0) {
                                         L->stopping = true; /* crash loop: give up (the loop ends) */
+                                        L->exit_status = 1;
+                                }
                         }
                         continue;
                 }
@@ -327,7 +329,6 @@ static int spawn_daemon(struct launcher *L) {
         for (int i = 0; i < L->ndaemon_args && argc < 63; i++)
                 argv[argc++] = L->daemon_args[i];
         argv[argc] = NULL;
-        char *envp[] = {L->api_key_env[0] ? L->api_key_env : NULL, NULL};
         pid_t pid = fork();
         if (pid < 0) {
                 close(sv[0]);
@@ -343,7 +344,7 @@ static int spawn_daemon(struct launcher *L) {
                         _exit(127);
                 int keep[] = {3};
                 close_fds_except(4, keep, 0);
-                execve(L->daemon_path, argv, envp);
+                execve(L->daemon_path, argv, L->daemon_env);
                 _exit(127);
         }
         close(sv[1]);
@@ -366,12 +367,23 @@ static int setup(struct launcher *L) {
                 setsid();
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         if (L->supervise) {
-                /* The one variable the daemon needs from our caller; nothing else is passed. */
-                const char *key = getenv("AIRLOCK_API_KEY");
-                if (key && strfmt(L->api_key_env, sizeof(L->api_key_env), "AIRLOCK_API_KEY=%s", key) < 0) {
-                        fprintf(stderr, "airlock-launcher: AIRLOCK_API_KEY is too long\n");
-                        return -E2BIG;
+                /* The daemon's settings from our caller's environment; nothing else passes. */
+                static const char *const names[] = {"AIRLOCK_API_KEY", "AIRLOCK_LISTEN", "AIRLOCK_DATA_DIR",
+                                                    "AIRLOCK_POOL_SIZE"};
+                int n = 0;
+                for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                        const char *v = getenv(names[i]);
+                        if (!v)
+                                continue;
+                        if (strlen(v) > 4096) {
+                                fprintf(stderr, "airlock-launcher: %s is too long\n", names[i]);
+                                return -E2BIG;
+                        }
+                        if (asprintf(&L->daemon_env[n], "%s=%s", names[i], v) < 0)
+                                return -ENOMEM;
+                        n++;
                 }
+                L->daemon_env[n] = NULL;
         }
         static char *empty_env[] = {NULL};
         environ = empty_env;
@@ -484,8 +496,13 @@ static int loop(struct launcher *L) {
                                         struct diag d = {0};
                                         diag_set(&d, -EMSGSIZE, "frame", "frame or fd list too large");
                                         launcher_reply_error(L, 0, &d);
-                                        if (++L->protocol_errors >= MAX_PROTOCOL_ERRORS)
-                                                return -EPROTO;
+                                        if (++L->protocol_errors >= MAX_PROTOCOL_ERRORS) {
+                                                if (!L->supervise)
+                                                        return -EPROTO;
+                                                drop_client(L); /* restart the misbehaving daemon */
+                                                if (L->daemon_pid > 0)
+                                                        kill(L->daemon_pid, SIGKILL);
+                                        }
                                         continue;
                                 }
                                 if (len > 0 && handle_request(L, pkt, (size_t)len, fds, nfds) < 0) {
@@ -552,6 +569,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         r = loop(&L);
+        for (int i = 0; L.daemon_env[i]; i++)
+                free(L.daemon_env[i]);
         if (L.supervise && L.daemon_pid > 0) {
                 kill(L.daemon_pid, SIGKILL);
                 waitpid(L.daemon_pid, NULL, 0);

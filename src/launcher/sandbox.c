@@ -122,6 +122,7 @@ __attribute__((noreturn)) static void child_fail(const char *what) {
  * the launcher, join the cgroup (so the backend and all it starts are limited from
  * their first instruction), lay out fds, drop to the sandbox's host uid. */
 static void child_prepare(struct sandbox *sb, pid_t parent, const int *fds, int nfds, bool drop_uid) {
+        umask(022); /* the launcher's own 077 is not the sandbox's business */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -707,7 +708,10 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
         ex.limit_value = sb->limit_value;
         ex.wall_ms = now_ms() - sb->started_ms;
         sb->state = SB_DONE;
-        launcher_send(L, LP_EXITED, 0, &ex, sizeof(ex), NULL, 0);
+        /* Only to a client that has said HELLO: a daemon being restarted learns of the
+         * sandboxes that ended meanwhile from the ATTACHED frames it does not get. */
+        if (L->hello_done)
+                launcher_send(L, LP_EXITED, 0, &ex, sizeof(ex), NULL, 0);
         sandbox_free(L, sb);
 }
 

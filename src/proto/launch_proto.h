@@ -1,5 +1,5 @@
-/* launch_proto: the frames between an unprivileged client (the CLI's `run`, later the
- * daemon) and the privileged launcher. See docs/launcher-protocol.md.
+/* launch_proto: the frames between an unprivileged client (the CLI's `run` and `doctor`,
+ * or the daemon) and the privileged launcher. See docs/launcher-protocol.md.
  *
  * Transport: one AF_UNIX SOCK_SEQPACKET socketpair; one frame per packet; file
  * descriptors ride along as SCM_RIGHTS. Both ends run on the same host, so frames are
