@@ -7,7 +7,7 @@
 # Stages: deps, lint (banned calls, cppcheck, clang-tidy), release build (gcc, hardened)
 # with unit + fuzz-replay + CLI e2e + escape suites on both backends, the same suites on
 # a clang ASan+UBSan build, libFuzzer runs of every fuzz target for a bounded time, and a
-# smoke run of the benchmark harness. Under CI=true nothing may skip.
+# smoke run of the benchmark harnesses. Under CI=true nothing may skip.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -107,9 +107,7 @@ if [ $quick -eq 0 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
   stage "suites on the ASan+UBSan build" run_suites build-asan
   stage "fuzzing (${fuzz_seconds}s per target)" fuzz
-  if [ -f bench/overhead.py ]; then
-    stage "benchmark harness smoke run" $PY bench/overhead.py --quick --airlock "$root/build/airlock"
-  fi
+  stage "benchmark harnesses, smoke run" bash -c "$PY bench/overhead.py --quick --airlock '$root/build/airlock' >/dev/null && $PY bench/api.py --quick --airlock '$root/build/airlock' >/dev/null"
 fi
 
 echo

@@ -8,10 +8,16 @@ which the daemon reads and attributes to the execution in progress, so the runne
 writes there itself and never wraps them.
 
 Every request ends with exactly one terminal frame carrying its id: `done` for an execute,
-`ack` for the other requests, or `protocol_error` when the request was refused.
+`command_done` or `task_started` for a command, `task` for task_status and task_stop, `ack`
+for the other requests, or `protocol_error` when the request was refused.
+
+Shell commands run as `/bin/bash -c` in a process group of their own. A foreground command
+holds the runner until it ends (its output captured on pipes); a background one is a task
+whose output goes to files under TASKS_DIR, watched by a monitor thread that exists only
+while tasks run (it enforces their timeouts and reaps them).
 
 Standard library only (Python 3.11). Nothing heavy is imported before it is needed: asyncio
-only for a cell that uses top-level await.
+only for a cell that uses top-level await, subprocess and threading only for commands.
 """
 
 import __future__
@@ -23,7 +29,9 @@ import json
 import linecache
 import os
 import re
+import select
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -41,6 +49,23 @@ for _feature in __future__.all_feature_names:
 RUNNER_FILE = __file__  # replaced by the code's own filename in main(); see _driver_files()
 RUNNER_MODULE = None  # this module, set in main(): sys.modules["__main__"] is a context's
 
+# Shell commands and background tasks.
+WORKSPACE = "/workspace"  # base of relative cwds: replaced in main() by the starting directory
+TASKS_DIR = "/tmp/.airlock-tasks"  # <task_id>/stdout and <task_id>/stderr of each task
+SHELL = "/bin/bash"
+MAX_ARG_STRLEN = 128 * 1024  # Linux's limit on one argv string, its NUL included
+OUTPUT_CAP = 1024 * 1024  # bytes of each stream a reply carries
+DEFAULT_TIMEOUT_MS = 60_000
+MAX_TIMEOUT_MS = 86_400_000
+KILL_GRACE = 2.0  # seconds between one signal to a command's group and the next, harder one
+LINGER = 0.2  # seconds to keep reading a command's pipes once its shell has exited
+POLL_INTERVAL = 0.05  # seconds between exit checks where pidfd_open is unavailable
+MAX_LIVE_TASKS = 64
+MAX_ENDED_TASKS = 1024  # ended tasks remembered; the oldest beyond that are forgotten
+TASK_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_TASK_ID = re.compile(r"task_[a-z0-9]{12}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
 # The daemon is asked to put "type" and "id" first in a frame, so that the id of a frame too
 # large to parse can still be found in its first bytes and echoed in the refusal.
 _LEADING_ID = re.compile(
@@ -53,11 +78,19 @@ _LEADING_ID = re.compile(
 # launcher sends SIGINT to every process of the sandbox on timeout/stop; it must become a
 # KeyboardInterrupt in user code and be ignored anywhere else (idle, reading, writing frames).
 _user_code_running = False
+# While a foreground command runs: the write end of a pipe its wait loop watches. A SIGINT
+# then stops the command (never the runner): the handler only writes a byte there.
+_sigint_wakeup = None
 
 
 def _on_sigint(signum, frame):
     if _user_code_running:
         raise KeyboardInterrupt
+    if _sigint_wakeup is not None:
+        try:
+            os.write(_sigint_wakeup, b"!")
+        except OSError:  # the pipe is full: a wake-up is pending anyway
+            pass
 
 
 def _call_user(fn, *args):
@@ -230,8 +263,11 @@ def _is_name(value):
 
 
 NAME_RULE = "a string of 1 to 64 characters from [A-Za-z0-9_-]"
+TASK_ID_RULE = "a task id: 'task_' and 12 characters from [a-z0-9]"
+ENV_NAME_RULE = "names are 1 to 128 characters from [A-Za-z0-9_], not starting with a digit"
 
-# Fields of each request besides "type" and "id": name -> (kind, required).
+# Fields of each request besides "type" and "id": name -> (kind, required). The kinds are
+# checked by _check_field.
 REQUESTS = {
     "execute": {"code": ("string", True), "context": ("name", False)},
     "create_context": {"context": ("name", True)},
@@ -239,6 +275,10 @@ REQUESTS = {
     "reset_context": {"context": ("name", True)},
     "ping": {},
     "shutdown": {},
+    "command": {"command": ("text", True), "cwd": ("text", False), "env": ("env", False),
+                "timeout_ms": ("timeout_ms", False), "background": ("boolean", False)},
+    "task_status": {"task_id": ("task_id", True)},
+    "task_stop": {"task_id": ("task_id", True)},
 }
 
 
@@ -303,12 +343,46 @@ def parse_request(line):
             if required:
                 raise bad(f"field '{key}' is required for type '{kind}'")
             continue
-        value = frame[key]
-        if not isinstance(value, str):
-            raise bad(f"field '{key}' must be a string, got {_json_type(value)}")
-        if rule == "name" and not _is_name(value):
-            raise bad(f"field '{key}' must be {NAME_RULE}, got {_brief(value)}")
+        _check_field(key, rule, frame[key], bad)
     return frame
+
+
+def _check_field(key, rule, value, bad):
+    """Raise bad(message) unless value is of the field's kind."""
+    if rule == "boolean":
+        if not isinstance(value, bool):
+            raise bad(f"field '{key}' must be a boolean, got {_json_type(value)}")
+        return
+    if rule == "timeout_ms":
+        # An integer, as JSON Schema counts them: 5000.0 is one too.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"field '{key}' must be an integer, got {_json_type(value)}")
+        if not ((isinstance(value, int) or value.is_integer()) and 1 <= value <= MAX_TIMEOUT_MS):
+            raise bad(f"field '{key}' must be an integer from 1 to {MAX_TIMEOUT_MS}, "
+                      f"got {_brief(value)}")
+        return
+    if rule == "env":
+        if not isinstance(value, dict):
+            raise bad(f"field '{key}' must be an object, got {_json_type(value)}")
+        for name, item in value.items():
+            if not _ENV_NAME.fullmatch(name):
+                raise bad(f"field '{key}' has a bad variable name {_brief(name)}: {ENV_NAME_RULE}")
+            if not isinstance(item, str):
+                raise bad(f"field '{key}.{name}' must be a string, got {_json_type(item)}")
+            if "\0" in item:
+                raise bad(f"field '{key}.{name}' must not contain NUL characters")
+        return
+    if not isinstance(value, str):
+        raise bad(f"field '{key}' must be a string, got {_json_type(value)}")
+    if rule == "name" and not _is_name(value):
+        raise bad(f"field '{key}' must be {NAME_RULE}, got {_brief(value)}")
+    if rule == "task_id" and not _TASK_ID.fullmatch(value):
+        raise bad(f"field '{key}' must be {TASK_ID_RULE}, got {_brief(value)}")
+    if rule == "text":  # goes to exec or chdir: a C string
+        if not value:
+            raise bad(f"field '{key}' must not be empty")
+        if "\0" in value:
+            raise bad(f"field '{key}' must not contain NUL characters")
 
 
 def _leading_id(data):
@@ -476,6 +550,555 @@ def _describe_exception(exc, driver_files):
     return {"name": type(exc).__name__, "value": value, "traceback": list(report.format())}
 
 
+# --- Shell commands and background tasks ----------------------------------------------------------
+
+
+def _exit_fields(returncode):
+    """(exit_code, signal) of a Popen returncode; both None while the process runs."""
+    if returncode is None:
+        return None, None
+    return (returncode, None) if returncode >= 0 else (None, -returncode)
+
+
+def _utf8_head(data):
+    """Length of data without a multi-byte UTF-8 sequence cut off at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # ASCII or a lead byte: the last sequence starts here
+            need = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else \
+                4 if byte >> 3 == 0b11110 else 1
+            return len(data) - back if need > back else len(data)
+    return len(data)
+
+
+def _utf8_tail_start(data):
+    """Offset past the continuation bytes of a sequence cut off at the start of data."""
+    skip = 0
+    while skip < min(3, len(data)) and data[skip] & 0xC0 == 0x80:
+        skip += 1
+    return skip
+
+
+class _Head:
+    """The first OUTPUT_CAP bytes of a stream, and a count of the rest."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk):
+        keep = max(0, min(len(chunk), OUTPUT_CAP - len(self.data)))
+        self.data += chunk[:keep]
+        self.dropped += len(chunk) - keep
+
+    def text(self):
+        """(text, dropped bytes): a character cut in two at the cap counts as dropped."""
+        data, dropped = bytes(self.data), self.dropped
+        if dropped:
+            end = _utf8_head(data)
+            data, dropped = data[:end], dropped + len(data) - end
+        return data.decode("utf-8", "replace"), dropped
+
+
+def _read_tail(path):
+    """(text, dropped bytes) of the last OUTPUT_CAP bytes of a file that may be growing."""
+    try:
+        with open(path, "rb") as file:
+            start = max(0, os.fstat(file.fileno()).st_size - OUTPUT_CAP)
+            file.seek(start)
+            data = file.read(OUTPUT_CAP)
+    except OSError:  # removed by the user: nothing to show
+        return "", 0
+    skip = _utf8_tail_start(data) if start else 0
+    return data[skip:].decode("utf-8", "replace"), start + skip
+
+
+def _pidfd(pid):
+    """A descriptor that turns readable when the process exits (Linux 5.3+), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # an old kernel, or a sandbox kernel without it
+        return None
+
+
+def _leader_exited(proc):
+    """Has the command's shell exited? Asked without reaping it: while it is a zombie, its pid,
+    which is also its process group's id, can't be reused, so the group can still be signalled."""
+    if proc.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped behind our back (os.wait() in a cell): it is gone
+        return True
+
+
+def _signal_group(proc, signum):
+    """Signal a command's process group, only while its shell is unreaped (see above)."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:  # BlockingIOError: empty
+        pass
+
+
+def _command_file(text):
+    """An unlinked file holding text, positioned at its start, close-on-exec."""
+    try:
+        fd = os.memfd_create("airlock-command", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # no memfd in this kernel: an unnamed file in /tmp
+        fd = os.open("/tmp", os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _shell_argv(command):
+    """(argv, fd to pass or None) for `bash -c command`.
+
+    A command too long for one argv string (MAX_ARG_STRLEN) travels in a file on an inherited
+    descriptor instead: bash reads it with its own `read` (no PATH lookup), closes the
+    descriptor, and evals the text with the variable that held it already unset.
+    """
+    encoded = os.fsencode(command)  # what exec would get: UTF-8, lone surrogates escaped
+    if len(encoded) < MAX_ARG_STRLEN:
+        return [SHELL, "-c", command], None
+    fd = _command_file(encoded)
+    loader = (f"IFS= read -r -d '' __airlock_command <&{fd}; exec {fd}<&-; "
+              'eval "unset -v __airlock_command\n$__airlock_command"')
+    return [SHELL, "-c", loader], fd
+
+
+def _spawn(request_id, command, cwd, env, stdout, stderr):
+    """Start `bash -c command` in a new session (its own process group), stdin /dev/null, with
+    no descriptor but 0, 1 and 2 (fd 3, the control socket, above all)."""
+    import subprocess
+
+    try:
+        info = os.stat(cwd)
+    except FileNotFoundError:
+        raise RequestError("bad_cwd", f"cwd {_brief(cwd)} does not exist", request_id)
+    except OSError as exc:
+        raise RequestError("bad_cwd", f"cwd {_brief(cwd)}: {exc.strerror}", request_id)
+    if not stat.S_ISDIR(info.st_mode):
+        raise RequestError("bad_cwd", f"cwd {_brief(cwd)} is not a directory", request_id)
+    if not os.access(cwd, os.X_OK):
+        raise RequestError("bad_cwd", f"cwd {_brief(cwd)}: permission denied", request_id)
+    command_fd = None
+    try:
+        argv, command_fd = _shell_argv(command)
+        return subprocess.Popen(
+            argv, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=stdout,
+            stderr=stderr, start_new_session=True, close_fds=True,
+            pass_fds=() if command_fd is None else (command_fd,))
+    except OSError as exc:
+        if exc.filename == cwd:
+            raise RequestError("bad_cwd", f"cwd {_brief(cwd)}: {exc.strerror}", request_id)
+        raise RequestError("spawn_failed", f"cannot start {SHELL}: {exc.strerror or exc}",
+                           request_id)
+    except ValueError as exc:  # text exec can't take (a lone surrogate, say)
+        raise RequestError("spawn_failed", f"cannot start {SHELL}: {exc}", request_id)
+    finally:
+        if command_fd is not None:
+            os.close(command_fd)
+
+
+def _run_foreground(request_id, command, cwd, env, timeout):
+    """Run a command to its end and return its command_done fields (without type and id).
+
+    Both pipes are read as data comes (a selector), so a command filling one while the runner
+    waits on the other can't deadlock. The command is over when its shell exits; what its
+    leftover background processes still write in the next LINGER seconds is kept, after which
+    the pipes are closed on them. On timeout the group gets SIGTERM, then SIGKILL KILL_GRACE
+    later; on a SIGINT to the runner, SIGINT, then SIGTERM and SIGKILL at the same pace.
+    """
+    global _sigint_wakeup
+    import selectors
+    import subprocess
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    selector = selectors.DefaultSelector()
+    proc = pidfd = None
+    try:
+        _sigint_wakeup = wake_w  # from here a SIGINT is the command's
+        started = time.monotonic()
+        proc = _spawn(request_id, command, cwd, env, subprocess.PIPE, subprocess.PIPE)
+        captured = {"stdout": _Head(), "stderr": _Head()}
+        open_pipes = 0
+        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            os.set_blocking(pipe.fileno(), False)
+            selector.register(pipe.fileno(), selectors.EVENT_READ, name)
+            open_pipes += 1
+        selector.register(wake_r, selectors.EVENT_READ, "sigint")
+        pidfd = _pidfd(proc.pid)
+        if pidfd is not None:
+            selector.register(pidfd, selectors.EVENT_READ, "exit")
+        deadline = started + timeout
+        steps = []  # (when, signal) still to send to the group
+        timed_out = interrupted = False
+        ended = None
+        while True:
+            now = time.monotonic()
+            if ended is None:
+                if not (timed_out or interrupted) and now >= deadline:
+                    timed_out = True
+                    steps = [(now, signal.SIGTERM), (now + KILL_GRACE, signal.SIGKILL)]
+                while steps and steps[0][0] <= now:
+                    _signal_group(proc, steps.pop(0)[1])
+                if _leader_exited(proc):
+                    ended = now
+                    if timed_out or interrupted:  # nothing of it may outlive a stop
+                        _signal_group(proc, signal.SIGKILL)
+                    proc.wait()
+                    if pidfd is not None:
+                        selector.unregister(pidfd)
+                        os.close(pidfd)
+                        pidfd = None
+            if ended is not None and (open_pipes == 0 or now >= ended + LINGER):
+                break
+            if ended is not None:
+                wake_at = ended + LINGER
+            elif steps:
+                wake_at = steps[0][0]
+            else:
+                wake_at = None if (timed_out or interrupted) else deadline
+            wait = None if wake_at is None else max(0.0, wake_at - now)
+            if ended is None and pidfd is None:
+                wait = POLL_INTERVAL if wait is None else min(wait, POLL_INTERVAL)
+            for key, _ in selector.select(wait):
+                if key.data == "sigint":
+                    _drain(wake_r)
+                    if ended is None and not (timed_out or interrupted):
+                        interrupted = True
+                        now = time.monotonic()
+                        steps = [(now, signal.SIGINT), (now + KILL_GRACE, signal.SIGTERM),
+                                 (now + 2 * KILL_GRACE, signal.SIGKILL)]
+                elif key.data in captured:
+                    try:
+                        chunk = os.read(key.fd, READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if chunk:
+                        captured[key.data].add(chunk)
+                    else:
+                        selector.unregister(key.fd)
+                        open_pipes -= 1
+        exit_code, signum = _exit_fields(proc.returncode)
+        stdout, stdout_dropped = captured["stdout"].text()
+        stderr, stderr_dropped = captured["stderr"].text()
+        return {"exit_code": exit_code, "signal": signum, "stdout": stdout, "stderr": stderr,
+                "stdout_dropped_bytes": stdout_dropped, "stderr_dropped_bytes": stderr_dropped,
+                "duration_ms": round((ended - started) * 1000, 3), "timed_out": timed_out}
+    finally:
+        _sigint_wakeup = None
+        if proc is not None:
+            if proc.returncode is None:  # a failure of the runner's own: leave nothing behind
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        if pidfd is not None:
+            os.close(pidfd)
+        selector.close()
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+class Task:
+    """A background command. Its mutable state is guarded by Tasks.lock."""
+
+    def __init__(self, task_id, command, proc, directory, started, started_at, deadline):
+        self.id = task_id
+        self.command = command
+        self.proc = proc
+        self.directory = directory
+        self.started = started  # time.monotonic()
+        self.started_at = started_at  # RFC 3339, UTC
+        self.deadline = deadline
+        self.pidfd = _pidfd(proc.pid)  # closed by the monitor thread only
+        self.ended = None  # time.monotonic() when its shell was seen to exit
+        self.stopping = None  # "killed" or "timed_out" once the runner began to stop it
+        self.kill_at = None  # when the SIGKILL of a stop is due
+
+    def next_event(self):
+        if self.kill_at is not None:
+            return self.kill_at
+        return self.deadline if self.stopping is None else float("inf")
+
+    def status(self):
+        if self.ended is None:
+            return "running"
+        return self.stopping or "exited"
+
+
+def _rfc3339(seconds):
+    millis = min(999, int(seconds % 1 * 1000))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def _new_task_id():
+    return "task_" + "".join(TASK_ID_ALPHABET[byte % 36] for byte in os.urandom(12))
+
+
+def _remove_task_files(directory):
+    for name in ("stdout", "stderr"):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
+
+
+def _open_task_files(request_id, task_id):
+    """Make TASKS_DIR/<task_id>/ (0700) with empty stdout and stderr files; their fds."""
+    directory = os.path.join(TASKS_DIR, task_id)
+    fds = []
+    try:
+        try:
+            os.mkdir(TASKS_DIR, 0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(TASKS_DIR)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise RequestError("spawn_failed", f"{TASKS_DIR} is not a directory of the runner's"
+                               " user", request_id)
+        os.chmod(TASKS_DIR, 0o700)
+        os.mkdir(directory, 0o700)
+        os.chmod(directory, 0o700)  # whatever the umask
+        for name in ("stdout", "stderr"):
+            fds.append(os.open(os.path.join(directory, name),
+                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                               0o600))
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        _remove_task_files(directory)
+        raise RequestError("spawn_failed", f"cannot create {directory}: {exc.strerror or exc}",
+                           request_id)
+    return directory, fds
+
+
+# Signals the monitor thread blocks, so that the kernel delivers them to the main thread,
+# where Python runs handlers and where a SIGINT must interrupt a blocking call.
+_MONITOR_BLOCKED = signal.valid_signals() - {
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE,
+    signal.SIGILL, signal.SIGTRAP, signal.SIGABRT, signal.SIGSYS}
+
+
+class Tasks:
+    """The background tasks of a runner.
+
+    A monitor thread runs while any task does: it sleeps until a task exits (a pidfd per task
+    where the kernel has pidfd_open, else a short poll) or a deadline comes, then reaps the
+    task or signals its group, so timeouts hold and zombies go even while a cell runs. It
+    never forks and blocks the asynchronous signals. The main thread looks at tasks (and
+    advances them too, so an answer is never staler than the request) under the same lock.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.threading = threading
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # notified when a task ends
+        self.tasks = {}  # task id -> Task, oldest first
+        self.monitor = None
+        self.wake_r, self.wake_w = os.pipe()  # nudges the monitor: new task, stop requested
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+
+    def _live(self):
+        return [task for task in self.tasks.values() if task.ended is None]
+
+    def _wake(self):
+        try:
+            os.write(self.wake_w, b"!")
+        except OSError:  # full: the monitor has a wake-up pending anyway
+            pass
+
+    def _advance(self, task, now):
+        """Reap the task if its shell exited; send the signals its deadlines call for."""
+        if task.ended is not None:
+            return
+        if _leader_exited(task.proc):
+            if task.stopping is not None:  # nothing of it may outlive a stop
+                _signal_group(task.proc, signal.SIGKILL)
+            task.proc.wait()
+            task.ended = time.monotonic()
+            self.changed.notify_all()
+        elif task.stopping is None and now >= task.deadline:
+            self._stop(task, "timed_out", now)
+        elif task.kill_at is not None and now >= task.kill_at:
+            _signal_group(task.proc, signal.SIGKILL)
+            task.kill_at = None
+
+    def _stop(self, task, why, now):
+        task.stopping = why
+        _signal_group(task.proc, signal.SIGTERM)
+        task.kill_at = now + KILL_GRACE
+
+    def _get(self, request_id, task_id):
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise RequestError("task_not_found", f"no task '{task_id}'", request_id)
+        return task
+
+    def start(self, request_id, command, cwd, env, timeout):
+        with self.lock:
+            now = time.monotonic()
+            for task in self._live():
+                self._advance(task, now)
+            if len(self._live()) >= MAX_LIVE_TASKS:
+                raise RequestError(
+                    "too_many_tasks", f"{MAX_LIVE_TASKS} background tasks are running already;"
+                    " stop one or wait for one to end", request_id)
+        task_id = _new_task_id()
+        while task_id in self.tasks:
+            task_id = _new_task_id()
+        directory, fds = _open_task_files(request_id, task_id)
+        try:
+            started_at = _rfc3339(time.time())
+            started = time.monotonic()
+            proc = _spawn(request_id, command, cwd, env, fds[0], fds[1])
+        except BaseException:
+            _remove_task_files(directory)
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+        task = Task(task_id, command, proc, directory, started, started_at, started + timeout)
+        with self.lock:
+            self.tasks[task_id] = task
+            self._forget_old()
+            if self.monitor is None:
+                self._start_monitor()
+        self._wake()
+        return task_id
+
+    def _forget_old(self):
+        """Drop the oldest ended tasks (and their files) beyond MAX_ENDED_TASKS."""
+        ended = [task for task in self.tasks.values()
+                 if task.ended is not None and task.pidfd is None]
+        for task in ended[: max(0, len(ended) - MAX_ENDED_TASKS)]:
+            del self.tasks[task.id]
+            _remove_task_files(task.directory)
+
+    def _start_monitor(self):
+        thread = self.threading.Thread(target=self._monitor, name="airlock-tasks", daemon=True)
+        # The thread inherits the signal mask in force when it is created.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _MONITOR_BLOCKED)
+        try:
+            thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        self.monitor = thread
+
+    def _monitor(self):
+        try:
+            self._watch()
+        except BaseException:
+            # A bug of the runner's own: say nothing on fd 2 (the program's), let the next
+            # task start a new monitor; until then requests still advance their tasks.
+            with self.lock:
+                self.monitor = None
+
+    def _watch(self):
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                for task in self._live():
+                    self._advance(task, now)
+                for task in self.tasks.values():
+                    if task.ended is not None and task.pidfd is not None:
+                        os.close(task.pidfd)
+                        task.pidfd = None
+                live = self._live()
+                if not live:
+                    self.monitor = None
+                    return
+                wake_at = min(task.next_event() for task in live)
+                pidfds = [task.pidfd for task in live if task.pidfd is not None]
+                polling = len(pidfds) < len(live)
+            wait = max(0.0, wake_at - time.monotonic())
+            if polling:
+                wait = min(wait, POLL_INTERVAL)
+            poller = select.poll()  # no FD_SETSIZE limit, unlike select()
+            for fd in (self.wake_r, *pidfds):
+                poller.register(fd, select.POLLIN)
+            poller.poll(None if wait == float("inf") else max(1, int(wait * 1000) + 1))
+            _drain(self.wake_r)
+
+    def snapshot(self, request_id, task_id):
+        """The task frame's fields (without type and id), its state as of now."""
+        task = self._get(request_id, task_id)
+        with self.lock:
+            self._advance(task, time.monotonic())
+            status, returncode, ended = task.status(), task.proc.returncode, task.ended
+        return self._fields(task, status, returncode, ended)
+
+    def stop(self, request_id, task_id):
+        """SIGTERM to the task's group, SIGKILL KILL_GRACE later; its final fields."""
+        task = self._get(request_id, task_id)
+        with self.lock:
+            now = time.monotonic()
+            self._advance(task, now)
+            if task.ended is None and task.stopping is None:
+                self._stop(task, "killed", now)
+            give_up = (task.kill_at or now) + 1.0  # a process that SIGKILL can't end at once
+            while task.ended is None:
+                now = time.monotonic()
+                if now >= give_up:
+                    break
+                self._advance(task, now)
+                wake_at = give_up if task.kill_at is None else min(task.kill_at, give_up)
+                if task.ended is None:
+                    self.changed.wait(min(max(0.0, wake_at - now), POLL_INTERVAL))
+            status, returncode, ended = task.status(), task.proc.returncode, task.ended
+        self._wake()
+        return self._fields(task, status, returncode, ended)
+
+    @staticmethod
+    def _fields(task, status, returncode, ended):
+        exit_code, signum = _exit_fields(returncode)
+        stdout, stdout_dropped = _read_tail(os.path.join(task.directory, "stdout"))
+        stderr, stderr_dropped = _read_tail(os.path.join(task.directory, "stderr"))
+        end = time.monotonic() if ended is None else ended
+        return {"task_id": task.id, "status": status, "exit_code": exit_code, "signal": signum,
+                "stdout": stdout, "stderr": stderr, "stdout_dropped_bytes": stdout_dropped,
+                "stderr_dropped_bytes": stderr_dropped, "started_at": task.started_at,
+                "duration_ms": round(max(0.0, end - task.started) * 1000, 3),
+                "command": task.command}
+
+    def kill_all(self):
+        """At the runner's exit: SIGKILL the group of every task still running."""
+        if not self.lock.acquire(timeout=1):
+            return
+        try:
+            for task in self._live():
+                _signal_group(task.proc, signal.SIGKILL)
+        finally:
+            self.lock.release()
+
+
 # --- The runner --------------------------------------------------------------------------------
 
 
@@ -485,6 +1108,7 @@ class Runner:
         self.pid = os.getpid()
         self.contexts = {DEFAULT_CONTEXT: Context(DEFAULT_CONTEXT)}
         self.active = None  # the context whose cells linecache and sys.modules hold
+        self.tasks = None  # Tasks, made by the first background command
         self.handlers = {
             "execute": self.execute,
             "create_context": self.create_context,
@@ -492,6 +1116,9 @@ class Runner:
             "reset_context": self.reset_context,
             "ping": self.ping,
             "shutdown": self.shutdown,
+            "command": self.command,
+            "task_status": self.task_status,
+            "task_stop": self.task_stop,
         }
 
     def serve(self):
@@ -629,13 +1256,47 @@ class Runner:
 
     def shutdown(self, request):
         self._ack(request)
+        self.close()
         _flush_std()
         # Exit at once: no waiting for threads the user left running, no atexit of theirs.
         os._exit(0)
 
+    def close(self):
+        """The runner is exiting: its background tasks end with it."""
+        if self.tasks is not None:
+            self.tasks.kill_all()
+
+    def command(self, request):
+        request_id = request["id"]
+        cwd = request.get("cwd")
+        cwd = WORKSPACE if cwd is None else os.path.join(WORKSPACE, cwd)
+        timeout = int(request.get("timeout_ms", DEFAULT_TIMEOUT_MS)) / 1000
+        args = (request_id, request["command"], cwd, request.get("env", {}), timeout)
+        if request.get("background", False):
+            if self.tasks is None:
+                self.tasks = Tasks()
+            task_id = self.tasks.start(*args)
+            self.channel.send({"type": "task_started", "id": request_id, "task_id": task_id})
+            return
+        fields = _run_foreground(*args)
+        self.channel.send({"type": "command_done", "id": request_id, **fields})
+
+    def _task(self, request, stop):
+        if self.tasks is None:
+            raise RequestError("task_not_found", f"no task '{request['task_id']}'", request["id"])
+        method = self.tasks.stop if stop else self.tasks.snapshot
+        fields = method(request["id"], request["task_id"])
+        self.channel.send({"type": "task", "id": request["id"], **fields})
+
+    def task_status(self, request):
+        self._task(request, stop=False)
+
+    def task_stop(self, request):
+        self._task(request, stop=True)
+
 
 def main():
-    global RUNNER_FILE, RUNNER_MODULE
+    global RUNNER_FILE, RUNNER_MODULE, WORKSPACE
     signal.signal(signal.SIGINT, _on_sigint)
     # A launcher may block SIGINT across exec to cover interpreter start-up; take it from here.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -647,14 +1308,22 @@ def main():
         return 2
     RUNNER_FILE = main.__code__.co_filename
     RUNNER_MODULE = sys.modules[__name__]
+    try:
+        # The launcher starts the runner in /workspace: relative command cwds start there,
+        # whatever directory cells move to.
+        WORKSPACE = os.getcwd()
+    except OSError:
+        pass
     # User code runs as in `python3 -i`: imports look in the working directory, not here.
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(RUNNER_FILE)):
         sys.path[0] = ""
     sys.argv = [""]
+    runner = Runner(Channel(CONTROL_FD))
     try:
-        Runner(Channel(CONTROL_FD)).serve()
+        runner.serve()
     except ChannelClosed:
         pass
+    runner.close()
     _flush_std()
     # The daemon hung up (or went away): exit without waiting for user threads.
     os._exit(0)

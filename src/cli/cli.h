@@ -7,3 +7,4 @@ int cmd_doctor(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_files(int argc, char **argv);
+int cmd_commands(int argc, char **argv);

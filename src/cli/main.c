@@ -23,7 +23,8 @@ static const char usage[] =
         "  sessions create, list, show and end sessions of a running daemon\n"
         "  exec     run code in a session (its state stays for the next exec)\n"
         "  files    put, get, list and remove files in a session's workspace\n"
-        "           (these three find the daemon with --url or AIRLOCK_URL and\n"
+        "  commands run a shell command (or a background task) in a session\n"
+        "           (these four find the daemon with --url or AIRLOCK_URL and\n"
         "           authenticate with --api-key or AIRLOCK_API_KEY)\n"
         "\n"
         "  version  print the version\n"
@@ -64,6 +65,8 @@ int main(int argc, char **argv) {
                 return cmd_sessions(argc - 1, argv + 1);
         if (!strcmp(cmd, "exec"))
                 return cmd_exec(argc - 1, argv + 1);
+        if (!strcmp(cmd, "commands"))
+                return cmd_commands(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))
                 return cmd_files(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

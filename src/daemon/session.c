@@ -1001,7 +1001,11 @@ int session_command(const char *id, json_t *req, json_t **ret, bool *ret_backgro
                 return r;
         if (!strcmp(type, "protocol_error")) {
                 const char *code = json_string_value(json_object_get(reply, "code")) ?: "";
-                r = diag_set(d, !strcmp(code, "too_many_tasks") ? -EAGAIN : -EINVAL, "", "%s",
+                r = diag_set(d,
+                             !strcmp(code, "too_many_tasks") ? -EAGAIN
+                             : !strcmp(code, "spawn_failed") ? -EIO /* out of processes, memory or /tmp */
+                                                             : -EINVAL,
+                             !strcmp(code, "bad_cwd") ? "cwd" : "", "%s",
                              json_string_value(json_object_get(reply, "message")) ?: code);
                 json_decref(reply);
                 return r;
@@ -1009,6 +1013,7 @@ int session_command(const char *id, json_t *req, json_t **ret, bool *ret_backgro
         *ret_background = !strcmp(type, "task_started");
         if (*ret_background)
                 json_object_set_new(reply, "status", json_string("running"));
+        json_object_del(reply, "truncated"); /* only ever set for a command echo of many MiB */
         *ret = reply;
         return 0;
 }
@@ -1030,6 +1035,7 @@ int session_task(const char *id, const char *task_id, bool stop, json_t **ret, s
                 json_decref(reply);
                 return r;
         }
+        json_object_del(reply, "truncated"); /* only ever set for a command echo of many MiB */
         *ret = reply;
         return 0;
 }

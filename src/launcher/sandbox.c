@@ -718,7 +718,26 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
 /* SIGINT to every descendant of pid (depth first, bounded), as ^C reaches a whole
  * foreground job. Children are listed per thread, so every task's list is read. The
  * pid-namespace init itself is spared: it is bwrap's reaper. */
-static void interrupt_descendants(pid_t pid, int depth, unsigned *budget) {
+/* The session id of a process (field 6 of /proc/PID/stat), or -1. */
+static pid_t session_of(pid_t pid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (read_small_file(path, buf, sizeof(buf)) <= 0)
+                return -1;
+        const char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+        int field = 2;
+        for (; p && *p && field < 6; p++)
+                if (*p == ' ')
+                        field++;
+        unsigned long long v;
+        char num[16];
+        if (!p)
+                return -1;
+        snprintf(num, sizeof(num), "%.*s", (int)strspn(p, "0123456789"), p);
+        return parse_u64(num, &v) == 0 ? (pid_t)v : -1;
+}
+
+static void interrupt_descendants(pid_t pid, int depth, unsigned *budget, pid_t only_session) {
         char dir[64];
         snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
         if (depth > 32)
@@ -741,8 +760,9 @@ static void interrupt_descendants(pid_t pid, int depth, unsigned *budget) {
                         unsigned long long v;
                         if (parse_u64(tok, &v) == 0 && v > 1 && v < (1u << 22)) {
                                 (*budget)--;
-                                kill((pid_t)v, SIGINT);
-                                interrupt_descendants((pid_t)v, depth + 1, budget);
+                                if (only_session <= 0 || session_of((pid_t)v) == only_session)
+                                        kill((pid_t)v, SIGINT);
+                                interrupt_descendants((pid_t)v, depth + 1, budget, only_session);
                         }
                         *end = save;
                         end += strspn(end, " \n");
@@ -751,10 +771,24 @@ static void interrupt_descendants(pid_t pid, int depth, unsigned *budget) {
         closedir(d);
 }
 
-static void send_interrupt(struct sandbox *sb) {
+/* only_payload_session: interrupt only the processes in the payload's own session (a
+ * session runner and the code it runs), not the background tasks it started in sessions
+ * of their own. */
+static void send_interrupt(struct sandbox *sb, bool only_payload_session) {
         if (sb->spec.backend == LP_BACKEND_NAMESPACE && sb->init_pid > 0) {
                 unsigned budget = 4096;
-                interrupt_descendants(sb->init_pid, 0, &budget);
+                pid_t session = -1;
+                if (only_payload_session) {
+                        char path[64], buf[64];
+                        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sb->init_pid, sb->init_pid);
+                        unsigned long long v;
+                        if (read_small_file(path, buf, sizeof(buf)) > 0) {
+                                buf[strcspn(buf, " \n")] = '\0';
+                                if (parse_u64(buf, &v) == 0 && v > 1 && v < (1u << 22))
+                                        session = session_of((pid_t)v);
+                        }
+                }
+                interrupt_descendants(sb->init_pid, 0, &budget, session);
                 return;
         }
         if (sb->spec.backend == LP_BACKEND_GVISOR) {
@@ -785,7 +819,7 @@ static void send_interrupt(struct sandbox *sb) {
 
 void sandbox_interrupt_only(struct sandbox *sb) {
         if (sb->state == SB_RUNNING)
-                send_interrupt(sb);
+                send_interrupt(sb, true);
 }
 
 void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason) {
@@ -800,7 +834,7 @@ void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason) {
         sb->interrupted = true;
         sb->kill_at_ms = now_ms() + sb->spec.limits.interrupt_grace_ms;
         if (sb->state == SB_RUNNING)
-                send_interrupt(sb);
+                send_interrupt(sb, false);
         if (sb->spec.limits.interrupt_grace_ms == 0 || sb->state == SB_STARTING)
                 sandbox_kill(L, sb, reason);
 }

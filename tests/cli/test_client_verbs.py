@@ -471,3 +471,17 @@ def test_an_unreachable_daemon(cli, args):
     err = lines(p.stderr)
     assert len(err) == 1
     assert err[0].startswith("airlock: cannot reach %s: " % url), err
+
+
+def test_commands_verb(cli, session):
+    p = cli("commands", "run", session, "--", "echo", "hi;", "echo", "oops", ">&2;", "exit", "5")
+    assert (p.returncode, p.stdout, p.stderr) == (5, b"hi\n", b"oops\n")
+    p = cli("commands", "run", session, "--timeout-seconds", "0.5", "--", "sleep", "30")
+    assert p.returncode == 124 and b"timed out" in p.stderr
+    p = cli.ok("commands", "run", session, "--background", "--", "sleep", "30")
+    task_id = p.stdout.decode().strip()
+    assert task_id.startswith("task_")
+    assert cli.ok("commands", "task", session, task_id).stdout.startswith(task_id.encode() + b" running")
+    assert cli.ok("commands", "stop", session, task_id).stdout.startswith(task_id.encode() + b" killed")
+    p = cli("commands", "run", session)
+    assert p.returncode == 2 and b"give a SESSION and a COMMAND" in p.stderr

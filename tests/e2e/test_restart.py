@@ -23,8 +23,8 @@ def _wait_ready(client, old_pid, daemon, timeout=30.0):
                 kids = [pid for pid, _ in descendants(daemon.proc.pid) if "--launcher-fd" in _cmdline(pid)]
                 if kids and kids[0] != old_pid:
                     return kids[0]
-        except OSError:
-            pass
+        except (OSError, AssertionError):
+            pass  # the old daemon is gone and the new one not listening yet: keep asking
         time.sleep(0.1)
     raise AssertionError("the daemon did not come back:\n" + daemon.log_tail(40))
 

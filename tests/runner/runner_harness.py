@@ -4,6 +4,7 @@ stderr on pipes, frames checked against api/runner-protocol.schema.json in both 
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,8 @@ EXAMPLES = ROOT / "api" / "examples" / "runner"
 PYTHON = os.environ.get("AIRLOCK_RUNNER_PYTHON", "/usr/bin/python3")
 ANY = "<any>"
 MAX_FRAME = 16 * 1024 * 1024
-TERMINAL = ("done", "ack", "protocol_error")
+TERMINAL = ("done", "ack", "protocol_error", "command_done", "task_started", "task")
+TASKS_DIR = Path("/tmp/.airlock-tasks")  # where the runner puts background tasks' output
 # Like the sandbox, the runner gets a clean environment, not the test run's (which may hold
 # PYTHONUNBUFFERED or a pyenv PYTHONPATH); -u is the launcher's way to unbuffer it.
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
@@ -117,6 +119,7 @@ class Runner:
         self.frames = []  # received, not yet taken
         self.out = {"stdout": bytearray(), "stderr": bytearray()}
         self.eof = False
+        self.task_ids = set()  # of every task_started seen: their files are removed at close
 
     # -- sending
 
@@ -158,6 +161,8 @@ class Runner:
             assert len(line) <= MAX_FRAME, f"runner sent a {len(line)}-byte frame"
             frame = json.loads(line.decode("utf-8"))  # strict UTF-8, like jansson
             self.schema.check_event(frame)
+            if frame.get("type") == "task_started":
+                self.task_ids.add(frame["task_id"])
             self.frames.append(frame)
 
     def _drain(self, name):
@@ -205,6 +210,10 @@ class Runner:
             frame["context"] = context
         return self.request(frame, timeout)
 
+    def command(self, command, rid="c", timeout=30, **fields):
+        """A command request's frames (the last is its terminal one)."""
+        return self.request({"type": "command", "id": rid, "command": command, **fields}, timeout)
+
     def value(self, code, **kw):
         """text/plain of a cell's result (asserting it succeeded)."""
         frames = self.execute(code, **kw)
@@ -241,8 +250,16 @@ class Runner:
 
     def close(self):
         if self.alive():
-            self.proc.kill()
+            # End of file first: an idle runner then exits by itself and ends its background
+            # tasks (each in a session of its own: a SIGKILL to the runner would orphan them).
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+                self.proc.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
         self.proc.wait(10)
+        for task_id in self.task_ids:
+            shutil.rmtree(TASKS_DIR / task_id, ignore_errors=True)
         self.sel.close()
         self.frame_sel.close()
         self.sock.close()

@@ -31,7 +31,8 @@ def test_transcripts_cover_the_protocol():
     assert names >= {
         "hello", "stateful-variables", "trailing-expression", "print-and-value", "traceback",
         "syntax-error", "contexts", "reset-context", "keyboard-interrupt", "system-exit",
-        "protocol-errors", "context-errors", "top-level-await", "shutdown"}
+        "protocol-errors", "context-errors", "top-level-await", "shutdown", "command",
+        "command-timeout", "command-interrupt", "command-errors", "background-task"}
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
