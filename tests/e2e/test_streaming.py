@@ -1,0 +1,70 @@
+"""Server-Sent Events for execute: output arrives while the code runs, in order, and the
+stream always ends with exactly one `end` event holding the Execution object."""
+import http.client
+import json
+import time
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "api" / "openapi.yaml").read_text())
+
+
+def stream(client, sid, code, **fields):
+    """[(event, data, seconds since the request)] of one streaming execute."""
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=120)
+    body = json.dumps({"code": code, **fields}).encode()
+    start = time.monotonic()
+    conn.request("POST", "/v1/sessions/%s/execute" % sid, body=body, headers={
+        "Authorization": "Bearer " + client.key, "Content-Type": "application/json",
+        "Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Content-Type") == "text/event-stream", resp.status
+    events, event = [], None
+    for raw in resp:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            events.append((event, json.loads(line[6:]), time.monotonic() - start))
+    conn.close()
+    return events
+
+
+def test_output_streams_live_and_ends_once(client, sid):
+    code = "import time, sys\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')\nprint('e', file=sys.stderr)\n6 * 7"
+    events = stream(client, sid, code)
+    kinds = [e for e, _, _ in events]
+    assert kinds[0] == "stdout" and kinds[-1] == "end" and kinds.count("end") == 1, kinds
+    first = events[0]
+    end = events[-1]
+    assert first[1] == {"text": "first\n"}
+    assert end[2] - first[2] > 1.0, "the first line was not streamed before the sleep"
+    assert ("result", {"text/plain": "42"}) in [(e, d) for e, d, _ in events]
+    # the end event carries exactly what a non-streaming execute answers
+    jsonschema.validate(end[1], {"$ref": "#/components/schemas/Execution", "components": SPEC["components"]})
+    assert end[1]["status"] == "ok" and end[1]["stdout"] == "first\nsecond\n" and end[1]["stderr"] == "e\n"
+
+
+def test_errors_stream_as_an_error_event(client, sid):
+    events = stream(client, sid, "1/0")
+    assert [e for e, _, _ in events] == ["error", "end"]
+    assert events[0][1]["name"] == "ZeroDivisionError"
+    assert events[1][1]["status"] == "error"
+
+
+def test_streaming_to_missing_or_ended_sessions(client, sessions):
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=60)
+    headers = {"Authorization": "Bearer " + client.key, "Content-Type": "application/json",
+               "Accept": "text/event-stream"}
+    conn.request("POST", "/v1/sessions/sess_00000000000000000000000000/execute", body=b'{"code": "1"}',
+                 headers=headers)
+    assert conn.getresponse().status == 404
+    conn.close()
+    sid = sessions()
+    client.delete("/v1/sessions/" + sid)
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=60)
+    conn.request("POST", "/v1/sessions/%s/execute" % sid, body=b'{"code": "1"}', headers=headers)
+    assert conn.getresponse().status == 409
+    conn.close()
