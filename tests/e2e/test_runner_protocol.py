@@ -70,4 +70,15 @@ def test_every_frame_the_daemon_sends_is_valid(recording):
     assert {"execute", "command", "task_status", "task_stop"} <= kinds, kinds
     for f in frames:
         jsonschema.validate(f, REQUEST)
+    # ... and has the shape of the same request in the golden transcripts.
+    golden = {}
+    for path in (ROOT / "api" / "examples" / "runner").glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("dir") == "in" and isinstance(entry.get("frame"), dict):
+                golden.setdefault(entry["frame"].get("type"), set()).update(entry["frame"])
+    for f in frames:
+        assert f["type"] in golden, "no golden transcript shows a %r request" % f["type"]
+        assert set(f) <= golden[f["type"]], "fields %s of %r appear in no transcript" % (
+            set(f) - golden[f["type"]], f["type"])
     expect(client.delete("/v1/sessions/" + sid), 200)
