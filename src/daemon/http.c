@@ -140,14 +140,18 @@ static int load_keys(const char *data_dir, struct diag *d) {
 
 /* ---- routing ---- */
 
-static bool valid_session_id(const char *s) {
-        if (strncmp(s, "sess_", 5) != 0 || strlen(s) != 31)
+/* prefix + `tail` characters of [a-z0-9]: the shape of our session and task ids */
+static bool valid_id(const char *s, const char *prefix, size_t tail) {
+        size_t n = strlen(prefix);
+        if (strncmp(s, prefix, n) != 0 || strlen(s) != n + tail)
                 return false;
-        for (const char *p = s + 5; *p; p++)
+        for (const char *p = s + n; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
                         return false;
         return true;
 }
+
+static bool valid_session_id(const char *s) { return valid_id(s, "sess_", 26); }
 
 static enum route route_of(const char *url, struct ctx *x) {
         if (!strcmp(url, "/healthz"))
@@ -389,14 +393,7 @@ static int execute(struct ctx *x, struct MHD_Connection *c) {
 
 /* ---- commands and tasks ---- */
 
-static bool valid_task_id(const char *t) {
-        if (strncmp(t, "task_", 5) != 0 || strlen(t) != 17)
-                return false;
-        for (const char *p = t + 5; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-                        return false;
-        return true;
-}
+static bool valid_task_id(const char *t) { return valid_id(t, "task_", 12); }
 
 static void run_command(struct ctx *x) {
         json_t *req = NULL, *err = NULL;

@@ -671,17 +671,27 @@ static json_t *text_field(const struct buf *b) {
         return s ? s : json_string("");
 }
 
+/* A reference to a live session, or NULL with the reason in d: -ENOENT for an id nobody
+ * ever had, -ESRCH (with the ended_reason) for one that has ended. */
+static struct session *session_ref_or_why(const char *id, struct diag *d) {
+        struct session *s = session_ref(id);
+        if (s)
+                return s;
+        json_t *old = store_get_session(id);
+        if (old)
+                diag_set(d, -ESRCH, "", "session %s has ended (%s)", id,
+                         json_string_value(json_object_get(old, "ended_reason")) ?: "unknown");
+        else
+                diag_set(d, -ENOENT, "", "no session %s", id);
+        json_decref(old);
+        return NULL;
+}
+
 int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
                     struct diag *d) {
-        struct session *s = session_ref(id);
-        if (!s) {
-                json_t *old = store_get_session(id);
-                int r = old ? diag_set(d, -ESRCH, "", "session %s has ended (%s)", id,
-                                       json_string_value(json_object_get(old, "ended_reason")) ?: "unknown")
-                            : diag_set(d, -ENOENT, "", "no session %s", id);
-                json_decref(old);
-                return r;
-        }
+        struct session *s = session_ref_or_why(id, d);
+        if (!s)
+                return d->code;
         pthread_mutex_lock(&s->exec_lock);
         pthread_mutex_lock(&S.lock);
         bool ended = s->ended;
@@ -909,15 +919,9 @@ void sessions_stop_all(void) {
  * reply is the runner's terminal frame for our id, without "type" and "id". */
 static int runner_call(const char *id, json_t *frame, const char *const *terminal, double timeout_s, json_t **ret,
                        char *ret_type, size_t type_cap, struct diag *d) {
-        struct session *s = session_ref(id);
-        if (!s) {
-                json_t *old = store_get_session(id);
-                int r = old ? diag_set(d, -ESRCH, "", "session %s has ended (%s)", id,
-                                       json_string_value(json_object_get(old, "ended_reason")) ?: "unknown")
-                            : diag_set(d, -ENOENT, "", "no session %s", id);
-                json_decref(old);
-                return r;
-        }
+        struct session *s = session_ref_or_why(id, d);
+        if (!s)
+                return d->code;
         pthread_mutex_lock(&s->exec_lock);
         pthread_mutex_lock(&S.lock);
         bool ended = s->ended;
