@@ -18,10 +18,12 @@ run: build
 	build/airlock doctor
 	exec build/airlock serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
-test: deps
+test:
+	scripts/install-deps.sh --test
 	scripts/test.sh
 
-test-quick: deps
+test-quick:
+	scripts/install-deps.sh --test
 	scripts/test.sh --quick
 
 clean:

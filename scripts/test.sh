@@ -92,7 +92,7 @@ fuzz() {
   done
 }
 
-[ "${AIRLOCK_SKIP_DEPS:-0}" = 1 ] || stage "dependencies" scripts/install-deps.sh
+[ "${AIRLOCK_SKIP_DEPS:-0}" = 1 ] || stage "dependencies" scripts/install-deps.sh --test
 if [ "${CI:-}" = true ] || [ "$(id -u)" -ne 0 ]; then
   [ "$(id -u)" -eq 0 ] || echo "warning: not root: privileged tests will skip (or fail under CI=true)"
 fi
