@@ -244,7 +244,16 @@ static void kill_everything(struct launcher *L) {
                 if (L->sandboxes)
                         usleep(5000);
         }
-        reap_children(L);
+        /* As the subreaper we also hold every orphan of the sandboxes (a pid-namespace
+         * init still dying, say). Leaving before they are reaped would hand them to the
+         * host's init, which may never reap them: wait, bounded, until none is left. */
+        while (now_ms() < until) {
+                pid_t pid = waitpid(-1, NULL, WNOHANG);
+                if (pid < 0 && errno != EINTR)
+                        break; /* ECHILD: no child at all */
+                if (pid == 0)
+                        usleep(2000);
+        }
 }
 
 /* A sandbox's cgroup and gVisor bundle are named after the launcher that made it
