@@ -4,23 +4,15 @@ AIRLOCK_BUILD selects the build directory (default: build; CI also runs build-as
 Under CI=true a missing prerequisite is a failure, never a skip."""
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testlib"))
+from prereq import require
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def must_run() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get("AIRLOCK_TESTS_MUST_RUN") == "1"
-
-
-def require(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if must_run():
-        pytest.fail(f"cannot run under CI=true: {why}")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import airlock_api as api  # noqa: E402
 
+sys.path.insert(0, str(HERE.parent / "testlib"))
+from prereq import must_run, require  # noqa: E402,F401  (one rule for every suite)
+
 ROOT = HERE.parents[1]
 BUILD = ROOT / os.environ.get("AIRLOCK_BUILD", "build")
 AIRLOCK = Path(os.environ.get("AIRLOCK_BIN", str(BUILD / "airlock")))
@@ -34,19 +37,6 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 
 _state = {"daemon": None, "failed": 0, "deselected": 0, "complete_collection": False}
-
-
-def must_run() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get("AIRLOCK_TESTS_MUST_RUN") == "1"
-
-
-def require(ok: bool, why: str) -> None:
-    """A prerequisite: skip without CI, fail under CI."""
-    if ok:
-        return
-    if must_run():
-        pytest.fail("cannot run under CI=true: " + why, pytrace=False)
-    pytest.skip(why)
 
 
 def _importable(name: str) -> bool:

@@ -39,12 +39,14 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "testlib"))
+from prereq import require  # noqa: E402  (one rule for every suite)
+
 PROBES = HERE / "probes"
 REPO = HERE.parent.parent
 AIRLOCK = Path(os.environ.get("AIRLOCK_BIN",
                               str(REPO / os.environ.get("AIRLOCK_BUILD", "build") / "airlock")))
 HOST_PY = "/usr/bin/python3"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("namespace", "gvisor")
 BACKEND_TOOL = {"namespace": "bwrap", "gvisor": "runsc"}
 
@@ -108,15 +110,6 @@ CONTROL_NEEDS: dict[str, tuple] = {
     "bpf": (lambda: _kconfig("CONFIG_BPF_SYSCALL") is not False, "host kernel without bpf(2)"),
     "i386_abi": (lambda: _kconfig("CONFIG_IA32_EMULATION") is not False, "host kernel without IA32 emulation"),
 }
-
-
-def need(cond: bool, why: str) -> None:
-    """A prerequisite: skip without CI, fail with CI."""
-    if cond:
-        return
-    if IN_CI:
-        pytest.fail("escape suite prerequisite missing under CI: " + why, pytrace=False)
-    pytest.skip(why)
 
 
 def rand_token(n: int = 12) -> str:
@@ -400,10 +393,10 @@ _smoke: dict[str, Run] = {}
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     b = request.param
-    need(os.geteuid() == 0, "the escape suite must run as root (the launcher and the controls need it)")
-    need(AIRLOCK.is_file() and os.access(AIRLOCK, os.X_OK), "%s is missing: build first (meson compile -C build)" % AIRLOCK)
-    need(shutil.which(BACKEND_TOOL[b]) is not None, "%s not installed: backend %s unavailable" % (BACKEND_TOOL[b], b))
-    need(sys.platform == "linux" and os.uname().machine == "x86_64", "probes are x86_64-only")
+    require(os.geteuid() == 0, "the escape suite must run as root (the launcher and the controls need it)")
+    require(AIRLOCK.is_file() and os.access(AIRLOCK, os.X_OK), "%s is missing: build first (meson compile -C build)" % AIRLOCK)
+    require(shutil.which(BACKEND_TOOL[b]) is not None, "%s not installed: backend %s unavailable" % (BACKEND_TOOL[b], b))
+    require(sys.platform == "linux" and os.uname().machine == "x86_64", "probes are x86_64-only")
     if b not in _smoke:
         _smoke[b] = run_cmd([AIRLOCK, "run", "-v", "--isolation", b, "-c", "print('airlock-smoke-ok')"],
                             env=clean_env(), timeout=60)

@@ -11,15 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import lp
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testlib"))
+from prereq import require
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _require(ok, why):
-    if ok:
-        return
-    if os.environ.get("CI") == "true" or os.environ.get("AIRLOCK_TESTS_MUST_RUN") == "1":
-        pytest.fail(f"cannot run under CI=true: {why}")
-    pytest.skip(why)
 
 
 class Launcher:
@@ -66,8 +61,8 @@ class Launcher:
 def launcher():
     build = ROOT / os.environ.get("AIRLOCK_BUILD", "build")
     exe = build / "airlock-launcher"
-    _require(exe.exists(), f"{exe} is not built")
-    _require(os.geteuid() == 0, "the launcher tests need root")
+    require(exe.exists(), f"{exe} is not built")
+    require(os.geteuid() == 0, "the launcher tests need root")
     lch = Launcher(exe)
     yield lch
     lch.close()

@@ -8,10 +8,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-import pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testlib"))
+from prereq import require
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "runners" / "python" / "airlock_runner.py"
@@ -27,19 +29,6 @@ TASKS_DIR = Path("/tmp/.airlock-tasks")  # where the runner puts background task
 # PYTHONUNBUFFERED or a pyenv PYTHONPATH); -u is the launcher's way to unbuffer it.
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def must_run():
-    return os.environ.get("CI") == "true" or os.environ.get("AIRLOCK_TESTS_MUST_RUN") == "1"
-
-
-def require(ok, why):
-    """Skip on a developer's machine, fail under CI=true: CI must run everything."""
-    if ok:
-        return
-    if must_run():
-        pytest.fail(f"cannot run under CI=true: {why}")
-    pytest.skip(why)
 
 
 class Schema:
