@@ -32,7 +32,6 @@ Python standard library only. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import os
@@ -40,7 +39,6 @@ import platform
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,17 +46,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-MARK_START = "<!-- bench:api:start -->"
-MARK_END = "<!-- bench:api:end -->"
+from benchlib import (
+    BWRAP,
+    BWRAP_ARGS,
+    CLEAN_ENV,
+    PYTHON,
+    REPO,
+    BenchFailure,
+    loadavg,
+    machine,
+    shell_quote,
+    stats_ms,
+    write_doc,
+)
 
-CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/nonexistent"}
-PYTHON = "/usr/bin/python3"
-BWRAP = "/usr/bin/bwrap"
-BWRAP_ARGS = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session",
-              "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
-              "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-              "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
 BARE_ARGV = [PYTHON, "-c", "print(1+1)"]
 
 # The B2 baseline: a live interpreter that reads one line of code, execs it in a
@@ -84,10 +85,6 @@ TARGET_B1_P99 = 50.0
 TARGET_B2_P50 = 1.0
 
 
-class BenchFailure(Exception):
-    pass
-
-
 @dataclass
 class Series:
     key: str
@@ -96,12 +93,6 @@ class Series:
 
     def ms(self) -> list[float]:
         return sorted(t / 1e6 for t in self.times_ns)
-
-
-def shell_quote(s: str) -> str:
-    if s and re.fullmatch(r"[A-Za-z0-9_./=:,+-]+", s):
-        return s
-    return "'" + s.replace("'", "'\\''") + "'"
 
 
 def progress(enabled: bool, msg: str, end: str = "\n") -> None:
@@ -378,77 +369,7 @@ def bench_b2(d: Daemon, air: Series, runner_ms: list[float], repl_s: Series, hea
     d.delete(sid)
 
 
-# ---- statistics, machine ---------------------------------------------------------------------
-
-def pct(sorted_ms: list[float], q: float) -> float:
-    """Percentile with linear interpolation between closest ranks (numpy's default)."""
-    if len(sorted_ms) == 1:
-        return sorted_ms[0]
-    pos = (len(sorted_ms) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_ms) - 1)
-    return sorted_ms[lo] + (sorted_ms[hi] - sorted_ms[lo]) * (pos - lo)
-
-
-def stats_ms(ms: list[float]) -> dict[str, float]:
-    ms = sorted(ms)
-    return dict(n=len(ms), p50=pct(ms, 0.50), p90=pct(ms, 0.90), p99=pct(ms, 0.99),
-                mean=statistics.fmean(ms), min=ms[0], max=ms[-1])
-
-
-def cmd_out(argv: list[str], cwd: Path | None = None) -> str | None:
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if p.returncode != 0:
-        return None
-    return (p.stdout or p.stderr).decode("utf-8", "replace").strip()
-
-
-def loadavg() -> str:
-    la = os.getloadavg()
-    return f"{la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
-
-
-def machine(airlock: Path) -> dict[str, str]:
-    m: dict[str, str] = {}
-    cpu, mem = "unknown", "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in ("model name", "Hardware", "cpu model", "Model"):
-                cpu = v.strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    avail = len(os.sched_getaffinity(0))
-    m["cpus"] = f"{avail} (nproc)" + ("" if avail == os.cpu_count() else f" of {os.cpu_count()} online")
-    m["cpu model"] = cpu
-    m["memory"] = mem
-    m["kernel"] = f"{platform.system()} {platform.release()}"
-    m["load average at start"] = loadavg()
-    m["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = cmd_out(["git", "rev-parse", "--short", "HEAD"], REPO)
-    if head is None:
-        m["git commit"] = "unknown (no git checkout or git missing)"
-    else:
-        dirty = cmd_out(["git", "status", "--porcelain", "--untracked-files=no"], REPO)
-        m["git commit"] = head + (" (dirty: the working tree has uncommitted changes)" if dirty else "")
-    vers = []
-    for name, argv in (("airlock", [str(airlock), "version"]), ("python", [PYTHON, "--version"]),
-                       ("bwrap", [BWRAP, "--version"])):
-        out = cmd_out(argv)
-        if out:
-            v = re.search(r"\d+(\.[\w~.+-]+)+", out.splitlines()[0])
-            vers.append(f"{name} {v.group(0) if v else out.splitlines()[0]}")
-    vers.append(f"client python {platform.python_version()} (http.client)")
-    m["versions"] = ", ".join(vers)
-    return m
-
+# ---- report ----------------------------------------------------------------------------
 
 def session_runtime(d: Daemon) -> str:
     """What the session's Python can import (the targets assume numpy/pandas/matplotlib)."""
@@ -604,23 +525,6 @@ written by hand and describes the run recorded here.
 """
 
 
-def write_doc(path: Path, body: str) -> None:
-    block = f"{MARK_START}\n{body}\n{MARK_END}"
-    if path.exists():
-        text = path.read_text()
-        i, j = text.find(MARK_START), text.find(MARK_END)
-        if i >= 0 and j > i:
-            text = text[:i] + block + text[j + len(MARK_END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + SECTION_INTRO + block + "\n"
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = "# Benchmarks\n\n" + SECTION_INTRO + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description="Airlock REST API latency (session start, execute round trip) "
                                              "against local baselines.")
@@ -675,7 +579,9 @@ def main() -> int:
         pooled = Daemon(airlock, 4, tmp, "pool")
         cold = Daemon(airlock, 0, tmp, "nopool")
         try:
-            mach = machine(airlock)
+            mach = machine([("airlock", [str(airlock), "version"]), ("python", [PYTHON, "--version"]),
+                            ("bwrap", [BWRAP, "--version"])])
+            mach["versions"] += f", client python {platform.python_version()} (http.client)"
             progress(show, f"api.py: starting two daemons ({airlock})")
             pooled.start()
             cold.start()
@@ -718,7 +624,7 @@ def main() -> int:
         a.json.write_text(json.dumps({**res, "wall_ns": raw, "runner_duration_ms": runner_ms}, indent=1) + "\n")
     if a.write:
         target = a.write if a.write.is_absolute() else Path.cwd() / a.write
-        write_doc(target, body)
+        write_doc(target, "api", SECTION_INTRO, body)
         progress(show, f"api.py: wrote {target}")
     return 0
 

@@ -19,10 +19,8 @@ Python standard library only. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -33,26 +31,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-MARK_START = "<!-- bench:overhead:start -->"
-MARK_END = "<!-- bench:overhead:end -->"
+from benchlib import (
+    BWRAP,
+    BWRAP_ARGS,
+    CLEAN_ENV,
+    PYTHON,
+    REPO,
+    BenchFailure,
+    loadavg,
+    machine,
+    shell_quote,
+    stats_ms,
+    write_doc,
+)
 
-# One clean environment for every scenario, so no variable of the caller's shell
-# (PYTHON*, NODE_OPTIONS, NODE_EXTRA_CA_CERTS, ...) favours or handicaps one of them.
-CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/nonexistent"}
-
-PYTHON = "/usr/bin/python3"
 NODE = "/usr/bin/node"
 BASH = "/usr/bin/bash"
-BWRAP = "/usr/bin/bwrap"
 RUNSC = "/usr/bin/runsc"
-
-# The bubblewrap baseline: roughly what any bwrap-based sandbox pays, without Airlock's
-# launcher, shim, seccomp, Landlock or cgroups.
-BWRAP_ARGS = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session",
-              "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
-              "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-              "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
 
 # Per language: the interpreter, how to pass it code, the benchmarked (empty) program,
 # and a program printing a token, used once before timing to prove code really runs.
@@ -62,10 +57,6 @@ LANGS = {
                        check="console.log(6*7)"),
     "bash": dict(interp=[BASH, "-c"], airlock=["-l", "bash"], noop=":", check="echo $((6*7))"),
 }
-
-
-class BenchFailure(Exception):
-    pass
 
 
 @dataclass
@@ -80,12 +71,6 @@ class Scenario:
     @property
     def command(self) -> str:
         return " ".join(shell_quote(a) for a in self.argv)
-
-
-def shell_quote(s: str) -> str:
-    if s and re.fullmatch(r"[A-Za-z0-9_./=:,+-]+", s):
-        return s
-    return "'" + s.replace("'", "'\\''") + "'"
 
 
 def display_cmd(argv: list[str], airlock: Path) -> str:
@@ -205,85 +190,8 @@ def bench(scenarios: list[Scenario], runs: int, warmup: int, refs, progress: boo
         print(file=sys.stderr)
 
 
-# ---- statistics ----------------------------------------------------------------------
-
-def pct(sorted_ms: list[float], q: float) -> float:
-    """Percentile with linear interpolation between closest ranks (numpy's default)."""
-    if len(sorted_ms) == 1:
-        return sorted_ms[0]
-    pos = (len(sorted_ms) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_ms) - 1)
-    return sorted_ms[lo] + (sorted_ms[hi] - sorted_ms[lo]) * (pos - lo)
-
-
 def stats(s: Scenario) -> dict[str, float]:
-    ms = sorted(t / 1e6 for t in s.times_ns)
-    return dict(n=len(ms), p50=pct(ms, 0.50), p90=pct(ms, 0.90), p99=pct(ms, 0.99),
-                mean=statistics.fmean(ms), min=ms[0], max=ms[-1],
-                stdev=statistics.stdev(ms) if len(ms) > 1 else 0.0)
-
-
-# ---- machine description --------------------------------------------------------------
-
-def cmd_out(argv: list[str], cwd: Path | None = None) -> str | None:
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if p.returncode != 0:
-        return None
-    return (p.stdout or p.stderr).decode("utf-8", "replace").strip()
-
-
-def machine(airlock: Path) -> dict[str, str]:
-    m: dict[str, str] = {}
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in ("model name", "Hardware", "cpu model", "Model"):
-                cpu = v.strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    try:
-        avail = len(os.sched_getaffinity(0))
-    except AttributeError:
-        avail = os.cpu_count() or 0
-    m["cpus"] = f"{avail} (nproc)" + ("" if avail == os.cpu_count() else f" of {os.cpu_count()} online")
-    m["cpu model"] = cpu
-    m["memory"] = mem
-    m["kernel"] = f"{platform.system()} {platform.release()}"
-    try:
-        la = os.getloadavg()
-        m["load average at start"] = f"{la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
-    except OSError:
-        pass
-    m["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = cmd_out(["git", "rev-parse", "--short", "HEAD"], REPO)
-    if head is None:
-        m["git commit"] = "unknown (no git checkout or git missing)"
-    else:
-        dirty = cmd_out(["git", "status", "--porcelain", "--untracked-files=no"], REPO)
-        m["git commit"] = head + (" (dirty: the working tree has uncommitted changes)" if dirty else "")
-    vers = []
-    for name, argv in (("airlock", [str(airlock), "version"]), ("python", [PYTHON, "--version"]),
-                       ("node", [NODE, "--version"]), ("bash", [BASH, "--version"]),
-                       ("bwrap", [BWRAP, "--version"]), ("runsc", [RUNSC, "--version"])):
-        out = cmd_out(argv)
-        if out:
-            v = re.search(r"\d+(\.[\w~.+-]+)+", out.splitlines()[0])
-            vers.append(f"{name} {v.group(0) if v else out.splitlines()[0]}")
-    m["versions"] = ", ".join(vers)
-    return m
+    return stats_ms([t / 1e6 for t in s.times_ns])
 
 
 def isolation_line(airlock: Path, extra: list[str]) -> str:
@@ -525,33 +433,6 @@ def report(scenarios: list[Scenario], runs: int, warmup: int, mach: dict[str, st
     return "\n".join(L)
 
 
-INTRO = """# Benchmarks
-
-Numbers measured on real machines by the scripts in `bench/`. They are figures to
-compare, never pass/fail thresholds. See `bench/README.md` for how to run them.
-
-## Sandbox start-up overhead
-
-"""
-
-
-def write_doc(path: Path, body: str) -> None:
-    block = f"{MARK_START}\n{body}\n{MARK_END}"
-    if path.exists():
-        text = path.read_text()
-        i, j = text.find(MARK_START), text.find(MARK_END)
-        if i >= 0 and j > i:
-            text = text[:i] + block + text[j + len(MARK_END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Sandbox start-up overhead\n\n" + block + "\n"
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = INTRO + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description="Airlock sandbox start-up overhead against bare and bwrap baselines.")
     ap.add_argument("--runs", type=int, default=50, help="timed runs per scenario (default 50)")
@@ -594,7 +475,9 @@ def main() -> int:
     scenarios = build_scenarios(airlock, gvisor, not a.no_components)
     cmdline = "python3 bench/overhead.py" + "".join(f" {shell_quote(x)}" for x in sys.argv[1:])
     try:
-        mach = machine(airlock)
+        mach = machine([("airlock", [str(airlock), "version"]), ("python", [PYTHON, "--version"]),
+                        ("node", [NODE, "--version"]), ("bash", [BASH, "--version"]),
+                        ("bwrap", [BWRAP, "--version"]), ("runsc", [RUNSC, "--version"])])
         iso = {"namespace": isolation_line(airlock, [])}
         if gvisor:
             iso["gvisor"] = isolation_line(airlock, ["--isolation", "gvisor"])
@@ -602,8 +485,7 @@ def main() -> int:
             print(f"overhead.py: {len(scenarios)} scenarios x {runs} runs (+{a.warmup} warm-up)", file=sys.stderr)
         refs = preflight(scenarios)
         bench(scenarios, runs, a.warmup, refs, not a.quiet)
-        la = os.getloadavg()
-        mach["load average at end"] = f"{la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
+        mach["load average at end"] = loadavg()
         bd, bd_why = None, ""
         if bd_runs > 0:
             if not a.quiet:
@@ -623,7 +505,7 @@ def main() -> int:
             "breakdown_ms": bd}, indent=1) + "\n")
     if a.write:
         target = a.write if a.write.is_absolute() else Path.cwd() / a.write
-        write_doc(target, body)
+        write_doc(target, "overhead", "## Sandbox start-up overhead\n\n", body)
         if not a.quiet:
             print(f"overhead.py: wrote {target}", file=sys.stderr)
     return 0
