@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 import airlock_api as api  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent / "testlib"))
+import procs  # noqa: E402
 from prereq import must_run, require  # noqa: E402,F401  (one rule for every suite)
 
 ROOT = HERE.parents[1]
@@ -84,49 +85,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ppid_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p, "rb") as f:
-                st = f.read().decode("utf-8", "replace")
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(p))
-    return kids
-
-
-def _starttime(pid: int) -> str | None:
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            st = f.read().decode("utf-8", "replace")
-        return st[st.rindex(")") + 2:].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def descendants(pid: int) -> list[tuple[int, str]]:
     """Every process below pid, as (pid, starttime) so that a reused pid is not mistaken."""
-    kids = _ppid_map()
+    kids = procs.children()
     out, todo = [], [pid]
     while todo:
         for child in kids.get(todo.pop(), []):
-            st = _starttime(child)
+            st = procs.starttime(child)
             if st is not None:
                 out.append((child, st))
                 todo.append(child)
     return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return "?"
 
 
 class Daemon:
@@ -207,14 +176,14 @@ class Daemon:
         deadline = time.monotonic() + 10
         left = tree
         while left and time.monotonic() < deadline:
-            left = [(p, st) for p, st in left if _starttime(p) == st]
+            left = [(p, st) for p, st in left if procs.starttime(p) == st]
             if left:
                 time.sleep(0.1)
         if left:
             problems.append("processes left behind after the daemon stopped: " +
-                            "; ".join("%d %s" % (p, _cmdline(p)[:120]) for p, _ in left))
+                            "; ".join("%d %s" % (p, (procs.cmdline(p) or "?")[:120]) for p, _ in left))
             for p, st in left:  # ours: they descend from the daemon this suite started
-                if _starttime(p) == st:
+                if procs.starttime(p) == st:
                     try:
                         os.kill(p, signal.SIGKILL)
                     except ProcessLookupError:

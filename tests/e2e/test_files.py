@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import conftest
+import procs
 import pytest
 from airlock_api import expect, file_target
 
@@ -312,7 +313,7 @@ def test_200_mb_streams_through(client, daemon, sessions):
     for pid in rss_before:
         grown = _status_kib(pid, "VmHWM") - rss_before[pid]
         assert grown < 64 << 10, "pid %d (%s) grew by %d MiB while 200 MiB streamed through: " \
-            "the body was held in memory" % (pid, conftest._cmdline(pid)[:80], grown >> 10)
+            "the body was held in memory" % (pid, (procs.cmdline(pid) or "?")[:80], grown >> 10)
 
 
 def test_workspace_quota(client, sessions):

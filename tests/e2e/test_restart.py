@@ -5,12 +5,13 @@ import os
 import signal
 import time
 
+import procs
 from airlock_api import expect
-from conftest import _cmdline, descendants
+from conftest import descendants
 
 
 def _daemon_pid(daemon) -> int:
-    kids = [pid for pid, _ in descendants(daemon.proc.pid) if "--launcher-fd" in _cmdline(pid)]
+    kids = [pid for pid, _ in descendants(daemon.proc.pid) if "--launcher-fd" in procs.cmdline(pid)]
     assert len(kids) == 1, "expected one daemon under the supervisor, found %s" % kids
     return kids[0]
 
@@ -20,7 +21,7 @@ def _wait_ready(client, old_pid, daemon, timeout=30.0):
     while time.monotonic() < deadline:
         try:
             if client.get("/readyz").status == 200:
-                kids = [pid for pid, _ in descendants(daemon.proc.pid) if "--launcher-fd" in _cmdline(pid)]
+                kids = [pid for pid, _ in descendants(daemon.proc.pid) if "--launcher-fd" in procs.cmdline(pid)]
                 if kids and kids[0] != old_pid:
                     return kids[0]
         except (OSError, AssertionError):

@@ -40,6 +40,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "testlib"))
+import procs  # noqa: E402
 from prereq import require  # noqa: E402  (one rule for every suite)
 
 PROBES = HERE / "probes"
@@ -161,41 +162,6 @@ def _reader(stream, buf: list, counter: list, cap: int) -> None:
             buf.append(chunk)
 
 
-def _proc_children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p, "rb") as f:
-                st = f.read().decode("utf-8", "replace")
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(p))
-    return kids
-
-
-def _starttime(pid: int) -> str | None:
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            st = f.read().decode("utf-8", "replace")
-        rest = st[st.rindex(")") + 2:].split()
-        if rest[0] in ("Z", "X"):
-            return None  # zombie: not running
-        return rest[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def host_cmdline(pid: int) -> str:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
 def run_cmd(argv, *, env=None, timeout=60.0, max_capture=8 << 20, kill_above=None, stdin=subprocess.DEVNULL,
             track=False, preexec_fn=None, pass_fds=(), on_line=None) -> Run:
     """Run argv, capture stdout/stderr (at most max_capture bytes kept of each, all bytes
@@ -219,13 +185,13 @@ def run_cmd(argv, *, env=None, timeout=60.0, max_capture=8 << 20, kill_above=Non
         except subprocess.TimeoutExpired:
             pass
         if track:
-            kids = _proc_children()
+            kids = procs.children()
             stack = [p.pid]
             while stack:
                 x = stack.pop()
                 for c in kids.get(x, []):
                     if c not in seen:
-                        s = _starttime(c)
+                        s = procs.starttime(c, zombie_is_gone=True)
                         if s:
                             seen[c] = s
                     stack.append(c)
@@ -245,8 +211,8 @@ def run_cmd(argv, *, env=None, timeout=60.0, max_capture=8 << 20, kill_above=Non
     if track:
         time.sleep(0.3)
         for pid, st in seen.items():
-            if _starttime(pid) == st:
-                leftovers.append((pid, host_cmdline(pid)))
+            if procs.starttime(pid, zombie_is_gone=True) == st:
+                leftovers.append((pid, procs.cmdline(pid)))
     r = Run(list(argv), p.returncode, b"".join(ob).decode("utf-8", "replace"),
             b"".join(eb).decode("utf-8", "replace"), oc[0], ec[0], secs, timed_out, leftovers)
     return r
@@ -452,7 +418,7 @@ class Sleeper:
         self.marker = marker
         self.uid = uid
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and marker not in host_cmdline(self.proc.pid):
+        while time.monotonic() < deadline and marker not in procs.cmdline(self.proc.pid):
             time.sleep(0.01)
 
     @property

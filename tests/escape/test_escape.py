@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Callable
 
+import procs
 import pytest
 from conftest import (
     CONTROL_NEEDS,
@@ -25,7 +26,6 @@ from conftest import (
     clean_env,
     final_line,
     host_cgroup,
-    host_cmdline,
     rand_token,
     run_on_pty,
     unused_id,
@@ -459,8 +459,7 @@ TRUSTED_HOST_SIDE = ("airlock-launcher", "runsc --root", "runsc-gofer", "/usr/bi
 
 
 def _descendants(pid: int) -> list:
-    from conftest import _proc_children
-    kids = _proc_children()
+    kids = procs.children()
     out, stack = [], list(kids.get(pid, []))
     while stack:
         x = stack.pop()
@@ -469,7 +468,7 @@ def _descendants(pid: int) -> list:
             for line in open("/proc/%d/status" % x):
                 if line.startswith("Uid:"):
                     uids.update(int(v) for v in line.split()[1:])
-            out.append((host_cmdline(x) or "?", uids))
+            out.append((procs.cmdline(x) or "?", uids))
         except OSError:
             pass
         stack.extend(kids.get(x, []))
@@ -574,14 +573,13 @@ def test_timeout_evasion(sandbox, host, early):
 
 
 def _host_pids_with(marker: str) -> list:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and marker in host_cmdline(int(p))]
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and marker in procs.cmdline(int(p))]
 
 
 def _host_tree_values(root_pid: int, include_root: bool) -> list:
     """(nice, oom_score_adj, pid, cmdline) for every thread of root_pid's descendants,
     except the trusted host side (launcher, runsc, gofer)."""
-    from conftest import _proc_children
-    kids = _proc_children()
+    kids = procs.children()
     pids, stack = ([root_pid] if include_root else []), list(kids.get(root_pid, []))
     while stack:
         x = stack.pop()
@@ -589,7 +587,7 @@ def _host_tree_values(root_pid: int, include_root: bool) -> list:
         stack.extend(kids.get(x, []))
     out = []
     for pid in pids:
-        cmd = host_cmdline(pid)
+        cmd = procs.cmdline(pid)
         if cmd.startswith(TRUSTED_HOST_SIDE):
             continue
         with contextlib.suppress(OSError, ValueError):
