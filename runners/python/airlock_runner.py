@@ -22,6 +22,7 @@ only for a cell that uses top-level await, subprocess and threading only for com
 
 import __future__
 
+import _thread
 import ast
 import builtins
 import gc
@@ -78,14 +79,22 @@ _LEADING_ID = re.compile(
 # launcher sends SIGINT to every process of the sandbox on timeout/stop; it must become a
 # KeyboardInterrupt in user code and be ignored anywhere else (idle, reading, writing frames).
 _user_code_running = False
+# While user code sends a display frame: a SIGINT is remembered, and raised once the frame is
+# whole (an interrupt must never cut a frame in two on the control socket).
+_defer_interrupt = False
+_interrupt_pending = False
 # While a foreground command runs: the write end of a pipe its wait loop watches. A SIGINT
 # then stops the command (never the runner): the handler only writes a byte there.
 _sigint_wakeup = None
 
 
 def _on_sigint(signum, frame):
+    global _interrupt_pending
     if _user_code_running:
         raise KeyboardInterrupt
+    if _defer_interrupt:
+        _interrupt_pending = True
+        return
     if _sigint_wakeup is not None:
         try:
             os.write(_sigint_wakeup, b"!")
@@ -102,7 +111,8 @@ def _call_user(fn, *args):
     the runner. A SIGINT handler the user installed is replaced while still inside the try,
     so whatever it raises is the cell's too.
     """
-    global _user_code_running
+    global _user_code_running, _interrupt_pending
+    _interrupt_pending = False
     _user_code_running = True
     try:
         try:
@@ -197,14 +207,16 @@ class Channel:
         self.buf = bytearray()
         self.scanned = 0  # the first `scanned` bytes of buf hold no newline
         self.discarding = False  # inside an oversized line: drop bytes until its newline
+        self.lock = _thread.allocate_lock()  # display() may be called from a user's thread
 
     def send(self, frame):
         view = memoryview(_fit(frame))
-        try:
-            while view:
-                view = view[os.write(self.fd, view):]
-        except OSError as exc:
-            raise ChannelClosed(str(exc)) from None
+        with self.lock:
+            try:
+                while view:
+                    view = view[os.write(self.fd, view):]
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
 
     def frames(self):
         """Yield each incoming line (bytes) or an Oversized; return at end of file."""
@@ -269,8 +281,9 @@ ENV_NAME_RULE = "names are 1 to 128 characters from [A-Za-z0-9_], not starting w
 # Fields of each request besides "type" and "id": name -> (kind, required). The kinds are
 # checked by _check_field.
 REQUESTS = {
-    "execute": {"code": ("string", True), "context": ("name", False)},
-    "create_context": {"context": ("name", True)},
+    "execute": {"code": ("string", True), "context": ("name", False),
+                "language": ("language", False), "clear": ("boolean", False)},
+    "create_context": {"context": ("name", True), "language": ("language", False)},
     "delete_context": {"context": ("name", True)},
     "reset_context": {"context": ("name", True)},
     "ping": {},
@@ -279,6 +292,8 @@ REQUESTS = {
                 "timeout_ms": ("timeout_ms", False), "background": ("boolean", False)},
     "task_status": {"task_id": ("task_id", True)},
     "task_stop": {"task_id": ("task_id", True)},
+    "list_contexts": {},
+    "load_kernel": {"kernel": ("kernel", True), "source": ("string", True)},
 }
 
 
@@ -374,6 +389,11 @@ def _check_field(key, rule, value, bad):
         return
     if not isinstance(value, str):
         raise bad(f"field '{key}' must be a string, got {_json_type(value)}")
+    if rule == "language" and value not in ("python", "javascript", "typescript", "bash"):
+        raise bad(f"field '{key}' must be one of python, javascript, typescript, bash, "
+                  f"got {_brief(value)}")
+    if rule == "kernel" and value != "node":
+        raise bad(f"field '{key}' must be \"node\", got {_brief(value)}")
     if rule == "name" and not _is_name(value):
         raise bad(f"field '{key}' must be {NAME_RULE}, got {_brief(value)}")
     if rule == "task_id" and not _TASK_ID.fullmatch(value):
@@ -419,6 +439,8 @@ def _ends_with_semicolon(source_lines, node):
 class Context:
     """A kernel: a __main__ namespace whose variables, imports and functions persist."""
 
+    language = "python"
+
     def __init__(self, name):
         self.name = name
         # A real module object, installed as sys.modules["__main__"] while the context runs,
@@ -456,7 +478,12 @@ class Context:
         if last is None:
             return None
         value = self._run(compile(last, filename, "eval", flags, dont_inherit=True))
-        return None if value is None else _mime_bundle(value)
+        if value is None:
+            return None
+        bundle = _mime_bundle(value)
+        if "image/png" in bundle and CHART_MIME in bundle and "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close(value)  # a figure shown once, not again
+        return bundle
 
     def _run(self, code):
         result = eval(code, self.namespace)  # running the user's code is the job
@@ -495,9 +522,495 @@ class Context:
                 pass
 
 
+# --- Rich display: MIME bundles, matplotlib figures, chart data ---------------------------------
+
+# IPython's display protocol: a method per MIME type, looked up on the value's class.
+REPR_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("application/json", "_repr_json_"),
+    ("text/latex", "_repr_latex_"),
+)
+BINARY_MIME = ("image/png", "image/jpeg")  # bytes, carried as base64
+CHART_MIME = "application/vnd.airlock.chart+json"
+SPILLED_MIME = "application/vnd.airlock.spilled+json"  # what was cut, and where the whole is
+TEXT_CAP = 1024 * 1024  # characters of one text form in a bundle; the rest goes to a file
+IMAGE_CAP = 4 * 1024 * 1024  # bytes of one image; a figure is re-rendered smaller first
+MIN_DPI = 24
+CHART_POINTS_CAP = 5000  # points of one series in chart data; more are sampled evenly
+OUTPUTS_DIR = ".airlock/outputs"  # under the workspace: spilled text and images
+MPL_BACKEND = "airlock_inline"  # module name of our matplotlib backend (see _ImportHooks)
+
+
+class _Outlet:
+    """Where display() sends bundles: the execution in progress, if any."""
+
+    channel = None
+    request_id = None
+    pid = None
+    label = "cell"  # names spilled files: <context>-<execution_count>-<n>
+    seq = 0
+    lock = None  # a _thread lock: a user thread may display while the main thread sends
+
+
+def display(*objs, raw=False):
+    """Show each object as a rich result of the running execution, in order (as in IPython).
+
+    raw=True takes objects that already are MIME bundles ({"text/plain": ..., ...}).
+    """
+    for obj in objs:
+        if raw and isinstance(obj, dict):
+            bundle = {str(k): v for k, v in obj.items()}
+            bundle.setdefault("text/plain", "")
+        else:
+            bundle = _mime_bundle(obj)
+        if bundle is not None:
+            _emit("display", bundle)
+
+
+def _emit(kind, bundle):
+    """Send a display frame now (called from user code: an interrupt may not cut a frame)."""
+    global _user_code_running, _defer_interrupt, _interrupt_pending
+    if _Outlet.channel is None or os.getpid() != _Outlet.pid:
+        return  # outside an execution, or in a child the cell forked: nowhere to show it
+    _Outlet.seq += 1
+    frame = {"type": kind, "id": _Outlet.request_id, "data": _limit_bundle(bundle)}
+    _flush_std()  # what was printed before the display arrives before it
+    was_running = _user_code_running
+    _defer_interrupt, _user_code_running = was_running, False
+    try:
+        _Outlet.channel.send(frame)
+    finally:
+        _user_code_running, _defer_interrupt = was_running, False
+    if was_running and _interrupt_pending:
+        _interrupt_pending = False
+        raise KeyboardInterrupt
+
+
+def _method_of(value, name):
+    """A display method defined by the value's class (not conjured by a __getattr__)."""
+    if isinstance(value, type) or getattr(type(value), name, None) is None:
+        return None
+    method = getattr(value, name, None)
+    return method if callable(method) else None
+
+
 def _mime_bundle(value):
-    """The displayable forms of a cell's value. Rich MIME types (HTML, PNG, ...) come later."""
-    return {"text/plain": repr(value)}
+    """The displayable forms of a value: text/plain always, plus what it offers."""
+    bundle = {"text/plain": repr(value)}  # a repr that fails is the cell's error
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    if module.startswith("matplotlib.") and kind.__name__ == "Figure":
+        bundle.update(_figure_bundle(value))
+        return bundle
+    mimebundle = _method_of(value, "_repr_mimebundle_")
+    if mimebundle is not None:
+        try:
+            extra = mimebundle(include=None, exclude=None)
+            if isinstance(extra, tuple):
+                extra = extra[0]
+            if isinstance(extra, dict):
+                for mime, data in extra.items():
+                    if isinstance(mime, str) and mime != "text/plain" and data is not None:
+                        bundle[mime] = _encode_form(mime, data)
+        except Exception:
+            pass
+    for mime, name in REPR_METHODS:
+        if mime in bundle:
+            continue
+        method = _method_of(value, name)
+        if method is None:
+            continue
+        try:
+            data = method()
+        except Exception:  # a broken formatter loses only its own form, as in IPython
+            continue
+        if isinstance(data, tuple):  # (data, metadata)
+            data = data[0] if data else None
+        if data is not None:
+            form = _encode_form(mime, data)
+            if form is not None:
+                bundle[mime] = form
+    if (module.startswith("pandas.") and kind.__name__ == "Series"
+            and "text/html" not in bundle):
+        try:
+            bundle["text/html"] = value.to_frame()._repr_html_()
+        except Exception:
+            pass
+    return bundle
+
+
+def _text_of(value):
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} object (repr failed: {type(exc).__name__})>"
+
+
+def _encode_form(mime, data):
+    import base64
+
+    if mime in BINARY_MIME or (mime.startswith("image/") and mime != "image/svg+xml"):
+        if isinstance(data, str):
+            return data  # already base64, by the protocol's convention
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return base64.b64encode(bytes(data)).decode("ascii")
+        return None
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            _ENCODER.encode(data)
+        except (TypeError, ValueError):
+            return None
+        return data
+    return data if isinstance(data, str) else str(data)
+
+
+def _spill(data, ext):
+    """Save the whole of a cut form under the workspace; its path there, or None."""
+    label = f"{_Outlet.label}-{_Outlet.seq}"
+    relative = f"{OUTPUTS_DIR}/{label}.{ext}"
+    try:
+        os.makedirs(os.path.join(WORKSPACE, OUTPUTS_DIR), exist_ok=True)
+        with open(os.path.join(WORKSPACE, relative), "wb") as file:
+            file.write(data)
+    except OSError:  # the quota is full, say: the cut form is all there is
+        return None
+    return relative
+
+
+def _limit_bundle(bundle):
+    """Keep every form within its cap: long text cut with a marker, big images moved out."""
+    import base64
+
+    spilled = []
+    for mime in list(bundle):
+        data = bundle[mime]
+        if mime in (CHART_MIME, SPILLED_MIME):
+            continue
+        if isinstance(data, str) and mime.startswith("image/") and mime != "image/svg+xml":
+            if len(data) * 3 // 4 <= IMAGE_CAP:
+                continue
+            raw = base64.b64decode(data)
+            path = _spill(raw, mime.split("/")[1].split("+")[0])
+            del bundle[mime]
+            spilled.append({"mime": mime, "bytes": len(raw), "path": path})
+        elif isinstance(data, str):
+            if len(data) <= TEXT_CAP:
+                continue
+            whole = data.encode("utf-8", "replace")
+            ext = {"text/html": "html", "text/markdown": "md", "image/svg+xml": "svg",
+                   "text/latex": "tex"}.get(mime, "txt")
+            path = _spill(whole, ext)
+            where = f"; the whole is {path} in the workspace" if path else ""
+            bundle[mime] = data[:TEXT_CAP] + (
+                f"\n... [truncated: {len(data) - TEXT_CAP} more characters{where}]\n")
+            spilled.append({"mime": mime, "bytes": len(whole), "path": path})
+        elif mime not in ("text/plain",):
+            text = _ENCODER.encode(data)
+            if len(text) <= TEXT_CAP:
+                continue
+            path = _spill(text.encode("utf-8", "replace"), "json")
+            del bundle[mime]
+            spilled.append({"mime": mime, "bytes": len(text), "path": path})
+    if spilled:
+        bundle[SPILLED_MIME] = spilled
+    return bundle
+
+
+# matplotlib: our backend renders figures as results on plt.show() and at the end of a cell.
+
+
+class _ImportHooks:
+    """A sys.meta_path finder that adjusts matplotlib as it is imported (never imports it).
+
+    matplotlib: the runner's backend becomes the default (unless MPLBACKEND says otherwise);
+    matplotlib.axes: pie() and bxp() remember their input for chart data; airlock_inline:
+    the backend module itself.
+    """
+
+    def __init__(self):
+        self.after = {"matplotlib": _adjust_matplotlib, "matplotlib.axes": _adjust_axes}
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == MPL_BACKEND:
+            import importlib.util
+
+            return importlib.util.spec_from_loader(fullname, _BackendLoader())
+        hook = self.after.get(fullname)
+        if hook is None:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            try:
+                hook(module)
+            except Exception:  # an unexpected matplotlib: plain Agg, no chart extras
+                pass
+
+        loader.exec_module = exec_module
+        return spec
+
+
+class _BackendLoader:
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        from matplotlib.backends import backend_agg
+
+        module.FigureCanvas = backend_agg.FigureCanvasAgg
+        module.FigureManager = backend_agg.FigureManagerBase
+        module.show = _show_figures
+
+
+def _adjust_matplotlib(matplotlib):
+    if "MPLBACKEND" not in os.environ:
+        matplotlib.rcParams["backend"] = "module://" + MPL_BACKEND
+
+
+def _adjust_axes(axes_module):
+    axes = axes_module.Axes
+    pie, bxp = axes.pie, axes.bxp
+
+    def pie_recording(self, x, *args, **kwargs):
+        made = pie(self, x, *args, **kwargs)
+        try:
+            self._airlock_pie = [float(v) for v in x]
+        except (TypeError, ValueError):
+            pass
+        return made
+
+    def bxp_recording(self, bxpstats, *args, **kwargs):
+        made = bxp(self, bxpstats, *args, **kwargs)
+        artists = {id(a) for group in made.values() for a in group}
+        positions = kwargs.get("positions") or (args[0] if args else None)
+        boxes = getattr(self, "_airlock_boxes", [])
+        for index, stats in enumerate(bxpstats):
+            where = positions[index] if positions is not None else index + 1
+            boxes.append((stats, where))
+        self._airlock_boxes = boxes
+        self._airlock_box_artists = getattr(self, "_airlock_box_artists", set()) | artists
+        return made
+
+    pie_recording.__wrapped__ = pie
+    bxp_recording.__wrapped__ = bxp
+    for name, fn in (("pie", pie_recording), ("bxp", bxp_recording)):
+        fn.__name__, fn.__qualname__, fn.__doc__ = name, f"Axes.{name}", getattr(axes, name).__doc__
+        setattr(axes, name, fn)
+
+
+def _show_figures(*args, **kwargs):
+    """plt.show(), and the end of every cell: each open figure becomes a result, then closes."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if pyplot is None or helpers is None:
+        return
+    for manager in helpers.Gcf.get_all_fig_managers():
+        figure = manager.canvas.figure
+        try:
+            if figure.get_axes() or figure.texts or figure.images:
+                _emit("display", {"text/plain": _text_of(figure), **_figure_bundle(figure)})
+        finally:
+            pyplot.close(figure)
+
+
+def _figure_bundle(figure):
+    """image/png (and image/svg+xml when AIRLOCK_FIGURE_FORMATS asks) and chart data."""
+    import base64
+    import io
+
+    forms = {}
+    formats = os.environ.get("AIRLOCK_FIGURE_FORMATS", "png").split(",")
+    dpi = figure.dpi
+    while "png" in formats:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        png = buffer.getvalue()
+        if len(png) <= IMAGE_CAP or dpi <= MIN_DPI:
+            forms["image/png"] = base64.b64encode(png).decode("ascii")
+            break
+        dpi = max(MIN_DPI, dpi * (IMAGE_CAP / len(png)) ** 0.5 * 0.9)  # downscale, try again
+    if "svg" in formats:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+        forms["image/svg+xml"] = buffer.getvalue().decode("utf-8")
+    try:
+        forms[CHART_MIME] = _chart_of(figure)
+    except Exception as exc:  # chart data is a help, never a reason to lose the image
+        forms[CHART_MIME] = {"type": "unknown", "error": f"{type(exc).__name__}: {exc}"}
+    return forms
+
+
+def _chart_of(figure):
+    """What a figure shows, as data: one chart per axes, several for a multi-axes figure."""
+    charts = [_axes_chart(ax) for ax in figure.get_axes()
+              if ax.get_visible() and not _is_colorbar(ax)]
+    suptitle = getattr(figure, "_suptitle", None)
+    title = suptitle.get_text() if suptitle is not None else ""
+    if len(charts) == 1:
+        if title and not charts[0]["title"]:
+            charts[0]["title"] = title
+        return charts[0]
+    return {"type": "multi", "title": title, "charts": charts}
+
+
+def _is_colorbar(ax):
+    return getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>"
+
+
+def _number(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return None  # NaN and infinities have no JSON form
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _decoder(axis):
+    """Turns plotted numbers back into what the user plotted: categories, dates, numbers."""
+    units = getattr(axis, "units", None)
+    mapping = getattr(units, "_mapping", None)
+    if isinstance(mapping, dict) and mapping:
+        names = {float(v): k for k, v in mapping.items()}
+        return lambda v: names.get(float(v), _number(v))
+    converter = getattr(axis, "converter", None)
+    if converter is not None and "date" in type(converter).__name__.lower():
+        dates = sys.modules.get("matplotlib.dates")
+        if dates is not None:
+            def as_date(v):
+                try:
+                    return dates.num2date(float(v)).isoformat()
+                except (TypeError, ValueError, OverflowError):
+                    return _number(v)
+            return as_date
+    return _number
+
+
+def _points(xs, ys, decode_x, decode_y):
+    count = min(len(xs), len(ys))
+    step = max(1, -(-count // CHART_POINTS_CAP))
+    points = [[decode_x(xs[i]), decode_y(ys[i])] for i in range(0, count, step)]
+    return points, step > 1
+
+
+def _series_label(artist):
+    label = artist.get_label()
+    return "" if not isinstance(label, str) or label.startswith("_") else label
+
+
+def _axes_chart(ax):
+    decode_x, decode_y = _decoder(ax.xaxis), _decoder(ax.yaxis)
+    chart = {"type": "unknown", "title": ax.get_title(), "x_label": ax.get_xlabel(),
+             "y_label": ax.get_ylabel(), "x_scale": ax.get_xscale(),
+             "y_scale": ax.get_yscale()}
+    kinds = {}
+    skip = getattr(ax, "_airlock_box_artists", set())
+    boxes = getattr(ax, "_airlock_boxes", None)
+    if boxes:
+        kinds["box"] = [{
+            "label": str(stats.get("label", where)),
+            "min": _number(stats.get("whislo")), "q1": _number(stats.get("q1")),
+            "median": _number(stats.get("med")), "q3": _number(stats.get("q3")),
+            "max": _number(stats.get("whishi")), "mean": _number(stats.get("mean")),
+            "outliers": [_number(v) for v in list(stats.get("fliers", []))[:CHART_POINTS_CAP]],
+        } for stats, where in boxes]
+    wedges = [p for p in ax.patches if type(p).__name__ == "Wedge"]
+    if wedges:
+        values = getattr(ax, "_airlock_pie", None)
+        if values is None or len(values) != len(wedges):
+            values = None
+        kinds["pie"] = [{
+            "label": _series_label(w),
+            "value": _number(values[i]) if values else None,
+            "fraction": round(abs(w.theta2 - w.theta1) / 360.0, 6),
+        } for i, w in enumerate(wedges)]
+    bars = []
+    for container in ax.containers:
+        if type(container).__name__ != "BarContainer":
+            continue
+        horizontal = getattr(container, "orientation", None) == "horizontal"
+        group = _series_label(container)
+        for patch in container.patches:
+            if horizontal:
+                where, value = patch.get_y() + patch.get_height() / 2, patch.get_width()
+                label = decode_y(where)
+            else:
+                where, value = patch.get_x() + patch.get_width() / 2, patch.get_height()
+                label = decode_x(where)
+            bars.append({"label": label if isinstance(label, str) else _tick_label(ax, where, horizontal),
+                         "value": _number(value), "group": group})
+        chart["orientation"] = "horizontal" if horizontal else "vertical"
+    if bars:
+        kinds["bar"] = bars
+    scatters = []
+    for collection in ax.collections:
+        if type(collection).__name__ != "PathCollection" or id(collection) in skip:
+            continue
+        offsets = collection.get_offsets()
+        points, sampled = _points(offsets[:, 0], offsets[:, 1], decode_x, decode_y)
+        entry = {"label": _series_label(collection), "points": points}
+        if sampled:
+            entry["sampled"] = True
+        scatters.append(entry)
+    if scatters:
+        kinds["scatter"] = scatters
+    lines = []
+    for line in ax.get_lines():
+        if id(line) in skip:
+            continue
+        xs, ys = line.get_xdata(orig=False), line.get_ydata(orig=False)
+        points, sampled = _points(xs, ys, decode_x, decode_y)
+        if line.get_linestyle() in ("None", "none", " ", "") and line.get_marker() not in (None, "None", "none", ""):
+            target = scatters  # plt.plot(x, y, "o"): points, not a line
+        else:
+            target = lines
+        entry = {"label": _series_label(line), "points": points}
+        if sampled:
+            entry["sampled"] = True
+        target.append(entry)
+    if lines:
+        kinds["line"] = lines
+    if scatters:
+        kinds["scatter"] = scatters
+    if len(kinds) == 1:
+        (kind, elements), = kinds.items()
+        chart["type"], chart["elements"] = kind, elements
+    elif kinds:
+        chart["type"] = "composite"
+        chart["charts"] = [{"type": kind, "elements": elements} for kind, elements in kinds.items()]
+    else:
+        chart["elements"] = []
+    return chart
+
+
+def _tick_label(ax, where, horizontal):
+    """The tick label at a bar's position (bar charts of numbers labelled by set_xticks)."""
+    axis = ax.yaxis if horizontal else ax.xaxis
+    for tick in axis.get_major_ticks():
+        text = tick.label1.get_text()
+        try:
+            if not text or abs(float(tick.get_loc()) - where) >= 1e-9:
+                continue
+        except (TypeError, ValueError):
+            continue
+        try:
+            float(text.replace("\u2212", "-"))  # a number printed as a label is no name
+        except ValueError:
+            return text
+        break
+    return _number(where)
 
 
 # --- Errors of user code, as data -----------------------------------------------------------------
@@ -1099,6 +1612,293 @@ class Tasks:
             self.lock.release()
 
 
+# --- Other languages: a bash shell per context, one Node process for JavaScript/TypeScript ---
+
+LANGUAGES = ("python", "javascript", "typescript", "bash")
+# The context an execute without one runs in, per language ("default" is Python's, as in v1).
+DEFAULT_CONTEXTS = {"python": DEFAULT_CONTEXT, "javascript": "javascript",
+                    "typescript": "typescript", "bash": "bash"}
+NODE = "/usr/bin/node"
+BASH_CELLS = "/tmp/.airlock-bash"  # <context>/cell-<n>.sh while a bash cell runs
+# Loads the kernel's source from an inherited memfd, then serves on the given socket fd.
+NODE_BOOT = ("const m={exports:{}};require('vm').compileFunction("
+             "require('fs').readFileSync(+process.argv[1],'utf8'),['require','module','exports'],"
+             "{filename:'airlock_kernel.js'})(require,m,m.exports);"
+             "require('fs').closeSync(+process.argv[1]);m.exports(+process.argv[2]);")
+# Bash state survives an interrupt: SIGINT only sets a flag, and with extdebug a DEBUG trap
+# returning 2 makes the sourced cell (and any function it is in) return at its next command.
+BASH_SETUP = r"""
+shopt -s extdebug
+shopt -u sourcepath
+unset HISTFILE
+__airlock_int=
+__airlock_return() { return 2; }
+trap '__airlock_int=1' INT
+trap '[[ -z $__airlock_int || ${#BASH_SOURCE[@]} -eq 0 ]] || __airlock_return' DEBUG
+"""
+
+
+class KernelDied(Exception):
+    """A language's process ended (a crash, `exit` in a shell cell): its state is gone."""
+
+
+def _wait_readable(fd, on_interrupt):
+    """Block until fd is readable; a SIGINT to the runner meanwhile calls on_interrupt()."""
+    global _sigint_wakeup
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    _sigint_wakeup = wake_w
+    try:
+        while True:
+            ready = {event_fd for event_fd, _ in poller.poll()}
+            if wake_r in ready:
+                _drain(wake_r)
+                on_interrupt()
+            if fd in ready:
+                return
+    finally:
+        _sigint_wakeup = None
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+def _read_line(fd, buffer):
+    """A whole line from fd (bytes, newline excluded), reading into buffer; None at EOF."""
+    while True:
+        newline = buffer.find(b"\n")
+        if newline >= 0:
+            line = bytes(buffer[:newline])
+            del buffer[: newline + 1]
+            return line
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return b""  # nothing whole yet
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return None
+        buffer += chunk
+        if len(buffer) > MAX_FRAME + 1:
+            return None  # a kernel that breaks the framing is treated as dead
+
+
+class BashContext:
+    """A persistent shell: cwd, variables and functions survive from cell to cell."""
+
+    language = "bash"
+
+    def __init__(self, name):
+        self.name = name
+        self.execution_count = 0
+        self.proc = None
+        self.status_fd = None
+        self.buffer = bytearray()
+
+    def _start(self):
+        import subprocess
+
+        directory = os.path.join(BASH_CELLS, self.name)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        status_r, status_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [SHELL, "--noprofile", "--norc"], stdin=subprocess.PIPE, pass_fds=(status_w,),
+                cwd=WORKSPACE, start_new_session=True)
+        except BaseException:
+            os.close(status_r)
+            raise
+        finally:
+            os.close(status_w)
+        self.status_fd = status_r
+        os.set_blocking(status_r, False)  # reads wait in _wait_readable, where SIGINT is heard
+        self.buffer.clear()
+        self._write(f"exec 9>&{status_w}\n" if status_w != 9 else "")
+        self._write(f"exec {status_w}>&-\n" if status_w != 9 else "")
+        self._write(BASH_SETUP)
+
+    def _write(self, text):
+        try:
+            self.proc.stdin.write(os.fsencode(text))
+            self.proc.stdin.flush()
+        except OSError:
+            raise KernelDied("the shell exited") from None
+
+    def run(self, code, count):
+        """(status, error) of one cell; status is ok, error or interrupted."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        cell = os.path.join(BASH_CELLS, self.name, f"cell-{count}.sh")
+        with open(cell, "wb") as file:
+            file.write(os.fsencode(code))
+        quoted = "'" + cell.replace("'", "'\\''") + "'"
+        interrupts = []
+
+        def interrupt():
+            interrupts.append(1)
+            try:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+
+        try:
+            # stdin /dev/null: a cell reading input must not eat the lines that follow it.
+            self._write(f"__airlock_int=; source {quoted} </dev/null 9>&-; __airlock_s=$?; "
+                        f"[[ -n $__airlock_int ]] && __airlock_s=130; __airlock_int=; "
+                        f"printf '%d\\n' \"$__airlock_s\" >&9\n")
+            line = b""
+            while line == b"":
+                _wait_readable(self.status_fd, interrupt)
+                line = _read_line(self.status_fd, self.buffer)
+        finally:
+            try:
+                os.unlink(cell)
+            except OSError:
+                pass
+        if line is None:
+            code = self.proc.wait()
+            self.close()
+            raise KernelDied(f"the shell exited with status {code}; the context's next "
+                             "execution starts a new shell")
+        status = int(line or b"1")
+        if interrupts and status == 130:
+            return "interrupted", {"name": "Interrupted", "value": "the cell was interrupted",
+                                   "traceback": ["Interrupted: the cell was interrupted\n"]}
+        if status != 0:
+            return "error", {"name": "ExitStatus", "value": f"exit status {status}",
+                             "traceback": [f"the cell's last command ended with exit status {status}\n"]}
+        return "ok", None
+
+    def close(self):
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            self.proc.wait()
+            self.proc = None
+        if self.status_fd is not None:
+            os.close(self.status_fd)
+            self.status_fd = None
+
+
+class NodeContext:
+    """A JavaScript or TypeScript context: its state lives in the Node kernel."""
+
+    def __init__(self, name, language):
+        self.name = name
+        self.language = language
+        self.execution_count = 0
+
+    def close(self):
+        pass
+
+
+class NodeKernel:
+    """The Node.js process that holds every JavaScript and TypeScript context (one per runner).
+
+    The daemon hands the runner the kernel's source (load_kernel); it is started on first
+    use, and frames are relayed between it and the daemon. Its stdout/stderr are the
+    sandbox's, so its output streams like Python's.
+    """
+
+    def __init__(self, source):
+        self.source = source
+        self.proc = None
+        self.fd = None
+        self.buffer = bytearray()
+
+    def _start(self):
+        import socket
+        import subprocess
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        source = _command_file(self.source.encode("utf-8"))
+        try:
+            os.set_inheritable(source, True)
+            self.proc = subprocess.Popen(
+                [NODE, "-e", NODE_BOOT, str(source), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, pass_fds=(source, theirs.fileno()), cwd=WORKSPACE)
+        except OSError as exc:
+            ours.close()
+            raise KernelDied(f"cannot start node ({NODE}): {exc.strerror}") from None
+        finally:
+            theirs.close()
+            os.close(source)
+        self.fd = ours.detach()
+        os.set_blocking(self.fd, False)  # reads wait in _wait_readable, where SIGINT is heard
+        self.buffer.clear()
+        ready = self._next(None)
+        if ready.get("type") != "ready":
+            self.close()
+            raise KernelDied("the JavaScript kernel did not start")
+
+    def _next(self, request_id):
+        """The kernel's next frame (a dict); SIGINTs meanwhile are passed on to it."""
+        while True:
+            line = _read_line(self.fd, self.buffer)
+            if line is None:
+                self.close()
+                raise KernelDied("the JavaScript kernel exited; its contexts start afresh")
+            if line:
+                try:
+                    frame = _DECODER.decode(line.decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(frame, dict):
+                    return frame
+                continue
+            _wait_readable(self.fd, self._interrupt)
+
+    def _interrupt(self):
+        if self.proc is not None:
+            try:
+                os.kill(self.proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def call(self, frame, relay):
+        """Send a request; relay its result/display/error frames; return its terminal frame."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        data = _fit(frame)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError:
+            self.close()
+            raise KernelDied("the JavaScript kernel exited; its contexts start afresh") from None
+        while True:
+            reply = self._next(frame["id"])
+            if reply.get("id") != frame["id"]:
+                continue
+            if reply.get("type") in ("result", "display", "error"):
+                relay(reply)
+                continue
+            return reply
+
+    def close(self):
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            self.proc.wait()
+            self.proc = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 # --- The runner --------------------------------------------------------------------------------
 
 
@@ -1109,7 +1909,10 @@ class Runner:
         self.contexts = {DEFAULT_CONTEXT: Context(DEFAULT_CONTEXT)}
         self.active = None  # the context whose cells linecache and sys.modules hold
         self.tasks = None  # Tasks, made by the first background command
+        self.node = None  # NodeKernel, once the daemon has sent its source (load_kernel)
         self.handlers = {
+            "list_contexts": self.list_contexts,
+            "load_kernel": self.load_kernel,
             "execute": self.execute,
             "create_context": self.create_context,
             "delete_context": self.delete_context,
@@ -1175,6 +1978,8 @@ class Runner:
 
     def _forget(self, ctx):
         ctx.close()
+        if ctx.language != "python":
+            return
         for filename, entry in ctx.cells.items():
             if linecache.cache.get(filename) is entry:
                 del linecache.cache[filename]
@@ -1183,24 +1988,115 @@ class Runner:
         if self.active is ctx:
             self.active = None
 
+    def _resolve(self, request):
+        """The context an execute names (made on first use) and checked against its language."""
+        language = request.get("language")
+        name = request.get("context") or DEFAULT_CONTEXTS[language or "python"]
+        ctx = self.contexts.get(name)
+        if ctx is not None and language is not None and ctx.language != language:
+            raise RequestError("wrong_language",
+                               f"context '{name}' is a {ctx.language} context, not {language}",
+                               request["id"])
+        if ctx is None:
+            ctx = self._new_context(name, language or "python", request["id"])
+        elif request.get("clear", False):
+            ctx = None  # no reference may keep the old namespace alive through the reset
+            self._reset(name, request["id"])
+            ctx = self.contexts[name]
+        return ctx
+
+    def _new_context(self, name, language, request_id):
+        if language == "python":
+            ctx = Context(name)
+        elif language == "bash":
+            ctx = BashContext(name)
+        else:
+            if self.node is None:
+                raise RequestError("kernel_unavailable",
+                                   f"no {language} kernel: the daemon has not loaded it",
+                                   request_id)
+            ctx = NodeContext(name, language)
+        self.contexts[name] = ctx
+        return ctx
+
     def execute(self, request):
         # Executing in a context that doesn't exist yet creates it, so that a client's
         # `context_id` just works; create_context is there to make one ahead of time.
-        name = request.get("context", DEFAULT_CONTEXT)
-        ctx = self.contexts.get(name)
-        if ctx is None:
-            ctx = self.contexts[name] = Context(name)
+        ctx = self._resolve(request)
+        if ctx.language == "python":
+            self._execute_python(ctx, request)
+        else:
+            self._execute_other(ctx, request)
+
+    def _execute_other(self, ctx, request):
+        """A bash cell in its shell, or a JavaScript/TypeScript cell relayed to the Node kernel."""
+        request_id = request["id"]
+        started = time.perf_counter()
+        state_kept = True
+        if ctx.language == "bash":
+            ctx.execution_count += 1
+            count = ctx.execution_count
+            try:
+                status, error = ctx.run(request["code"], count)
+            except KernelDied as exc:
+                status, error, state_kept = "error", {
+                    "name": "ShellExited", "value": str(exc), "traceback": [f"{exc}\n"]}, False
+                ctx.execution_count = 0  # a new shell counts from 1
+        else:
+            frame = {"type": "execute", "id": request_id, "code": request["code"],
+                     "context": ctx.name, "language": ctx.language}
+            try:
+                reply = self.node.call(frame, self.channel.send)
+            except KernelDied as exc:
+                reply = None
+                status, state_kept = "error", False
+                error = {"name": "KernelDied", "value": str(exc), "traceback": [f"{exc}\n"]}
+                count = ctx.execution_count + 1
+                for other in self.contexts.values():  # they all lived in the dead process
+                    if isinstance(other, NodeContext):
+                        other.execution_count = 0
+            if reply is not None:
+                if reply.get("type") == "protocol_error":
+                    raise RequestError(reply.get("code", "internal_error"),
+                                       reply.get("message", "refused"), request_id)
+                status, error = reply.get("status", "error"), None
+                count = ctx.execution_count = int(reply.get("execution_count", 1))
+        _flush_std()
+        if error is not None:
+            self.channel.send({"type": "error", "id": request_id, **error})
+        self.channel.send({"type": "done", "id": request_id, "status": status,
+                           "execution_count": count,
+                           "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                           "state_kept": state_kept})
+
+    def _execute_python(self, ctx, request):
+        name = ctx.name
         ctx.execution_count += 1
         count = ctx.execution_count
         self._activate(ctx)
+        request_id = request["id"]
+        _Outlet.channel, _Outlet.request_id, _Outlet.pid = self.channel, request_id, self.pid
+        _Outlet.label, _Outlet.seq = f"{name}-{count}", 0
         started = time.perf_counter()
-        bundle, exc = _call_user(ctx.run_cell, request["code"])
+        try:
+            bundle, exc = _call_user(ctx.run_cell, request["code"])
+            if os.getpid() != self.pid:
+                # A child the cell forked (os.fork()) and that ran to the end of the cell: it
+                # must not speak on the control socket it shares with the runner.
+                _flush_std()
+                os._exit(0 if exc is None else 1)
+            if bundle is not None:
+                _flush_std()
+                _Outlet.seq += 1
+                self.channel.send({"type": "result", "id": request_id,
+                                   "data": _limit_bundle(bundle), "execution_count": count})
+            if "matplotlib.pyplot" in sys.modules:
+                # Figures the cell left open are shown (and closed), as in a notebook.
+                _, failure = _call_user(_show_figures)
+                exc = exc or failure
+        finally:
+            _Outlet.channel = _Outlet.request_id = None
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        if os.getpid() != self.pid:
-            # A child the cell forked (os.fork()) and that ran to the end of the cell: it
-            # must not speak on the control socket it shares with the runner.
-            _flush_std()
-            os._exit(0 if exc is None else 1)
         error = None
         if exc is not None:
             error, failure = _call_user(_describe_exception, exc, _driver_files(ctx.used_loop))
@@ -1212,10 +2108,6 @@ class Runner:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
         exc = failure = None  # the traceback holds the cell's frames; let them go
         _flush_std()  # output reaches the pipes before the daemon hears "done"
-        request_id = request["id"]
-        if bundle is not None:
-            self.channel.send({"type": "result", "id": request_id, "data": bundle,
-                               "execution_count": count})
         if error is not None:
             self.channel.send({"type": "error", "id": request_id, **error})
         # The runner survives errors, SystemExit and interrupts alike, so state is always kept;
@@ -1233,23 +2125,57 @@ class Runner:
         if name in self.contexts:
             raise RequestError("context_exists", f"context '{name}' already exists",
                                request["id"])
-        self.contexts[name] = Context(name)
+        ctx = self._new_context(name, request.get("language", "python"), request["id"])
+        if isinstance(ctx, NodeContext):
+            self._node_call(request, {"context": name, "language": ctx.language})
         self._ack(request, context=name)
 
+    def _node_call(self, request, fields):
+        """A context request passed on to the Node kernel; its refusal is ours."""
+        frame = {"type": request["type"], "id": request["id"], **fields}
+        try:
+            reply = self.node.call(frame, self.channel.send)
+        except KernelDied:
+            return  # its contexts are gone anyway: what was asked holds
+        if reply.get("type") == "protocol_error" and reply.get("code") != "context_not_found":
+            raise RequestError(reply.get("code", "internal_error"),
+                               reply.get("message", "refused"), request["id"])
+
     def delete_context(self, request):
-        name = self._context(request).name
-        if name == DEFAULT_CONTEXT:
+        ctx = self._context(request)
+        if ctx.name == DEFAULT_CONTEXT:
             raise RequestError("context_protected",
                                "the default context can't be deleted; reset it instead",
                                request["id"])
+        if isinstance(ctx, NodeContext):
+            self._node_call(request, {"context": ctx.name})
+        self._drop(ctx.name)
+        self._ack(request, context=ctx.name)
+
+    def _reset(self, name, request_id):
+        language = self.contexts[name].language
+        if language in ("javascript", "typescript"):
+            self._node_call({"type": "reset_context", "id": request_id}, {"context": name})
+            self.contexts[name].execution_count = 0
+            return
         self._drop(name)
-        self._ack(request, context=name)
+        self._new_context(name, language, request_id)  # fresh, counting from 1
 
     def reset_context(self, request):
         name = self._context(request).name
-        self._drop(name)
-        self.contexts[name] = Context(name)  # a fresh namespace, counting from 1
+        self._reset(name, request["id"])
         self._ack(request, context=name)
+
+    def list_contexts(self, request):
+        self.channel.send({"type": "contexts", "id": request["id"], "contexts": [
+            {"context": ctx.name, "language": ctx.language,
+             "execution_count": ctx.execution_count} for ctx in self.contexts.values()]})
+
+    def load_kernel(self, request):
+        if self.node is not None:
+            self.node.close()
+        self.node = NodeKernel(request["source"])
+        self._ack(request)
 
     def ping(self, request):
         self._ack(request)
@@ -1262,9 +2188,14 @@ class Runner:
         os._exit(0)
 
     def close(self):
-        """The runner is exiting: its background tasks end with it."""
+        """The runner is exiting: its background tasks and other kernels end with it."""
         if self.tasks is not None:
             self.tasks.kill_all()
+        for ctx in self.contexts.values():
+            if isinstance(ctx, BashContext):
+                ctx.close()
+        if self.node is not None:
+            self.node.close()
 
     def command(self, request):
         request_id = request["id"]
@@ -1318,6 +2249,8 @@ def main():
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(RUNNER_FILE)):
         sys.path[0] = ""
     sys.argv = [""]
+    builtins.display = display  # as in a notebook: no import needed
+    sys.meta_path.insert(0, _ImportHooks())
     runner = Runner(Channel(CONTROL_FD))
     try:
         runner.serve()

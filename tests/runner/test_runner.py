@@ -271,17 +271,29 @@ def test_large_stdout(runner):
     assert len(out) == 64 * 131072 and out.endswith("3" * 131072)
 
 
-def test_large_result_is_whole_below_the_limit(runner):
+def test_large_result_is_cut_and_saved_whole_in_the_workspace(runner, tmp_path):
     text = runner.value("'x' * (10 * 1024 * 1024)")
-    assert len(text) == 10 * 1024 * 1024 + 2
+    cap = 1024 * 1024
+    assert text.startswith("'xxx") and len(text) < cap + 200
+    assert text.endswith(f"... [truncated: {10 * 1024 * 1024 + 2 - cap} more characters; "
+                         "the whole is .airlock/outputs/default-1-1.txt in the workspace]\n")
+    saved = h.ROOT / ".airlock" / "outputs" / "default-1-1.txt"  # the runner's cwd is ROOT
+    try:
+        assert saved.read_text() == "'" + "x" * (10 * 1024 * 1024) + "'"
+    finally:
+        saved.unlink()
 
 
 def test_huge_result_and_error_are_truncated_to_fit(runner):
     frames = runner.execute("'é' * (20 * 1024 * 1024)")
     result = frames[0]
-    assert result["type"] == "result" and result.get("truncated") is True
+    assert result["type"] == "result"
     assert len(json.dumps(result, ensure_ascii=False).encode()) <= h.MAX_FRAME
     assert result["data"]["text/plain"].startswith("'ééé")
+    spilled = result["data"]["application/vnd.airlock.spilled+json"]
+    assert spilled == [{"mime": "text/plain", "bytes": 2 * 20 * 1024 * 1024 + 2,
+                        "path": ".airlock/outputs/default-1-1.txt"}]
+    (h.ROOT / spilled[0]["path"]).unlink()
     assert frames[-1]["status"] == "ok"
     frames = runner.execute("raise ValueError('€' * (20 * 1024 * 1024))")
     error = frames[0]
