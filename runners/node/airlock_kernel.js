@@ -390,8 +390,10 @@ function rewrite(source) {
       continue;
     }
     if (wrapped && i === body.length - 1 && node.type === 'ExpressionStatement') {
-      edits.push([node.expression.start, node.expression.start, 'return { value: (']);
-      edits.push([node.expression.end, node.expression.end, ') }']);
+      // The statement, not its expression: `({a})` has parentheses outside the expression.
+      const end = text[node.end - 1] === ';' ? node.end - 1 : node.end;
+      edits.push([node.start, node.start, 'return { value: (']);
+      edits.push([end, end, ') }']);
     }
   }
   edits.sort((a, b) => b[0] - a[0] || b[1] - a[1]);
@@ -493,6 +495,7 @@ function describeError(err, cell) {
       const m = frame.exec(line);
       if (m && cell && m[2] === cell.filename) {
         const [l, c] = mapPosition(cell.map, Number(m[3]), Number(m[4]));
+        if (l > cell.lines.length) continue; // the async wrapper's own closing line
         traceback.push(`    at ${m[1] ? `${m[1]} (` : ''}${m[2]}:${l}:${c}${m[1] ? ')' : ''}\n`);
         const src = cell.lines[l - 1];
         if (src !== undefined && src.trim()) traceback.push(`        ${src.trim()}\n`);

@@ -29,7 +29,7 @@ static const char exec_usage[] =
         "\n"
         "  -c, --code CODE            the code\n"
         "  FILE                       a file holding the code ('-' reads standard input)\n"
-        "  -l, --language L           python (the default, and so far the only one)\n"
+        "  -l, --language L           python (the default), javascript, typescript or bash\n"
         "      --timeout-seconds S    interrupt the code after S seconds, as ^C would (daemon\n"
         "                             default 60); code that ignores the interrupt is killed\n"
         "                             and the session ends\n"

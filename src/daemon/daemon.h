@@ -76,11 +76,14 @@ struct exec_sink {
 struct exec_req {
         const char *code;
         size_t code_len;
-        const char *context;
+        const char *context;  /* NULL: the language's default context */
+        const char *language; /* NULL: the context's own (python for a new one) */
+        bool clear;           /* start the context afresh first */
         double timeout_s;
 };
 
-int sessions_init(const char *runner_path, struct diag *reterr);
+/* The Python runner, and the Node kernel it starts for JavaScript/TypeScript. */
+int sessions_init(const char *runner_path, const char *kernel_path, struct diag *reterr);
 /* Keep `size` default-shaped sandboxes ready (0 turns the pool off). */
 int sessions_start_pool(int size);
 void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready);
@@ -96,6 +99,15 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
 int session_command(const char *id, json_t *req, json_t **ret, bool *ret_background, struct diag *reterr);
 /* A background task's state; stop ends it first. -ENOENT (field task_id) when unknown. */
 int session_task(const char *id, const char *task_id, bool stop, json_t **ret, struct diag *reterr);
+/* A session's contexts: {"contexts": [{id, language, execution_count}]}. */
+int session_contexts(const char *id, json_t **ret, struct diag *reterr);
+/* One context, or -ENOENT with field "context_id". */
+int session_context_get(const char *id, const char *context, json_t **ret, struct diag *reterr);
+/* create_context (language may be NULL: python), delete_context or reset_context. Errors:
+ * -ENOENT (field context_id) no such context, -EEXIST it exists, -EPERM the default one
+ * can't be deleted, -EINVAL bad language. On success *ret is the context (NULL for delete). */
+int session_context_op(const char *id, const char *op, const char *context, const char *language, json_t **ret,
+                       struct diag *reterr);
 /* Resolve a file request for a session: the sandbox id, or -ENOENT. */
 int session_sandbox(const char *id, uint64_t *ret_sandbox);
 void session_on_exited(const struct lp_exited *ex);

@@ -40,6 +40,9 @@ enum route {
         R_FILE,
         R_COMMANDS,
         R_TASK,
+        R_CONTEXTS,
+        R_CONTEXT,
+        R_CONTEXT_RESTART,
 };
 
 struct ctx {
@@ -186,6 +189,18 @@ static enum route route_of(const char *url, struct ctx *x) {
                 snprintf(x->path, sizeof(x->path), "%s", rest + 7);
                 return R_TASK;
         }
+        if (!strcmp(rest, "/contexts"))
+                return R_CONTEXTS;
+        if (!strncmp(rest, "/contexts/", 10) && strlen(rest + 10) < sizeof(x->path)) {
+                snprintf(x->path, sizeof(x->path), "%s", rest + 10);
+                char *slash = strchr(x->path, '/');
+                if (!slash)
+                        return R_CONTEXT;
+                if (strcmp(slash, "/restart") != 0)
+                        return R_NONE;
+                *slash = '\0';
+                return R_CONTEXT_RESTART;
+        }
         if (!strncmp(rest, "/files/", 7)) {
                 x->long_path = strlen(rest + 7) >= sizeof(x->path);
                 snprintf(x->path, sizeof(x->path), "%s", x->long_path ? "" : rest + 7);
@@ -212,6 +227,12 @@ static const char *allowed_methods(enum route r) {
                 return "POST";
         case R_TASK:
                 return "GET, DELETE";
+        case R_CONTEXTS:
+                return "GET, POST";
+        case R_CONTEXT:
+                return "GET, DELETE";
+        case R_CONTEXT_RESTART:
+                return "POST";
         default:
                 return "";
         }
@@ -266,7 +287,9 @@ static void create_session(struct ctx *x) {
 
 struct sse_job {
         char session[48];
-        char context[72];
+        char context[72]; /* "" when the request named none */
+        char language[16];
+        bool clear;
         char *code;
         size_t code_len;
         double timeout;
@@ -297,7 +320,12 @@ static int sse_event(void *ctx, const char *type, json_t *data) {
 static void *sse_worker(void *arg) {
         struct sse_job *j = arg;
         struct exec_sink sink = {.event = sse_event, .ctx = j};
-        struct exec_req er = {.code = j->code, .code_len = j->code_len, .context = j->context, .timeout_s = j->timeout};
+        struct exec_req er = {.code = j->code,
+                              .code_len = j->code_len,
+                              .context = j->context[0] ? j->context : NULL,
+                              .language = j->language[0] ? j->language : NULL,
+                              .clear = j->clear,
+                              .timeout_s = j->timeout};
         json_t *out = NULL;
         struct diag d = {0};
         if (session_execute(j->session, &er, &sink, &out, &d) < 0)
@@ -337,7 +365,9 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
         j->code[er->code_len] = '\0';
         j->code_len = er->code_len;
         snprintf(j->session, sizeof(j->session), "%s", x->session);
-        snprintf(j->context, sizeof(j->context), "%s", er->context);
+        snprintf(j->context, sizeof(j->context), "%s", er->context ? er->context : "");
+        snprintf(j->language, sizeof(j->language), "%s", er->language ? er->language : "");
+        j->clear = er->clear;
         j->timeout = er->timeout_s;
         j->fd = p[1];
         struct MHD_Response *r = MHD_create_response_from_pipe(p[0]);
@@ -428,6 +458,54 @@ static void task(struct ctx *x, bool stop) {
                 return;
         }
         x->status = MHD_HTTP_OK;
+        x->reply = out;
+}
+
+/* ---- contexts ---- */
+
+static void contexts(struct ctx *x, const char *method) {
+        json_t *out = NULL, *req = NULL, *err = NULL;
+        struct diag d = {0};
+        int r = 0;
+        bool create = !strcmp(method, "POST") && x->route == R_CONTEXTS;
+        if (x->route == R_CONTEXTS && !create) {
+                r = session_contexts(x->session, &out, &d);
+        } else if (create) {
+                if (request_context_create(x->body.data, x->body.len, &req, &err) < 0) {
+                        fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                char made[40];
+                const char *id = json_string_value(json_object_get(req, "id"));
+                if (!id) {
+                        random_id("ctx_", made, sizeof(made));
+                        id = made;
+                }
+                r = session_context_op(x->session, "create_context", id,
+                                       json_string_value(json_object_get(req, "language")), &out, &d);
+                json_decref(req);
+        } else if (!request_valid_name(x->path)) {
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("context_not_found", NULL, "no context %.64s", x->path));
+                return;
+        } else if (x->route == R_CONTEXT_RESTART) {
+                r = session_context_op(x->session, "reset_context", x->path, NULL, &out, &d);
+        } else if (!strcmp(method, "DELETE")) {
+                r = session_context_op(x->session, "delete_context", x->path, NULL, &out, &d);
+        } else {
+                r = session_context_get(x->session, x->path, &out, &d);
+        }
+        if (r < 0) {
+                if (d.code == -ENOENT && !strcmp(d.field, "context_id"))
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("context_not_found", NULL, "%s", d.msg));
+                else if (d.code == -EEXIST)
+                        fail(x, MHD_HTTP_CONFLICT, api_error("context_exists", "id", "%s", d.msg));
+                else if (d.code == -EPERM)
+                        fail(x, MHD_HTTP_CONFLICT, api_error("context_protected", NULL, "%s", d.msg));
+                else
+                        map_diag(x, &d, "internal");
+                return;
+        }
+        x->status = create ? MHD_HTTP_CREATED : out ? MHD_HTTP_OK : MHD_HTTP_NO_CONTENT;
         x->reply = out;
 }
 
@@ -760,6 +838,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return respond(c, x);
         case R_TASK:
                 task(x, !strcmp(method, "DELETE"));
+                return respond(c, x);
+        case R_CONTEXTS:
+        case R_CONTEXT:
+        case R_CONTEXT_RESTART:
+                contexts(x, method);
                 return respond(c, x);
         case R_FILE:
                 if (!strcmp(method, "GET"))

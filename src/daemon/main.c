@@ -129,14 +129,18 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
 
         struct diag d = {0};
-        char runner[PATH_MAX];
+        char runner[PATH_MAX], kernel[PATH_MAX];
         if (airlock_program_path("airlock_runner.py", R_OK, runner, sizeof(runner)) < 0) {
                 fprintf(stderr, "airlock serve: airlock_runner.py not found next to the daemon\n");
                 return 1;
         }
+        if (airlock_program_path("airlock_kernel.js", R_OK, kernel, sizeof(kernel)) < 0) {
+                fprintf(stderr, "airlock serve: airlock_kernel.js not found next to the daemon\n");
+                return 1;
+        }
         /* Without a supervising launcher (airlock-daemon started by hand) we start our own,
          * and our sandboxes die with us. */
-        if (sessions_init(runner, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 ||
+        if (sessions_init(runner, kernel, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 ||
             (launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
             (launcher_fd >= 0 && launch_adopt(launcher_fd, &d) < 0)) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);

@@ -211,12 +211,35 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
         return 0;
 }
 
+bool request_valid_name(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                     s[i] == '_' || s[i] == '-';
+        return ok;
+}
+
+static const char *const languages[] = {"python", "javascript", "typescript", "bash", NULL};
+
+/* NULL when lang is absent or one of the languages; else the error naming `field`. */
+static json_t *check_language(const char *lang, const char *field) {
+        if (!lang)
+                return NULL;
+        for (size_t i = 0; languages[i]; i++)
+                if (!strcmp(lang, languages[i]))
+                        return NULL;
+        return api_error("invalid_request", field, "'%s' must be one of python, javascript, typescript, bash; got '%.64s'",
+                         field, lang);
+}
+
 int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_req *ret, json_t **ret_err) {
         json_t *req = NULL, *err = parse_body(body, len, &req);
         static const struct field fields[] = {
                 {"code", JSON_STRING, 0, 0},
                 {"language", JSON_STRING, 0, 0},
                 {"context_id", JSON_STRING, 0, 0},
+                {"clear_context", JSON_TRUE, 0, 0},
                 {"timeout_seconds", JSON_REAL, 0.1, 3600},
         };
         if (!err)
@@ -224,18 +247,11 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
         if (!err && !json_object_get(req, "code"))
                 err = api_error("invalid_request", "code", "'code' is required");
         const char *lang = json_string_value(json_object_get(req, "language"));
-        if (!err && lang && strcmp(lang, "python") != 0)
-                err = api_error("invalid_request", "language", "language '%s' is not available yet (python)", lang);
+        if (!err)
+                err = check_language(lang, "language");
         const char *context = json_string_value(json_object_get(req, "context_id"));
-        if (!err && context) {
-                size_t n = strlen(context);
-                bool ok = n >= 1 && n <= 64;
-                for (size_t i = 0; ok && i < n; i++)
-                        ok = (context[i] >= 'a' && context[i] <= 'z') || (context[i] >= 'A' && context[i] <= 'Z') ||
-                             (context[i] >= '0' && context[i] <= '9') || context[i] == '_' || context[i] == '-';
-                if (!ok)
-                        err = api_error("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
-        }
+        if (!err && context && !request_valid_name(context))
+                err = api_error("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
         if (err) {
                 json_decref(req);
                 *ret_err = err;
@@ -245,9 +261,33 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
         double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
         *ret = (struct exec_req){.code = json_string_value(code),
                                  .code_len = json_string_length(code),
-                                 .context = context ? context : "default",
+                                 .context = context,
+                                 .language = lang,
+                                 .clear = json_is_true(json_object_get(req, "clear_context")),
                                  .timeout_s = timeout > 0 ? timeout : 60};
         *ret_req = req; /* owns the strings in *ret */
+        return 0;
+}
+
+int request_context_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {
+                {"id", JSON_STRING, 0, 0},
+                {"language", JSON_STRING, 0, 0},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        if (!err)
+                err = check_language(json_string_value(json_object_get(req, "language")), "language");
+        const char *id = json_string_value(json_object_get(req, "id"));
+        if (!err && id && !request_valid_name(id))
+                err = api_error("invalid_request", "id", "'id' must match [A-Za-z0-9_-]{1,64}");
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
         return 0;
 }
 

@@ -14,4 +14,8 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
 /* *ret points into *ret_req, which the caller frees after use. */
 int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_req *ret, json_t **ret_err);
 /* {"command", "timeout_seconds"?, "cwd"?, "env"?, "background"?} */
+/* POST /v1/sessions/{id}/contexts: {id?, language?}. */
+int request_context_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+/* Context ids and names: 1 to 64 of [A-Za-z0-9_-]. */
+bool request_valid_name(const char *s);
 int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err);

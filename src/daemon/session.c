@@ -48,14 +48,15 @@ static struct {
         pthread_mutex_t lock;
         pthread_cond_t exited;
         struct session *list;
-        char *runner;
-        size_t runner_len;
+        char *runner, *kernel; /* the Python runner; the Node kernel (runners/node) */
+        size_t runner_len, kernel_len;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .exited = PTHREAD_COND_INITIALIZER};
 
-int sessions_init(const char *runner_path, struct diag *d) {
-        _cleanup_close_ int fd = open(runner_path, O_RDONLY | O_CLOEXEC);
+/* A whole file (at most 4 MiB) in memory; the runner and the kernel are read once, at start. */
+static int slurp(const char *path, char **ret, size_t *ret_len, struct diag *d) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return diag_set(d, -errno, "runner", "cannot open %s: %m", runner_path);
+                return diag_set(d, -errno, "runner", "cannot open %s: %m", path);
         struct buf b;
         buf_init(&b, 4u << 20);
         char chunk[65536];
@@ -63,11 +64,22 @@ int sessions_init(const char *runner_path, struct diag *d) {
         while ((n = read(fd, chunk, sizeof(chunk))) > 0)
                 if (buf_append(&b, chunk, (size_t)n) < 0) {
                         buf_free(&b);
-                        return diag_set(d, -E2BIG, "runner", "%s is too large", runner_path);
+                        return diag_set(d, -E2BIG, "runner", "%s is too large", path);
                 }
-        S.runner = b.data;
-        S.runner_len = b.len;
+        if (n < 0 || buf_append(&b, "", 1) < 0) { /* NUL-terminated: the kernel goes into JSON */
+                buf_free(&b);
+                return diag_set(d, -EIO, "runner", "cannot read %s", path);
+        }
+        *ret = b.data;
+        *ret_len = b.len - 1;
         return 0;
+}
+
+int sessions_init(const char *runner_path, const char *kernel_path, struct diag *d) {
+        int r = slurp(runner_path, &S.runner, &S.runner_len, d);
+        if (r == 0)
+                r = slurp(kernel_path, &S.kernel, &S.kernel_len, d);
+        return r;
 }
 
 static void session_unref_locked(struct session *s) {
@@ -371,6 +383,19 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 return NULL;
         }
         json_decref(ready);
+        /* The runner starts the Node kernel from this source on the first JavaScript or
+         * TypeScript request (api/runner-protocol.schema.json, load_kernel). */
+        json_t *load = json_pack("{s:s, s:s, s:s, s:s%}", "type", "load_kernel", "id", "load", "kernel", "node",
+                                 "source", S.kernel, S.kernel_len);
+        json_t *ack = load && send_frame(s, load) == 0 ? await_frame(s, "ack", RUNNER_READY_TIMEOUT_S) : NULL;
+        json_decref(load);
+        if (!ack) {
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                diag_set(d, -ETIMEDOUT, "", "the session's runner did not take its JavaScript kernel");
+                return NULL;
+        }
+        json_decref(ack);
         return s;
 }
 
@@ -722,8 +747,15 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         bool state_kept = true, interrupted = false, finished = false, capped = false;
         double start = now_seconds(), deadline = start + req->timeout_s;
 
-        json_t *frame = json_pack("{s:s, s:s, s:s%, s:s}", "type", "execute", "id", exec_id, "code", req->code,
-                                  req->code_len, "context", req->context);
+        json_t *frame = json_pack("{s:s, s:s, s:s%}", "type", "execute", "id", exec_id, "code", req->code,
+                                  req->code_len);
+        if (frame && req->context)
+                json_object_set_new(frame, "context", json_string(req->context));
+        if (frame && req->language)
+                json_object_set_new(frame, "language", json_string(req->language));
+        if (frame && req->clear)
+                json_object_set_new(frame, "clear", json_true());
+        char refused[32] = "", refusal[256] = "";
         int r = frame ? send_frame(s, frame) : -ENOMEM;
         json_decref(frame);
         while (r == 0 && !finished) {
@@ -763,9 +795,13 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                 json_decref(f);
                                 continue;
                         }
-                        if (!strcmp(type, "result")) {
+                        if (!strcmp(type, "result") || !strcmp(type, "display")) {
                                 json_t *data = json_object_get(f, "data");
                                 if (json_is_object(data)) {
+                                        /* The runner flushed what was printed before this value:
+                                         * it goes out first, so the stream keeps the cell's order. */
+                                        drain(s->out_fd, &out, sink, &listening);
+                                        drain(s->err_fd, &err, sink, &listening);
                                         json_array_append(results, data);
                                         if (listening && sink->event(sink->ctx, "result", json_incref(data)) < 0)
                                                 listening = false;
@@ -779,6 +815,10 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                         listening = false;
                         } else if (!strcmp(type, "protocol_error")) {
                                 /* The runner refused our request: final, like `done`. */
+                                snprintf(refused, sizeof(refused), "%s",
+                                         json_string_value(json_object_get(f, "code")) ?: "");
+                                snprintf(refusal, sizeof(refusal), "%s",
+                                         json_string_value(json_object_get(f, "message")) ?: "refused");
                                 json_decref(error);
                                 error = json_pack("{s:s, s:O?, s:[]}", "name", "AirlockProtocolError", "value",
                                                   json_object_get(f, "message"), "traceback");
@@ -818,7 +858,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                         break;
                 }
         }
-        if (r == -EMSGSIZE) {
+        bool bad_context = !strcmp(refused, "wrong_language"), no_kernel = !strcmp(refused, "kernel_unavailable");
+        if (r == -EMSGSIZE || bad_context || no_kernel) {
                 json_decref(results);
                 json_decref(error);
                 buf_free(&out.text);
@@ -832,6 +873,10 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 pthread_mutex_unlock(&S.lock);
                 pthread_mutex_unlock(&s->exec_lock);
                 session_unref(s);
+                if (bad_context)
+                        return diag_set(d, -EINVAL, "context_id", "%s", refusal);
+                if (no_kernel)
+                        return diag_set(d, -EIO, "language", "%s", refusal);
                 return diag_set(d, -EMSGSIZE, "code", "the code is too large once encoded (over %u bytes)",
                                 RUNNER_FRAME_MAX);
         }
@@ -1042,4 +1087,80 @@ int session_task(const char *id, const char *task_id, bool stop, json_t **ret, s
         json_object_del(reply, "truncated"); /* only ever set for a command echo of many MiB */
         *ret = reply;
         return 0;
+}
+
+/* ---- contexts ---- */
+
+static json_t *context_json(json_t *entry) {
+        return json_pack("{s:O, s:O, s:O}", "id", json_object_get(entry, "context"), "language",
+                         json_object_get(entry, "language"), "execution_count", json_object_get(entry, "execution_count"));
+}
+
+int session_contexts(const char *id, json_t **ret, struct diag *d) {
+        json_t *frame = json_pack("{s:s}", "type", "list_contexts");
+        static const char *const terminal[] = {"contexts", "protocol_error", NULL};
+        char type[32] = "";
+        json_t *reply = NULL;
+        int r = frame ? runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d) : -ENOMEM;
+        json_decref(frame);
+        if (r < 0)
+                return r;
+        if (strcmp(type, "contexts") != 0) {
+                json_decref(reply);
+                return diag_set(d, -EPROTO, "", "the session's runner refused to list its contexts");
+        }
+        json_t *list = json_array(), *entry;
+        size_t i;
+        json_array_foreach(json_object_get(reply, "contexts"), i, entry) {
+                json_array_append_new(list, context_json(entry));
+        }
+        json_decref(reply);
+        *ret = json_pack("{s:o}", "contexts", list);
+        return *ret ? 0 : diag_set(d, -ENOMEM, "", "out of memory");
+}
+
+int session_context_get(const char *id, const char *context, json_t **ret, struct diag *d) {
+        json_t *all = NULL;
+        int r = session_contexts(id, &all, d);
+        if (r < 0)
+                return r;
+        json_t *entry;
+        size_t i;
+        *ret = NULL;
+        json_array_foreach(json_object_get(all, "contexts"), i, entry) {
+                if (!strcmp(json_string_value(json_object_get(entry, "id")) ?: "", context))
+                        *ret = json_incref(entry);
+        }
+        json_decref(all);
+        return *ret ? 0 : diag_set(d, -ENOENT, "context_id", "no context %s in session %s", context, id);
+}
+
+int session_context_op(const char *id, const char *op, const char *context, const char *language, json_t **ret,
+                       struct diag *d) {
+        json_t *frame = json_pack("{s:s, s:s}", "type", op, "context", context);
+        if (frame && language)
+                json_object_set_new(frame, "language", json_string(language));
+        static const char *const terminal[] = {"ack", "protocol_error", NULL};
+        char type[32] = "";
+        json_t *reply = NULL;
+        int r = frame ? runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d) : -ENOMEM;
+        json_decref(frame);
+        if (r < 0)
+                return r;
+        if (!strcmp(type, "protocol_error")) {
+                const char *code = json_string_value(json_object_get(reply, "code")) ?: "";
+                const char *msg = json_string_value(json_object_get(reply, "message")) ?: code;
+                r = !strcmp(code, "context_not_found")    ? diag_set(d, -ENOENT, "context_id", "%s", msg)
+                    : !strcmp(code, "context_exists")     ? diag_set(d, -EEXIST, "id", "%s", msg)
+                    : !strcmp(code, "context_protected")  ? diag_set(d, -EPERM, "context_id", "%s", msg)
+                    : !strcmp(code, "kernel_unavailable") ? diag_set(d, -EIO, "language", "%s", msg)
+                                                          : diag_set(d, -EINVAL, "", "%s", msg);
+                json_decref(reply);
+                return r;
+        }
+        json_decref(reply);
+        *ret = NULL;
+        if (!strcmp(op, "delete_context"))
+                return 0;
+        return session_context_get(id, context, ret, d);
 }

@@ -19,5 +19,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 json_decref(req);
         else
                 json_decref(err);
+        req = err = NULL;
+        if (request_context_create((const char *)data, size, &req, &err) == 0)
+                json_decref(req);
+        else
+                json_decref(err);
+        req = err = NULL;
+        if (request_command((const char *)data, size, &req, &err) == 0)
+                json_decref(req);
+        else
+                json_decref(err);
         return 0;
 }

@@ -23,7 +23,9 @@ EXAMPLES = ROOT / "api" / "examples" / "runner"
 PYTHON = os.environ.get("AIRLOCK_RUNNER_PYTHON", "/usr/bin/python3")
 ANY = "<any>"
 MAX_FRAME = 16 * 1024 * 1024
-TERMINAL = ("done", "ack", "protocol_error", "command_done", "task_started", "task")
+TERMINAL = ("done", "ack", "protocol_error", "command_done", "task_started", "task", "contexts")
+KERNEL = ROOT / "runners" / "node" / "airlock_kernel.js"
+KERNEL_PLACEHOLDER = "<kernel>"  # a transcript's load_kernel source: the real kernel's text
 TASKS_DIR = Path("/tmp/.airlock-tasks")  # where the runner puts background tasks' output
 # Like the sandbox, the runner gets a clean environment, not the test run's (which may hold
 # PYTHONUNBUFFERED or a pyenv PYTHONPATH); -u is the launcher's way to unbuffer it.
@@ -113,6 +115,8 @@ class Runner:
     # -- sending
 
     def send(self, frame, valid=True):
+        if isinstance(frame, dict) and frame.get("type") == "load_kernel" and frame.get("source") == KERNEL_PLACEHOLDER:
+            frame = {**frame, "source": KERNEL.read_text()}
         if valid:
             self.schema.check_request(frame)
         else:
