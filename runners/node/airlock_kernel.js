@@ -376,7 +376,8 @@ function rewrite(source) {
       // `const {a} = o, b = 2` -> `({a} = o, b = 2)`; a declarator with no value is dropped.
       const parts = node.declarations.filter((d) => d.init).map((d) => text.slice(d.start, d.end));
       const keep = newlines(text.slice(node.start, node.end));
-      const statement = parts.length ? `(${parts.join(', ')});` : ';';
+      // The leading ';' keeps the line before from being called: `f()\n(a = 1)`.
+      const statement = parts.length ? `;(${parts.join(', ')});` : ';';
       edits.push([node.start, node.end, statement.replace(/\n/g, ' ') + '\n'.repeat(keep)]);
       continue;
     }
@@ -480,7 +481,7 @@ function mapPosition(map, line, column) {
 
 // --- Errors as data -----------------------------------------------------------------------------
 
-function describeError(err, cell) {
+function describeError(err, cells) {
   if (err && err.airlockTraceback) {
     return { name: err.name, value: err.message, traceback: err.airlockTraceback };
   }
@@ -493,7 +494,8 @@ function describeError(err, cell) {
       if (!/^\s+at /.test(line)) continue;
       if (/\(node:|^\s+at node:|airlock_kernel\.js|\[eval\]|evalmachine/.test(line)) continue;
       const m = frame.exec(line);
-      if (m && cell && m[2] === cell.filename) {
+      const cell = m && cells.get(m[2]);
+      if (cell) {
         const [l, c] = mapPosition(cell.map, Number(m[3]), Number(m[4]));
         if (l > cell.lines.length) continue; // the async wrapper's own closing line
         traceback.push(`    at ${m[1] ? `${m[1]} (` : ''}${m[2]}:${l}:${c}${m[1] ? ')' : ''}\n`);
@@ -535,6 +537,7 @@ class Context {
     this.name = name;
     this.language = language;
     this.count = 0;
+    this.cells = new Map(); // "<cell N>" -> {lines, map}: tracebacks show each frame's line
     const sandbox = {
       console, process, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, AbortController,
       AbortSignal, Event, EventTarget, atob, btoa, structuredClone, queueMicrotask, performance,
@@ -644,6 +647,7 @@ class Kernel {
     const count = ctx.count;
     const filename = `<cell ${count}>`;
     const cell = { filename, lines: request.code.split('\n'), map: null };
+    ctx.cells.set(filename, cell); // a later cell's error may pass through this one's functions
     const outlet = new Outlet(this.channel, request.id, `${ctx.name}-${count}`);
     this.outlet = outlet;
     const started = process.hrtime.bigint();
@@ -683,7 +687,7 @@ class Kernel {
       const interrupted = (err && err.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') || (err && err.interrupted);
       status = interrupted ? 'interrupted' : 'error';
       error = interrupted ? { name: 'Interrupted', value: 'the execution was interrupted', traceback: ['Interrupted: the execution was interrupted\n'] }
-        : describeError(err, cell);
+        : describeError(err, ctx.cells);
     } finally {
       this.interrupt = null;
     }
@@ -692,7 +696,7 @@ class Kernel {
         outlet.emit('result', mimeBundle(value), { execution_count: count });
       } catch (err) {
         status = 'error';
-        error = describeError(err, cell);
+        error = describeError(err, ctx.cells);
       }
     }
     this.outlet = null;

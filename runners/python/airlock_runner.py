@@ -413,6 +413,28 @@ def _leading_id(data):
 # --- Contexts: one stateful namespace each -----------------------------------------------------
 
 
+def _wait_output_taken(limit=1.0):
+    """Wait until the daemon has read what the program wrote to fds 1 and 2 (at most limit s).
+
+    A display frame travels on the control socket, the output before it on the pipes: sent
+    only once the pipes are empty, it can't overtake that output, and output written after
+    it can't be read before it. (FIONREAD: the bytes waiting in a pipe.)
+    """
+    import fcntl
+    import termios
+
+    deadline = time.monotonic() + limit
+    for fd in (1, 2):
+        while True:
+            try:
+                pending = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
+            except OSError:  # not a pipe (a file, a closed fd): nothing to wait for
+                break
+            if pending <= 0 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.0005)
+
+
 def _flush_std():
     """Push buffered program output into the fd 1/2 pipes before an execution is reported done.
 
@@ -579,6 +601,7 @@ def _emit(kind, bundle):
     _Outlet.seq += 1
     frame = {"type": kind, "id": _Outlet.request_id, "data": _limit_bundle(bundle)}
     _flush_std()  # what was printed before the display arrives before it
+    _wait_output_taken()
     was_running = _user_code_running
     _defer_interrupt, _user_code_running = was_running, False
     try:
@@ -774,7 +797,9 @@ class _BackendLoader:
 
 
 def _adjust_matplotlib(matplotlib):
-    if "MPLBACKEND" not in os.environ:
+    # The sandbox sets MPLBACKEND=Agg for every process (headless); in the runner our
+    # Agg-based backend takes its place. Another backend someone chose is left alone.
+    if os.environ.get("MPLBACKEND", "agg").lower() == "agg":
         matplotlib.rcParams["backend"] = "module://" + MPL_BACKEND
 
 
@@ -2046,7 +2071,7 @@ class Runner:
             frame = {"type": "execute", "id": request_id, "code": request["code"],
                      "context": ctx.name, "language": ctx.language}
             try:
-                reply = self.node.call(frame, self.channel.send)
+                reply = self.node.call(frame, self._relay)
             except KernelDied as exc:
                 reply = None
                 status, state_kept = "error", False
@@ -2069,6 +2094,12 @@ class Runner:
                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                            "state_kept": state_kept})
 
+    def _relay(self, frame):
+        """A frame of the Node kernel's, passed on once the output printed before it is read."""
+        if frame.get("type") in ("display", "result"):
+            _wait_output_taken()
+        self.channel.send(frame)
+
     def _execute_python(self, ctx, request):
         name = ctx.name
         ctx.execution_count += 1
@@ -2087,6 +2118,7 @@ class Runner:
                 os._exit(0 if exc is None else 1)
             if bundle is not None:
                 _flush_std()
+                _wait_output_taken()
                 _Outlet.seq += 1
                 self.channel.send({"type": "result", "id": request_id,
                                    "data": _limit_bundle(bundle), "execution_count": count})

@@ -798,10 +798,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                         if (!strcmp(type, "result") || !strcmp(type, "display")) {
                                 json_t *data = json_object_get(f, "data");
                                 if (json_is_object(data)) {
-                                        /* The runner flushed what was printed before this value:
-                                         * it goes out first, so the stream keeps the cell's order. */
-                                        drain(s->out_fd, &out, sink, &listening);
-                                        drain(s->err_fd, &err, sink, &listening);
+                                        /* In the cell's order: the runner sends a value only once
+                                         * we have read the output printed before it (and drained). */
                                         json_array_append(results, data);
                                         if (listening && sink->event(sink->ctx, "result", json_incref(data)) < 0)
                                                 listening = false;
