@@ -218,11 +218,12 @@ class Outlet {
   limit(bundle) {
     const spilled = [];
     for (const [mime, data] of Object.entries(bundle)) {
-      const text = typeof data === 'string' ? data : mime === 'text/plain' ? String(data) : JSON.stringify(data);
+      const isText = mime.startsWith('text/') && typeof data === 'string';
+      const text = isText ? data : JSON.stringify(data);
       if (text.length <= TEXT_CAP) continue;
-      const ext = mime === 'text/html' ? 'html' : typeof data === 'string' ? 'txt' : 'json';
+      const ext = mime === 'text/html' ? 'html' : isText ? 'txt' : 'json';
       const where = this.spill(text, ext);
-      if (typeof data === 'string') {
+      if (isText) {
         bundle[mime] = `${data.slice(0, TEXT_CAP)}\n... [truncated: ${data.length - TEXT_CAP} more characters` +
           `${where ? `; the whole is ${where} in the workspace` : ''}]\n`;
       } else {
@@ -241,7 +242,7 @@ class Outlet {
 }
 
 function mimeBundle(value) {
-  const bundle = { 'text/plain': util.inspect(value, { depth: 4, maxArrayLength: 200, maxStringLength: TEXT_CAP, breakLength: 100 }) };
+  const bundle = { 'text/plain': util.inspect(value, { depth: 4, maxArrayLength: 200, maxStringLength: Infinity, breakLength: 100 }) };
   if (value && typeof value === 'object' && typeof value.toJSON === 'function') {
     try {
       bundle['application/json'] = JSON.parse(JSON.stringify(value));

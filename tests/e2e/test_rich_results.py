@@ -188,7 +188,7 @@ def test_stream_keeps_the_cells_order(client, sid):
             else:
                 story.append(("stdout", data["text"], seconds))
         elif event == "result":
-            story.append(("result", CHART in data and data[CHART]["type"] or data["text/plain"], seconds))
+            story.append(("result", (CHART in data and data[CHART]["type"]) or data["text/plain"], seconds))
         else:
             story.append((event, None, seconds))
     assert [(k, v) for k, v, _ in story] == [
