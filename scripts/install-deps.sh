@@ -10,7 +10,9 @@ packages=(
   meson ninja-build gcc pkg-config libseccomp-dev libcmocka-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libyaml-dev libcurl4-openssl-dev
   # the namespace sandbox and the default runtime
-  bubblewrap python3 python3-numpy python3-pandas python3-matplotlib nodejs procps
+  bubblewrap python3 python3-numpy python3-pandas python3-matplotlib python3-pil nodejs procps
+  # the JavaScript/TypeScript kernel: acorn parses cells, esbuild transpiles TypeScript
+  node-acorn esbuild
 )
 # gVisor is an optional backend: installed where the distribution has it.
 optional=(runsc)

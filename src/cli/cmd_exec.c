@@ -34,15 +34,17 @@ static const char exec_usage[] =
         "                             default 60); code that ignores the interrupt is killed\n"
         "                             and the session ends\n"
         "      --context ID           run in a namespace of its own within the session\n"
-        "                             (default: the session's main one)\n"
+        "                             (default: the language's main one)\n"
+        "      --clear-context        start the context afresh before running the code\n"
         "      --json                 print the daemon's JSON reply instead of the output\n"
         "      --url URL              the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
         "      --api-key KEY          its API key (default $AIRLOCK_API_KEY)\n"
         "  -h, --help                 this text\n"
         "\n"
         "The code's standard output goes to standard output, then the text of each result\n"
-        "(a last expression's value); its standard error, then an error's traceback, go to\n"
-        "standard error.\n"
+        "(display() calls, figures, a last expression's value); its standard error, then an\n"
+        "error's traceback, go to standard error. A result with an image says so on standard\n"
+        "error (--json has the image itself).\n"
         "\n"
         "Exit status: 0 ok, 1 the code raised an error (or the daemon refused or could not be\n"
         "reached), 124 timeout, 137 killed (out of memory, process limit, output limit; the\n"
@@ -58,16 +60,18 @@ struct exec_opts {
         double timeout_s; /* 0: the daemon's default */
         bool from_stdin;
         bool json;
+        bool clear;
 };
 
 static int parse_args(int argc, char **argv, struct exec_opts *o) {
-        enum { O_TIMEOUT = 256, O_CONTEXT, O_JSON };
+        enum { O_TIMEOUT = 256, O_CONTEXT, O_JSON, O_CLEAR };
         static const struct option longopts[] = {
                 {"code", required_argument, NULL, 'c'},
                 {"language", required_argument, NULL, 'l'},
                 {"timeout-seconds", required_argument, NULL, O_TIMEOUT},
                 {"context", required_argument, NULL, O_CONTEXT},
                 {"json", no_argument, NULL, O_JSON},
+                {"clear-context", no_argument, NULL, O_CLEAR},
                 {"help", no_argument, NULL, 'h'},
                 CLI_CONNECTION_OPTIONS,
                 {NULL, 0, NULL, 0},
@@ -96,6 +100,9 @@ static int parse_args(int argc, char **argv, struct exec_opts *o) {
                         break;
                 case O_JSON:
                         o->json = true;
+                        break;
+                case O_CLEAR:
+                        o->clear = true;
                         break;
                 case 'h':
                         fputs(exec_usage, stdout);
@@ -203,6 +210,13 @@ static void print_output(json_t *reply) {
                         put_text(stdout, text);
                         if (!n || json_string_value(text)[n - 1] != '\n')
                                 fputc('\n', stdout);
+                        const char *k;
+                        json_t *v;
+                        json_object_foreach(res, k, v) {
+                                if (!strncmp(k, "image/", 6))
+                                        fprintf(stderr, "airlock: result %zu has an image (%s, %zu base64 bytes); --json shows it\n",
+                                                i + 1, k, json_string_length(v));
+                        }
                 } else {
                         const char *kind = "no text form";
                         const char *k;
@@ -315,6 +329,8 @@ int cmd_exec(int argc, char **argv) {
                 r = json_object_set_new(req, "language", json_string(o.language));
         if (req && o.context && r == 0)
                 r = json_object_set_new(req, "context_id", json_string(o.context));
+        if (req && o.clear && r == 0)
+                r = json_object_set_new(req, "clear_context", json_true());
         if (req && o.timeout_s > 0 && r == 0)
                 r = json_object_set_new(req, "timeout_seconds", json_real(o.timeout_s));
         if (!req || r < 0) {

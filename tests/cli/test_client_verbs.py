@@ -212,6 +212,25 @@ def test_exec_contexts_keep_their_own_state(cli, session):
     assert cli.ok("exec", session, "--context", "other", "-c", "z").stdout == b"'other'\n"
 
 
+def test_exec_other_languages_and_clear_context(cli, session):
+    assert cli.ok("exec", session, "-l", "javascript", "-c", "let n = 2\nn * 21").stdout == b"42\n"
+    assert cli.ok("exec", session, "-l", "typescript", "-c", "const s: string = 'ts'; s").stdout == b"'ts'\n"
+    cli.ok("exec", session, "-l", "bash", "-c", "cd /tmp; V=kept")
+    assert cli.ok("exec", session, "-l", "bash", "-c", "echo $V $PWD").stdout == b"kept /tmp\n"
+    p = cli("exec", session, "-l", "bash", "-c", "false")
+    assert p.returncode == 1 and p.stderr == b"the cell's last command ended with exit status 1\n"
+    assert cli.ok("exec", session, "--context", "javascript", "--clear-context", "-c", "typeof n").stdout == \
+        b"'undefined'\n"
+    p = cli("exec", session, "-l", "ruby", "-c", "1")
+    assert p.returncode == 1 and b"'language' must be one of python, javascript, typescript, bash" in p.stderr
+
+
+def test_exec_says_when_a_result_has_an_image(cli, session):
+    p = cli.ok("exec", session, "-c", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nNone")
+    assert p.stdout.startswith(b"<Figure size 640x480 with 1 Axes>")
+    assert re.fullmatch(rb"airlock: result 1 has an image \(image/png, \d+ base64 bytes\); --json shows it\n", p.stderr)
+
+
 def test_exec_streams_go_apart_and_results_follow_output(cli, session):
     code = "import sys\nprint('out')\nprint('err', file=sys.stderr)\n'result'"
     p = cli.ok("exec", session, "-c", code)

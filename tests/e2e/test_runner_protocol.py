@@ -34,7 +34,7 @@ def recording(checker, tmp_path_factory):
     build = AIRLOCK.parent
     copy = tmp_path_factory.mktemp("recording-build")
     copy.chmod(0o755)
-    for name in ("airlock", "airlock-launcher", "airlock-init", "airlock-daemon"):
+    for name in ("airlock", "airlock-launcher", "airlock-init", "airlock-daemon", "airlock_kernel.js"):
         shutil.copy2(build / name, copy / name)
     source = (build / "airlock_runner.py").read_text()
     marker = 'if __name__ == "__main__":'
@@ -57,6 +57,12 @@ def test_every_frame_the_daemon_sends_is_valid(recording):
     sid = client.create_session()["id"]
     client.run_ok(sid, "x = 1")
     client.run_ok(sid, "y = 2", context_id="ctx-2")
+    client.run_ok(sid, "let z = 3", language="javascript", context_id="js-1", clear_context=True)
+    base = "/v1/sessions/%s/contexts" % sid
+    expect(client.post(base, json={"id": "sh", "language": "bash"}), 201)
+    expect(client.get(base), 200)
+    expect(client.post(base + "/js-1/restart"), 200)
+    expect(client.delete(base + "/sh"), 204)
     expect(client.post("/v1/sessions/%s/commands" % sid, json={"command": "echo hi", "cwd": ".",
                                                                 "env": {"A": "b"}, "timeout_seconds": 5}), 200)
     task = expect(client.post("/v1/sessions/%s/commands" % sid, json={"command": "sleep 30", "background": True}),
@@ -67,7 +73,8 @@ def test_every_frame_the_daemon_sends_is_valid(recording):
     lines = expect(client.get("/v1/sessions/%s/files/.daemon-frames.jsonl" % sid), 200).body.splitlines()
     frames = [json.loads(line) for line in lines]
     kinds = {f["type"] for f in frames}
-    assert {"execute", "command", "task_status", "task_stop"} <= kinds, kinds
+    assert {"execute", "command", "task_status", "task_stop", "load_kernel", "create_context", "list_contexts",
+            "reset_context", "delete_context"} <= kinds, kinds
     for f in frames:
         jsonschema.validate(f, REQUEST)
     # ... and has the shape of the same request in the golden transcripts.
