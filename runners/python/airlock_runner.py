@@ -2177,7 +2177,7 @@ class Runner:
         ctx = self._context(request)
         if ctx.name == DEFAULT_CONTEXT:
             raise RequestError("context_protected",
-                               "the default context can't be deleted; reset it instead",
+                               "the default context can't be deleted; restart it instead",
                                request["id"])
         if isinstance(ctx, NodeContext):
             self._node_call(request, {"context": ctx.name})
