@@ -369,13 +369,21 @@ function rewrite(source) {
       const names = [];
       node.declarations.forEach((d) => boundNames(d.id, names));
       const keywordEnd = node.start + node.kind.length;
+      // `let x;` empties x, even if an earlier cell gave it a value (a `var x;` would not).
+      const empty = node.kind === 'let' ? node.declarations.filter((d) => !d.init) : [];
       if (!wrapped) {
         edits.push([node.start, keywordEnd, 'var']); // let/const become var: declarable again
+        // A rewritten statement always ends with ';': `b = undefined` + a next line starting
+        // with `[` would otherwise read as one expression where the original did not. (Edits
+        // at one place apply in the order pushed, each before the last: ';' goes first.)
+        if (text[node.end - 1] !== ';') edits.push([node.end, node.end, ';']);
+        empty.forEach((d) => edits.push([d.end, d.end, ' = undefined']));
         continue;
       }
       names.forEach((n) => hoisted.add(n));
-      // `const {a} = o, b = 2` -> `({a} = o, b = 2)`; a declarator with no value is dropped.
-      const parts = node.declarations.filter((d) => d.init).map((d) => text.slice(d.start, d.end));
+      // `const {a} = o, b = 2` -> `({a} = o, b = 2)`; a `var` declarator with no value is dropped.
+      const parts = node.declarations.filter((d) => d.init || empty.includes(d))
+        .map((d) => (d.init ? text.slice(d.start, d.end) : `${text.slice(d.start, d.end)} = undefined`));
       const keep = newlines(text.slice(node.start, node.end));
       // The leading ';' keeps the line before from being called: `f()\n(a = 1)`.
       const statement = parts.length ? `;(${parts.join(', ')});` : ';';

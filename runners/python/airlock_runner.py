@@ -1727,13 +1727,14 @@ class BashContext:
     def _start(self):
         import subprocess
 
-        directory = os.path.join(BASH_CELLS, self.name)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         status_r, status_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 [SHELL, "--noprofile", "--norc"], stdin=subprocess.PIPE, pass_fds=(status_w,),
                 cwd=WORKSPACE, start_new_session=True)
+        except OSError as exc:  # out of processes or memory, say
+            os.close(status_r)
+            raise KernelDied(f"cannot start the shell: {exc.strerror}") from None
         except BaseException:
             os.close(status_r)
             raise
@@ -1758,8 +1759,13 @@ class BashContext:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         cell = os.path.join(BASH_CELLS, self.name, f"cell-{count}.sh")
-        with open(cell, "wb") as file:
-            file.write(os.fsencode(code))
+        try:
+            os.makedirs(os.path.dirname(cell), mode=0o700, exist_ok=True)
+            with open(cell, "wb") as file:
+                file.write(os.fsencode(code))
+        except OSError as exc:  # /tmp is full, say: the shell and its state are fine
+            return "error", {"name": "OSError", "value": f"cannot write the cell to {cell}: {exc.strerror}",
+                             "traceback": [f"OSError: cannot write the cell to {cell}: {exc.strerror}\n"]}
         quoted = "'" + cell.replace("'", "'\\''") + "'"
         interrupts = []
 

@@ -653,11 +653,54 @@ struct stream {
         struct buf text;  /* kept for the final response, up to OUTPUT_MAX */
         size_t dropped;
         struct buf pend;  /* streaming: the start of a UTF-8 character cut by a read */
+        /* Past OUTPUT_MAX the whole stream also goes to a workspace file (its path is in the
+         * reply), opened through the launcher as the sandbox's user: the quota applies. */
+        uint64_t sandbox_id;
+        char spill_path[LP_PATH_MAX]; /* "" until the stream overflows */
+        int spill_fd;        /* -1: not open (not yet, or it failed: the path is cleared) */
+        bool spill_failed;
 };
 
+/* Open the stream's spill file and write what was kept so far; on any failure the stream
+ * just stays cut (spill_failed), as it was before spilling existed. */
+static void spill_open(struct stream *st, const char *exec_id) {
+        struct lp_file f;
+        memset(&f, 0, sizeof(f));
+        f.sandbox_id = st->sandbox_id;
+        f.op = LP_FILE_WRITE;
+        f.flags = LP_FILE_PARENTS;
+        snprintf(f.path, sizeof(f.path), ".airlock/outputs/%s-%s.txt", exec_id, st->name);
+        struct lreply rep;
+        if (launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, &rep) < 0 || rep.type != LP_FILE_OK ||
+            rep.nfds != 1) {
+                for (size_t i = 0; rep.type >= 0 && i < rep.nfds; i++)
+                        close(rep.fds[i]);
+                st->spill_failed = true;
+                return;
+        }
+        st->spill_fd = rep.fds[0];
+        snprintf(st->spill_path, sizeof(st->spill_path), "%s", f.path);
+        if (write_all(st->spill_fd, st->text.data, st->text.len) < 0) {
+                st->spill_fd = safe_close(st->spill_fd);
+                st->spill_failed = true;
+                st->spill_path[0] = '\0';
+        }
+}
+
+static void spill_write(struct stream *st, const char *data, size_t len) {
+        if (st->spill_fd < 0 || !len)
+                return;
+        if (write_all(st->spill_fd, data, len) < 0) { /* the workspace is full: keep the cut */
+                st->spill_fd = safe_close(st->spill_fd);
+                st->spill_failed = true;
+                st->spill_path[0] = '\0';
+        }
+}
+
 /* Append what a pipe has now (up to OUTPUT_MAX for the response; the rest is counted as
- * dropped) and, when streaming, send all of it as events of whole UTF-8 characters. */
-static void drain(int fd, struct stream *st, const struct exec_sink *sink, bool *listening) {
+ * dropped and saved whole in the spill file) and, when streaming, send all of it as events
+ * of whole UTF-8 characters. */
+static void drain(int fd, struct stream *st, const char *exec_id, const struct exec_sink *sink, bool *listening) {
         char chunk[65536];
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -670,6 +713,9 @@ static void drain(int fd, struct stream *st, const struct exec_sink *sink, bool 
                 if (keep)
                         (void)buf_append(&st->text, chunk, keep);
                 st->dropped += (size_t)n - keep;
+                if ((size_t)n > keep && st->spill_fd < 0 && !st->spill_failed)
+                        spill_open(st, exec_id); /* writes the kept part, then: */
+                spill_write(st, chunk + keep, (size_t)n - keep);
                 if (!sink || !*listening || buf_append(&st->pend, chunk, (size_t)n) < 0)
                         continue;
                 size_t used = 0;
@@ -730,7 +776,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 session_unref(s);
                 return diag_set(d, -ESRCH, "", "session %s has ended", id);
         }
-        struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
+        struct stream out = {.name = "stdout", .sandbox_id = s->sandbox_id, .spill_fd = -1},
+                      err = {.name = "stderr", .sandbox_id = s->sandbox_id, .spill_fd = -1};
         buf_init(&out.text, OUTPUT_MAX + 1);
         buf_init(&err.text, OUTPUT_MAX + 1);
         buf_init(&out.pend, 2 * 65536);
@@ -779,8 +826,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                         break;
                 }
                 poll(p, 3, (int)(left * 1000) + 1);
-                drain(s->out_fd, &out, sink, &listening);
-                drain(s->err_fd, &err, sink, &listening);
+                drain(s->out_fd, &out, exec_id, sink, &listening);
+                drain(s->err_fd, &err, exec_id, sink, &listening);
                 if (!capped && out.text.len + out.dropped + err.text.len + err.dropped > EXEC_OUTPUT_LIMIT) {
                         /* A flood: the sandbox is killed and the EOF below reports it. */
                         capped = true;
@@ -858,6 +905,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         }
         bool bad_context = !strcmp(refused, "wrong_language"), no_kernel = !strcmp(refused, "kernel_unavailable");
         if (r == -EMSGSIZE || bad_context || no_kernel) {
+                safe_close(out.spill_fd);
+                safe_close(err.spill_fd);
                 json_decref(results);
                 json_decref(error);
                 buf_free(&out.text);
@@ -887,8 +936,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 state_kept = false;
         }
-        drain(s->out_fd, &out, sink, &listening); /* written before `done`, so already in the pipes */
-        drain(s->err_fd, &err, sink, &listening);
+        drain(s->out_fd, &out, exec_id, sink, &listening); /* written before `done`, so already in the pipes */
+        drain(s->err_fd, &err, exec_id, sink, &listening);
         double ms = (now_seconds() - start) * 1000.0;
 
         pthread_mutex_lock(&S.lock);
@@ -908,6 +957,15 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 json_object_set_new(*ret, "stdout_dropped_bytes", json_integer((json_int_t)out.dropped));
         if (*ret && err.dropped)
                 json_object_set_new(*ret, "stderr_dropped_bytes", json_integer((json_int_t)err.dropped));
+        pthread_mutex_lock(&S.lock);
+        bool gone = s->ended; /* its workspace went with it: no path to offer */
+        pthread_mutex_unlock(&S.lock);
+        if (*ret && out.spill_path[0] && !gone)
+                json_object_set_new(*ret, "stdout_path", json_string(out.spill_path));
+        if (*ret && err.spill_path[0] && !gone)
+                json_object_set_new(*ret, "stderr_path", json_string(err.spill_path));
+        safe_close(out.spill_fd);
+        safe_close(err.spill_fd);
         char sha[65];
         sha256_hex(req->code, req->code_len, sha);
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);

@@ -164,6 +164,16 @@ def test_large_results_are_cut_and_saved_in_the_workspace(client, sid):
     assert whole == b"'" + b"z" * 3000000 + b"'"
 
 
+def test_large_output_is_saved_whole_in_the_workspace(client, sid):
+    ex = client.run_ok(sid, "import sys\nfor i in range(30000):\n    print('%09d' % i + 'x' * 90)\n"
+                            "sys.stderr.write('e' * 10)")
+    whole = b"".join(b"%09dx" % i + b"x" * 89 + b"\n" for i in range(30000))
+    assert len(ex["stdout"]) == 1 << 20 and ex["stdout_dropped_bytes"] == len(whole) - (1 << 20)
+    assert ex["stdout_path"] == ".airlock/outputs/%s-stdout.txt" % ex["execution_id"]
+    assert expect(client.get(file_target(sid, ex["stdout_path"])), 200).body == whole
+    assert ex["stderr"] == "e" * 10 and "stderr_path" not in ex and "stderr_dropped_bytes" not in ex
+
+
 def test_huge_image_is_saved_not_inlined(client, sid):
     code = ("import base64, os\nclass Big:\n    def __repr__(self): return 'Big()'\n"
             "    def _repr_png_(self): return b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(5 * 1024 * 1024)\nBig()")

@@ -132,6 +132,9 @@ def test_declarations_persist_and_may_be_declared_again(kernel):
     assert kernel.value("f()")["application/json"] == 33
     assert kernel.value("{a: 1}")["application/json"] == {"a": 1}, "a lone object literal is a value"
     assert kernel.value("const {p, q: [r]} = {p: 1, q: [2]}; p + r")["application/json"] == 3
+    assert kernel.value("let a, b\n[typeof a, typeof b]")["application/json"] == ["undefined", "undefined"]
+    kernel.run("var c2 = 1")
+    assert kernel.value("await 0; let d, c3 = 1; var c2\n[typeof d, c2]")["application/json"] == ["undefined", 1]
 
 
 def test_top_level_await_keeps_declarations(kernel):
