@@ -199,7 +199,12 @@ def test_contexts_api(client, sid):
     expect(client.post(base, json={"id": "has space"}), 400, "invalid_request", field="id")
     expect(client.post(base, json={"id": "x", "extra": 1}), 400, "invalid_request", field="extra")
     expect(client.request("PUT", base), 405, "method_not_allowed")
-    expect(client.get("/v1/sessions/sess_00000000000000000000000000/contexts"), 404, "session_not_found")
+    expect(client.post(base, body=b'{"language": "bash"}', content_type="text/plain"), 415, "unsupported_media_type")
+    huge = b'{"id": "' + b"x" * (1 << 20) + b'"}'
+    expect(client.post(base, body=huge, content_type="application/json", timeout=120), 413, "payload_too_large")
+    nobody = "/v1/sessions/sess_00000000000000000000000000/contexts"
+    expect(client.get(nobody), 404, "session_not_found")
+    expect(client.post(nobody, json={"language": "bash"}), 404, "session_not_found")
 
 
 def test_language_mismatch_and_clear_context(client, sid):
@@ -219,8 +224,12 @@ def test_language_mismatch_and_clear_context(client, sid):
 def test_contexts_of_an_ended_session(client, sessions):
     sid = sessions()
     expect(client.delete("/v1/sessions/" + sid), 200)
-    expect(client.get("/v1/sessions/%s/contexts" % sid), 409, "session_ended")
-    expect(client.post("/v1/sessions/%s/contexts" % sid, json={"language": "bash"}), 409, "session_ended")
+    base = "/v1/sessions/%s/contexts" % sid
+    expect(client.get(base), 409, "session_ended")
+    expect(client.post(base, json={"language": "bash"}), 409, "session_ended")
+    expect(client.get(base + "/default"), 409, "session_ended")
+    expect(client.post(base + "/default/restart"), 409, "session_ended")
+    expect(client.delete(base + "/other"), 409, "session_ended")
 
 
 def test_languages_run_side_by_side_in_one_session(client, sid):
