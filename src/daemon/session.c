@@ -375,27 +375,28 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 fcntl(rep.fds[i], F_SETFL, O_NONBLOCK);
         pthread_mutex_init(&s->exec_lock, NULL);
         buf_init(&s->ctl_in, CONTROL_LINE_MAX);
+        const char *failed = NULL;
         json_t *ready = await_frame(s, "ready", RUNNER_READY_TIMEOUT_S);
-        if (!ready) {
-                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
-                free_unregistered(s);
-                diag_set(d, -ETIMEDOUT, "", "the session's runner did not start");
-                return NULL;
-        }
+        if (!ready)
+                failed = "the session's runner did not start";
         json_decref(ready);
-        /* The runner starts the Node kernel from this source on the first JavaScript or
-         * TypeScript request (api/runner-protocol.schema.json, load_kernel). */
-        json_t *load = json_pack("{s:s, s:s, s:s, s:s%}", "type", "load_kernel", "id", "load", "kernel", "node",
-                                 "source", S.kernel, S.kernel_len);
-        json_t *ack = load && send_frame(s, load) == 0 ? await_frame(s, "ack", RUNNER_READY_TIMEOUT_S) : NULL;
-        json_decref(load);
-        if (!ack) {
+        if (!failed) {
+                /* The runner starts the Node kernel from this source on the first JavaScript
+                 * or TypeScript request (api/runner-protocol.schema.json, load_kernel). */
+                json_t *load = json_pack("{s:s, s:s, s:s, s:s%}", "type", "load_kernel", "id", "load", "kernel",
+                                         "node", "source", S.kernel, S.kernel_len);
+                json_t *ack = load && send_frame(s, load) == 0 ? await_frame(s, "ack", RUNNER_READY_TIMEOUT_S) : NULL;
+                if (!ack)
+                        failed = "the session's runner did not take its JavaScript kernel";
+                json_decref(load);
+                json_decref(ack);
+        }
+        if (failed) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
-                diag_set(d, -ETIMEDOUT, "", "the session's runner did not take its JavaScript kernel");
+                diag_set(d, -ETIMEDOUT, "", "%s", failed);
                 return NULL;
         }
-        json_decref(ack);
         return s;
 }
 
@@ -1086,6 +1087,14 @@ out:
         return r;
 }
 
+/* runner_call() for a request answered at once (30 s at most); takes the frame. */
+static int runner_ask(const char *id, json_t *frame, const char *const *terminal, json_t **ret, char type[32],
+                      struct diag *d) {
+        int r = frame ? runner_call(id, frame, terminal, 30, ret, type, 32, d) : diag_set(d, -ENOMEM, "", "out of memory");
+        json_decref(frame);
+        return r;
+}
+
 int session_command(const char *id, json_t *req, json_t **ret, bool *ret_background, struct diag *d) {
         double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
         timeout = timeout > 0 ? timeout : 60;
@@ -1124,12 +1133,11 @@ int session_command(const char *id, json_t *req, json_t **ret, bool *ret_backgro
 }
 
 int session_task(const char *id, const char *task_id, bool stop, json_t **ret, struct diag *d) {
-        json_t *frame = json_pack("{s:s, s:s}", "type", stop ? "task_stop" : "task_status", "task_id", task_id);
         static const char *const terminal[] = {"task", "protocol_error", NULL};
         char type[32] = "";
         json_t *reply = NULL;
-        int r = runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d);
-        json_decref(frame);
+        int r = runner_ask(id, json_pack("{s:s, s:s}", "type", stop ? "task_stop" : "task_status", "task_id", task_id),
+                           terminal, &reply, type, d);
         if (r < 0)
                 return r;
         if (!strcmp(type, "protocol_error")) {
@@ -1153,12 +1161,10 @@ static json_t *context_json(json_t *entry) {
 }
 
 int session_contexts(const char *id, json_t **ret, struct diag *d) {
-        json_t *frame = json_pack("{s:s}", "type", "list_contexts");
         static const char *const terminal[] = {"contexts", "protocol_error", NULL};
         char type[32] = "";
         json_t *reply = NULL;
-        int r = frame ? runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d) : -ENOMEM;
-        json_decref(frame);
+        int r = runner_ask(id, json_pack("{s:s}", "type", "list_contexts"), terminal, &reply, type, d);
         if (r < 0)
                 return r;
         if (strcmp(type, "contexts") != 0) {
@@ -1199,8 +1205,7 @@ int session_context_op(const char *id, const char *op, const char *context, cons
         static const char *const terminal[] = {"ack", "protocol_error", NULL};
         char type[32] = "";
         json_t *reply = NULL;
-        int r = frame ? runner_call(id, frame, terminal, 30, &reply, type, sizeof(type), d) : -ENOMEM;
-        json_decref(frame);
+        int r = runner_ask(id, frame, terminal, &reply, type, d);
         if (r < 0)
                 return r;
         if (!strcmp(type, "protocol_error")) {
