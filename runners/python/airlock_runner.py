@@ -1838,7 +1838,8 @@ class NodeKernel:
 
     The daemon hands the runner the kernel's source (load_kernel); it is started on first
     use, and frames are relayed between it and the daemon. Its stdout/stderr are the
-    sandbox's, so its output streams like Python's.
+    sandbox's, so its output streams like Python's. Interrupts reach it from the launcher,
+    which signals every process of the sandbox.
     """
 
     def __init__(self, source):
@@ -1889,12 +1890,12 @@ class NodeKernel:
                 continue
             _wait_readable(self.fd, self._interrupt)
 
-    def _interrupt(self):
-        if self.proc is not None:
-            try:
-                os.kill(self.proc.pid, signal.SIGINT)
-            except OSError:
-                pass
+    @staticmethod
+    def _interrupt():
+        # Not passed on: the launcher interrupts every process of the sandbox, the kernel
+        # included, and a second SIGINT landing while Node tears down the watchdog of
+        # vm's breakOnSigint kills Node (measured: one run in three).
+        pass
 
     def call(self, frame, relay):
         """Send a request; relay its result/display/error frames; return its terminal frame."""

@@ -18,6 +18,8 @@ void config_defaults(struct config *c) {
         snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8470");
         snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/airlock");
         c->pool_size = 4;
+        c->tenant_max_sessions = 256;
+        c->tenant_max_memory_mb = 131072;
 }
 
 static bool valid_listen(const char *v) {
@@ -42,8 +44,18 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                         return diag_set(d, -EINVAL, key, "%s: pool_size: expected a whole number from 0 to 64, got '%s'",
                                         where, value);
                 c->pool_size = (int)v;
+        } else if (!strcmp(key, "tenant_max_sessions") || !strcmp(key, "tenant_max_memory_mb")) {
+                bool sessions = !strcmp(key, "tenant_max_sessions");
+                unsigned long long v, max = sessions ? 100000 : 1u << 24;
+                if (parse_u64(value, &v) < 0 || v > max)
+                        return diag_set(d, -EINVAL, key, "%s: %s: expected a whole number from 0 to %llu, got '%s'",
+                                        where, key, max, value);
+                *(sessions ? &c->tenant_max_sessions : &c->tenant_max_memory_mb) = (long long)v;
         } else {
-                return diag_set(d, -EINVAL, key, "%s: unknown setting '%s' (listen, data_dir, pool_size)", where, key);
+                return diag_set(d, -EINVAL, key,
+                                "%s: unknown setting '%s' (listen, data_dir, pool_size, tenant_max_sessions, "
+                                "tenant_max_memory_mb)",
+                                where, key);
         }
         return 0;
 }
@@ -145,7 +157,9 @@ int config_load_file(struct config *c, const char *path, struct diag *d) {
 int config_from_env(struct config *c, struct diag *d) {
         static const struct {
                 const char *env, *key;
-        } vars[] = {{"AIRLOCK_LISTEN", "listen"}, {"AIRLOCK_DATA_DIR", "data_dir"}, {"AIRLOCK_POOL_SIZE", "pool_size"}};
+        } vars[] = {{"AIRLOCK_LISTEN", "listen"}, {"AIRLOCK_DATA_DIR", "data_dir"}, {"AIRLOCK_POOL_SIZE", "pool_size"},
+                   {"AIRLOCK_TENANT_MAX_SESSIONS", "tenant_max_sessions"},
+                   {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"}};
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
                 const char *v = getenv(vars[i].env);
                 if (v && *v) {

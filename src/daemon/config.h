@@ -9,6 +9,8 @@ struct config {
         char listen[64];
         char data_dir[512];
         int pool_size;
+        /* Quotas of a tenant that has none of its own (PUT /v1/tenants/{name}). */
+        long long tenant_max_sessions, tenant_max_memory_mb;
 };
 
 void config_defaults(struct config *c);

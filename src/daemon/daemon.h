@@ -60,6 +60,17 @@ int store_end_orphans(const char *reason);
 /* The live (not ended) session of a sandbox, or NULL. */
 json_t *store_session_of_sandbox(uint64_t sandbox_id);
 json_t *store_get_session(const char *id);
+/* API keys (the token's SHA-256 only) and tenants' quotas. A key is
+ * {id, tenant, name, scopes[], created_at, revoked_at, last_used_at}. */
+int store_key_put(const char *id, const char *token_sha256, const char *tenant, const char *name, const char *scopes);
+json_t *store_key_by_token(const char *token_sha256);
+json_t *store_key_get(const char *id);
+json_t *store_keys(void);
+int store_key_revoke(const char *id);
+int store_key_used(const char *id);
+int store_tenant_put(const char *name, int64_t max_sessions, int64_t max_memory_mb);
+bool store_tenant_get(const char *name, int64_t *max_sessions, int64_t *max_memory_mb);
+json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb);
 
 /* ---- sessions (session.c) ---- */
 
@@ -88,9 +99,16 @@ int sessions_init(const char *runner_path, const char *kernel_path, struct diag 
 int sessions_start_pool(int size);
 void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready);
 /* Create from a validated request body (http.c checks it). Returns the session JSON. */
-int session_create(json_t *req, json_t **ret, struct diag *reterr);
+/* -EDQUOT when the tenant's quota (sessions, memory) would be passed. */
+int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *reterr);
 json_t *session_get_json(const char *id);
-json_t *sessions_list_json(void);
+/* The live sessions of one tenant. */
+json_t *sessions_list_json(const char *tenant);
+/* The tenant a session (live or ended) belongs to, or -ENOENT. */
+int session_tenant(const char *id, char *out, size_t cap);
+const char *session_doc_tenant(json_t *doc);
+/* Live sessions and the memory they were given, of one tenant. */
+void tenant_usage(const char *tenant, int64_t *sessions, int64_t *memory_mb);
 int session_delete(const char *id, json_t **ret);
 int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
                     struct diag *reterr);
@@ -116,6 +134,26 @@ void session_attach(const struct lp_attached *a, const int fds[3]);
 bool session_exists(const char *id);
 void sessions_reap(void); /* TTL and idle timeouts */
 void sessions_stop_all(void);
+
+/* ---- keys, tenants, scopes (auth.c) ---- */
+
+struct identity {
+        char key_id[48];
+        char tenant[72];
+        bool admin, sessions; /* scopes */
+};
+
+/* Register the bootstrap key (DATA_DIR/api-key, made on first start) and AIRLOCK_API_KEY;
+ * quotas of tenants without their own. After store_open. */
+int auth_init(const char *data_dir, int64_t default_sessions, int64_t default_memory_mb, struct diag *reterr);
+/* A bearer token's identity, or -EACCES (unknown, malformed or revoked). */
+int auth_check(const char *token, struct identity *who);
+/* {tenant?, name?, scopes?} (validated by requests.c) -> the key, with its secret and
+ * token shown this once. */
+int auth_create_key(json_t *req, json_t **ret, struct diag *reterr);
+int auth_revoke_key(const char *id, json_t **ret, struct diag *reterr);
+void auth_quota(const char *tenant, int64_t *max_sessions, int64_t *max_memory_mb);
+json_t *auth_tenants(void);
 
 /* ---- http (http.c) ---- */
 

@@ -24,16 +24,18 @@
 #include "daemon/requests.h"
 
 #define CODE_BODY_MAX (LP_CODE_MAX_BYTES + (1u << 20))
-#define KEY_MAX 128
 
 static struct MHD_Daemon *mhd;
-static char api_keys[2][KEY_MAX];
 
 enum route {
         R_NONE,
         R_HEALTH,
         R_READY,
-        R_SESSIONS,
+        R_KEYS, /* admin routes: R_KEYS to R_TENANT */
+        R_KEY,
+        R_TENANTS,
+        R_TENANT,
+        R_SESSIONS, /* session routes: R_SESSIONS and from R_SESSION on */
         R_SESSION,
         R_EXECUTE,
         R_FILES,
@@ -47,6 +49,7 @@ enum route {
 
 struct ctx {
         enum route route;
+        struct identity who;
         char session[48];
         char path[LP_PATH_MAX];
         struct buf body;
@@ -93,52 +96,22 @@ static void fail(struct ctx *x, int status, json_t *err) {
 
 /* ---- auth ---- */
 
-static bool key_matches(const char *given, const char *key) {
-        size_t a = strlen(given), b = strlen(key);
-        if (!b)
-                return false;
-        unsigned char diff = (unsigned char)(a != b);
-        for (size_t i = 0; i < b; i++)
-                diff |= (unsigned char)(key[i] ^ (i < a ? given[i] : 0));
-        return diff == 0;
-}
-
-static bool authorized(struct MHD_Connection *c) {
+/* The caller's identity from `Authorization: Bearer <token>` (auth.c); false when absent,
+ * malformed, unknown or revoked. */
+static bool authorized(struct MHD_Connection *c, struct identity *who) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return false;
-        const char *given = h + 7;
-        bool ok = false;
-        for (size_t i = 0; i < 2; i++)
-                ok |= key_matches(given, api_keys[i]);
-        return ok;
+        return auth_check(h + 7, who) == 0;
 }
 
-static int load_keys(const char *data_dir, struct diag *d) {
-        char path[4096];
-        if (strfmt_path(path, sizeof(path), data_dir, "api-key") < 0)
-                return diag_set(d, -ENAMETOOLONG, "data_dir", "path too long");
-        char buf[KEY_MAX];
-        ssize_t n = read_small_file(path, buf, sizeof(buf));
-        if (n < 0 && n != -ENOENT)
-                return diag_set(d, (int)n, "data_dir", "cannot read %s: %s", path, strerror((int)-n));
-        if (n < 0) {
-                random_id("ak_", buf, sizeof(buf));
-                _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd < 0 || write_all(fd, buf, strlen(buf)) < 0 || write_all(fd, "\n", 1) < 0)
-                        return diag_set(d, -errno, "data_dir", "cannot write %s: %m", path);
-                fprintf(stderr, "{\"level\":\"info\",\"msg\":\"generated an admin API key\",\"path\":\"%s\"}\n",
-                        path);
-        }
-        buf[strcspn(buf, "\r\n")] = '\0';
-        snprintf(api_keys[0], KEY_MAX, "%s", buf);
-        const char *env = getenv("AIRLOCK_API_KEY");
-        if (env && *env) {
-                if (strlen(env) >= KEY_MAX)
-                        return diag_set(d, -EINVAL, "AIRLOCK_API_KEY", "longer than %d characters", KEY_MAX - 1);
-                snprintf(api_keys[1], KEY_MAX, "%s", env);
-        }
-        return 0;
+/* A session route may name only the caller's tenant's sessions: another tenant's is "not
+ * found", exactly like one that never existed. */
+static bool owned(struct ctx *x) {
+        char tenant[72];
+        if (session_tenant(x->session, tenant, sizeof(tenant)) < 0)
+                return true; /* unknown: the handler answers 404 */
+        return !strcmp(tenant, x->who.tenant);
 }
 
 /* ---- routing ---- */
@@ -163,6 +136,18 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_READY;
         if (!strcmp(url, "/v1/sessions"))
                 return R_SESSIONS;
+        if (!strcmp(url, "/v1/keys"))
+                return R_KEYS;
+        if (!strcmp(url, "/v1/tenants"))
+                return R_TENANTS;
+        if (!strncmp(url, "/v1/keys/", 9) && strlen(url + 9) < sizeof(x->path)) {
+                snprintf(x->path, sizeof(x->path), "%s", url + 9);
+                return R_KEY;
+        }
+        if (!strncmp(url, "/v1/tenants/", 12) && strlen(url + 12) < sizeof(x->path)) {
+                snprintf(x->path, sizeof(x->path), "%s", url + 12);
+                return R_TENANT;
+        }
         const char *prefix = "/v1/sessions/";
         if (strncmp(url, prefix, strlen(prefix)) != 0)
                 return R_NONE;
@@ -216,7 +201,14 @@ static const char *allowed_methods(enum route r) {
         case R_FILES:
                 return "GET";
         case R_SESSIONS:
+        case R_KEYS:
                 return "GET, POST";
+        case R_KEY:
+                return "GET, DELETE";
+        case R_TENANTS:
+                return "GET";
+        case R_TENANT:
+                return "GET, PUT";
         case R_SESSION:
                 return "GET, DELETE";
         case R_EXECUTE:
@@ -274,8 +266,12 @@ static void create_session(struct ctx *x) {
         }
         json_t *session = NULL;
         struct diag d = {0};
-        if (session_create(req, &session, &d) < 0)
-                map_diag(x, &d, "internal");
+        if (session_create(req, x->who.tenant, &session, &d) < 0) {
+                if (d.code == -EDQUOT)
+                        fail(x, MHD_HTTP_TOO_MANY_REQUESTS, api_error("quota_exceeded", d.field, "%s", d.msg));
+                else
+                        map_diag(x, &d, "internal");
+        }
         else {
                 x->status = MHD_HTTP_CREATED;
                 x->reply = session;
@@ -459,6 +455,92 @@ static void task(struct ctx *x, bool stop) {
         }
         x->status = MHD_HTTP_OK;
         x->reply = out;
+}
+
+/* ---- keys and tenants (admin) ---- */
+
+static void keys(struct ctx *x, const char *method) {
+        json_t *out = NULL, *req = NULL, *err = NULL;
+        struct diag d = {0};
+        if (x->route == R_KEYS && !strcmp(method, "GET")) {
+                x->status = MHD_HTTP_OK;
+                x->reply = json_pack("{s:o}", "keys", store_keys());
+                return;
+        }
+        if (x->route == R_KEYS) {
+                if (request_key_create(x->body.data, x->body.len, &req, &err) < 0) {
+                        fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                int r = auth_create_key(req, &out, &d);
+                json_decref(req);
+                if (r < 0) {
+                        map_diag(x, &d, "internal");
+                        return;
+                }
+                x->status = MHD_HTTP_CREATED;
+                x->reply = out;
+                return;
+        }
+        if (!strcmp(method, "DELETE")) {
+                if (auth_revoke_key(x->path, &out, &d) < 0) {
+                        if (d.code == -ENOENT)
+                                fail(x, MHD_HTTP_NOT_FOUND, api_error("key_not_found", NULL, "no key %.64s", x->path));
+                        else
+                                map_diag(x, &d, "internal");
+                        return;
+                }
+        } else if (!(out = store_key_get(x->path))) {
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("key_not_found", NULL, "no key %.64s", x->path));
+                return;
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = out;
+}
+
+static json_t *tenant_json(const char *name) {
+        int64_t max_sessions, max_memory, sessions, memory;
+        auth_quota(name, &max_sessions, &max_memory);
+        tenant_usage(name, &sessions, &memory);
+        return json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", name, "max_sessions", (json_int_t)max_sessions,
+                         "max_memory_mb", (json_int_t)max_memory, "sessions", (json_int_t)sessions, "memory_mb",
+                         (json_int_t)memory);
+}
+
+static void tenants(struct ctx *x, const char *method) {
+        if (x->route == R_TENANTS) {
+                json_t *list = auth_tenants(), *t, *out = json_array();
+                size_t i;
+                json_array_foreach(list, i, t) {
+                        json_array_append_new(out, tenant_json(json_string_value(json_object_get(t, "name"))));
+                }
+                json_decref(list);
+                x->status = MHD_HTTP_OK;
+                x->reply = json_pack("{s:o}", "tenants", out);
+                return;
+        }
+        if (!request_valid_tenant(x->path)) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     api_error("invalid_request", "tenant",
+                                "a tenant is 1 to 64 characters from [a-z0-9-], not starting with '-'"));
+                return;
+        }
+        if (!strcmp(method, "PUT")) {
+                json_t *req = NULL, *err = NULL;
+                if (request_tenant_put(x->body.data, x->body.len, &req, &err) < 0) {
+                        fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                int r = store_tenant_put(x->path, json_integer_value(json_object_get(req, "max_sessions")),
+                                         json_integer_value(json_object_get(req, "max_memory_mb")));
+                json_decref(req);
+                if (r < 0) {
+                        fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "cannot record the quota"));
+                        return;
+                }
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = tenant_json(x->path);
 }
 
 /* ---- contexts ---- */
@@ -752,7 +834,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         has_body = true;
                 /* The key is checked first for everything under /v1: nothing, not even which
                  * routes exist, is told to a caller without one. */
-                if (!strncmp(url, "/v1", 3) && (url[3] == '/' || url[3] == '\0') && !authorized(c))
+                if (!strncmp(url, "/v1", 3) && (url[3] == '/' || url[3] == '\0') && !authorized(c, &x->who))
                         fail(x, MHD_HTTP_UNAUTHORIZED,
                              api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
                 else if (x->route == R_NONE)
@@ -761,7 +843,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         fail(x, MHD_HTTP_METHOD_NOT_ALLOWED,
                              api_error("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,
                                        allowed_methods(x->route)));
-                else if (x->route >= R_SESSION && (x->bad_session || !valid_session_id(x->session)))
+                else if (x->route >= R_KEYS && x->route <= R_TENANT && !x->who.admin)
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL, "this key (%s) lacks the admin scope", x->who.key_id));
+                else if (x->route >= R_SESSIONS && !x->who.sessions)
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL, "this key (%s) lacks the sessions scope", x->who.key_id));
+                else if (x->route >= R_SESSION && (x->bad_session || !valid_session_id(x->session) || !owned(x)))
                         fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %.40s", x->session));
                 else if (x->route == R_FILE && x->long_path)
                         fail(x, MHD_HTTP_BAD_REQUEST,
@@ -769,7 +857,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 else if (!is_upload && has_body && declared > x->body.max)
                         fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
                              api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
-                else if (!is_upload && !strcmp(method, "POST") && has_body &&
+                else if (!is_upload && (!strcmp(method, "POST") || !strcmp(method, "PUT")) && has_body &&
                          !is_json_media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
                         fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                              api_error("unsupported_media_type", NULL, "send Content-Type: application/json"));
@@ -810,7 +898,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         create_session(x);
                 else {
                         x->status = MHD_HTTP_OK;
-                        x->reply = json_pack("{s:o}", "sessions", sessions_list_json());
+                        x->reply = json_pack("{s:o}", "sessions", sessions_list_json(x->who.tenant));
                 }
                 return respond(c, x);
         case R_SESSION: {
@@ -843,6 +931,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         case R_CONTEXT:
         case R_CONTEXT_RESTART:
                 contexts(x, method);
+                return respond(c, x);
+        case R_KEYS:
+        case R_KEY:
+                keys(x, method);
+                return respond(c, x);
+        case R_TENANTS:
+        case R_TENANT:
+                tenants(x, method);
                 return respond(c, x);
         case R_FILE:
                 if (!strcmp(method, "GET"))
@@ -915,9 +1011,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
 }
 
 int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
-        int r = load_keys(data_dir, d);
-        if (r < 0)
-                return r;
+        (void)data_dir;
         char host[64];
         const char *colon = strrchr(listen_addr, ':');
         unsigned long long port;

@@ -27,8 +27,11 @@ static const char usage[] =
         "Run the Airlock service: the REST API on ADDRESS:PORT (default 127.0.0.1:8470), state\n"
         "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
         "start). N sandboxes of the default shape are kept ready (default 4, 0 to disable).\n"
-        "Settings come from FILE (YAML: listen, data_dir, pool_size), then the environment\n"
-        "(AIRLOCK_LISTEN, AIRLOCK_DATA_DIR, AIRLOCK_POOL_SIZE), then these flags.\n"
+        "Settings come from FILE (YAML: listen, data_dir, pool_size, tenant_max_sessions,\n"
+        "tenant_max_memory_mb), then the environment (AIRLOCK_LISTEN, AIRLOCK_DATA_DIR,\n"
+        "AIRLOCK_POOL_SIZE, AIRLOCK_TENANT_MAX_SESSIONS, AIRLOCK_TENANT_MAX_MEMORY_MB), then these\n"
+        "flags. A tenant without quotas of its own (PUT /v1/tenants/NAME) gets the tenant_max_*\n"
+        "ones (default 256 sessions, 131072 MiB).\n"
         "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
 
 static int prepare_data_dir(const char *dir, struct diag *d) {
@@ -142,6 +145,7 @@ int main(int argc, char **argv) {
          * and our sandboxes die with us. */
         if (sessions_init(runner, kernel, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 ||
             (launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
+            auth_init(data_dir, cfg.tenant_max_sessions, cfg.tenant_max_memory_mb, &d) < 0 ||
             (launcher_fd >= 0 && launch_adopt(launcher_fd, &d) < 0)) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
                 return 1;

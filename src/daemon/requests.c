@@ -30,7 +30,8 @@ json_t *api_error(const char *code, const char *field, const char *fmt, ...) {
 
 struct field {
         const char *name;
-        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_TRUE (a boolean), JSON_OBJECT */
+        int type; /* JSON_STRING, JSON_INTEGER, JSON_REAL (any number), JSON_TRUE (a boolean), JSON_OBJECT,
+                   * JSON_ARRAY */
         double lo, hi;
 };
 
@@ -51,6 +52,7 @@ static json_t *check_fields(json_t *obj, const char *prefix, const struct field 
                           : f->type == JSON_INTEGER ? json_is_integer(v)
                           : f->type == JSON_STRING  ? json_is_string(v)
                           : f->type == JSON_TRUE    ? json_is_boolean(v)
+                          : f->type == JSON_ARRAY   ? json_is_array(v)
                                                     : json_is_object(v);
                 if (!ok)
                         return api_error("invalid_request", path, "'%s' must be %s", path,
@@ -58,6 +60,7 @@ static json_t *check_fields(json_t *obj, const char *prefix, const struct field 
                                           : f->type == JSON_REAL    ? "a number"
                                           : f->type == JSON_INTEGER ? "an integer"
                                           : f->type == JSON_STRING  ? "a string"
+                                          : f->type == JSON_ARRAY   ? "an array"
                                                                     : "an object");
                 if ((f->type == JSON_REAL || f->type == JSON_INTEGER) &&
                     (json_number_value(v) < f->lo || json_number_value(v) > f->hi))
@@ -220,6 +223,14 @@ bool request_valid_name(const char *s) {
         return ok;
 }
 
+bool request_valid_tenant(const char *t) {
+        size_t n = t ? strlen(t) : 0;
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || (t[i] == '-' && i > 0);
+        return ok;
+}
+
 static const char *const languages[] = {"python", "javascript", "typescript", "bash", NULL};
 
 /* NULL when lang is absent or one of the languages; else the error naming `field`. */
@@ -312,6 +323,64 @@ int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret
                 err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
         if (!err)
                 err = check_env(json_object_get(req, "env"));
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
+        return 0;
+}
+
+int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {
+                {"tenant", JSON_STRING, 0, 0},
+                {"name", JSON_STRING, 0, 0},
+                {"scopes", JSON_ARRAY, 0, 0},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        const char *tenant = json_string_value(json_object_get(req, "tenant"));
+        if (!err && tenant && !request_valid_tenant(tenant))
+                err = api_error("invalid_request", "tenant",
+                                "'tenant' must be 1 to 64 characters from [a-z0-9-], not starting with '-'");
+        const char *name = json_string_value(json_object_get(req, "name"));
+        if (!err && name && json_string_length(json_object_get(req, "name")) > 128)
+                err = api_error("invalid_request", "name", "'name' is longer than 128 bytes");
+        for (const char *p = name; !err && p && *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        err = api_error("invalid_request", "name", "'name' must not contain control characters");
+        json_t *scopes = json_object_get(req, "scopes");
+        if (!err && scopes && json_array_size(scopes) == 0)
+                err = api_error("invalid_request", "scopes", "'scopes' must name at least one of sessions, admin");
+        size_t i;
+        json_t *sc;
+        json_array_foreach(scopes, i, sc) {
+                const char *v = json_string_value(sc);
+                if (!err && (!v || (strcmp(v, "sessions") != 0 && strcmp(v, "admin") != 0)))
+                        err = api_error("invalid_request", "scopes", "'scopes[%zu]' must be \"sessions\" or \"admin\"", i);
+        }
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
+        return 0;
+}
+
+int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {
+                {"max_sessions", JSON_INTEGER, 0, 100000},
+                {"max_memory_mb", JSON_INTEGER, 0, 1 << 24},
+        };
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        for (size_t i = 0; !err && i < ARRAY_SIZE(fields); i++)
+                if (!json_object_get(req, fields[i].name))
+                        err = api_error("invalid_request", fields[i].name, "'%s' is required", fields[i].name);
         if (err) {
                 json_decref(req);
                 *ret_err = err;

@@ -18,4 +18,9 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
 int request_context_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 /* Context ids and names: 1 to 64 of [A-Za-z0-9_-]. */
 bool request_valid_name(const char *s);
+/* Tenant names: 1 to 64 of [a-z0-9-], not starting with '-'. */
+bool request_valid_tenant(const char *s);
+/* POST /v1/keys: {tenant?, name?, scopes?}; PUT /v1/tenants/{name}: {max_sessions, max_memory_mb}. */
+int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err);

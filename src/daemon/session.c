@@ -472,7 +472,39 @@ static void pool_drain(void) {
         pthread_mutex_unlock(&P.lock);
 }
 
-int session_create(json_t *req, json_t **ret, struct diag *d) {
+/* Sessions and memory the tenant's live sessions hold (under S.lock). */
+static void tenant_usage_locked(const char *tenant, int64_t *sessions, int64_t *memory_mb) {
+        *sessions = *memory_mb = 0;
+        for (struct session *s = S.list; s; s = s->next) {
+                if (s->ended || strcmp(json_string_value(json_object_get(s->doc, "tenant")) ?: "default", tenant) != 0)
+                        continue;
+                (*sessions)++;
+                *memory_mb += json_integer_value(json_object_get(json_object_get(s->doc, "limits"), "memory_mb"));
+        }
+}
+
+void tenant_usage(const char *tenant, int64_t *sessions, int64_t *memory_mb) {
+        pthread_mutex_lock(&S.lock);
+        tenant_usage_locked(tenant, sessions, memory_mb);
+        pthread_mutex_unlock(&S.lock);
+}
+
+/* -EDQUOT with the reason when one more session of memory_mb would pass the quota. */
+static int check_quota_locked(const char *tenant, double memory_mb, struct diag *d) {
+        int64_t max_sessions, max_memory, sessions, memory;
+        auth_quota(tenant, &max_sessions, &max_memory);
+        tenant_usage_locked(tenant, &sessions, &memory);
+        if (sessions + 1 > max_sessions)
+                return diag_set(d, -EDQUOT, "", "tenant %s has %lld live sessions, its quota is %lld", tenant,
+                                (long long)sessions, (long long)max_sessions);
+        if ((double)memory + memory_mb > (double)max_memory)
+                return diag_set(d, -EDQUOT, "limits.memory_mb",
+                                "tenant %s: %lld MiB in live sessions + %.0f MiB would pass its quota of %lld MiB",
+                                tenant, (long long)memory, memory_mb, (long long)max_memory);
+        return 0;
+}
+
+int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d) {
         json_t *limits = json_object_get(req, "limits");
         double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
         double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
@@ -488,6 +520,11 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         ttl = ttl > 0 ? ttl : 900;
         idle = idle > 0 ? idle : 900;
         json_t *env = json_object_get(req, "env");
+        pthread_mutex_lock(&S.lock);
+        int q = check_quota_locked(tenant, sh.memory_mb, d); /* early: before a sandbox is made */
+        pthread_mutex_unlock(&S.lock);
+        if (q < 0)
+                return q;
         bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
                       json_object_size(env) == 0;
@@ -511,8 +548,8 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
         json_t *metadata = json_object_get(req, "metadata");
         metadata = metadata ? json_incref(metadata) : json_object(); /* the pack below takes it */
         s->doc = json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:o, s:n}",
-                "id", s->id, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:o, s:n}",
+                "id", s->id, "tenant", tenant, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
                 "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)sh.memory_mb, "cpus",
                 sh.cpus, "pids", (json_int_t)sh.pids, "workspace_mb", (json_int_t)sh.workspace_mb, "isolation",
                 "backend", lp_backend_name(iso->backend), "cgroup",
@@ -526,8 +563,15 @@ int session_create(json_t *req, json_t **ret, struct diag *d) {
                 free_unregistered(s);
                 return diag_set(d, -ENOMEM, "", "out of memory");
         }
-        store_put_session(s->doc, s->sandbox_id);
         pthread_mutex_lock(&S.lock);
+        /* Again, now that it counts: concurrent creates may have raced past the first check. */
+        if ((q = check_quota_locked(tenant, sh.memory_mb, d)) < 0) {
+                pthread_mutex_unlock(&S.lock);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                return q;
+        }
+        store_put_session(s->doc, s->sandbox_id);
         s->next = S.list;
         S.list = s;
         *ret = json_deep_copy(s->doc);
@@ -602,11 +646,23 @@ json_t *session_get_json(const char *id) {
         return out;
 }
 
-json_t *sessions_list_json(void) {
+const char *session_doc_tenant(json_t *doc) { return json_string_value(json_object_get(doc, "tenant")) ?: "default"; }
+
+int session_tenant(const char *id, char *out, size_t cap) {
+        json_t *doc = session_get_json(id);
+        if (!doc)
+                return -ENOENT;
+        snprintf(out, cap, "%s", session_doc_tenant(doc));
+        json_decref(doc);
+        return 0;
+}
+
+json_t *sessions_list_json(const char *tenant) {
         json_t *arr = json_array();
         pthread_mutex_lock(&S.lock);
         for (struct session *s = S.list; s; s = s->next) /* newest first in the list */
-                json_array_insert_new(arr, 0, json_deep_copy(s->doc));
+                if (!strcmp(session_doc_tenant(s->doc), tenant))
+                        json_array_insert_new(arr, 0, json_deep_copy(s->doc));
         pthread_mutex_unlock(&S.lock);
         return arr;
 }

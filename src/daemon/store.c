@@ -29,7 +29,22 @@ static const char schema[] =
         "  code_sha256 TEXT NOT NULL,"
         "  code_size INTEGER NOT NULL,"
         "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));"
-        "CREATE INDEX IF NOT EXISTS executions_session ON executions(session_id);";
+        "CREATE INDEX IF NOT EXISTS executions_session ON executions(session_id);"
+        /* API keys: only the SHA-256 of the whole bearer token is kept (tokens are random,
+         * about 270 bits: a fast hash is enough, docs/adr/0006). */
+        "CREATE TABLE IF NOT EXISTS keys ("
+        "  id TEXT PRIMARY KEY,"
+        "  token_sha256 TEXT NOT NULL UNIQUE,"
+        "  tenant TEXT NOT NULL,"
+        "  name TEXT NOT NULL DEFAULT '',"
+        "  scopes TEXT NOT NULL,"
+        "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
+        "  revoked_at TEXT,"
+        "  last_used_at TEXT);"
+        "CREATE TABLE IF NOT EXISTS tenants ("
+        "  name TEXT PRIMARY KEY,"
+        "  max_sessions INTEGER NOT NULL,"
+        "  max_memory_mb INTEGER NOT NULL);";
 
 int store_open(const char *data_dir, struct diag *d) {
         char path[4096];
@@ -159,6 +174,130 @@ json_t *store_get_session(const char *id) {
                 sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
                 if (sqlite3_step(st) == SQLITE_ROW)
                         out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+/* ---- keys and tenants ---- */
+
+static json_t *key_row(sqlite3_stmt *st) {
+        json_t *scopes = json_array();
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(st, 3));
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                json_array_append_new(scopes, json_string(tok));
+        json_t *k = json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", (const char *)sqlite3_column_text(st, 0), "tenant",
+                              (const char *)sqlite3_column_text(st, 1), "name",
+                              (const char *)sqlite3_column_text(st, 2), "scopes", scopes, "created_at",
+                              (const char *)sqlite3_column_text(st, 4));
+        for (int i = 5; k && i <= 6; i++) {
+                const char *v = (const char *)sqlite3_column_text(st, i);
+                json_object_set_new(k, i == 5 ? "revoked_at" : "last_used_at", v ? json_string(v) : json_null());
+        }
+        return k;
+}
+
+#define KEY_COLUMNS "id, tenant, name, scopes, created_at, revoked_at, last_used_at"
+
+int store_key_put(const char *id, const char *token_sha256, const char *tenant, const char *name, const char *scopes) {
+        const char *text[] = {id, token_sha256, tenant, name, scopes};
+        return exec_stmt("INSERT INTO keys(id, token_sha256, tenant, name, scopes) VALUES(?1, ?2, ?3, ?4, ?5)", text,
+                         5, NULL, 0);
+}
+
+static json_t *key_query(const char *sql, const char *arg) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+                if (arg)
+                        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+                out = json_array();
+                while (out && sqlite3_step(st) == SQLITE_ROW)
+                        json_array_append_new(out, key_row(st));
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+json_t *store_key_by_token(const char *token_sha256) {
+        json_t *all = key_query("SELECT " KEY_COLUMNS " FROM keys WHERE token_sha256=?1", token_sha256);
+        json_t *k = json_incref(json_array_get(all, 0));
+        json_decref(all);
+        return k;
+}
+
+json_t *store_key_get(const char *id) {
+        json_t *all = key_query("SELECT " KEY_COLUMNS " FROM keys WHERE id=?1", id);
+        json_t *k = json_incref(json_array_get(all, 0));
+        json_decref(all);
+        return k;
+}
+
+json_t *store_keys(void) { return key_query("SELECT " KEY_COLUMNS " FROM keys ORDER BY created_at, id", NULL); }
+
+int store_key_revoke(const char *id) {
+        const char *text[] = {id};
+        return exec_stmt("UPDATE keys SET revoked_at=strftime('%Y-%m-%dT%H:%M:%SZ','now') "
+                         "WHERE id=?1 AND revoked_at IS NULL",
+                         text, 1, NULL, 0);
+}
+
+int store_key_used(const char *id) {
+        const char *text[] = {id};
+        return exec_stmt("UPDATE keys SET last_used_at=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?1", text, 1, NULL,
+                         0);
+}
+
+int store_tenant_put(const char *name, int64_t max_sessions, int64_t max_memory_mb) {
+        const char *text[] = {name};
+        int64_t ints[] = {max_sessions, max_memory_mb};
+        return exec_stmt("INSERT INTO tenants(name, max_sessions, max_memory_mb) VALUES(?1, ?2, ?3) "
+                         "ON CONFLICT(name) DO UPDATE SET max_sessions=excluded.max_sessions, "
+                         "max_memory_mb=excluded.max_memory_mb",
+                         text, 1, ints, 2);
+}
+
+bool store_tenant_get(const char *name, int64_t *max_sessions, int64_t *max_memory_mb) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        bool found = false;
+        if (sqlite3_prepare_v2(db, "SELECT max_sessions, max_memory_mb FROM tenants WHERE name=?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        *max_sessions = sqlite3_column_int64(st, 0);
+                        *max_memory_mb = sqlite3_column_int64(st, 1);
+                        found = true;
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return found;
+}
+
+/* Every tenant a key or a quota names, with its quota (defaults where it has none). */
+json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        if (out && sqlite3_prepare_v2(db,
+                                      "SELECT n.name, t.max_sessions, t.max_memory_mb FROM "
+                                      "(SELECT tenant AS name FROM keys UNION SELECT name FROM tenants) n "
+                                      "LEFT JOIN tenants t ON t.name = n.name ORDER BY n.name",
+                                      -1, &st, NULL) == SQLITE_OK) {
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        bool set = sqlite3_column_type(st, 1) != SQLITE_NULL;
+                        json_array_append_new(
+                                out, json_pack("{s:s, s:I, s:I}", "name", (const char *)sqlite3_column_text(st, 0),
+                                               "max_sessions",
+                                               (json_int_t)(set ? sqlite3_column_int64(st, 1) : default_sessions),
+                                               "max_memory_mb",
+                                               (json_int_t)(set ? sqlite3_column_int64(st, 2) : default_memory_mb)));
+                }
         }
         sqlite3_finalize(st);
         pthread_mutex_unlock(&lock);
