@@ -8,3 +8,5 @@ int cmd_sessions(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_commands(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_tenants(int argc, char **argv);

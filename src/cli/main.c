@@ -24,6 +24,8 @@ static const char usage[] =
         "  exec     run code in a session (its state stays for the next exec)\n"
         "  files    put, get, list and remove files in a session's workspace\n"
         "  commands run a shell command (or a background task) in a session\n"
+        "  keys     create, list and revoke API keys (tenants, scopes)\n"
+        "  tenants  tenants' quotas of sessions and memory\n"
         "           (these four find the daemon with --url or AIRLOCK_URL and\n"
         "           authenticate with --api-key or AIRLOCK_API_KEY)\n"
         "\n"
@@ -67,6 +69,10 @@ int main(int argc, char **argv) {
                 return cmd_exec(argc - 1, argv + 1);
         if (!strcmp(cmd, "commands"))
                 return cmd_commands(argc - 1, argv + 1);
+        if (!strcmp(cmd, "keys"))
+                return cmd_keys(argc - 1, argv + 1);
+        if (!strcmp(cmd, "tenants"))
+                return cmd_tenants(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))
                 return cmd_files(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

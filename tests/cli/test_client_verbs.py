@@ -195,6 +195,53 @@ def test_api_errors_name_the_field(cli):
     assert lines(p.stderr) == ["airlock: session_not_found: no session sess_00000000000000000000000000"]
 
 
+# ---- keys and tenants ----
+
+
+def test_keys_create_use_and_revoke(cli):
+    p = cli.ok("keys", "create", "--tenant", "cli-team", "--name", "from the cli")
+    out = dict(line.split(": ", 1) for line in lines(p.stdout))
+    assert re.fullmatch(r"ak_[a-z0-9]{26}", out["id"].strip()) and out["token"].strip() == out["id"].strip() + "." + out["secret"].strip()
+    assert lines(p.stderr) == ["airlock: the secret is shown only now; use the token as the API key"]
+    token = out["token"].strip()
+    as_team = {"AIRLOCK_API_KEY": token}
+    sid = cli.ok("sessions", "create", env=as_team).stdout.decode().strip()
+    assert sid not in cli.ok("sessions", "ls").stdout.decode(), "another tenant's session is not listed"
+    assert cli.ok("sessions", "ls", env=as_team).stdout.decode().count(sid) == 1
+    listed = cli.ok("keys", "ls").stdout.decode()
+    assert out["id"].strip() in listed and "cli-team" in listed and out["secret"].strip() not in listed
+    shown = json.loads(cli.ok("keys", "get", out["id"].strip(), "--json").stdout)
+    assert shown["tenant"] == "cli-team" and "secret" not in shown
+    p = cli("keys", "ls", env=as_team)
+    assert p.returncode == 1 and lines(p.stderr)[0].startswith("airlock: forbidden: this key (%s) lacks the admin scope" % out["id"].strip())
+    cli.ok("sessions", "rm", sid, env=as_team)
+    assert cli.ok("keys", "revoke", out["id"].strip()).stdout == b""
+    p = cli("sessions", "ls", env=as_team)
+    assert p.returncode == 1 and b"unauthorized" in p.stderr
+
+
+def test_keys_create_json_gives_id_and_secret(cli):
+    made = json.loads(cli.ok("keys", "create", "--json", "--scope", "admin").stdout)
+    assert made["scopes"] == ["admin"] and made["token"] == made["id"] + "." + made["secret"]
+    cli.ok("keys", "revoke", made["id"])
+    p = cli("keys", "revoke", "ak_00000000000000000000000000")
+    assert p.returncode == 1 and lines(p.stderr) == ["airlock: key_not_found: no key ak_00000000000000000000000000"]
+
+
+def test_tenants_set_get_ls(cli):
+    p = cli.ok("tenants", "set", "cli-quota", "--max-sessions", "0", "--max-memory-mb", "4096", "--json")
+    assert json.loads(p.stdout) == {"name": "cli-quota", "max_sessions": 0, "max_memory_mb": 4096,
+                                    "sessions": 0, "memory_mb": 0}
+    assert "cli-quota" in cli.ok("tenants", "ls").stdout.decode()
+    assert re.fullmatch(rb"cli-quota +0 / 0 +sessions +0 / 4096 +MiB\n", cli.ok("tenants", "get", "cli-quota").stdout)
+    made = json.loads(cli.ok("keys", "create", "--json", "--tenant", "cli-quota").stdout)
+    p = cli("sessions", "create", env={"AIRLOCK_API_KEY": made["token"]})
+    assert p.returncode == 1
+    assert lines(p.stderr) == ["airlock: quota_exceeded: tenant cli-quota has 0 live sessions, its quota is 0"]
+    p = cli("tenants", "get", "Bad")
+    assert p.returncode == 1 and b"invalid_request" in p.stderr
+
+
 # ---- exec ----------------------------------------------------------------------------------
 
 
@@ -437,6 +484,18 @@ USAGE_ERRORS = [
     (["files", "rm", S], "airlock files rm: what to remove? usage: airlock files rm SESSION PATH... [-r]"),
     (["files", "ls", S, "-r"], "airlock files ls: -r applies to 'files rm' only"),
     (["files", "get", S, "x", "--json"], "airlock files get: --json applies to 'files ls' only"),
+    (["keys"], "airlock keys: which one? create, ls, get or revoke"),
+    (["keys", "frob"], "airlock keys: unknown subcommand 'frob' (create, ls, get or revoke)"),
+    (["tenants"], "airlock tenants: which one? ls, get or set"),
+    (["keys", "create", "--scope", "root"], "airlock keys create: --scope 'root': expected sessions or admin"),
+    (["keys", "ls", "--tenant", "a"], "airlock keys ls: --tenant applies to 'keys create' only"),
+    (["keys", "ls", "extra"], "airlock keys: unexpected argument 'extra'"),
+    (["keys", "revoke"], "airlock keys: which key? give its ID"),
+    (["tenants", "get"], "airlock tenants: which tenant? give its name"),
+    (["tenants", "set", "a", "--max-sessions", "1"], "airlock tenants set: give both --max-sessions and --max-memory-mb"),
+    (["tenants", "set", "a", "b", "--max-sessions", "1", "--max-memory-mb", "2"],
+     "airlock tenants: one tenant at a time (extra: 'b')"),
+    (["tenants", "ls", "--max-sessions", "1"], "airlock tenants ls: --max-sessions applies to 'tenants set' only"),
     (["sessions", "ls", "--url", "ftp://example.com"],
      "airlock sessions ls: --url: 'ftp://example.com' is not an http:// or https:// URL"),
 ]
@@ -449,10 +508,10 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants) --help'\)", err[1])
 
 
-@pytest.mark.parametrize("verb", ["sessions", "exec", "files"])
+@pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants"])
 def test_help(cli, verb):
     p = cli.ok(verb, "--help")
     assert p.stdout.startswith(b"usage: airlock " + verb.encode())

@@ -1,0 +1,309 @@
+/* airlock keys / airlock tenants: API keys and tenants' quotas on a running daemon (an
+ * admin key is needed: DATA_DIR/api-key is one). */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/http_client.h"
+#include "common/cleanup.h"
+
+#define ADMIN_REQUEST_TIMEOUT_S 60L
+
+static const char keys_usage[] =
+        "usage: airlock keys <create|ls|get|revoke> [options]\n"
+        "\n"
+        "Manage the API keys of a running daemon (needs a key with the admin scope, such as\n"
+        "the one in DATA_DIR/api-key). A key belongs to a tenant: the sessions it creates are\n"
+        "that tenant's, invisible to every other tenant.\n"
+        "\n"
+        "  airlock keys create [options]  make a key; prints its id and secret (shown only\n"
+        "                                 now) and the token to use: id.secret\n"
+        "      --tenant T               its tenant: [a-z0-9-], 1 to 64 (default: default)\n"
+        "      --name NAME              what it is for\n"
+        "      --scope S                sessions or admin (repeatable; default sessions)\n"
+        "  airlock keys ls              list every key (never a secret)\n"
+        "  airlock keys get ID          show one key\n"
+        "  airlock keys revoke ID...    revoke keys, at once\n"
+        "\n"
+        "      --json                   print the daemon's JSON (create: {\"id\", \"secret\", ...})\n"
+        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
+        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
+        "  -h, --help                   this text\n"
+        "\n"
+        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
+
+static const char tenants_usage[] =
+        "usage: airlock tenants <ls|get|set> [options]\n"
+        "\n"
+        "Tenants' quotas on a running daemon (needs an admin key). A tenant without quotas of\n"
+        "its own has the daemon's defaults (tenant_max_sessions, tenant_max_memory_mb).\n"
+        "\n"
+        "  airlock tenants ls           every tenant a key or a quota names: quotas and use\n"
+        "  airlock tenants get NAME     one tenant\n"
+        "  airlock tenants set NAME --max-sessions N --max-memory-mb M\n"
+        "                               set its quotas (live sessions; their memory in all)\n"
+        "\n"
+        "      --json                   print the daemon's JSON\n"
+        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
+        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
+        "  -h, --help                   this text\n"
+        "\n"
+        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
+
+struct admin_opts {
+        struct api_opts conn;
+        bool json;
+        json_t *body; /* keys create, tenants set */
+        json_t *scopes;
+        bool have_sessions, have_memory;
+        char **args;
+        int nargs;
+};
+
+static const char *str(json_t *obj, const char *key) {
+        const char *s = json_string_value(json_object_get(obj, key));
+        return s ? s : "-";
+}
+
+static int parse_args(const char *prog, const char *usage, int argc, char **argv, struct admin_opts *o) {
+        enum { O_JSON = 256, O_TENANT, O_NAME, O_SCOPE, O_MAX_SESSIONS, O_MAX_MEMORY };
+        static const struct option opts[] = {
+                {"json", no_argument, NULL, O_JSON},
+                {"help", no_argument, NULL, 'h'},
+                CLI_CONNECTION_OPTIONS,
+                {"tenant", required_argument, NULL, O_TENANT},
+                {"name", required_argument, NULL, O_NAME},
+                {"scope", required_argument, NULL, O_SCOPE},
+                {"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
+                {"max-memory-mb", required_argument, NULL, O_MAX_MEMORY},
+                {NULL, 0, NULL, 0},
+        };
+        bool create = strstr(prog, "create") != NULL, set = strstr(prog, "set") != NULL;
+        unsigned long long v;
+        int opt, r, at = -1;
+        opterr = 0;
+        optind = 1;
+        while ((opt = getopt_long(argc, argv, ":h", opts, &at)) != -1) {
+                r = 0;
+                if ((opt == O_TENANT || opt == O_NAME || opt == O_SCOPE) && !create)
+                        return cli_usage_error(prog, "--%s applies to 'keys create' only", opts[at].name);
+                if ((opt == O_MAX_SESSIONS || opt == O_MAX_MEMORY) && !set)
+                        return cli_usage_error(prog, "--%s applies to 'tenants set' only", opts[at].name);
+                switch (opt) {
+                case 'h':
+                        fputs(usage, stdout);
+                        return -1;
+                case O_JSON:
+                        o->json = true;
+                        break;
+                case CLI_OPT_URL:
+                        o->conn.url = optarg;
+                        break;
+                case CLI_OPT_API_KEY:
+                        o->conn.key = optarg;
+                        break;
+                case O_TENANT:
+                case O_NAME: {
+                        json_t *s = json_string(optarg);
+                        if (!s)
+                                return cli_usage_error(prog, "%s: not valid UTF-8", opt == O_TENANT ? "--tenant" : "--name");
+                        r = json_object_set_new(o->body, opt == O_TENANT ? "tenant" : "name", s);
+                        break;
+                }
+                case O_SCOPE:
+                        if (strcmp(optarg, "sessions") != 0 && strcmp(optarg, "admin") != 0)
+                                return cli_usage_error(prog, "--scope '%s': expected sessions or admin", optarg);
+                        r = json_array_append_new(o->scopes, json_string(optarg));
+                        break;
+                case O_MAX_SESSIONS:
+                case O_MAX_MEMORY:
+                        /* 0 is a quota too (no sessions at all): parse from 0, not 1. */
+                        if (!strcmp(optarg, "0"))
+                                v = 0;
+                        else if ((r = cli_parse_count(prog, opt == O_MAX_SESSIONS ? "--max-sessions" : "--max-memory-mb",
+                                                      optarg, 1ull << 40, &v)))
+                                return r;
+                        r = json_object_set_new(o->body, opt == O_MAX_SESSIONS ? "max_sessions" : "max_memory_mb",
+                                                json_integer((json_int_t)v));
+                        *(opt == O_MAX_SESSIONS ? &o->have_sessions : &o->have_memory) = true;
+                        break;
+                default:
+                        return cli_getopt_error(prog, opt, argv);
+                }
+                if (r < 0)
+                        return cli_usage_error(prog, "out of memory");
+        }
+        o->args = argv + optind;
+        o->nargs = argc - optind;
+        return 0;
+}
+
+static void print_key(json_t *k) {
+        size_t i;
+        json_t *s;
+        printf("id:        %s\n", str(k, "id"));
+        printf("tenant:    %s\n", str(k, "tenant"));
+        printf("name:      %s\n", str(k, "name"));
+        printf("scopes:   ");
+        json_array_foreach(json_object_get(k, "scopes"), i, s) {
+                printf(" %s", json_string_value(s));
+        }
+        printf("\ncreated:   %s\n", str(k, "created_at"));
+        printf("last used: %s\n", str(k, "last_used_at"));
+        printf("revoked:   %s\n", str(k, "revoked_at"));
+}
+
+static void print_keys(json_t *keys) {
+        size_t i;
+        json_t *k;
+        printf("%-29s  %-16s  %-15s  %-20s  %s\n", "ID", "TENANT", "SCOPES", "REVOKED", "NAME");
+        json_array_foreach(keys, i, k) {
+                char scopes[32] = "";
+                size_t j;
+                json_t *s;
+                json_array_foreach(json_object_get(k, "scopes"), j, s) {
+                        size_t n = strlen(scopes);
+                        snprintf(scopes + n, sizeof(scopes) - n, "%s%s", n ? "," : "", json_string_value(s));
+                }
+                printf("%-29s  %-16s  %-15s  %-20s  %s\n", str(k, "id"), str(k, "tenant"), scopes,
+                       str(k, "revoked_at"), str(k, "name"));
+        }
+}
+
+static void print_tenant(json_t *t) {
+        printf("%-24s  %4lld / %-6lld sessions  %8lld / %-8lld MiB\n", str(t, "name"),
+               (long long)json_integer_value(json_object_get(t, "sessions")),
+               (long long)json_integer_value(json_object_get(t, "max_sessions")),
+               (long long)json_integer_value(json_object_get(t, "memory_mb")),
+               (long long)json_integer_value(json_object_get(t, "max_memory_mb")));
+}
+
+/* One request; prints its reply with `human` unless --json. */
+static int call(struct api *a, struct admin_opts *o, const char *method, const char *path, json_t *body,
+                void (*human)(json_t *)) {
+        json_t *reply = NULL;
+        int r = api_json(a, method, path, body, ADMIN_REQUEST_TIMEOUT_S, &reply);
+        if (r == 0 && human) {
+                if (o->json)
+                        cli_print_json(reply);
+                else
+                        human(reply);
+        }
+        json_decref(reply);
+        return r;
+}
+
+static void print_created(json_t *k) {
+        printf("id:     %s\nsecret: %s\ntoken:  %s\n", str(k, "id"), str(k, "secret"), str(k, "token"));
+        fprintf(stderr, "airlock: the secret is shown only now; use the token as the API key\n");
+}
+
+static void print_key_list(json_t *reply) { print_keys(json_object_get(reply, "keys")); }
+
+static void print_tenant_list(json_t *reply) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(reply, "tenants"), i, t) {
+                print_tenant(t);
+        }
+}
+
+/* "/v1/<collection>/<escaped id>" into *ret. */
+static int item_path(struct api *a, const char *collection, const char *id, char **ret) {
+        _cleanup_free_ char *esc = api_escape(a, id, false);
+        if (!esc || asprintf(ret, "/v1/%s/%s", collection, esc) < 0) {
+                fprintf(stderr, "airlock: out of memory\n");
+                return CLI_EXIT_API;
+        }
+        return 0;
+}
+
+static int run(const char *verb, const char *usage, const char *const *subs, const char *choices, int argc,
+               char **argv, int (*act)(struct api *, struct admin_opts *, const char *)) {
+        if (argc < 2)
+                return cli_usage_error(verb, "which one? %s", choices);
+        const char *sub = argv[1];
+        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+                fputs(usage, stdout);
+                return 0;
+        }
+        if (!strcmp(sub, "list"))
+                sub = "ls";
+        bool known = false;
+        for (size_t i = 0; subs[i]; i++)
+                known |= !strcmp(sub, subs[i]);
+        if (!known)
+                return cli_usage_error(verb, "unknown subcommand '%s' (%s)", sub, choices);
+        char prog[32];
+        snprintf(prog, sizeof(prog), "%s %s", verb, sub);
+        struct admin_opts o;
+        memset(&o, 0, sizeof(o));
+        o.body = json_object();
+        o.scopes = json_array();
+        int r = parse_args(prog, usage, argc - 1, argv + 1, &o);
+        struct api a;
+        if (r == 0 && (r = api_open(&a, &o.conn, prog)) == 0) {
+                r = act(&a, &o, sub);
+                api_close(&a);
+        }
+        json_decref(o.body);
+        json_decref(o.scopes);
+        return r < 0 ? 0 : r;
+}
+
+static int keys_act(struct api *a, struct admin_opts *o, const char *sub) {
+        bool needs_id = !strcmp(sub, "get") || !strcmp(sub, "revoke");
+        if (!needs_id && o->nargs > 0)
+                return cli_usage_error("keys", "unexpected argument '%s'", o->args[0]);
+        if (needs_id && o->nargs == 0)
+                return cli_usage_error("keys", "which key? give its ID");
+        if (!strcmp(sub, "create")) {
+                if (json_array_size(o->scopes) && json_object_set(o->body, "scopes", o->scopes) < 0)
+                        return cli_usage_error("keys create", "out of memory");
+                return call(a, o, "POST", "/v1/keys", o->body, print_created);
+        }
+        if (!strcmp(sub, "ls"))
+                return call(a, o, "GET", "/v1/keys", NULL, print_key_list);
+        int rc = 0;
+        for (int i = 0; i < o->nargs && (i == 0 || !strcmp(sub, "revoke")); i++) {
+                _cleanup_free_ char *path = NULL;
+                int r = item_path(a, "keys", o->args[i], &path);
+                if (r == 0)
+                        r = call(a, o, !strcmp(sub, "get") ? "GET" : "DELETE", path, NULL,
+                                 !strcmp(sub, "get") || o->json ? print_key : NULL);
+                rc = rc ? rc : r;
+        }
+        return rc;
+}
+
+static int tenants_act(struct api *a, struct admin_opts *o, const char *sub) {
+        if (!strcmp(sub, "ls")) {
+                if (o->nargs > 0)
+                        return cli_usage_error("tenants ls", "unexpected argument '%s'", o->args[0]);
+                return call(a, o, "GET", "/v1/tenants", NULL, print_tenant_list);
+        }
+        if (o->nargs == 0)
+                return cli_usage_error("tenants", "which tenant? give its name");
+        if (o->nargs > 1)
+                return cli_usage_error("tenants", "one tenant at a time (extra: '%s')", o->args[1]);
+        if (!strcmp(sub, "set") && (!o->have_sessions || !o->have_memory))
+                return cli_usage_error("tenants set", "give both --max-sessions and --max-memory-mb");
+        _cleanup_free_ char *path = NULL;
+        int r = item_path(a, "tenants", o->args[0], &path);
+        if (r)
+                return r;
+        return call(a, o, !strcmp(sub, "set") ? "PUT" : "GET", path, !strcmp(sub, "set") ? o->body : NULL,
+                    print_tenant);
+}
+
+int cmd_keys(int argc, char **argv) {
+        static const char *const subs[] = {"create", "ls", "get", "revoke", NULL};
+        return run("keys", keys_usage, subs, "create, ls, get or revoke", argc, argv, keys_act);
+}
+
+int cmd_tenants(int argc, char **argv) {
+        static const char *const subs[] = {"ls", "get", "set", NULL};
+        return run("tenants", tenants_usage, subs, "ls, get or set", argc, argv, tenants_act);
+}
