@@ -2099,7 +2099,7 @@ class Runner:
         self.channel.send({"type": "done", "id": request_id, "status": status,
                            "execution_count": count,
                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                           "state_kept": state_kept})
+                           "state_kept": state_kept, "language": ctx.language})
 
     def _relay(self, frame):
         """A frame of the Node kernel's, passed on once the output printed before it is read."""
@@ -2153,7 +2153,7 @@ class Runner:
         # a runner that dies (os._exit, a kill) is seen by the daemon as the socket closing.
         self.channel.send({"type": "done", "id": request_id, "status": status,
                            "execution_count": count, "duration_ms": duration_ms,
-                           "state_kept": True})
+                           "state_kept": True, "language": "python"})
 
     def _ack(self, request, **extra):
         self.channel.send({"type": "ack", "id": request["id"], "request": request["type"],

@@ -155,6 +155,17 @@ int auth_revoke_key(const char *id, json_t **ret, struct diag *reterr);
 void auth_quota(const char *tenant, int64_t *max_sessions, int64_t *max_memory_mb);
 json_t *auth_tenants(void);
 
+/* ---- metrics (metrics.c): GET /metrics, Prometheus text format ---- */
+
+struct buf;
+void metrics_execution(const char *language, const char *status, const char *killed_reason, double seconds);
+void metrics_session_created(bool pooled, double seconds);
+void metrics_session_refused(void);
+void metrics_session_ended(const char *reason);
+void metrics_render(struct buf *out);
+/* Live sessions (all tenants). */
+int64_t sessions_active(void);
+
 /* ---- http (http.c) ---- */
 
 int http_start(const char *listen_addr, const char *data_dir, struct diag *reterr);

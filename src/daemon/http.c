@@ -31,6 +31,7 @@ enum route {
         R_NONE,
         R_HEALTH,
         R_READY,
+        R_METRICS,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
         R_TENANTS,
@@ -132,6 +133,8 @@ static bool valid_session_id(const char *s) { return valid_id(s, "sess_", 26); }
 static enum route route_of(const char *url, struct ctx *x) {
         if (!strcmp(url, "/healthz"))
                 return R_HEALTH;
+        if (!strcmp(url, "/metrics"))
+                return R_METRICS;
         if (!strcmp(url, "/readyz"))
                 return R_READY;
         if (!strcmp(url, "/v1/sessions"))
@@ -198,6 +201,7 @@ static const char *allowed_methods(enum route r) {
         switch (r) {
         case R_HEALTH:
         case R_READY:
+        case R_METRICS:
         case R_FILES:
                 return "GET";
         case R_SESSIONS:
@@ -888,6 +892,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         switch (x->route) {
         case R_HEALTH:
                 return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+        case R_METRICS: {
+                struct buf b;
+                buf_init(&b, 1u << 20);
+                metrics_render(&b);
+                struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"",
+                                                                         b.data ? MHD_RESPMEM_MUST_FREE
+                                                                                : MHD_RESPMEM_PERSISTENT);
+                MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
         case R_READY:
                 if (launch_alive())
                         return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));

@@ -123,6 +123,7 @@ static void end_locked(struct session *s, const char *reason) {
         if (s->ended)
                 return;
         s->ended = true;
+        metrics_session_ended(reason);
         snprintf(s->ended_reason, sizeof(s->ended_reason), "%s", reason);
         json_object_set_new(s->doc, "status", json_string("ended"));
         json_object_set_new(s->doc, "ended_reason", json_string(reason));
@@ -483,6 +484,15 @@ static void tenant_usage_locked(const char *tenant, int64_t *sessions, int64_t *
         }
 }
 
+int64_t sessions_active(void) {
+        int64_t n = 0;
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s; s = s->next)
+                n += !s->ended;
+        pthread_mutex_unlock(&S.lock);
+        return n;
+}
+
 void tenant_usage(const char *tenant, int64_t *sessions, int64_t *memory_mb) {
         pthread_mutex_lock(&S.lock);
         tenant_usage_locked(tenant, sessions, memory_mb);
@@ -520,15 +530,19 @@ int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d
         ttl = ttl > 0 ? ttl : 900;
         idle = idle > 0 ? idle : 900;
         json_t *env = json_object_get(req, "env");
+        double started = now_seconds();
         pthread_mutex_lock(&S.lock);
         int q = check_quota_locked(tenant, sh.memory_mb, d); /* early: before a sandbox is made */
         pthread_mutex_unlock(&S.lock);
-        if (q < 0)
+        if (q < 0) {
+                metrics_session_refused();
                 return q;
+        }
         bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
                       json_object_size(env) == 0;
         struct session *s = pooled ? pool_take() : NULL;
+        bool from_pool = s != NULL;
         if (!s)
                 s = spawn(&sh, ttl, env, d);
         if (!s)
@@ -569,8 +583,10 @@ int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d
                 pthread_mutex_unlock(&S.lock);
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
+                metrics_session_refused();
                 return q;
         }
+        metrics_session_created(from_pool, now_seconds() - started);
         store_put_session(s->doc, s->sandbox_id);
         s->next = S.list;
         S.list = s;
@@ -859,7 +875,7 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 json_object_set_new(frame, "language", json_string(req->language));
         if (frame && req->clear)
                 json_object_set_new(frame, "clear", json_true());
-        char refused[32] = "", refusal[256] = "";
+        char refused[32] = "", refusal[256] = "", language[16] = "";
         int r = frame ? send_frame(s, frame) : -ENOMEM;
         json_decref(frame);
         while (r == 0 && !finished) {
@@ -928,6 +944,8 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                                 finished = true;
                         } else if (!strcmp(type, "done")) {
                                 const char *st = json_string_value(json_object_get(f, "status")) ?: "error";
+                                snprintf(language, sizeof(language), "%s",
+                                         json_string_value(json_object_get(f, "language")) ?: "");
                                 count = json_integer_value(json_object_get(f, "execution_count"));
                                 json_t *kept = json_object_get(f, "state_kept");
                                 if (json_is_boolean(kept))
@@ -1026,6 +1044,13 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         char sha[65];
         sha256_hex(req->code, req->code_len, sha);
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
+        /* The runner names the context's language; without a `done` (killed), the request's,
+         * else Python's when it named no context either (the runner's own default). */
+        metrics_execution(language[0]      ? language
+                          : req->language  ? req->language
+                          : !req->context  ? "python"
+                                           : "unknown",
+                          status, killed_reason, ms / 1000.0);
         buf_free(&out.text);
         buf_free(&err.text);
         buf_free(&out.pend);

@@ -1,0 +1,128 @@
+"""GET /metrics: the Prometheus text format, parsed with the official client's parser, and
+every metric moving as it should after known activity (executions by language and status,
+a timeout, an OOM kill, session creations from the pool and not, a quota refusal, session
+ends, the daemon's own resources). Real daemon, real sandboxes."""
+import http.client
+
+from airlock_api import expect
+
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:  # pragma: no cover - the prerequisite rule fails it under CI
+    text_string_to_metric_families = None
+
+from conftest import require
+
+
+def scrape(client) -> dict:
+    """{(sample name, frozenset(labels)): value} of one scrape."""
+    require(text_string_to_metric_families is not None,
+            "prometheus_client is not installed (pip install prometheus-client)")
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    conn.request("GET", "/metrics")  # no Authorization: like the probes
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    conn.close()
+    assert resp.status == 200, resp.status
+    assert resp.getheader("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+    samples = {}
+    for family in text_string_to_metric_families(body):
+        for s in family.samples:
+            samples[(s.name, frozenset(s.labels.items()))] = s.value
+    return samples
+
+
+def get(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def delta(before, after, name, **labels):
+    return get(after, name, **labels) - get(before, name, **labels)
+
+
+def test_metrics_move_with_activity(client, sessions):
+    before = scrape(client)
+    sid = sessions()  # a default session: from the warm pool (or a miss when it is empty)
+    client.run_ok(sid, "1 + 1")
+    client.execute(sid, "1 / 0")
+    client.execute(sid, "import time\ntime.sleep(5)", timeout_seconds=0.5)
+    client.execute(sid, "'js'", language="javascript")
+    client.execute(sid, "echo bash", language="bash")
+    client.execute(sid, "false", language="bash")
+    small = sessions(limits={"memory_mb": 64})  # not the pool's shape: a cold start
+    ex = client.execute(small, "data = bytearray(512 * 1024 * 1024)", timeout_seconds=120)
+    assert ex["killed_reason"] == "oom", ex
+    after = scrape(client)
+
+    assert delta(before, after, "airlock_executions_total", language="python", status="ok") == 1
+    assert delta(before, after, "airlock_executions_total", language="python", status="error") == 1
+    assert delta(before, after, "airlock_executions_total", language="python", status="timeout") == 1
+    assert delta(before, after, "airlock_executions_total", language="python", status="killed") == 1
+    assert delta(before, after, "airlock_executions_total", language="javascript", status="ok") == 1
+    assert delta(before, after, "airlock_executions_total", language="bash", status="ok") == 1
+    assert delta(before, after, "airlock_executions_total", language="bash", status="error") == 1
+    assert delta(before, after, "airlock_executions_killed_total", reason="oom") == 1
+    assert delta(before, after, "airlock_sessions_ended_total", reason="oom") == 1
+    # the duration histogram counted all seven, and the timeout's half second is in its sum
+    count = sum(delta(before, after, "airlock_execution_duration_seconds_count", language=lang)
+                for lang in ("python", "javascript", "typescript", "bash", "unknown"))
+    assert count == 7
+    assert delta(before, after, "airlock_execution_duration_seconds_sum", language="python") >= 0.5
+    fast = delta(before, after, "airlock_execution_duration_seconds_bucket", language="python", le="0.25")
+    assert fast <= 3, "the timed-out execution took longer than 0.25 s"
+    assert delta(before, after, "airlock_execution_duration_seconds_bucket", language="python", le="+Inf") == 4
+    assert delta(before, after, "airlock_sessions_created_total") == 2
+    created = sum(delta(before, after, "airlock_session_create_duration_seconds_count", pool=p) for p in ("hit", "miss"))
+    assert created == 2
+    assert delta(before, after, "airlock_session_create_duration_seconds_count", pool="miss") >= 1
+    hits = delta(before, after, "airlock_pool_hits_total")
+    assert hits == delta(before, after, "airlock_session_create_duration_seconds_count", pool="hit")
+    assert get(after, "airlock_sessions_active") >= 1  # sid is live (small ended with its OOM)
+    assert get(after, "process_resident_memory_bytes") > 1 << 20
+    assert get(after, "process_open_fds") > 3 and get(after, "process_threads") >= 2
+    assert ("process_cpu_seconds_total", frozenset()) in after  # may still read 0.00 s: the daemon is light
+    assert get(after, "process_start_time_seconds") > 1.6e9
+
+
+def test_quota_refusals_and_session_ends_are_counted(client):
+    before = scrape(client)
+    expect(client.put("/v1/tenants/metrics-q", json={"max_sessions": 0, "max_memory_mb": 0}), 200)
+    token = expect(client.post("/v1/keys", json={"tenant": "metrics-q"}), 201).json["token"]
+    expect(client.with_key(token).post("/v1/sessions", json={}), 429, "quota_exceeded")
+    sid = expect(client.post("/v1/sessions", json={}), 201).json["id"]
+    active = get(scrape(client), "airlock_sessions_active")
+    expect(client.delete("/v1/sessions/" + sid), 200)
+    after = scrape(client)
+    assert delta(before, after, "airlock_sessions_refused_total", reason="quota") == 1
+    assert delta(before, after, "airlock_sessions_ended_total", reason="deleted") == 1
+    assert get(after, "airlock_sessions_active") == active - 1
+
+
+def test_metrics_need_no_key_and_carry_no_user_data(client, sid):
+    client.run_ok(sid, "print('secret-marker-123')")
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    conn.request("GET", "/metrics")
+    body = conn.getresponse().read().decode()
+    conn.close()
+    assert "secret-marker-123" not in body and sid not in body
+    assert "# TYPE airlock_executions_total counter" in body
+    assert "# TYPE airlock_execution_duration_seconds histogram" in body
+
+
+def test_dashboard_and_alert_rules_use_metrics_that_exist(client):
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    exprs = [t["expr"] for p in json.loads((deploy / "grafana" / "airlock-dashboard.json").read_text())["panels"]
+             for t in p["targets"]]
+    rules = yaml.safe_load((deploy / "prometheus" / "airlock-alerts.yml").read_text())
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    names = {n for e in exprs for n in re.findall(r"\b((?:airlock|process)_[a-z_]+)", e)}
+    scraped = {name for name, _ in scrape(client)}
+    missing = sorted(n for n in names if n not in scraped)
+    assert not missing, "deploy/ uses metrics the daemon does not export: %s" % missing
+    assert len(names) >= 10
