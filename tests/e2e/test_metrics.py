@@ -18,13 +18,10 @@ def scrape(client) -> dict:
     """{(sample name, frozenset(labels)): value} of one scrape."""
     require(text_string_to_metric_families is not None,
             "prometheus_client is not installed (pip install prometheus-client)")
-    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
-    conn.request("GET", "/metrics")  # no Authorization: like the probes
-    resp = conn.getresponse()
-    body = resp.read().decode()
-    conn.close()
-    assert resp.status == 200, resp.status
-    assert resp.getheader("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+    resp = client.request("GET", "/metrics", auth=False)  # no Authorization: like the probes
+    assert resp.status == 200, resp
+    assert resp.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+    body = resp.body.decode()
     samples = {}
     for family in text_string_to_metric_families(body):
         for s in family.samples:

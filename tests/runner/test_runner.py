@@ -93,7 +93,7 @@ def test_interrupt_during_sleep_keeps_state(runner):
     assert error["type"] == "error" and error["name"] == "KeyboardInterrupt", error
     assert error["traceback"][-2] == '  File "<cell 2>", line 2, in <module>\n    time.sleep(10)\n'
     assert done == {"type": "done", "id": "slow", "status": "interrupted", "execution_count": 2,
-                    "duration_ms": done["duration_ms"], "state_kept": True}
+                    "duration_ms": done["duration_ms"], "state_kept": True, "language": "python"}
     assert runner.value("x") == "'kept'"
     assert runner.alive()
 
