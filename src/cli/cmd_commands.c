@@ -114,10 +114,8 @@ static int run_command(int argc, char **argv) {
                         json_decref(env);
                         return 0;
                 case CLI_OPT_URL:
-                        conn.url = optarg;
-                        break;
                 case CLI_OPT_API_KEY:
-                        conn.key = optarg;
+                        cli_connection_option(opt, optarg, &conn);
                         break;
                 default:
                         json_decref(env);

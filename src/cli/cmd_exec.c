@@ -108,10 +108,8 @@ static int parse_args(int argc, char **argv, struct exec_opts *o) {
                         fputs(exec_usage, stdout);
                         return -1;
                 case CLI_OPT_URL:
-                        o->conn.url = optarg;
-                        break;
                 case CLI_OPT_API_KEY:
-                        o->conn.key = optarg;
+                        cli_connection_option(opt, optarg, &o->conn);
                         break;
                 default:
                         return cli_getopt_error("exec", opt, argv);

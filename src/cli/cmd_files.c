@@ -79,10 +79,8 @@ static int parse_args(const char *prog, int argc, char **argv, struct files_opts
                         o->recursive = true;
                         break;
                 case CLI_OPT_URL:
-                        o->conn.url = optarg;
-                        break;
                 case CLI_OPT_API_KEY:
-                        o->conn.key = optarg;
+                        cli_connection_option(opt, optarg, &o->conn);
                         break;
                 default:
                         return cli_getopt_error(prog, opt, argv);

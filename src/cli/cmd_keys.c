@@ -99,10 +99,8 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                         o->json = true;
                         break;
                 case CLI_OPT_URL:
-                        o->conn.url = optarg;
-                        break;
                 case CLI_OPT_API_KEY:
-                        o->conn.key = optarg;
+                        cli_connection_option(opt, optarg, &o->conn);
                         break;
                 case O_TENANT:
                 case O_NAME: {

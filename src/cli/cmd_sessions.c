@@ -115,10 +115,8 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                         o->json = true;
                         break;
                 case CLI_OPT_URL:
-                        o->conn.url = optarg;
-                        break;
                 case CLI_OPT_API_KEY:
-                        o->conn.key = optarg;
+                        cli_connection_option(opt, optarg, &o->conn);
                         break;
                 case O_MEMORY:
                         if (!(r = cli_parse_count(prog, "--memory-mb", optarg, COUNT_MAX, &v)))

@@ -120,6 +120,13 @@ static struct curl_slist *append(struct curl_slist *list, const char *line, bool
         return n ? n : list;
 }
 
+void cli_connection_option(int opt, const char *arg, struct api_opts *o) {
+        if (opt == CLI_OPT_URL)
+                o->url = arg;
+        else if (opt == CLI_OPT_API_KEY)
+                o->key = arg;
+}
+
 int api_open(struct api *a, const struct api_opts *o, const char *prog) {
         memset(a, 0, sizeof(*a));
         const char *url = o->url, *url_from = "--url";

@@ -27,6 +27,9 @@ struct api_opts {
         const char *key; /* --api-key, else $AIRLOCK_API_KEY; required */
 };
 
+/* Store a CLI_CONNECTION_OPTIONS option (CLI_OPT_URL or CLI_OPT_API_KEY) in o. */
+void cli_connection_option(int opt, const char *arg, struct api_opts *o);
+
 struct api {
         CURL *curl;
         struct curl_slist *headers;      /* Authorization, Accept */
