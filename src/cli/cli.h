@@ -10,3 +10,4 @@ int cmd_files(int argc, char **argv);
 int cmd_commands(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_tenants(int argc, char **argv);
+int cmd_audit(int argc, char **argv);

@@ -26,6 +26,7 @@ static const char usage[] =
         "  commands run a shell command (or a background task) in a session\n"
         "  keys     create, list and revoke API keys (tenants, scopes)\n"
         "  tenants  tenants' quotas of sessions and memory\n"
+        "  audit    the audit log: list entries, verify the hash chain\n"
         "           (these four find the daemon with --url or AIRLOCK_URL and\n"
         "           authenticate with --api-key or AIRLOCK_API_KEY)\n"
         "\n"
@@ -73,6 +74,8 @@ int main(int argc, char **argv) {
                 return cmd_keys(argc - 1, argv + 1);
         if (!strcmp(cmd, "tenants"))
                 return cmd_tenants(argc - 1, argv + 1);
+        if (!strcmp(cmd, "audit"))
+                return cmd_audit(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))
                 return cmd_files(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

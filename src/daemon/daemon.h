@@ -71,6 +71,12 @@ int store_key_used(const char *id);
 int store_tenant_put(const char *name, int64_t max_sessions, int64_t max_memory_mb);
 bool store_tenant_get(const char *name, int64_t *max_sessions, int64_t *max_memory_mb);
 json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb);
+/* The audit log (docs/adr/0007): append an entry (its fields; seq and hashes are added);
+ * query one tenant's entries; verify the whole chain -> {ok, entries, first_bad?, problem?}. */
+int store_audit_append(json_t *entry);
+json_t *store_audit_query(const char *tenant, const char *since, const char *until, const char *session,
+                          const char *action, int64_t after_seq, int limit);
+json_t *store_audit_verify(void);
 
 /* ---- sessions (session.c) ---- */
 
@@ -154,6 +160,13 @@ int auth_create_key(json_t *req, json_t **ret, struct diag *reterr);
 int auth_revoke_key(const char *id, json_t **ret, struct diag *reterr);
 void auth_quota(const char *tenant, int64_t *max_sessions, int64_t *max_memory_mb);
 json_t *auth_tenants(void);
+
+/* ---- audit (audit.c) ---- */
+
+/* Append an entry: who (NULL for the daemon itself, then `tenant`), the session, the
+ * action ("session.create", "execution", "file.write", ...) and its fields (taken). */
+void audit_record(const struct identity *who, const char *tenant, const char *session, const char *action,
+                  json_t *fields);
 
 /* ---- metrics (metrics.c): GET /metrics, Prometheus text format ---- */
 

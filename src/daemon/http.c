@@ -34,6 +34,8 @@ enum route {
         R_METRICS,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
+        R_AUDIT,
+        R_AUDIT_VERIFY,
         R_TENANTS,
         R_TENANT,
         R_SESSIONS, /* session routes: R_SESSIONS and from R_SESSION on */
@@ -143,6 +145,10 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_KEYS;
         if (!strcmp(url, "/v1/tenants"))
                 return R_TENANTS;
+        if (!strcmp(url, "/v1/audit"))
+                return R_AUDIT;
+        if (!strcmp(url, "/v1/audit/verify"))
+                return R_AUDIT_VERIFY;
         if (!strncmp(url, "/v1/keys/", 9) && strlen(url + 9) < sizeof(x->path)) {
                 snprintf(x->path, sizeof(x->path), "%s", url + 9);
                 return R_KEY;
@@ -210,6 +216,8 @@ static const char *allowed_methods(enum route r) {
         case R_KEY:
                 return "GET, DELETE";
         case R_TENANTS:
+        case R_AUDIT:
+        case R_AUDIT_VERIFY:
                 return "GET";
         case R_TENANT:
                 return "GET, PUT";
@@ -262,6 +270,31 @@ static void map_diag(struct ctx *x, const struct diag *d, const char *default_co
                 fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error(default_code, NULL, "%s", d->msg));
 }
 
+/* ---- audit ---- */
+
+/* The audit entry of a finished request: its HTTP status, plus what the action adds. */
+static void audit(const struct ctx *x, const char *action, const char *session, json_t *fields) {
+        if (!fields)
+                fields = json_object();
+        if (!json_object_get(fields, "status"))
+                json_object_set_new(fields, "status", json_integer(x->status ? x->status : MHD_HTTP_OK));
+        audit_record(&x->who, NULL, session, action, fields);
+}
+
+/* An execution's entry: the code's hash and size (never the code), how it ended. */
+static void audit_execution(const struct identity *who, const char *session, const char *code, size_t len,
+                            const char *language, const char *context, json_t *out) {
+        char sha[65];
+        sha256_hex(code, len, sha);
+        json_t *f = json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:O?, s:O?, s:O?}", "code_sha256", sha, "code_size",
+                              (json_int_t)len, "language", language, "context_id", context, "execution_id",
+                              json_object_get(out, "execution_id"), "status",
+                              json_object_get(out, "status") ?: json_object_get(json_object_get(out, "error"), "code"),
+                              "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",
+                              json_object_get(out, "killed_reason"));
+        audit_record(who, NULL, session, "execution", f);
+}
+
 static void create_session(struct ctx *x) {
         json_t *req = NULL, *err = NULL;
         if (request_session_create(x->body.data, x->body.len, &req, &err) < 0) {
@@ -280,12 +313,15 @@ static void create_session(struct ctx *x) {
                 x->status = MHD_HTTP_CREATED;
                 x->reply = session;
         }
+        audit(x, "session.create", json_string_value(json_object_get(session, "id")),
+              json_pack("{s:O?}", "memory_mb", json_object_get(json_object_get(session, "limits"), "memory_mb")));
         json_decref(req);
 }
 
 /* ---- streaming (Server-Sent Events) ---- */
 
 struct sse_job {
+        struct identity who; /* for the audit entry */
         char session[48];
         char context[72]; /* "" when the request named none */
         char language[16];
@@ -331,6 +367,7 @@ static void *sse_worker(void *arg) {
         if (session_execute(j->session, &er, &sink, &out, &d) < 0)
                 out = api_error(d.code == -ENOENT ? "session_not_found" : d.code == -ESRCH ? "session_ended" : "internal",
                                  NULL, "%s", d.msg);
+        audit_execution(&j->who, j->session, j->code, j->code_len, er.language, er.context, out);
         (void)sse_write(j->fd, "end", out);
         close(j->fd);
         free(j->code);
@@ -364,6 +401,7 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
         memcpy(j->code, er->code, er->code_len);
         j->code[er->code_len] = '\0';
         j->code_len = er->code_len;
+        j->who = x->who;
         snprintf(j->session, sizeof(j->session), "%s", x->session);
         snprintf(j->context, sizeof(j->context), "%s", er->context ? er->context : "");
         snprintf(j->language, sizeof(j->language), "%s", er->language ? er->language : "");
@@ -417,6 +455,7 @@ static int execute(struct ctx *x, struct MHD_Connection *c) {
                 x->status = MHD_HTTP_OK;
                 x->reply = out;
         }
+        audit_execution(&x->who, x->session, er.code, er.code_len, er.language, er.context, x->reply);
         json_decref(req);
         return -1;
 }
@@ -440,6 +479,14 @@ static void run_command(struct ctx *x) {
                 x->status = background ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
                 x->reply = out;
         }
+        char sha[65];
+        json_t *cmd = json_object_get(req, "command");
+        sha256_hex(json_string_value(cmd), json_string_length(cmd), sha);
+        audit(x, "command", x->session,
+              json_pack("{s:s, s:I, s:b, s:O?, s:O?, s:O?}", "command_sha256", sha, "command_size",
+                        (json_int_t)json_string_length(cmd), "background", (int)background, "exit_code",
+                        json_object_get(out, "exit_code"), "task_id", json_object_get(out, "task_id"), "duration_ms",
+                        json_object_get(out, "duration_ms")));
         json_decref(req);
 }
 
@@ -455,10 +502,12 @@ static void task(struct ctx *x, bool stop) {
                         fail(x, MHD_HTTP_NOT_FOUND, api_error("task_not_found", NULL, "no task %s", x->path));
                 else
                         map_diag(x, &d, "internal");
-                return;
+        } else {
+                x->status = MHD_HTTP_OK;
+                x->reply = out;
         }
-        x->status = MHD_HTTP_OK;
-        x->reply = out;
+        if (stop)
+                audit(x, "task.stop", x->session, json_pack("{s:s}", "task_id", x->path));
 }
 
 /* ---- keys and tenants (admin) ---- */
@@ -484,9 +533,13 @@ static void keys(struct ctx *x, const char *method) {
                 }
                 x->status = MHD_HTTP_CREATED;
                 x->reply = out;
+                audit(x, "key.create", NULL,
+                      json_pack("{s:O, s:O, s:O}", "key", json_object_get(out, "id"), "key_tenant",
+                                json_object_get(out, "tenant"), "scopes", json_object_get(out, "scopes")));
                 return;
         }
         if (!strcmp(method, "DELETE")) {
+                audit(x, "key.revoke", NULL, json_pack("{s:s}", "key", x->path));
                 if (auth_revoke_key(x->path, &out, &d) < 0) {
                         if (d.code == -ENOENT)
                                 fail(x, MHD_HTTP_NOT_FOUND, api_error("key_not_found", NULL, "no key %.64s", x->path));
@@ -537,6 +590,10 @@ static void tenants(struct ctx *x, const char *method) {
                 }
                 int r = store_tenant_put(x->path, json_integer_value(json_object_get(req, "max_sessions")),
                                          json_integer_value(json_object_get(req, "max_memory_mb")));
+                audit(x, "tenant.quota", NULL,
+                      json_pack("{s:s, s:O, s:O}", "quota_tenant", x->path, "max_sessions",
+                                json_object_get(req, "max_sessions"), "max_memory_mb",
+                                json_object_get(req, "max_memory_mb")));
                 json_decref(req);
                 if (r < 0) {
                         fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "cannot record the quota"));
@@ -545,6 +602,76 @@ static void tenants(struct ctx *x, const char *method) {
         }
         x->status = MHD_HTTP_OK;
         x->reply = tenant_json(x->path);
+}
+
+/* ---- audit log (admin) ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x);
+
+static bool valid_time(const char *t) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        return end && (*end == 'Z' || (*end == '.' && end[strspn(end + 1, "0123456789") + 1] == 'Z'));
+}
+
+static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
+        if (x->route == R_AUDIT_VERIFY) {
+                if (strcmp(x->who.tenant, "default") != 0) {
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL, "verifying the whole log takes an admin key of tenant default"));
+                        return respond(c, x);
+                }
+                return send_json(c, MHD_HTTP_OK, store_audit_verify());
+        }
+        const char *q[] = {"since", "until", "session", "action", "after", "limit", "format"};
+        const char *v[7];
+        for (size_t i = 0; i < 7; i++)
+                v[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, q[i]);
+        unsigned long long after = 0, limit = 100;
+        const char *bad = NULL;
+        if (v[0] && !valid_time(v[0]))
+                bad = "since";
+        else if (v[1] && !valid_time(v[1]))
+                bad = "until";
+        else if (v[3] && (strlen(v[3]) > 32 || strspn(v[3], "abcdefghijklmnopqrstuvwxyz.") != strlen(v[3])))
+                bad = "action";
+        else if (v[4] && parse_u64(v[4], &after) < 0)
+                bad = "after";
+        else if (v[5] && (parse_u64(v[5], &limit) < 0 || limit < 1 || limit > 10000))
+                bad = "limit";
+        else if (v[6] && strcmp(v[6], "json") != 0 && strcmp(v[6], "jsonl") != 0)
+                bad = "format";
+        if (bad) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     api_error("invalid_request", bad,
+                                "'%s': since/until are RFC 3339 UTC times (…Z), action is [a-z.], after a seq, limit "
+                                "1 to 10000, format json or jsonl",
+                                bad));
+                return respond(c, x);
+        }
+        json_t *entries =
+                store_audit_query(x->who.tenant, v[0], v[1], v[2], v[3], (int64_t)after, (int)limit);
+        if (!v[6] || !strcmp(v[6], "json"))
+                return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "entries", entries));
+        /* JSON Lines: one entry a line, for export. */
+        struct buf b;
+        buf_init(&b, 256u << 20);
+        size_t i;
+        json_t *e;
+        json_array_foreach(entries, i, e) {
+                char *line = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+                if (line && buf_printf(&b, "%s\n", line) < 0)
+                        i = json_array_size(entries);
+                free(line);
+        }
+        json_decref(entries);
+        struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"",
+                                                                 b.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
 }
 
 /* ---- contexts ---- */
@@ -593,11 +720,16 @@ static void contexts(struct ctx *x, const char *method) {
         }
         x->status = create ? MHD_HTTP_CREATED : out ? MHD_HTTP_OK : MHD_HTTP_NO_CONTENT;
         x->reply = out;
+        if (create || x->route == R_CONTEXT_RESTART || !strcmp(method, "DELETE"))
+                audit(x, create ? "context.create" : x->route == R_CONTEXT_RESTART ? "context.restart" : "context.delete",
+                      x->session,
+                      json_pack("{s:s?}", "context_id",
+                                create ? json_string_value(json_object_get(out, "id")) : x->path));
 }
 
 /* ---- files ---- */
 
-static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
+static int file_request_raw(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
         uint64_t sandbox;
         int r = session_sandbox(x->session, &sandbox);
         if (r == -ENOENT) {
@@ -639,6 +771,22 @@ static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *pa
                 return -e;
         }
         return 0;
+}
+
+/* Every file operation goes through here and is audited (a write when it completes, with
+ * its size: see the PUT handler). */
+static int file_request(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
+        int r = file_request_raw(x, op, flags, path, rep);
+        const char *action = op == LP_FILE_READ     ? "file.read"
+                             : op == LP_FILE_LIST   ? "file.list"
+                             : op == LP_FILE_REMOVE ? "file.delete"
+                             : op == LP_FILE_MKDIR  ? "file.mkdir"
+                             : op == LP_FILE_STAT   ? "file.stat"
+                                                    : NULL;
+        if (action || r < 0)
+                audit(x, action ? action : "file.write", x->session,
+                      json_pack("{s:s, s:i}", "path", path, "status", r < 0 ? x->status : MHD_HTTP_OK));
+        return r;
 }
 
 static const char *type_name(uint8_t t) {
@@ -922,6 +1070,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 if (!strcmp(method, "DELETE")) {
                         if (session_delete(x->session, &s) < 0)
                                 s = NULL;
+                        else
+                                audit(x, "session.stop", x->session, NULL);
                 } else {
                         s = session_get_json(x->session);
                 }
@@ -956,6 +1106,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         case R_TENANT:
                 tenants(x, method);
                 return respond(c, x);
+        case R_AUDIT:
+        case R_AUDIT_VERIFY:
+                return audit_log(x, c);
         case R_FILE:
                 if (!strcmp(method, "GET"))
                         return download(x, c);
@@ -980,6 +1133,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 }
                 x->status = MHD_HTTP_CREATED;
                 x->reply = json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written);
+                audit(x, "file.write", x->session, json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written));
                 return respond(c, x);
         default:
                 return MHD_NO;

@@ -124,6 +124,9 @@ static void end_locked(struct session *s, const char *reason) {
                 return;
         s->ended = true;
         metrics_session_ended(reason);
+        if (strcmp(reason, "deleted") != 0) /* a DELETE is audited with its caller */
+                audit_record(NULL, session_doc_tenant(s->doc), s->id, "session.end",
+                             json_pack("{s:s, s:s}", "reason", reason, "status", "ended"));
         snprintf(s->ended_reason, sizeof(s->ended_reason), "%s", reason);
         json_object_set_new(s->doc, "status", json_string("ended"));
         json_object_set_new(s->doc, "ended_reason", json_string(reason));

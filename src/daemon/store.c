@@ -1,13 +1,17 @@
 /* store: the daemon's records in SQLite (WAL) under the data dir. It records what
  * happened; whether a sandbox is alive is the launcher's word, never the database's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/fdutil.h"
 #include "daemon/daemon.h"
 
 static sqlite3 *db;
+static char head_path[4096]; /* DATA_DIR/audit-head: "<seq> <hash>" of the last entry */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char schema[] =
@@ -44,7 +48,19 @@ static const char schema[] =
         "CREATE TABLE IF NOT EXISTS tenants ("
         "  name TEXT PRIMARY KEY,"
         "  max_sessions INTEGER NOT NULL,"
-        "  max_memory_mb INTEGER NOT NULL);";
+        "  max_memory_mb INTEGER NOT NULL);"
+        /* The audit log: append-only, each entry's hash covers the one before it
+         * (docs/adr/0007); `entry` is the canonical JSON that was hashed. */
+        "CREATE TABLE IF NOT EXISTS audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time TEXT NOT NULL,"
+        "  tenant TEXT NOT NULL,"
+        "  session TEXT,"
+        "  action TEXT NOT NULL,"
+        "  entry TEXT NOT NULL,"
+        "  prev_hash TEXT NOT NULL,"
+        "  hash TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS audit_tenant_time ON audit(tenant, time);";
 
 int store_open(const char *data_dir, struct diag *d) {
         char path[4096];
@@ -54,6 +70,8 @@ int store_open(const char *data_dir, struct diag *d) {
         if (rc != SQLITE_OK)
                 return diag_set(d, -EIO, "data_dir", "cannot open %s: %s", path, sqlite3_errstr(rc));
         sqlite3_busy_timeout(db, 5000);
+        if (strfmt_path(head_path, sizeof(head_path), data_dir, "audit-head") < 0)
+                return diag_set(d, -ENAMETOOLONG, "data_dir", "path too long");
         char *err = NULL;
         if (sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK) {
                 diag_set(d, -EIO, "data_dir", "cannot initialise %s: %s", path, err ? err : "?");
@@ -301,5 +319,182 @@ json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb) {
         }
         sqlite3_finalize(st);
         pthread_mutex_unlock(&lock);
+        return out;
+}
+
+/* ---- the audit log ---- */
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* The hash of an entry: SHA-256 over the previous entry's hash, a newline, and the
+ * canonical JSON (sorted keys, compact) of the entry with its seq. */
+static void audit_hash(const char *prev, const char *canonical, char out[65]) {
+        size_t a = strlen(prev), b = strlen(canonical);
+        char *buf = malloc(a + 1 + b);
+        if (!buf)
+                abort(); /* an entry that can't be hashed must not be written unchained */
+        memcpy(buf, prev, a);
+        buf[a] = '\n';
+        memcpy(buf + a + 1, canonical, b);
+        sha256_hex(buf, a + 1 + b, out);
+        free(buf);
+}
+
+static int write_head(int64_t seq, const char *hash) {
+        char tmp[4200], text[96];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", head_path);
+        int n = snprintf(text, sizeof(text), "%lld %s\n", (long long)seq, hash);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, text, (size_t)n);
+        close(fd);
+        if (r == 0 && rename(tmp, head_path) < 0)
+                r = -errno;
+        return r;
+}
+
+int store_audit_append(json_t *entry) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int64_t seq = 1;
+        char prev[65] = ZERO_HASH;
+        if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &st, NULL) ==
+                    SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+                seq = sqlite3_column_int64(st, 0) + 1;
+                snprintf(prev, sizeof(prev), "%s", (const char *)sqlite3_column_text(st, 1));
+        }
+        sqlite3_finalize(st);
+        json_object_set_new(entry, "seq", json_integer((json_int_t)seq));
+        char *canonical = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+        int rc = SQLITE_NOMEM;
+        char hash[65] = "";
+        if (canonical) {
+                audit_hash(prev, canonical, hash);
+                rc = sqlite3_prepare_v2(db,
+                                        "INSERT INTO audit(seq, time, tenant, session, action, entry, prev_hash, hash) "
+                                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                        -1, &st, NULL);
+                if (rc == SQLITE_OK) {
+                        sqlite3_bind_int64(st, 1, seq);
+                        sqlite3_bind_text(st, 2, json_string_value(json_object_get(entry, "time")), -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 3, json_string_value(json_object_get(entry, "tenant")), -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 4, json_string_value(json_object_get(entry, "session")), -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 5, json_string_value(json_object_get(entry, "action")), -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 6, canonical, -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 7, prev, -1, SQLITE_TRANSIENT);
+                        sqlite3_bind_text(st, 8, hash, -1, SQLITE_TRANSIENT);
+                        rc = sqlite3_step(st);
+                }
+                sqlite3_finalize(st);
+        }
+        if (rc == SQLITE_DONE)
+                (void)write_head(seq, hash); /* a lost head is reported by verify, not fatal here */
+        pthread_mutex_unlock(&lock);
+        free(canonical);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+json_t *store_audit_query(const char *tenant, const char *since, const char *until, const char *session,
+                          const char *action, int64_t after_seq, int limit) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        if (out && sqlite3_prepare_v2(db,
+                                      "SELECT entry, hash FROM audit WHERE tenant=?1 AND (?2 IS NULL OR time >= ?2) "
+                                      "AND (?3 IS NULL OR time < ?3) AND (?4 IS NULL OR session=?4) "
+                                      "AND (?5 IS NULL OR action=?5) AND seq > ?6 ORDER BY seq LIMIT ?7",
+                                      -1, &st, NULL) == SQLITE_OK) {
+                const char *text[] = {tenant, since, until, session, action};
+                for (int i = 0; i < 5; i++)
+                        sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 6, after_seq);
+                sqlite3_bind_int(st, 7, limit);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+                        if (!e)
+                                continue;
+                        json_object_set_new(e, "hash", json_string((const char *)sqlite3_column_text(st, 1)));
+                        json_array_append_new(out, e);
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+/* Walk the whole chain: every entry's hash recomputed from its stored canonical form and
+ * the hash before it, seqs 1..n without a gap, the columns equal to the hashed fields, and
+ * the last entry equal to the head file (which catches entries cut from the end). */
+json_t *store_audit_verify(void) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        char prev[65] = ZERO_HASH, problem[256] = "";
+        int64_t expect = 1, bad = 0;
+        if (sqlite3_prepare_v2(db, "SELECT seq, time, tenant, session, action, entry, prev_hash, hash FROM audit "
+                                   "ORDER BY rowid",
+                               -1, &st, NULL) == SQLITE_OK) {
+                while (!bad && sqlite3_step(st) == SQLITE_ROW) {
+                        int64_t seq = sqlite3_column_int64(st, 0);
+                        const char *entry = (const char *)sqlite3_column_text(st, 5);
+                        const char *stored_prev = (const char *)sqlite3_column_text(st, 6);
+                        const char *stored = (const char *)sqlite3_column_text(st, 7);
+                        json_t *e = entry ? json_loads(entry, 0, NULL) : NULL;
+                        char again[65] = "";
+                        if (entry)
+                                audit_hash(prev, entry, again);
+                        const char *cols[] = {"time", "tenant", "session", "action"};
+                        bool columns_match = e != NULL;
+                        for (int i = 0; columns_match && i < 4; i++) {
+                                const char *col = (const char *)sqlite3_column_text(st, i + 1);
+                                const char *val = json_string_value(json_object_get(e, cols[i]));
+                                columns_match = (!col && !val) || (col && val && !strcmp(col, val));
+                        }
+                        if (seq != expect)
+                                snprintf(problem, sizeof(problem), "entry %lld is missing or out of order (found %lld)",
+                                         (long long)expect, (long long)seq);
+                        else if (!stored_prev || strcmp(stored_prev, prev) != 0)
+                                snprintf(problem, sizeof(problem),
+                                         "entry %lld does not follow entry %lld (removed or reordered)", (long long)seq,
+                                         (long long)(seq - 1));
+                        else if (!e || json_integer_value(json_object_get(e, "seq")) != seq || !stored ||
+                                 strcmp(stored, again) != 0)
+                                snprintf(problem, sizeof(problem), "entry %lld was edited (its hash does not match)",
+                                         (long long)seq);
+                        else if (!columns_match)
+                                snprintf(problem, sizeof(problem), "entry %lld was edited (a column differs from what was hashed)",
+                                         (long long)seq);
+                        if (problem[0])
+                                bad = seq ? seq : expect;
+                        else
+                                snprintf(prev, sizeof(prev), "%s", stored);
+                        json_decref(e);
+                        expect++;
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        int64_t count = expect - 1;
+        if (!bad) {
+                char text[128] = "";
+                ssize_t n = read_small_file(head_path, text, sizeof(text));
+                long long head_seq = 0;
+                char head_hash[65] = "";
+                if (n < 0 && count > 0)
+                        snprintf(problem, sizeof(problem), "the head file is missing: the end of the log can't be checked");
+                else if (n >= 0 && (sscanf(text, "%lld %64s", &head_seq, head_hash) != 2 || head_seq != count ||
+                                    strcmp(head_hash, count ? prev : ZERO_HASH) != 0))
+                        snprintf(problem, sizeof(problem),
+                                 "the log ends at entry %lld but the head file says %lld: entries were removed from the end",
+                                 (long long)count, head_seq);
+                if (problem[0])
+                        bad = count + 1;
+        }
+        json_t *out = json_pack("{s:b, s:I}", "ok", !problem[0], "entries", (json_int_t)count);
+        if (problem[0]) {
+                json_object_set_new(out, "first_bad", json_integer((json_int_t)bad));
+                json_object_set_new(out, "problem", json_string(problem));
+        }
         return out;
 }

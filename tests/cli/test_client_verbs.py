@@ -242,6 +242,22 @@ def test_tenants_set_get_ls(cli):
     assert p.returncode == 1 and b"invalid_request" in p.stderr
 
 
+def test_audit_ls_and_verify(cli):
+    sid = cli.ok("sessions", "create").stdout.decode().strip()
+    cli.ok("exec", sid, "-c", "1 + 1")
+    cli.ok("sessions", "rm", sid)
+    got = [json.loads(line) for line in cli.ok("audit", "ls", "--session", sid).stdout.decode().splitlines()]
+    assert [e["action"] for e in got] == ["session.create", "execution", "session.stop"]
+    only = cli.ok("audit", "ls", "--session", sid, "--action", "execution").stdout.decode().splitlines()
+    assert len(only) == 1 and json.loads(only[0])["code_size"] == 5
+    page = cli.ok("audit", "ls", "--after", str(got[0]["seq"]), "--limit", "1").stdout.decode().splitlines()
+    assert len(page) == 1 and json.loads(page[0])["seq"] > got[0]["seq"]
+    assert re.fullmatch(rb"ok: \d+ entries, the chain is whole\n", cli.ok("audit", "verify").stdout)
+    assert json.loads(cli.ok("audit", "verify", "--json").stdout)["ok"] is True
+    p = cli("audit", "ls", "--since", "yesterday")
+    assert p.returncode == 1 and b"invalid_request" in p.stderr
+
+
 # ---- exec ----------------------------------------------------------------------------------
 
 
@@ -487,6 +503,10 @@ USAGE_ERRORS = [
     (["keys"], "airlock keys: which one? create, ls, get or revoke"),
     (["keys", "frob"], "airlock keys: unknown subcommand 'frob' (create, ls, get or revoke)"),
     (["tenants"], "airlock tenants: which one? ls, get or set"),
+    (["audit"], "airlock audit: which one? ls or verify"),
+    (["audit", "verify", "--session", "x"], "airlock audit verify: --session applies to 'audit ls' only"),
+    (["audit", "ls", "--action", ""], "airlock audit ls: --action: the value cannot be empty"),
+    (["audit", "ls", "extra"], "airlock audit: unexpected argument 'extra'"),
     (["keys", "create", "--scope", "root"], "airlock keys create: --scope 'root': expected sessions or admin"),
     (["keys", "ls", "--tenant", "a"], "airlock keys ls: --tenant applies to 'keys create' only"),
     (["keys", "ls", "extra"], "airlock keys: unexpected argument 'extra'"),
@@ -508,10 +528,10 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit) --help'\)", err[1])
 
 
-@pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants"])
+@pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit"])
 def test_help(cli, verb):
     p = cli.ok(verb, "--help")
     assert p.stdout.startswith(b"usage: airlock " + verb.encode())

@@ -1,5 +1,5 @@
-/* airlock keys / airlock tenants: API keys and tenants' quotas on a running daemon (an
- * admin key is needed: DATA_DIR/api-key is one). */
+/* airlock keys / tenants / audit: the admin verbs of a running daemon (an admin key is
+ * needed: DATA_DIR/api-key is one): API keys, tenants' quotas, the audit log. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,12 +52,37 @@ static const char tenants_usage[] =
         "\n"
         "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
 
+static const char audit_usage[] =
+        "usage: airlock audit <ls|verify> [options]\n"
+        "\n"
+        "The audit log of a running daemon (needs an admin key): every session start and stop,\n"
+        "execution, command, file operation, key and quota change, hash-chained.\n"
+        "\n"
+        "  airlock audit ls [options]   your tenant's entries, oldest first, as JSON lines\n"
+        "      --session ID             of one session\n"
+        "      --action A               of one action (execution, file.write, session.create...)\n"
+        "      --since T, --until T     RFC 3339 UTC times, e.g. 2026-01-31T00:00:00Z\n"
+        "      --after SEQ              entries after this one (paging)\n"
+        "      --limit N                at most N (default 100, at most 10000)\n"
+        "  airlock audit verify         check the whole chain (an admin key of tenant default);\n"
+        "                               exit status 1 when an entry was edited, removed,\n"
+        "                               reordered or cut from the end\n"
+        "\n"
+        "      --json                   verify: print the daemon's JSON\n"
+        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
+        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
+        "  -h, --help                   this text\n"
+        "\n"
+        "Exit status: 0 ok, 1 the daemon refused or could not be reached (or the chain is\n"
+        "broken), 2 bad usage.\n";
+
 struct admin_opts {
         struct api_opts conn;
         bool json;
         json_t *body; /* keys create, tenants set */
         json_t *scopes;
         bool have_sessions, have_memory;
+        const char *query[6]; /* audit ls: session, action, since, until, after, limit */
         char **args;
         int nargs;
 };
@@ -68,7 +93,7 @@ static const char *str(json_t *obj, const char *key) {
 }
 
 static int parse_args(const char *prog, const char *usage, int argc, char **argv, struct admin_opts *o) {
-        enum { O_JSON = 256, O_TENANT, O_NAME, O_SCOPE, O_MAX_SESSIONS, O_MAX_MEMORY };
+        enum { O_JSON = 256, O_TENANT, O_NAME, O_SCOPE, O_MAX_SESSIONS, O_MAX_MEMORY, O_Q0 };
         static const struct option opts[] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
@@ -78,9 +103,16 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                 {"scope", required_argument, NULL, O_SCOPE},
                 {"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
                 {"max-memory-mb", required_argument, NULL, O_MAX_MEMORY},
+                {"session", required_argument, NULL, O_Q0},
+                {"action", required_argument, NULL, O_Q0 + 1},
+                {"since", required_argument, NULL, O_Q0 + 2},
+                {"until", required_argument, NULL, O_Q0 + 3},
+                {"after", required_argument, NULL, O_Q0 + 4},
+                {"limit", required_argument, NULL, O_Q0 + 5},
                 {NULL, 0, NULL, 0},
         };
-        bool create = strstr(prog, "create") != NULL, set = strstr(prog, "set") != NULL;
+        bool create = strstr(prog, "create") != NULL, set = strstr(prog, "set") != NULL,
+             audit_ls = !strcmp(prog, "audit ls");
         unsigned long long v;
         int opt, r, at = -1;
         opterr = 0;
@@ -91,6 +123,14 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                         return cli_usage_error(prog, "--%s applies to 'keys create' only", opts[at].name);
                 if ((opt == O_MAX_SESSIONS || opt == O_MAX_MEMORY) && !set)
                         return cli_usage_error(prog, "--%s applies to 'tenants set' only", opts[at].name);
+                if (opt >= O_Q0 && opt < O_Q0 + 6) {
+                        if (!audit_ls)
+                                return cli_usage_error(prog, "--%s applies to 'audit ls' only", opts[at].name);
+                        if (!*optarg)
+                                return cli_usage_error(prog, "--%s: the value cannot be empty", opts[at].name);
+                        o->query[opt - O_Q0] = optarg;
+                        continue;
+                }
                 switch (opt) {
                 case 'h':
                         fputs(usage, stdout);
@@ -294,6 +334,66 @@ static int tenants_act(struct api *a, struct admin_opts *o, const char *sub) {
                 return r;
         return call(a, o, !strcmp(sub, "set") ? "PUT" : "GET", path, !strcmp(sub, "set") ? o->body : NULL,
                     print_tenant);
+}
+
+static int audit_act(struct api *a, struct admin_opts *o, const char *sub) {
+        if (o->nargs > 0)
+                return cli_usage_error("audit", "unexpected argument '%s'", o->args[0]);
+        if (!strcmp(sub, "verify")) {
+                json_t *reply = NULL;
+                int r = api_json(a, "GET", "/v1/audit/verify", NULL, ADMIN_REQUEST_TIMEOUT_S, &reply);
+                if (r == 0) {
+                        bool ok = json_is_true(json_object_get(reply, "ok"));
+                        long long n = (long long)json_integer_value(json_object_get(reply, "entries"));
+                        if (o->json)
+                                cli_print_json(reply);
+                        else if (ok)
+                                printf("ok: %lld entries, the chain is whole\n", n);
+                        else
+                                printf("BROKEN at entry %lld: %s\n",
+                                       (long long)json_integer_value(json_object_get(reply, "first_bad")),
+                                       str(reply, "problem"));
+                        r = ok ? 0 : CLI_EXIT_API;
+                }
+                json_decref(reply);
+                return r;
+        }
+        static const char *const names[] = {"session", "action", "since", "until", "after", "limit"};
+        char *path = NULL;
+        if (asprintf(&path, "/v1/audit?format=json") < 0)
+                return CLI_EXIT_API;
+        for (size_t i = 0; i < 6; i++) {
+                if (!o->query[i])
+                        continue;
+                _cleanup_free_ char *esc = api_escape(a, o->query[i], false);
+                char *longer = NULL;
+                if (!esc || asprintf(&longer, "%s&%s=%s", path, names[i], esc) < 0) {
+                        free(path);
+                        return CLI_EXIT_API;
+                }
+                free(path);
+                path = longer;
+        }
+        json_t *reply = NULL;
+        int r = api_json(a, "GET", path, NULL, ADMIN_REQUEST_TIMEOUT_S, &reply);
+        free(path);
+        if (r == 0) {
+                size_t i;
+                json_t *e;
+                json_array_foreach(json_object_get(reply, "entries"), i, e) {
+                        char *line = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+                        if (line)
+                                printf("%s\n", line);
+                        free(line);
+                }
+        }
+        json_decref(reply);
+        return r;
+}
+
+int cmd_audit(int argc, char **argv) {
+        static const char *const subs[] = {"ls", "verify", NULL};
+        return run("audit", audit_usage, subs, "ls or verify", argc, argv, audit_act);
 }
 
 int cmd_keys(int argc, char **argv) {
