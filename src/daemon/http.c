@@ -286,8 +286,10 @@ static void audit_execution(const struct identity *who, const char *session, con
                             const char *language, const char *context, json_t *out) {
         char sha[65];
         sha256_hex(code, len, sha);
+        /* The language it ran in, from the reply; the request's when there is no reply. */
+        const char *lang = json_string_value(json_object_get(out, "language")) ?: language;
         json_t *f = json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:O?, s:O?, s:O?}", "code_sha256", sha, "code_size",
-                              (json_int_t)len, "language", language, "context_id", context, "execution_id",
+                              (json_int_t)len, "language", lang, "context_id", context, "execution_id",
                               json_object_get(out, "execution_id"), "status",
                               json_object_get(out, "status") ?: json_object_get(json_object_get(out, "error"), "code"),
                               "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",

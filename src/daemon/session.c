@@ -1049,11 +1049,13 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
         /* The runner names the context's language; without a `done` (killed), the request's,
          * else Python's when it named no context either (the runner's own default). */
-        metrics_execution(language[0]      ? language
-                          : req->language  ? req->language
-                          : !req->context  ? "python"
-                                           : "unknown",
-                          status, killed_reason, ms / 1000.0);
+        const char *lang = language[0]     ? language
+                           : req->language ? req->language
+                           : !req->context ? "python"
+                                           : NULL;
+        if (*ret)
+                json_object_set_new(*ret, "language", lang ? json_string(lang) : json_null());
+        metrics_execution(lang ? lang : "unknown", status, killed_reason, ms / 1000.0);
         buf_free(&out.text);
         buf_free(&err.text);
         buf_free(&out.pend);

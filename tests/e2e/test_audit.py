@@ -40,7 +40,7 @@ def test_activity_is_recorded_without_code_or_secrets(client):
                        "file.delete", "context.create", "session.stop"], actions
     execution = mine[1]
     assert execution["code_sha256"] == hashlib.sha256(code.encode()).hexdigest()
-    assert execution["code_size"] == len(code) and execution["status"] == "ok"
+    assert execution["code_size"] == len(code) and execution["status"] == "ok" and execution["language"] == "python"
     assert mine[2]["language"] == "javascript" and mine[2]["context_id"] == "js-a"
     assert mine[3]["command_sha256"] == hashlib.sha256(b"echo not-logged-either").hexdigest() and mine[3]["exit_code"] == 0
     assert mine[4]["path"] == "d/f.txt" and mine[4]["size"] == len(b"contents-not-logged")

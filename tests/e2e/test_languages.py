@@ -179,7 +179,8 @@ def test_contexts_api(client, sid):
     anon = expect(client.post(base), 201).json
     assert anon["id"].startswith("ctx_") and anon["language"] == "python"
     js(client, sid, "globalThis.n = 5", context_id="js-work")
-    assert client.execute(sid, "n * 2", context_id="js-work")["results"][0]["application/json"] == 10, \
+    named = client.execute(sid, "n * 2", context_id="js-work")
+    assert named["results"][0]["application/json"] == 10 and named["language"] == "javascript", \
         "an execute naming a context needs no language"
     got = expect(client.get(base + "/js-work"), 200).json
     assert got == {"id": "js-work", "language": "javascript", "execution_count": 2}
