@@ -610,11 +610,23 @@ static void tenants(struct ctx *x, const char *method) {
 
 static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x);
 
+/* RFC 3339 in UTC as entries write it: YYYY-MM-DDTHH:MM:SS, optional .digits, then Z. */
 static bool valid_time(const char *t) {
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-        return end && (*end == 'Z' || (*end == '.' && end[strspn(end + 1, "0123456789") + 1] == 'Z'));
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+        size_t n = t ? strlen(t) : 0;
+        if (n < sizeof(shape) || n > 40)
+                return false;
+        for (size_t i = 0; i + 1 < sizeof(shape); i++)
+                if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
+                        return false;
+        const char *rest = t + sizeof(shape) - 1;
+        if (*rest == '.') {
+                size_t digits = strspn(rest + 1, "0123456789");
+                if (!digits)
+                        return false;
+                rest += 1 + digits;
+        }
+        return rest[0] == 'Z' && rest[1] == '\0';
 }
 
 static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
@@ -651,6 +663,18 @@ static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
                                 "1 to 10000, format json or jsonl",
                                 bad));
                 return respond(c, x);
+        }
+        /* Entries' times have milliseconds: compare with the bounds written the same way
+         * (2026-01-31T00:00:00Z is 2026-01-31T00:00:00.000Z), as strings compare. */
+        char bound[2][32];
+        for (int i = 0; i < 2; i++) {
+                if (!v[i])
+                        continue;
+                const char *frac = v[i][19] == '.' ? v[i] + 20 : "";
+                size_t digits = strspn(frac, "0123456789");
+                snprintf(bound[i], sizeof(bound[i]), "%.19s.%.*s%.*sZ", v[i], (int)(digits < 3 ? digits : 3), frac,
+                         (int)(digits < 3 ? 3 - digits : 0), "000");
+                v[i] = bound[i];
         }
         json_t *entries =
                 store_audit_query(x->who.tenant, v[0], v[1], v[2], v[3], (int64_t)after, (int)limit);

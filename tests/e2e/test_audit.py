@@ -83,7 +83,13 @@ def test_filters_and_paging(client):
     t = first[0]["time"]
     assert all(e["time"] >= t for e in entries(client, since=t))
     assert all(e["time"] < t for e in entries(client, until=t))
-    for bad, field in (("since=yesterday", "since"), ("until=2026-01-01", "until"), ("action=Bad!", "action"),
+    whole_second = t[:19] + "Z"  # without milliseconds: the same instant as .000Z
+    assert [e["seq"] for e in entries(client, since=whole_second, limit=5)][0] <= first[0]["seq"]
+    assert all(e["time"] < t[:19] + ".000Z" for e in entries(client, until=whole_second))
+    assert entries(client, since=t[:19] + ".5Z") == entries(client, since=t[:19] + ".500Z")
+    for bad, field in (("since=yesterday", "since"), ("until=2026-01-01", "until"), ("since=2026-1-5T1:2:3Z", "since"),
+                       ("since=2026-01-05T01:02:03.Z", "since"), ("until=2026-01-05T01:02:03Zjunk", "until"),
+                       ("action=Bad!", "action"),
                        ("after=-1", "after"), ("limit=0", "limit"), ("limit=10001", "limit"), ("format=xml", "format")):
         expect(client.get("/v1/audit?" + bad), 400, "invalid_request", field=field)
 
