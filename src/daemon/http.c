@@ -610,25 +610,6 @@ static void tenants(struct ctx *x, const char *method) {
 
 static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x);
 
-/* RFC 3339 in UTC as entries write it: YYYY-MM-DDTHH:MM:SS, optional .digits, then Z. */
-static bool valid_time(const char *t) {
-        static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-        size_t n = t ? strlen(t) : 0;
-        if (n < sizeof(shape) || n > 40)
-                return false;
-        for (size_t i = 0; i + 1 < sizeof(shape); i++)
-                if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
-                        return false;
-        const char *rest = t + sizeof(shape) - 1;
-        if (*rest == '.') {
-                size_t digits = strspn(rest + 1, "0123456789");
-                if (!digits)
-                        return false;
-                rest += 1 + digits;
-        }
-        return rest[0] == 'Z' && rest[1] == '\0';
-}
-
 static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
         if (x->route == R_AUDIT_VERIFY) {
                 if (strcmp(x->who.tenant, "default") != 0) {
@@ -644,9 +625,9 @@ static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
                 v[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, q[i]);
         unsigned long long after = 0, limit = 100;
         const char *bad = NULL;
-        if (v[0] && !valid_time(v[0]))
+        if (v[0] && !request_valid_time(v[0]))
                 bad = "since";
-        else if (v[1] && !valid_time(v[1]))
+        else if (v[1] && !request_valid_time(v[1]))
                 bad = "until";
         else if (v[3] && (strlen(v[3]) > 32 || strspn(v[3], "abcdefghijklmnopqrstuvwxyz.") != strlen(v[3])))
                 bad = "action";

@@ -231,6 +231,25 @@ bool request_valid_tenant(const char *t) {
         return ok;
 }
 
+/* RFC 3339 in UTC as entries write it: YYYY-MM-DDTHH:MM:SS, optional .digits, then Z. */
+bool request_valid_time(const char *t) {
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+        size_t n = t ? strlen(t) : 0;
+        if (n < sizeof(shape) || n > 40)
+                return false;
+        for (size_t i = 0; i + 1 < sizeof(shape); i++)
+                if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
+                        return false;
+        const char *rest = t + sizeof(shape) - 1;
+        if (*rest == '.') {
+                size_t digits = strspn(rest + 1, "0123456789");
+                if (!digits)
+                        return false;
+                rest += 1 + digits;
+        }
+        return rest[0] == 'Z' && rest[1] == '\0';
+}
+
 static const char *const languages[] = {"python", "javascript", "typescript", "bash", NULL};
 
 /* NULL when lang is absent or one of the languages; else the error naming `field`. */

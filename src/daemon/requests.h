@@ -18,6 +18,8 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
 int request_context_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 /* Context ids and names: 1 to 64 of [A-Za-z0-9_-]. */
 bool request_valid_name(const char *s);
+/* A time parameter (audit queries): YYYY-MM-DDTHH:MM:SS[.digits]Z, at most 40 bytes. */
+bool request_valid_time(const char *t);
 /* Tenant names: 1 to 64 of [a-z0-9-], not starting with '-'. */
 bool request_valid_tenant(const char *s);
 /* POST /v1/keys: {tenant?, name?, scopes?}; PUT /v1/tenants/{name}: {max_sessions, max_memory_mb}. */

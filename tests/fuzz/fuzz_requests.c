@@ -1,33 +1,38 @@
 /* Fuzz target: the daemon's JSON request parsing and validation (src/daemon/requests.c),
- * the first code that looks inside a request body from the network. */
+ * the first code that looks inside a request body from the network, and the checks of
+ * the path and query parameters that reach it as C strings. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "daemon/requests.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        json_t *req = NULL, *err = NULL;
-        if (request_session_create((const char *)data, size, &req, &err) == 0)
-                json_decref(req);
-        else
-                json_decref(err);
+        static int (*const bodies[])(const char *, size_t, json_t **, json_t **) = {
+                request_session_create, request_context_create, request_command,
+                request_key_create,     request_tenant_put,
+        };
+        for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+                json_t *req = NULL, *err = NULL;
+                if (bodies[i]((const char *)data, size, &req, &err) == 0)
+                        json_decref(req);
+                else
+                        json_decref(err);
+        }
         struct exec_req er;
-        req = err = NULL;
+        json_t *req = NULL, *err = NULL;
         if (request_execute((const char *)data, size, &req, &er, &err) == 0)
                 json_decref(req);
         else
                 json_decref(err);
-        req = err = NULL;
-        if (request_context_create((const char *)data, size, &req, &err) == 0)
-                json_decref(req);
-        else
-                json_decref(err);
-        req = err = NULL;
-        if (request_command((const char *)data, size, &req, &err) == 0)
-                json_decref(req);
-        else
-                json_decref(err);
+        char text[256];
+        size_t n = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
+        memcpy(text, data, n);
+        text[n] = '\0';
+        (void)request_valid_time(text);
+        (void)request_valid_tenant(text);
+        (void)request_valid_name(text);
         return 0;
 }
