@@ -61,6 +61,8 @@ static int bootstrap(const char *data_dir, struct diag *d) {
                         path);
         }
         token[strcspn(token, "\r\n")] = '\0';
+        if (!token[0])
+                return diag_set(d, -EINVAL, "data_dir", "%s is empty: remove it to have a new key made", path);
         char sha[65];
         sha256_hex(token, strlen(token), sha);
         json_t *known = store_key_by_token(sha);

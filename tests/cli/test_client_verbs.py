@@ -583,3 +583,18 @@ def test_commands_verb(cli, session):
     assert cli.ok("commands", "stop", session, task_id).stdout.startswith(task_id.encode() + b" killed")
     p = cli("commands", "run", session)
     assert p.returncode == 2 and b"give a SESSION and a COMMAND" in p.stderr
+
+
+def test_serve_refuses_an_empty_key_file(airlock):
+    top = Path(tempfile.mkdtemp(prefix="airlock-emptykey-"))
+    try:
+        os.chmod(top, 0o755)  # the daemon's uid must reach its data dir
+        data = top / "data"
+        data.mkdir(mode=0o700)
+        (data / "api-key").write_text("")
+        p = subprocess.run([str(airlock), "serve", "--listen", "127.0.0.1:%d" % _free_port(), "--data-dir", str(data)],
+                           capture_output=True, timeout=120)
+        assert p.returncode == 1, p.stderr
+        assert b"api-key is empty: remove it to have a new key made" in p.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
