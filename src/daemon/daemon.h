@@ -97,6 +97,7 @@ struct exec_req {
         const char *language; /* NULL: the context's own (python for a new one) */
         bool clear;           /* start the context afresh first */
         double timeout_s;
+        const struct identity *who; /* for the audit entry */
 };
 
 /* The Python runner, and the Node kernel it starts for JavaScript/TypeScript. */

@@ -132,31 +132,31 @@ static bool valid_id(const char *s, const char *prefix, size_t tail) {
 
 static bool valid_session_id(const char *s) { return valid_id(s, "sess_", 26); }
 
+/* url is prefix + an item short enough for x->path: the item goes to x->path. */
+static bool item_route(const char *url, const char *prefix, struct ctx *x) {
+        size_t n = strlen(prefix);
+        if (strncmp(url, prefix, n) != 0 || strlen(url + n) >= sizeof(x->path))
+                return false;
+        snprintf(x->path, sizeof(x->path), "%s", url + n);
+        return true;
+}
+
 static enum route route_of(const char *url, struct ctx *x) {
-        if (!strcmp(url, "/healthz"))
-                return R_HEALTH;
-        if (!strcmp(url, "/metrics"))
-                return R_METRICS;
-        if (!strcmp(url, "/readyz"))
-                return R_READY;
-        if (!strcmp(url, "/v1/sessions"))
-                return R_SESSIONS;
-        if (!strcmp(url, "/v1/keys"))
-                return R_KEYS;
-        if (!strcmp(url, "/v1/tenants"))
-                return R_TENANTS;
-        if (!strcmp(url, "/v1/audit"))
-                return R_AUDIT;
-        if (!strcmp(url, "/v1/audit/verify"))
-                return R_AUDIT_VERIFY;
-        if (!strncmp(url, "/v1/keys/", 9) && strlen(url + 9) < sizeof(x->path)) {
-                snprintf(x->path, sizeof(x->path), "%s", url + 9);
+        static const struct {
+                const char *url;
+                enum route route;
+        } exact[] = {
+                {"/healthz", R_HEALTH},   {"/metrics", R_METRICS}, {"/readyz", R_READY},
+                {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
+                {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
+                if (!strcmp(url, exact[i].url))
+                        return exact[i].route;
+        if (item_route(url, "/v1/keys/", x))
                 return R_KEY;
-        }
-        if (!strncmp(url, "/v1/tenants/", 12) && strlen(url + 12) < sizeof(x->path)) {
-                snprintf(x->path, sizeof(x->path), "%s", url + 12);
+        if (item_route(url, "/v1/tenants/", x))
                 return R_TENANT;
-        }
         const char *prefix = "/v1/sessions/";
         if (strncmp(url, prefix, strlen(prefix)) != 0)
                 return R_NONE;
@@ -185,8 +185,7 @@ static enum route route_of(const char *url, struct ctx *x) {
         }
         if (!strcmp(rest, "/contexts"))
                 return R_CONTEXTS;
-        if (!strncmp(rest, "/contexts/", 10) && strlen(rest + 10) < sizeof(x->path)) {
-                snprintf(x->path, sizeof(x->path), "%s", rest + 10);
+        if (item_route(rest, "/contexts/", x)) {
                 char *slash = strchr(x->path, '/');
                 if (!slash)
                         return R_CONTEXT;
@@ -281,22 +280,6 @@ static void audit(const struct ctx *x, const char *action, const char *session, 
         audit_record(&x->who, NULL, session, action, fields);
 }
 
-/* An execution's entry: the code's hash and size (never the code), how it ended. */
-static void audit_execution(const struct identity *who, const char *session, const char *code, size_t len,
-                            const char *language, const char *context, json_t *out) {
-        char sha[65];
-        sha256_hex(code, len, sha);
-        /* The language it ran in, from the reply; the request's when there is no reply. */
-        const char *lang = json_string_value(json_object_get(out, "language")) ?: language;
-        json_t *f = json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:O?, s:O?, s:O?}", "code_sha256", sha, "code_size",
-                              (json_int_t)len, "language", lang, "context_id", context, "execution_id",
-                              json_object_get(out, "execution_id"), "status",
-                              json_object_get(out, "status") ?: json_object_get(json_object_get(out, "error"), "code"),
-                              "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",
-                              json_object_get(out, "killed_reason"));
-        audit_record(who, NULL, session, "execution", f);
-}
-
 static void create_session(struct ctx *x) {
         json_t *req = NULL, *err = NULL;
         if (request_session_create(x->body.data, x->body.len, &req, &err) < 0) {
@@ -363,13 +346,13 @@ static void *sse_worker(void *arg) {
                               .context = j->context[0] ? j->context : NULL,
                               .language = j->language[0] ? j->language : NULL,
                               .clear = j->clear,
-                              .timeout_s = j->timeout};
+                              .timeout_s = j->timeout,
+                              .who = &j->who};
         json_t *out = NULL;
         struct diag d = {0};
         if (session_execute(j->session, &er, &sink, &out, &d) < 0)
                 out = api_error(d.code == -ENOENT ? "session_not_found" : d.code == -ESRCH ? "session_ended" : "internal",
                                  NULL, "%s", d.msg);
-        audit_execution(&j->who, j->session, j->code, j->code_len, er.language, er.context, out);
         (void)sse_write(j->fd, "end", out);
         close(j->fd);
         free(j->code);
@@ -451,13 +434,13 @@ static int execute(struct ctx *x, struct MHD_Connection *c) {
         }
         json_t *out = NULL;
         struct diag d = {0};
+        er.who = &x->who;
         if (session_execute(x->session, &er, NULL, &out, &d) < 0)
                 map_diag(x, &d, "internal");
         else {
                 x->status = MHD_HTTP_OK;
                 x->reply = out;
         }
-        audit_execution(&x->who, x->session, er.code, er.code_len, er.language, er.context, x->reply);
         json_decref(req);
         return -1;
 }

@@ -834,8 +834,8 @@ static struct session *session_ref_or_why(const char *id, struct diag *d) {
         return NULL;
 }
 
-int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
-                    struct diag *d) {
+static int execute(const char *id, const struct exec_req *req, const char *sha, const struct exec_sink *sink,
+                   json_t **ret, struct diag *d) {
         struct session *s = session_ref_or_why(id, d);
         if (!s)
                 return d->code;
@@ -1044,8 +1044,6 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                 json_object_set_new(*ret, "stderr_path", json_string(err.spill_path));
         safe_close(out.spill_fd);
         safe_close(err.spill_fd);
-        char sha[65];
-        sha256_hex(req->code, req->code_len, sha);
         store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
         /* The runner names the context's language; without a `done` (killed), the request's,
          * else Python's when it named no context either (the runner's own default). */
@@ -1063,6 +1061,45 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         pthread_mutex_unlock(&s->exec_lock);
         session_unref(s);
         return *ret ? 0 : diag_set(d, -ENOMEM, "", "out of memory");
+}
+
+/* What a refused execution's audit entry says instead of a status. */
+static const char *refusal_of(int code) {
+        switch (code) {
+        case -ENOENT:
+                return "session_not_found";
+        case -ESRCH:
+                return "session_ended";
+        case -EINVAL:
+                return "invalid_request";
+        case -EMSGSIZE:
+                return "payload_too_large";
+        case -EIO:
+        case -ETIMEDOUT:
+                return "unavailable";
+        default:
+                return "internal";
+        }
+}
+
+/* The execution, and its audit entry: the code's hash (computed once, for the store too)
+ * and size, never the code; how it ended, or why it was refused. */
+int session_execute(const char *id, const struct exec_req *req, const struct exec_sink *sink, json_t **ret,
+                    struct diag *d) {
+        char sha[65];
+        sha256_hex(req->code, req->code_len, sha);
+        int r = execute(id, req, sha, sink, ret, d);
+        json_t *out = r == 0 ? *ret : NULL;
+        /* The language it ran in, from the reply; the request's when there is no reply. */
+        const char *lang = json_string_value(json_object_get(out, "language")) ?: req->language;
+        audit_record(req->who, NULL, id, "execution",
+                     json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:s, s:O?, s:O?}", "code_sha256", sha, "code_size",
+                               (json_int_t)req->code_len, "language", lang, "context_id", req->context,
+                               "execution_id", json_object_get(out, "execution_id"), "status",
+                               out ? json_string_value(json_object_get(out, "status")) : refusal_of(r),
+                               "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",
+                               json_object_get(out, "killed_reason")));
+        return r;
 }
 
 void sessions_reap(void) {
