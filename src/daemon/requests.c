@@ -159,6 +159,16 @@ static json_t *parse_body(const char *body, size_t len, json_t **ret) {
         return NULL;
 }
 
+/* The end of every request_*(): the body on success, else the error (and no body). */
+static int finish(json_t *req, json_t *err, json_t **ret_req, json_t **ret_err) {
+        if (err) {
+                json_decref(req);
+                *ret_err = err;
+                return -EINVAL;
+        }
+        *ret_req = req;
+        return 0;
+}
 
 int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
         json_t *req = NULL, *err = parse_body(body, len, &req);
@@ -205,13 +215,7 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
         if (!err && interp && strcmp(interp, "default") != 0)
                 err = api_error("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",
                                 interp);
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
-        *ret_req = req;
-        return 0;
+        return finish(req, err, ret_req, ret_err);
 }
 
 bool request_valid_name(const char *s) {
@@ -282,11 +286,8 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
         const char *context = json_string_value(json_object_get(req, "context_id"));
         if (!err && context && !request_valid_name(context))
                 err = api_error("invalid_request", "context_id", "'context_id' must match [A-Za-z0-9_-]{1,64}");
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
+        if (err)
+                return finish(req, err, ret_req, ret_err);
         json_t *code = json_object_get(req, "code");
         double timeout = json_number_value(json_object_get(req, "timeout_seconds"));
         *ret = (struct exec_req){.code = json_string_value(code),
@@ -312,13 +313,7 @@ int request_context_create(const char *body, size_t len, json_t **ret_req, json_
         const char *id = json_string_value(json_object_get(req, "id"));
         if (!err && id && !request_valid_name(id))
                 err = api_error("invalid_request", "id", "'id' must match [A-Za-z0-9_-]{1,64}");
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
-        *ret_req = req;
-        return 0;
+        return finish(req, err, ret_req, ret_err);
 }
 
 int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
@@ -342,13 +337,7 @@ int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret
                 err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
         if (!err)
                 err = check_env(json_object_get(req, "env"));
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
-        *ret_req = req;
-        return 0;
+        return finish(req, err, ret_req, ret_err);
 }
 
 int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
@@ -380,13 +369,7 @@ int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **
                 if (!err && (!v || (strcmp(v, "sessions") != 0 && strcmp(v, "admin") != 0)))
                         err = api_error("invalid_request", "scopes", "'scopes[%zu]' must be \"sessions\" or \"admin\"", i);
         }
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
-        *ret_req = req;
-        return 0;
+        return finish(req, err, ret_req, ret_err);
 }
 
 int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
@@ -400,11 +383,5 @@ int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **
         for (size_t i = 0; !err && i < ARRAY_SIZE(fields); i++)
                 if (!json_object_get(req, fields[i].name))
                         err = api_error("invalid_request", fields[i].name, "'%s' is required", fields[i].name);
-        if (err) {
-                json_decref(req);
-                *ret_err = err;
-                return -EINVAL;
-        }
-        *ret_req = req;
-        return 0;
+        return finish(req, err, ret_req, ret_err);
 }
