@@ -1667,7 +1667,7 @@ class KernelDied(Exception):
     """A language's process ended (a crash, `exit` in a shell cell): its state is gone."""
 
 
-def _wait_readable(fd, on_interrupt):
+def _wait_readable(fd, on_interrupt=None):
     """Block until fd is readable; a SIGINT to the runner meanwhile calls on_interrupt()."""
     global _sigint_wakeup
     wake_r, wake_w = os.pipe()
@@ -1682,7 +1682,8 @@ def _wait_readable(fd, on_interrupt):
             ready = {event_fd for event_fd, _ in poller.poll()}
             if wake_r in ready:
                 _drain(wake_r)
-                on_interrupt()
+                if on_interrupt is not None:
+                    on_interrupt()
             if fd in ready:
                 return
     finally:
@@ -1888,14 +1889,10 @@ class NodeKernel:
                 if isinstance(frame, dict):
                     return frame
                 continue
-            _wait_readable(self.fd, self._interrupt)
-
-    @staticmethod
-    def _interrupt():
-        # Not passed on: the launcher interrupts every process of the sandbox, the kernel
-        # included, and a second SIGINT landing while Node tears down the watchdog of
-        # vm's breakOnSigint kills Node (measured: one run in three).
-        pass
+            # A SIGINT is not passed on: the launcher interrupts every process of the
+            # sandbox, the kernel included, and a second SIGINT landing while Node tears
+            # down the watchdog of vm's breakOnSigint kills Node (measured: one run in three).
+            _wait_readable(self.fd)
 
     def call(self, frame, relay):
         """Send a request; relay its result/display/error frames; return its terminal frame."""
