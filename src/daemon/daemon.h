@@ -45,6 +45,9 @@ int launch_adopt(int fd, struct diag *reterr);
 int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
                 size_t nfds, struct lreply *ret);
 int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason);
+/* A sandbox's CPU and memory so far (-ESRCH when it is gone); reset_peak starts a new
+ * memory high-water mark where the host can (cgroup v1). */
+int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret);
 bool launch_alive(void);
 const struct lp_host_report *launch_host(void);
 
@@ -53,8 +56,15 @@ const struct lp_host_report *launch_host(void);
 int store_open(const char *data_dir, struct diag *reterr);
 int store_put_session(json_t *session, uint64_t sandbox_id);
 int store_end_session(const char *id, const char *reason);
-int store_record_execution(const char *session_id, const char *exec_id, const char *status, double duration_ms,
-                           const char *code_sha256, size_t code_len);
+struct exec_record {
+        const char *session_id, *exec_id, *tenant, *interpreter, *language, *status, *code_sha256;
+        double duration_ms;
+        size_t code_size;
+        bool usage_known;
+        double cpu_seconds;
+        uint64_t peak_memory_bytes;
+};
+int store_record_execution(const struct exec_record *e);
 /* Sessions left "ready" or "busy" by a previous daemon: their sandboxes died with it. */
 int store_end_orphans(const char *reason);
 /* The live (not ended) session of a sandbox, or NULL. */
@@ -172,13 +182,17 @@ void audit_record(const struct identity *who, const char *tenant, const char *se
 /* ---- metrics (metrics.c): GET /metrics, Prometheus text format ---- */
 
 struct buf;
-void metrics_execution(const char *language, const char *status, const char *killed_reason, double seconds);
+void metrics_execution(const char *language, const char *status, const char *killed_reason, double seconds,
+                       double cpu_seconds);
 void metrics_session_created(bool pooled, double seconds);
 void metrics_session_refused(void);
 void metrics_session_ended(const char *reason);
-void metrics_render(struct buf *out);
+/* per_session: NULL (aggregates only), "*" (every live session's usage) or a tenant. */
+void metrics_render(struct buf *out, const char *per_session);
 /* Live sessions (all tenants). */
 int64_t sessions_active(void);
+/* Each live session's CPU and memory now: [{session, tenant, cpu_seconds, memory_bytes}]. */
+json_t *sessions_usage(void);
 
 /* ---- http (http.c) ---- */
 

@@ -1031,9 +1031,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         case R_HEALTH:
                 return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
         case R_METRICS: {
+                /* Anonymous scrapes (like the probes) see aggregates only; per-session series
+                 * name sessions and tenants, so they need a key: an admin key sees every
+                 * tenant's, any other key its own tenant's. A key that is sent must be valid. */
+                const char *per_session = NULL;
+                if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
+                        if (!authorized(c, &x->who)) {
+                                fail(x, MHD_HTTP_UNAUTHORIZED,
+                                     api_error("unauthorized", NULL, "invalid API key (Authorization: Bearer <key>)"));
+                                return respond(c, x);
+                        }
+                        per_session = x->who.admin ? "*" : x->who.tenant;
+                }
                 struct buf b;
                 buf_init(&b, 1u << 20);
-                metrics_render(&b);
+                metrics_render(&b, per_session);
                 struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"",
                                                                          b.data ? MHD_RESPMEM_MUST_FREE
                                                                                 : MHD_RESPMEM_PERSISTENT);

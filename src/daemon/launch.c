@@ -185,3 +185,18 @@ int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason) {
         pthread_mutex_unlock(&L.lock);
         return r;
 }
+
+int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret) {
+        struct lp_usage u;
+        memset(&u, 0, sizeof(u));
+        u.sandbox_id = sandbox_id;
+        u.flags = reset_peak ? LP_USAGE_RESET_PEAK : 0;
+        struct lreply rep;
+        int r = launch_call(LP_USAGE, &u, sizeof(u), NULL, 0, NULL, 0, &rep);
+        if (r < 0)
+                return r;
+        if (rep.type != LP_USAGE_OK)
+                return rep.type == LP_ERROR ? rep.err.code : -EPROTO;
+        memcpy(ret, rep.body, sizeof(*ret));
+        return 0;
+}

@@ -4,7 +4,9 @@
  * Everything is kept in memory under one mutex (updates are a few additions per
  * execution or session); the figures start again from zero when the daemon restarts, as
  * Prometheus counters may. Labels have fixed, small sets of values (languages, statuses,
- * end reasons): no session ids or tenants, so the number of series stays bounded.
+ * end reasons), except the per-session usage series: those exist for live sessions only
+ * (bounded by the tenants' session quotas), vanish when the session ends, and are shown
+ * only to a scrape that sends a key (they name sessions and tenants).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -44,6 +46,7 @@ static struct {
         uint64_t executions[NLANG][NSTATUS];
         uint64_t killed[NKILLED];
         struct histogram exec_seconds[NLANG];
+        double exec_cpu_seconds[NLANG];
         uint64_t sessions_created;
         struct histogram create_seconds[2]; /* [0] cold start, [1] from the warm pool */
         uint64_t sessions_ended[NEND];
@@ -66,7 +69,8 @@ static void observe(struct histogram *h, const double *bounds, size_t nbounds, d
         h->sum += v;
 }
 
-void metrics_execution(const char *language, const char *status, const char *killed_reason, double seconds) {
+void metrics_execution(const char *language, const char *status, const char *killed_reason, double seconds,
+                       double cpu_seconds) {
         pthread_mutex_lock(&M.lock);
         size_t l = index_of(languages, NLANG, language);
         size_t s = index_of(statuses, NSTATUS, status);
@@ -78,6 +82,7 @@ void metrics_execution(const char *language, const char *status, const char *kil
                         M.killed[k]++;
         }
         observe(&M.exec_seconds[l], exec_bounds, NEXEC_BOUNDS, seconds);
+        M.exec_cpu_seconds[l] += cpu_seconds;
         pthread_mutex_unlock(&M.lock);
 }
 
@@ -166,7 +171,12 @@ static void process_metrics(struct buf *b) {
                          ticks > 0 ? boot + (double)start / (double)ticks : 0);
 }
 
-void metrics_render(struct buf *b) {
+static bool shown(json_t *usage, const char *per_session) {
+        return !strcmp(per_session, "*") ||
+               !strcmp(per_session, json_string_value(json_object_get(usage, "tenant")) ?: "");
+}
+
+void metrics_render(struct buf *b, const char *per_session) {
         uint64_t hits, misses;
         int ready;
         sessions_pool_stats(&hits, &misses, &ready);
@@ -187,6 +197,11 @@ void metrics_render(struct buf *b) {
         for (size_t l = 0; l < NLANG; l++)
                 histogram(b, "airlock_execution_duration_seconds", "language", languages[l], &M.exec_seconds[l],
                           exec_bounds, NEXEC_BOUNDS);
+        header(b, "airlock_execution_cpu_seconds_total", "counter",
+               "CPU time sandboxes used during executions (their cgroups), by language.");
+        for (size_t l = 0; l < NLANG; l++)
+                (void)buf_printf(b, "airlock_execution_cpu_seconds_total{language=\"%s\"} %.6f\n", languages[l],
+                                 M.exec_cpu_seconds[l]);
         header(b, "airlock_sessions_created_total", "counter", "Sessions created.");
         (void)buf_printf(b, "airlock_sessions_created_total %llu\n", (unsigned long long)M.sessions_created);
         header(b, "airlock_session_create_duration_seconds", "histogram",
@@ -211,5 +226,32 @@ void metrics_render(struct buf *b) {
         (void)buf_printf(b, "airlock_pool_misses_total %llu\n", (unsigned long long)misses);
         header(b, "airlock_pool_ready", "gauge", "Sandboxes waiting in the warm pool.");
         (void)buf_printf(b, "airlock_pool_ready %d\n", ready);
+        json_t *usage = sessions_usage();
+        size_t i;
+        json_t *u;
+        long long total = 0;
+        json_array_foreach(usage, i, u)
+                total += (long long)json_integer_value(json_object_get(u, "memory_bytes"));
+        header(b, "airlock_sessions_memory_bytes", "gauge", "Memory in use by all live sessions' sandboxes.");
+        (void)buf_printf(b, "airlock_sessions_memory_bytes %lld\n", total);
+        if (per_session) {
+                header(b, "airlock_session_cpu_seconds_total", "counter",
+                       "CPU time used by each live session's sandbox (its cgroup), all processes.");
+                json_array_foreach(usage, i, u)
+                        if (shown(u, per_session))
+                                (void)buf_printf(b, "airlock_session_cpu_seconds_total{session=\"%s\",tenant=\"%s\"} %.6f\n",
+                                                 json_string_value(json_object_get(u, "session")),
+                                                 json_string_value(json_object_get(u, "tenant")),
+                                                 json_real_value(json_object_get(u, "cpu_seconds")));
+                header(b, "airlock_session_memory_bytes", "gauge",
+                       "Memory in use by each live session's sandbox (its cgroup).");
+                json_array_foreach(usage, i, u)
+                        if (shown(u, per_session))
+                                (void)buf_printf(b, "airlock_session_memory_bytes{session=\"%s\",tenant=\"%s\"} %lld\n",
+                                                 json_string_value(json_object_get(u, "session")),
+                                                 json_string_value(json_object_get(u, "tenant")),
+                                                 (long long)json_integer_value(json_object_get(u, "memory_bytes")));
+        }
+        json_decref(usage);
         process_metrics(b);
 }

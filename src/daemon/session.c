@@ -36,6 +36,8 @@ struct session {
         int refs;
         bool ended, executing;
         uint8_t exit_reason;
+        bool exit_usage_known;            /* the sandbox's last figures, from EXITED */
+        uint64_t exit_cpu_usec, exit_peak_bytes;
         char ended_reason[32];
         double expires_at, last_used, idle_timeout;
         json_t *doc;
@@ -168,6 +170,9 @@ void session_on_exited(const struct lp_exited *ex) {
                 if (s->sandbox_id == ex->sandbox_id && !s->ended) {
                         if (s->executing)
                                 s->exit_reason = ex->reason;
+                        s->exit_usage_known = true;
+                        s->exit_cpu_usec = ex->cpu_usec;
+                        s->exit_peak_bytes = ex->peak_memory_bytes;
                         end_locked(s, reason_text(ex->reason));
                 }
         }
@@ -494,6 +499,32 @@ int64_t sessions_active(void) {
                 n += !s->ended;
         pthread_mutex_unlock(&S.lock);
         return n;
+}
+
+json_t *sessions_usage(void) {
+        /* Collected under the lock, asked of the launcher outside it. */
+        json_t *live = json_array();
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s; s = s->next)
+                if (!s->ended)
+                        json_array_append_new(live, json_pack("{s:s, s:s, s:I}", "session", s->id, "tenant",
+                                                              session_doc_tenant(s->doc), "sandbox",
+                                                              (json_int_t)s->sandbox_id));
+        pthread_mutex_unlock(&S.lock);
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(live, i, v) {
+                struct lp_usage_ok u;
+                if (launch_usage((uint64_t)json_integer_value(json_object_get(v, "sandbox")), false, &u) < 0)
+                        continue; /* ended meanwhile */
+                json_array_append_new(out, json_pack("{s:O, s:O, s:f, s:I}", "session", json_object_get(v, "session"),
+                                                     "tenant", json_object_get(v, "tenant"), "cpu_seconds",
+                                                     (double)u.cpu_usec / 1e6, "memory_bytes",
+                                                     (json_int_t)u.memory_bytes));
+        }
+        json_decref(live);
+        return out;
 }
 
 void tenant_usage(const char *tenant, int64_t *sessions, int64_t *memory_mb) {
@@ -868,6 +899,11 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         const char *status = "ok", *killed_reason = NULL;
         json_int_t count = 0;
         bool state_kept = true, interrupted = false, finished = false, capped = false;
+        /* CPU is the sandbox's cgroup counter across the execution (background tasks
+         * included); the memory peak is the execution's own where the host can reset it
+         * (cgroup v1), else the sandbox's since it started. */
+        struct lp_usage_ok before = {0}, after = {0};
+        bool usage_known = launch_usage(s->sandbox_id, true, &before) == 0;
         double start = now_seconds(), deadline = start + req->timeout_s;
 
         json_t *frame = json_pack("{s:s, s:s, s:s%}", "type", "execute", "id", exec_id, "code", req->code,
@@ -1017,6 +1053,18 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         drain(s->out_fd, &out, exec_id, sink, &listening); /* written before `done`, so already in the pipes */
         drain(s->err_fd, &err, exec_id, sink, &listening);
         double ms = (now_seconds() - start) * 1000.0;
+        if (usage_known && launch_usage(s->sandbox_id, false, &after) < 0) {
+                /* Ended during the execution: its last figures came with EXITED. */
+                pthread_mutex_lock(&S.lock);
+                usage_known = s->exit_usage_known;
+                after.cpu_usec = s->exit_cpu_usec;
+                after.memory_peak_bytes = s->exit_peak_bytes;
+                pthread_mutex_unlock(&S.lock);
+        }
+        double cpu_s = usage_known && after.cpu_usec >= before.cpu_usec
+                               ? (double)(after.cpu_usec - before.cpu_usec) / 1e6
+                               : 0;
+        uint64_t peak = usage_known ? after.memory_peak_bytes : 0;
 
         pthread_mutex_lock(&S.lock);
         s->executing = false;
@@ -1031,6 +1079,11 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                          "state_kept", state_kept, "killed_reason", killed_reason);
         if (*ret && !killed_reason)
                 json_object_set_new(*ret, "killed_reason", json_null());
+        if (*ret) {
+                json_object_set_new(*ret, "cpu_seconds", usage_known ? json_real(cpu_s) : json_null());
+                json_object_set_new(*ret, "peak_memory_bytes",
+                                    usage_known ? json_integer((json_int_t)peak) : json_null());
+        }
         if (*ret && out.dropped)
                 json_object_set_new(*ret, "stdout_dropped_bytes", json_integer((json_int_t)out.dropped));
         if (*ret && err.dropped)
@@ -1044,16 +1097,28 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                 json_object_set_new(*ret, "stderr_path", json_string(err.spill_path));
         safe_close(out.spill_fd);
         safe_close(err.spill_fd);
-        store_record_execution(s->id, exec_id, status, ms, sha, req->code_len);
         /* The runner names the context's language; without a `done` (killed), the request's,
          * else Python's when it named no context either (the runner's own default). */
         const char *lang = language[0]     ? language
                            : req->language ? req->language
                            : !req->context ? "python"
                                            : NULL;
+        store_record_execution(&(struct exec_record){.session_id = s->id,
+                                                     .exec_id = exec_id,
+                                                     .tenant = session_doc_tenant(s->doc),
+                                                     .interpreter = json_string_value(
+                                                             json_object_get(s->doc, "interpreter")),
+                                                     .language = lang,
+                                                     .status = status,
+                                                     .duration_ms = ms,
+                                                     .code_sha256 = sha,
+                                                     .code_size = req->code_len,
+                                                     .usage_known = usage_known,
+                                                     .cpu_seconds = cpu_s,
+                                                     .peak_memory_bytes = peak});
         if (*ret)
                 json_object_set_new(*ret, "language", lang ? json_string(lang) : json_null());
-        metrics_execution(lang ? lang : "unknown", status, killed_reason, ms / 1000.0);
+        metrics_execution(lang ? lang : "unknown", status, killed_reason, ms / 1000.0, cpu_s);
         buf_free(&out.text);
         buf_free(&err.text);
         buf_free(&out.pend);
@@ -1093,12 +1158,14 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
         /* The language it ran in, from the reply; the request's when there is no reply. */
         const char *lang = json_string_value(json_object_get(out, "language")) ?: req->language;
         audit_record(req->who, NULL, id, "execution",
-                     json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:s, s:O?, s:O?}", "code_sha256", sha, "code_size",
-                               (json_int_t)req->code_len, "language", lang, "context_id", req->context,
-                               "execution_id", json_object_get(out, "execution_id"), "status",
+                     json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:s, s:O?, s:O?, s:O?, s:O?}", "code_sha256", sha,
+                               "code_size", (json_int_t)req->code_len, "language", lang, "context_id",
+                               req->context, "execution_id", json_object_get(out, "execution_id"), "status",
                                out ? json_string_value(json_object_get(out, "status")) : refusal_of(r),
                                "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",
-                               json_object_get(out, "killed_reason")));
+                               json_object_get(out, "killed_reason"), "cpu_seconds",
+                               json_object_get(out, "cpu_seconds"), "peak_memory_bytes",
+                               json_object_get(out, "peak_memory_bytes")));
         return r;
 }
 

@@ -62,6 +62,51 @@ static const char schema[] =
         "  hash TEXT NOT NULL);"
         "CREATE INDEX IF NOT EXISTS audit_tenant_time ON audit(tenant, time);";
 
+/* Changes to tables that already exist, in order; PRAGMA user_version counts the ones a
+ * database has had. Never edit one that has shipped: add the next. */
+static const char *const migrations[] = {
+        /* 1: what /v1/stats groups and sums executions by. */
+        "ALTER TABLE executions ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';"
+        "ALTER TABLE executions ADD COLUMN interpreter TEXT NOT NULL DEFAULT 'default';"
+        "ALTER TABLE executions ADD COLUMN language TEXT;"
+        "ALTER TABLE executions ADD COLUMN cpu_seconds REAL;"
+        "ALTER TABLE executions ADD COLUMN peak_memory_bytes INTEGER;"
+        "CREATE INDEX executions_tenant_time ON executions(tenant, created_at);",
+};
+
+static int migrate(struct diag *d) {
+        sqlite3_stmt *st = NULL;
+        int version = 0;
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+        if (version > n)
+                return diag_set(d, -EPROTO, "data_dir",
+                                "the database is from a newer Airlock (schema %d, this one knows %d): upgrade, or "
+                                "restore a backup made by this version",
+                                version, n);
+        for (int i = version; i < n; i++) {
+                char pragma[40], *err = NULL;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", i + 1);
+                int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_exec(db, migrations[i], NULL, NULL, &err);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_exec(db, pragma, NULL, NULL, &err);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &err);
+                if (rc != SQLITE_OK) {
+                        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+                        diag_set(d, -EIO, "data_dir", "cannot upgrade the database to schema %d: %s", i + 1,
+                                 err ? err : sqlite3_errstr(rc));
+                        sqlite3_free(err);
+                        return -EIO;
+                }
+        }
+        return 0;
+}
+
 int store_open(const char *data_dir, struct diag *d) {
         char path[4096];
         if (strfmt_path(path, sizeof(path), data_dir, "airlock.db") < 0)
@@ -78,7 +123,7 @@ int store_open(const char *data_dir, struct diag *d) {
                 sqlite3_free(err);
                 return -EIO;
         }
-        return 0;
+        return migrate(d);
 }
 
 static int exec_stmt(const char *sql, const char *const *text, int ntext, const int64_t *ints, int nints) {
@@ -162,21 +207,29 @@ json_t *store_session_of_sandbox(uint64_t sandbox_id) {
         return out;
 }
 
-int store_record_execution(const char *session_id, const char *exec_id, const char *status, double duration_ms,
-                           const char *code_sha256, size_t code_len) {
+int store_record_execution(const struct exec_record *e) {
         pthread_mutex_lock(&lock);
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(db,
-                                    "INSERT INTO executions(id, session_id, status, duration_ms, code_sha256, code_size) "
-                                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                    "INSERT INTO executions(id, session_id, status, duration_ms, code_sha256, code_size, "
+                                    "tenant, interpreter, language, cpu_seconds, peak_memory_bytes) "
+                                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                                     -1, &st, NULL);
         if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, exec_id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, session_id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, status, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_double(st, 4, duration_ms);
-                sqlite3_bind_text(st, 5, code_sha256, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(st, 6, (sqlite3_int64)code_len);
+                sqlite3_bind_text(st, 1, e->exec_id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, e->session_id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 3, e->status, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_double(st, 4, e->duration_ms);
+                sqlite3_bind_text(st, 5, e->code_sha256, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 6, (sqlite3_int64)e->code_size);
+                sqlite3_bind_text(st, 7, e->tenant ? e->tenant : "default", -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 8, e->interpreter ? e->interpreter : "default", -1, SQLITE_TRANSIENT);
+                if (e->language)
+                        sqlite3_bind_text(st, 9, e->language, -1, SQLITE_TRANSIENT);
+                if (e->usage_known) {
+                        sqlite3_bind_double(st, 10, e->cpu_seconds);
+                        sqlite3_bind_int64(st, 11, (sqlite3_int64)e->peak_memory_bytes);
+                }
                 rc = sqlite3_step(st);
         }
         sqlite3_finalize(st);

@@ -97,6 +97,28 @@ static void close_fds(int *fds, size_t n) {
                 safe_close(fds[i]);
 }
 
+/* A sandbox's CPU and memory from its cgroup; the peak starts afresh when asked. */
+static void send_usage(struct launcher *L, uint64_t req_id, const struct lp_usage *u) {
+        struct diag d = {0};
+        struct sandbox *sb = find_sandbox(L, u->sandbox_id);
+        if (!sb || sb->state == SB_DONE) {
+                diag_set(&d, -ESRCH, "sandbox_id", "no running sandbox %llu", (unsigned long long)u->sandbox_id);
+                launcher_reply_error(L, req_id, &d);
+                return;
+        }
+        struct lp_usage_ok ok;
+        memset(&ok, 0, sizeof(ok));
+        struct cg_stats cs = {0};
+        if (sb->cg && cg_read_stats(sb->cg, &cs) == 0) {
+                ok.cpu_usec = cs.cpu_usec;
+                ok.memory_bytes = cs.memory_current_bytes;
+                ok.memory_peak_bytes = cs.memory_peak_bytes;
+                if (u->flags & LP_USAGE_RESET_PEAK)
+                        ok.peak_resettable = cg_reset_peak(sb->cg) == 0;
+        }
+        launcher_send(L, LP_USAGE_OK, req_id, &ok, sizeof(ok), NULL, 0);
+}
+
 /* One request from the client. Anything malformed is answered with ERROR and counted;
  * too many and the client is treated as hostile and dropped. */
 static int handle_request(struct launcher *L, const char *pkt, size_t len, int *fds, size_t nfds) {
@@ -183,6 +205,18 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                         return 0;
                 }
                 files_handle(L, req_id, &fr);
+                return 0;
+        }
+        case LP_USAGE: {
+                if (nfds)
+                        break;
+                struct lp_usage u;
+                memcpy(&u, f.body, sizeof(u));
+                if (lp_validate_usage(&u, &d) < 0) {
+                        launcher_reply_error(L, req_id, &d);
+                        return 0;
+                }
+                send_usage(L, req_id, &u);
                 return 0;
         }
         default:

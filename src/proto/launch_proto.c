@@ -7,6 +7,8 @@ _Static_assert(sizeof(struct lp_header) == 24, "header layout");
 _Static_assert(sizeof(struct lp_limits) == 48, "limits layout");
 _Static_assert(sizeof(struct lp_create) == 160, "create layout");
 _Static_assert(sizeof(struct lp_exited) == 56, "exited layout");
+_Static_assert(sizeof(struct lp_usage) == 16, "usage layout");
+_Static_assert(sizeof(struct lp_usage_ok) == 32, "usage_ok layout");
 
 static int body_size_for(uint16_t type, size_t *min, size_t *max) {
         switch (type) {
@@ -25,6 +27,12 @@ static int body_size_for(uint16_t type, size_t *min, size_t *max) {
                 return 0;
         case LP_FILE_OK:
                 *min = *max = sizeof(struct lp_file_ok);
+                return 0;
+        case LP_USAGE:
+                *min = *max = sizeof(struct lp_usage);
+                return 0;
+        case LP_USAGE_OK:
+                *min = *max = sizeof(struct lp_usage_ok);
                 return 0;
         case LP_ATTACHED:
                 *min = *max = sizeof(struct lp_attached);
@@ -277,6 +285,14 @@ int lp_validate_signal(const struct lp_signal *s, struct diag *reterr) {
         if (s->reason > LP_REASON_STOPPED || s->reason == LP_REASON_OOM || s->reason == LP_REASON_PIDS)
                 return diag_set(reterr, -EINVAL, "reason", "reason %u cannot be requested", s->reason);
         if (!all_zero(s->reserved, sizeof(s->reserved)))
+                return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
+        return 0;
+}
+
+int lp_validate_usage(const struct lp_usage *u, struct diag *reterr) {
+        if (u->flags & ~(uint32_t)LP_USAGE_RESET_PEAK)
+                return diag_set(reterr, -EINVAL, "flags", "unknown usage flags 0x%x", u->flags);
+        if (u->reserved)
                 return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
         return 0;
 }

@@ -29,6 +29,7 @@ enum lp_type {
         LP_CREATE = 2,    /* + 1 fd: the code to run (regular file or memfd) */
         LP_SIGNAL = 3,    /* interrupt or kill a sandbox */
         LP_FILE = 4,      /* open, list, stat, remove or create in a sandbox's workspace */
+        LP_USAGE = 5,     /* a sandbox's CPU and memory so far */
         LP_HELLO_OK = 101,
         LP_CREATED = 102, /* + 2 fds: read ends of the sandbox's stdout and stderr,
                            * + the control socket as a third with LP_CREATE_CONTROL */
@@ -37,6 +38,7 @@ enum lp_type {
         LP_FILE_OK = 105, /* + 1 fd for READ, WRITE (the open file) and LIST (a listing) */
         LP_ATTACHED = 106, /* supervisor -> a restarted daemon, after HELLO_OK, once per live
                             * session sandbox: + 3 fds (stdout, stderr, control socket) */
+        LP_USAGE_OK = 107,
 };
 
 struct lp_header {
@@ -206,6 +208,28 @@ struct lp_exited {
         uint64_t limit_value; /* the limit that was hit, for the message (bytes, pids, ms) */
 };
 
+enum lp_usage_flags {
+        /* Start a new high-water mark after reading this one (cgroup v1's
+         * memory.max_usage_in_bytes; v2's memory.peak cannot be reset before Linux 6.12,
+         * so there the peak stays the sandbox's own). */
+        LP_USAGE_RESET_PEAK = 1u << 0,
+};
+
+struct lp_usage {
+        uint64_t sandbox_id;
+        uint32_t flags; /* enum lp_usage_flags */
+        uint32_t reserved;
+};
+
+/* An unknown sandbox (just exited, or never was) is an ERROR with -ESRCH. */
+struct lp_usage_ok {
+        uint64_t cpu_usec;
+        uint64_t memory_bytes;      /* now */
+        uint64_t memory_peak_bytes; /* since the sandbox started or the last reset */
+        uint8_t peak_resettable;    /* 1 when LP_USAGE_RESET_PEAK works on this host */
+        uint8_t reserved[7];
+};
+
 /* Workspace files (namespace backend). The launcher resolves `path` beneath the
  * sandbox's /workspace with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
  * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) and hands back an open fd: bytes never pass
@@ -288,6 +312,7 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr);
 int lp_validate_hello(const struct lp_hello *h, struct diag *reterr);
 int lp_validate_file(const struct lp_file *f, struct diag *reterr);
+int lp_validate_usage(const struct lp_usage *u, struct diag *reterr);
 
 /* A workspace path: relative, '/'-separated, at most LP_PATH_MAX-1 bytes and
  * LP_PATH_DEPTH_MAX parts, no empty, "." or ".." part, no control characters. The empty

@@ -508,6 +508,12 @@ int cg_read_stats(struct cg *c, struct cg_stats *ret) {
         return c->ops->read_stats(c, ret);
 }
 
+int cg_reset_peak(struct cg *c) {
+        if (!c)
+                return -EINVAL;
+        return c->ops->reset_peak ? c->ops->reset_peak(c) : -EOPNOTSUPP;
+}
+
 int cg_kill_all(struct cg *c) {
         if (!c)
                 return -EINVAL;

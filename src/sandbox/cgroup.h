@@ -65,6 +65,7 @@ struct cg_limits {
 
 struct cg_stats {
         uint64_t memory_peak_bytes;
+        uint64_t memory_current_bytes;
         uint64_t cpu_usec;
         uint64_t oom_kills;   /* v2 memory.events oom_kill; v1 memory.oom_control oom_kill */
         uint64_t pids_max_hits; /* v2 pids.events max; v1 pids.events max */
@@ -99,6 +100,11 @@ int cg_create(const struct cg_host *h, const char *name, const struct cg_limits 
 int cg_attach(struct cg *c, pid_t pid, struct diag *reterr);
 
 int cg_read_stats(struct cg *c, struct cg_stats *ret);
+
+/* Make the memory peak count from now (one execution's own, not the sandbox's).
+ * v1: memory.max_usage_in_bytes is reset by writing 0 to it. v2: -EOPNOTSUPP (memory.peak
+ * became resettable only in Linux 6.12, and then per open file). */
+int cg_reset_peak(struct cg *c);
 
 /* Kill every process inside and wait (bounded, ~1 s) until none are left.
  * v2: cgroup.kill when present; else freeze + SIGKILL each pid in cgroup.procs + thaw. */

@@ -28,6 +28,8 @@ struct cg_ops {
         int (*create)(struct cg *c, const struct cg_host *h, const struct cg_limits *l, struct diag *reterr);
         int (*attach)(struct cg *c, pid_t pid, struct diag *reterr);
         int (*read_stats)(struct cg *c, struct cg_stats *ret);
+        /* Start a new memory high-water mark; -EOPNOTSUPP where the layout has none. */
+        int (*reset_peak)(struct cg *c);
         int (*kill_all)(struct cg *c);
         /* rmdir every directory in c->dirs (deepest last-created first); c is freed by the caller. */
         int (*destroy)(struct cg *c);

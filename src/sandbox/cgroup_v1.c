@@ -153,6 +153,8 @@ static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
         if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
                 if (cg_path(path, sizeof(path), "%s/memory.max_usage_in_bytes", dir) == 0)
                         keep_first(&res, cg_read_u64(path, &ret->memory_peak_bytes));
+                if (cg_path(path, sizeof(path), "%s/memory.usage_in_bytes", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
                 if (cg_path(path, sizeof(path), "%s/memory.oom_control", dir) == 0)
                         keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         }
@@ -255,7 +257,15 @@ static int v1_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         return cg_path(buf, size, "%s/%s/%s", h->fsroot, ctrl, cg_parent_rel(h));
 }
 
+static int v1_reset_peak(struct cg *c) {
+        const char *dir = ctrl_dir(c, CG_V1_MEMORY);
+        if (!dir)
+                return -EOPNOTSUPP;
+        return cg_write_attr(dir, "memory.max_usage_in_bytes", "0", NULL);
+}
+
 const struct cg_ops cg_v1_ops = {
+        .reset_peak = v1_reset_peak,
         .adopt = v1_adopt,
         .parent_dir = v1_parent_dir,
         .prepare = v1_prepare,

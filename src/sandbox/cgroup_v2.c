@@ -165,6 +165,8 @@ static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
                                 r = cg_read_u64(path, &ret->memory_peak_bytes);
                         keep_first(&res, r);
                 }
+                if (cg_path(path, sizeof(path), "%s/memory.current", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
                 if (cg_path(path, sizeof(path), "%s/memory.events", dir) == 0)
                         keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         }

@@ -424,6 +424,47 @@ static void test_cpu_usage(void **state) {
         assert_gone("cpu");
 }
 
+/* The peak resets to what is in use now: a 64 MiB high-water mark from a finished child
+ * is gone afterwards, and a later 8 MiB one is seen as itself. */
+static void touch_in_child(struct cg *c, size_t len) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                child_attach_or_die(c);
+                char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        _exit(91);
+                for (size_t off = 0; off < len; off += 4096)
+                        ((volatile char *)p)[off] = 1;
+                _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_reset_peak(void **state) {
+        (void)state;
+        struct cg_limits l = { .memory_bytes = 256 * MIB };
+        struct cg *c = create_ok("peak", &l);
+        touch_in_child(c, 64 * MIB);
+        struct cg_stats s;
+        assert_int_equal(cg_read_stats(c, &s), 0);
+        if (s.memory_peak_bytes < 64 * MIB)
+                fail_msg("peak before reset = %llu", (unsigned long long)s.memory_peak_bytes);
+        assert_true(s.memory_current_bytes < s.memory_peak_bytes);
+        assert_int_equal(cg_reset_peak(c), 0);
+        assert_int_equal(cg_read_stats(c, &s), 0);
+        if (s.memory_peak_bytes >= 32 * MIB)
+                fail_msg("peak after reset = %llu", (unsigned long long)s.memory_peak_bytes);
+        touch_in_child(c, 8 * MIB);
+        assert_int_equal(cg_read_stats(c, &s), 0);
+        if (s.memory_peak_bytes < 8 * MIB || s.memory_peak_bytes >= 32 * MIB)
+                fail_msg("peak of the second child = %llu", (unsigned long long)s.memory_peak_bytes);
+        assert_null(cg_destroy(c));
+        assert_gone("peak");
+}
+
 static void test_destroy_with_live_process(void **state) {
         (void)state;
         struct cg_limits l = { .memory_bytes = 64 * MIB, .cpu_millis = 200, .pids = 4 };
@@ -463,6 +504,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_pids_limit, test_teardown),
                 cmocka_unit_test_teardown(test_kill_all_tree, test_teardown),
                 cmocka_unit_test_teardown(test_cpu_usage, test_teardown),
+                cmocka_unit_test_teardown(test_reset_peak, test_teardown),
                 cmocka_unit_test_teardown(test_destroy_with_live_process, test_teardown),
         };
         setup_host();

@@ -505,7 +505,10 @@ static void test_stats_parse(void **state) {
         struct cg_stats s;
         assert_int_equal(cg_read_stats(c, &s), 0);
         assert_int_equal(s.memory_peak_bytes, 33550336);
+        assert_int_equal(s.memory_current_bytes, 4096);
         assert_int_equal(s.cpu_usec, 1234567);
+        /* v2 has no resettable peak before Linux 6.12: said so, and nothing is written. */
+        assert_int_equal(cg_reset_peak(c), -EOPNOTSUPP);
         assert_int_equal(s.oom_kills, 3);
         assert_int_equal(s.pids_max_hits, 7);
         assert_int_equal(s.nprocs, 3);
