@@ -31,6 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct lp_signal s;
                 memcpy(&s, f.body, sizeof(s));
                 (void)lp_validate_signal(&s, &d);
+        } else if (f.hdr.type == LP_USAGE) {
+                struct lp_usage u;
+                memcpy(&u, f.body, sizeof(u));
+                (void)lp_validate_usage(&u, &d);
         }
         return 0;
 }

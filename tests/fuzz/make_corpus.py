@@ -29,6 +29,9 @@ seeds = {
     "file_traversal": lp.file_req(1, lp.F_READ, b"a/../../etc/passwd"),
     "signal": frame(3, struct.pack("<QBB6x", 1, 1, 1)),
     "signal_kill": frame(3, struct.pack("<QBB6x", 1, 2, 5)),
+    "usage": frame(5, struct.pack("<QII", 1, 0, 0)),
+    "usage_reset": frame(5, struct.pack("<QII", 1, 1, 0)),
+    "usage_bad_flags": frame(5, struct.pack("<QII", 1, 6, 0)),
     "short": b"ARLK",
     "bad_type": frame(77, b"x" * 8),
 }

@@ -5,8 +5,9 @@ import struct
 
 MAGIC, VERSION = 0x4B4C5241, 1
 HELLO, CREATE, SIGNAL = 1, 2, 3
-FILE = 4
-HELLO_OK, CREATED, EXITED, ERROR, FILE_OK = 101, 102, 103, 104, 105
+FILE, USAGE = 4, 5
+HELLO_OK, CREATED, EXITED, ERROR, FILE_OK, USAGE_OK = 101, 102, 103, 104, 105, 107
+USAGE_RESET_PEAK = 1
 F_READ, F_WRITE, F_LIST, F_STAT, F_REMOVE, F_MKDIR = range(1, 7)
 F_PARENTS, F_RECURSIVE = 1, 2
 FT_FILE, FT_DIR, FT_SYMLINK, FT_OTHER = 1, 2, 3, 4
@@ -45,6 +46,10 @@ def file_req(sandbox_id: int, op: int, path: bytes, flags: int = 0, mode: int = 
     return frame(FILE, body, req)
 
 
+def usage(sandbox_id: int, flags: int = 0, req: int = 5) -> bytes:
+    return frame(USAGE, struct.pack("<QII", sandbox_id, flags, 0), req)
+
+
 def dirents(data: bytes) -> dict:
     """Decode a LIST memfd: {name: (type, size, mode)}."""
     out, off = {}, 0
@@ -76,6 +81,9 @@ def parse(data: bytes) -> dict:
     elif ftype == FILE_OK:
         size, mtime, nsec, mode, entries, ftyp = struct.unpack_from("<qqIIIB", body)
         out.update(size=size, mtime=mtime, mode=mode, entries=entries, ftype=ftyp)
+    elif ftype == USAGE_OK:
+        cpu, mem, peak, resettable = struct.unpack_from("<QQQB", body)
+        out.update(cpu_usec=cpu, memory_bytes=mem, peak=peak, resettable=resettable)
     elif ftype == HELLO_OK:
         out["is_root"], out["userns"], out["seccomp"], out["landlock"], out["cgroup"], out["bwrap"] = body[:6]
     return out

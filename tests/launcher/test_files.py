@@ -148,3 +148,62 @@ def test_unknown_sandbox_and_bad_fields(launcher):
     launcher.send(lp.file_req(999, lp.F_WRITE, b"x", mode=0o4755))
     msg, _ = launcher.recv()
     assert (msg["type"], msg["field"]) == (lp.ERROR, "mode")
+
+
+USAGE_PROGRAM = b"""
+import os, time
+t = time.process_time()
+while time.process_time() - t < 0.2:
+    pass
+blob = b'x' * (40 * 1024 * 1024)
+print('BUSY', flush=True)
+while not os.path.exists('/workspace/freed'):
+    time.sleep(0.01)
+del blob
+print('FREED', flush=True)
+time.sleep(30)
+"""
+
+
+def test_usage_reports_cpu_and_memory_and_resets_the_peak(launcher):
+    """USAGE: the sandbox's CPU time and memory, read from its cgroup (the control: the
+    same sandbox shows the 40 MiB while it holds them and a smaller peak after a reset)."""
+    launcher.hello()
+    fd = memfd(USAGE_PROGRAM)
+    launcher.send(lp.create(timeout_ms=30000), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    assert created["type"] == lp.CREATED
+    sid = created["sandbox_id"]
+    try:
+        assert read_line(out_r).strip() == b"BUSY"
+        launcher.send(lp.usage(sid))
+        held, _ = launcher.recv()
+        assert held["type"] == lp.USAGE_OK, held
+        assert held["cpu_usec"] >= 200000 and held["peak"] >= 40 << 20 and held["memory_bytes"] >= 40 << 20, held
+        msg, wfd = request(launcher, sid, lp.F_WRITE, b"freed", mode=0o644)
+        os.close(wfd)
+        assert read_line(out_r).strip() == b"FREED"
+        launcher.send(lp.usage(sid, lp.USAGE_RESET_PEAK))
+        reset, _ = launcher.recv()
+        assert reset["type"] == lp.USAGE_OK and reset["cpu_usec"] >= held["cpu_usec"], reset
+        launcher.send(lp.usage(sid))
+        after, _ = launcher.recv()
+        if created["isolation"]["cgroup"] == 1:  # cgroup v1: the peak starts again
+            assert reset["resettable"] == 1 and after["peak"] < 40 << 20, (reset, after)
+        else:
+            assert reset["resettable"] == 0 and after["peak"] >= 40 << 20, (reset, after)
+    finally:
+        launcher.send(lp.signal(sid, lp.SIG_KILL, lp.REASON_STOPPED))
+        os.close(out_r)
+        os.close(err_r)
+
+
+def test_usage_of_unknown_sandbox_and_bad_flags(launcher):
+    launcher.hello()
+    launcher.send(lp.usage(999))
+    msg, _ = launcher.recv()
+    assert (msg["type"], msg["field"], msg["code"]) == (lp.ERROR, "sandbox_id", -errno.ESRCH), msg
+    launcher.send(lp.usage(999, flags=6))
+    msg, _ = launcher.recv()
+    assert (msg["type"], msg["field"]) == (lp.ERROR, "flags"), msg

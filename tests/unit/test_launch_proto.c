@@ -166,6 +166,24 @@ static void test_signal(void **state) {
         assert_true(lp_validate_signal(&s, &d) < 0);
 }
 
+static void test_usage(void **state) {
+        (void)state;
+        struct diag d = {0};
+        struct lp_usage u = {.sandbox_id = 7, .flags = LP_USAGE_RESET_PEAK};
+        assert_int_equal(lp_validate_usage(&u, &d), 0);
+        u.flags = 2;
+        assert_true(lp_validate_usage(&u, &d) < 0);
+        assert_string_equal(d.field, "flags");
+        u.flags = 0, u.reserved = 1;
+        assert_true(lp_validate_usage(&u, &d) < 0);
+        assert_string_equal(d.field, "reserved");
+        /* A USAGE body must be exactly its struct's size. */
+        char frame[128];
+        int n = lp_encode(LP_USAGE, 1, &u, sizeof(u) - 1, NULL, 0, frame, sizeof(frame));
+        struct lp_frame f;
+        assert_true(n < 0 || lp_decode(frame, (size_t)n, &f, &d) < 0);
+}
+
 static void test_hello(void **state) {
         (void)state;
         struct diag d = {0};
@@ -230,7 +248,7 @@ int main(void) {
                 cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
                 cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
                 cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
-                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_paths),        cmocka_unit_test(test_usage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
