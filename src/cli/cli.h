@@ -11,3 +11,4 @@ int cmd_commands(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_tenants(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_stats(int argc, char **argv);

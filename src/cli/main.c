@@ -27,7 +27,8 @@ static const char usage[] =
         "  keys     create, list and revoke API keys (tenants, scopes)\n"
         "  tenants  tenants' quotas of sessions and memory\n"
         "  audit    the audit log: list entries, verify the hash chain\n"
-        "           (these four find the daemon with --url or AIRLOCK_URL and\n"
+        "  stats    execution statistics over a time range (count, rates, durations, CPU)\n"
+        "           (these find the daemon with --url or AIRLOCK_URL and\n"
         "           authenticate with --api-key or AIRLOCK_API_KEY)\n"
         "\n"
         "  version  print the version\n"
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
                 return cmd_tenants(argc - 1, argv + 1);
         if (!strcmp(cmd, "audit"))
                 return cmd_audit(argc - 1, argv + 1);
+        if (!strcmp(cmd, "stats"))
+                return cmd_stats(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))
                 return cmd_files(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

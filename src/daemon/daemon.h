@@ -87,6 +87,10 @@ int store_audit_append(json_t *entry);
 json_t *store_audit_query(const char *tenant, const char *since, const char *until, const char *session,
                           const char *action, int64_t after_seq, int limit);
 json_t *store_audit_verify(void);
+/* Execution statistics (GET /v1/stats): [{group, buckets: [{start, executions, ...}]}];
+ * tenant NULL = every tenant. */
+struct stats_query;
+json_t *store_stats(const struct stats_query *q, const char *tenant);
 
 /* ---- sessions (session.c) ---- */
 

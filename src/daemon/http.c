@@ -32,6 +32,7 @@ enum route {
         R_HEALTH,
         R_READY,
         R_METRICS,
+        R_STATS, /* any key: its own tenant's figures */
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
         R_AUDIT,
@@ -148,7 +149,7 @@ static enum route route_of(const char *url, struct ctx *x) {
         } exact[] = {
                 {"/healthz", R_HEALTH},   {"/metrics", R_METRICS}, {"/readyz", R_READY},
                 {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
-                {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY},
+                {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY}, {"/v1/stats", R_STATS},
         };
         for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
                 if (!strcmp(url, exact[i].url))
@@ -217,6 +218,7 @@ static const char *allowed_methods(enum route r) {
         case R_TENANTS:
         case R_AUDIT:
         case R_AUDIT_VERIFY:
+        case R_STATS:
                 return "GET";
         case R_TENANT:
                 return "GET, PUT";
@@ -662,6 +664,35 @@ static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+/* ---- statistics ---- */
+
+/* Computed from the recorded executions. A key sees its own tenant's; an admin key of
+ * tenant default may name any tenant, or none for all of them. */
+static void stats(struct ctx *x, struct MHD_Connection *c) {
+        const char *v[STATS_Q_COUNT];
+        for (size_t i = 0; i < STATS_Q_COUNT; i++)
+                v[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, stats_query_names[i]);
+        struct stats_query q;
+        json_t *err = NULL;
+        if (request_stats_query(v, (int64_t)time(NULL), &q, &err) < 0) {
+                fail(x, MHD_HTTP_BAD_REQUEST, err);
+                return;
+        }
+        bool operator = x->who.admin && !strcmp(x->who.tenant, "default");
+        if (q.tenant[0] && strcmp(q.tenant, x->who.tenant) != 0 && !operator) {
+                fail(x, MHD_HTTP_FORBIDDEN,
+                     api_error("forbidden", "tenant", "another tenant's figures take an admin key of tenant default"));
+                return;
+        }
+        const char *tenant = q.tenant[0] ? q.tenant : operator ? NULL : x->who.tenant;
+        char since[32], until[32];
+        rfc3339((time_t)q.since, since, sizeof(since));
+        rfc3339((time_t)q.until, until, sizeof(until));
+        x->status = MHD_HTTP_OK;
+        x->reply = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:o}", "since", since, "until", until, "bucket_seconds",
+                             (json_int_t)q.bucket, "by", q.by, "tenant", tenant, "series", store_stats(&q, tenant));
 }
 
 /* ---- contexts ---- */
@@ -1111,6 +1142,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         case R_AUDIT:
         case R_AUDIT_VERIFY:
                 return audit_log(x, c);
+        case R_STATS:
+                stats(x, c);
+                return respond(c, x);
         case R_FILE:
                 if (!strcmp(method, "GET"))
                         return download(x, c);

@@ -256,6 +256,98 @@ bool request_valid_time(const char *t) {
 
 static const char *const languages[] = {"python", "javascript", "typescript", "bash", NULL};
 
+/* A valid time (request_valid_time) as Unix seconds, its fields range-checked. */
+static int time_seconds(const char *t, int64_t *ret) {
+        if (!request_valid_time(t))
+                return -EINVAL;
+        struct tm tm = {0};
+        int f[6] = {0};
+        for (int i = 0, off[] = {0, 5, 8, 11, 14, 17}, len[] = {4, 2, 2, 2, 2, 2}; i < 6; i++)
+                for (int k = 0; k < len[i]; k++)
+                        f[i] = f[i] * 10 + (t[off[i] + k] - '0');
+        if (f[0] < 1970 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
+                return -EINVAL;
+        tm.tm_year = f[0] - 1900, tm.tm_mon = f[1] - 1, tm.tm_mday = f[2];
+        tm.tm_hour = f[3], tm.tm_min = f[4], tm.tm_sec = f[5];
+        time_t v = timegm(&tm);
+        if (v == (time_t)-1 || tm.tm_mday != f[2]) /* 31 November rolls over: refused */
+                return -EINVAL;
+        *ret = (int64_t)v;
+        return 0;
+}
+
+static json_t *check_language(const char *lang, const char *field);
+
+static int refuse(json_t **ret_err, json_t *e) {
+        *ret_err = e;
+        return -EINVAL;
+}
+
+const char *const stats_query_names[STATS_Q_COUNT] = {"since", "until", "bucket", "by", "interpreter", "language",
+                                                      "tenant"};
+
+int request_stats_query(const char *const v[STATS_Q_COUNT], int64_t now, struct stats_query *q, json_t **err) {
+        memset(q, 0, sizeof(*q));
+        q->until = now + 1; /* executions recorded this second are in */
+        q->since = now - 86400;
+        q->by = "interpreter";
+        if (v[STATS_Q_SINCE] && time_seconds(v[STATS_Q_SINCE], &q->since) < 0)
+                return refuse(err,
+                              api_error("invalid_request", "since", "since: an RFC 3339 UTC time, e.g. 2026-01-31T00:00:00Z"));
+        if (v[STATS_Q_UNTIL] && time_seconds(v[STATS_Q_UNTIL], &q->until) < 0)
+                return refuse(err,
+                              api_error("invalid_request", "until", "until: an RFC 3339 UTC time, e.g. 2026-01-31T00:00:00Z"));
+        if (q->until <= q->since)
+                return refuse(err, api_error("invalid_request", "until", "until must be after since"));
+        q->bucket = q->until - q->since;
+        const char *b = v[STATS_Q_BUCKET];
+        if (b) {
+                char *end = NULL;
+                errno = 0;
+                long long n = *b >= '0' && *b <= '9' ? strtoll(b, &end, 10) : -1;
+                long long unit = end && !strcmp(end, "") ? 1 : end && !strcmp(end, "s") ? 1
+                                 : end && !strcmp(end, "m") ? 60 : end && !strcmp(end, "h") ? 3600
+                                 : end && !strcmp(end, "d") ? 86400 : 0;
+                if (n < 1 || errno || !unit || n > 366LL * 86400 / unit || n * unit < 60)
+                        return refuse(err,
+                                      api_error("invalid_request", "bucket",
+                                                "bucket: seconds, or a number with m, h or d; from 60 s to 366 d"));
+                q->bucket = n * unit;
+        }
+        if ((q->until - q->since + q->bucket - 1) / q->bucket > 10000)
+                return refuse(err,
+                              api_error("invalid_request", "bucket", "more than 10000 buckets: use a larger bucket"));
+        if (v[STATS_Q_BY]) {
+                static const char *const cols[] = {"interpreter", "tenant", "language"};
+                q->by = NULL;
+                for (size_t i = 0; i < 3; i++)
+                        if (!strcmp(v[STATS_Q_BY], cols[i]))
+                                q->by = cols[i];
+                if (!q->by)
+                        return refuse(err,
+                                      api_error("invalid_request", "by", "by: interpreter, tenant or language"));
+        }
+        const char *interp = v[STATS_Q_INTERPRETER], *lang = v[STATS_Q_LANGUAGE], *tenant = v[STATS_Q_TENANT];
+        if (interp && !request_valid_name(interp))
+                return refuse(err,
+                              api_error("invalid_request", "interpreter", "interpreter: 1 to 64 of [A-Za-z0-9_-]"));
+        json_t *bad = lang ? check_language(lang, "language") : NULL;
+        if (bad)
+                return refuse(err, bad);
+        if (tenant && !request_valid_tenant(tenant))
+                return refuse(err, api_error("invalid_request", "tenant", "tenant: 1 to 64 of [a-z0-9-]"));
+        snprintf(q->interpreter, sizeof(q->interpreter), "%s", interp ? interp : "");
+        snprintf(q->language, sizeof(q->language), "%s", lang ? lang : "");
+        snprintf(q->tenant, sizeof(q->tenant), "%s", tenant ? tenant : "");
+        for (int i = 0; i < 2; i++) {
+                time_t t = (time_t)(i ? q->until : q->since);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(i ? q->until_text : q->since_text, sizeof(q->since_text), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        }
+        return 0;
+}
+
 /* NULL when lang is absent or one of the languages; else the error naming `field`. */
 static json_t *check_language(const char *lang, const char *field) {
         if (!lang)

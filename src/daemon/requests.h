@@ -26,3 +26,17 @@ bool request_valid_tenant(const char *s);
 int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+
+/* GET /v1/stats query: since, until (RFC 3339 UTC; default the last 24 hours), bucket
+ * (seconds, or Nm/Nh/Nd; default the whole range), by (interpreter|tenant|language;
+ * default interpreter), and filters interpreter, language, tenant. NULL = absent. */
+struct stats_query {
+        int64_t since, until, bucket; /* Unix seconds; until > since; at most 10000 buckets */
+        char since_text[32], until_text[32]; /* as the store writes times: ...T..:..:...mmmZ */
+        const char *by;                      /* a column name: static storage */
+        char interpreter[72], language[16], tenant[72]; /* "" = any */
+};
+enum { STATS_Q_SINCE, STATS_Q_UNTIL, STATS_Q_BUCKET, STATS_Q_BY, STATS_Q_INTERPRETER, STATS_Q_LANGUAGE,
+       STATS_Q_TENANT, STATS_Q_COUNT };
+extern const char *const stats_query_names[STATS_Q_COUNT];
+int request_stats_query(const char *const v[STATS_Q_COUNT], int64_t now, struct stats_query *ret, json_t **ret_err);

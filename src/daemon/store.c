@@ -9,6 +9,7 @@
 
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "daemon/requests.h"
 
 static sqlite3 *db;
 static char head_path[4096]; /* DATA_DIR/audit-head: "<seq> <hash>" of the last entry */
@@ -550,4 +551,68 @@ json_t *store_audit_verify(void) {
                 json_object_set_new(out, "problem", json_string(problem));
         }
         return out;
+}
+
+/* Executions grouped by q->by and by bucket, over [since, until), one tenant's (or every
+ * tenant's when tenant is NULL). p95 is the nearest rank: the ceil(0.95 n)-th duration. */
+json_t *store_stats(const struct stats_query *q, const char *tenant) {
+        char sql[2048];
+        snprintf(sql, sizeof(sql),
+                 "WITH e AS (SELECT %s AS g,"
+                 "  (CAST(strftime('%%s', created_at) AS INTEGER) - ?1) / ?2 AS b,"
+                 "  status, duration_ms, cpu_seconds, peak_memory_bytes FROM executions"
+                 "  WHERE created_at >= ?3 AND created_at < ?4 AND (?5 IS NULL OR tenant = ?5)"
+                 "  AND (?6 = '' OR interpreter = ?6) AND (?7 = '' OR language = ?7)),"
+                 " r AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY g, b ORDER BY duration_ms) AS rn,"
+                 "  COUNT(*) OVER (PARTITION BY g, b) AS n FROM e)"
+                 " SELECT g, b, COUNT(*), SUM(status = 'ok'), SUM(status = 'error'), SUM(status = 'timeout'),"
+                 "  SUM(status = 'killed'), AVG(duration_ms),"
+                 "  MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN duration_ms END),"
+                 "  TOTAL(cpu_seconds), MAX(peak_memory_bytes)"
+                 " FROM r GROUP BY g, b ORDER BY g, b",
+                 q->by); /* q->by is one of three column names (requests.c), never user text */
+        json_t *series = json_array();
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, q->since);
+                sqlite3_bind_int64(st, 2, q->bucket);
+                sqlite3_bind_text(st, 3, q->since_text, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 4, q->until_text, -1, SQLITE_TRANSIENT);
+                if (tenant)
+                        sqlite3_bind_text(st, 5, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 6, q->interpreter, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 7, q->language, -1, SQLITE_TRANSIENT);
+        }
+        json_t *cur = NULL;
+        while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+                const char *g = (const char *)sqlite3_column_text(st, 0);
+                if (!g)
+                        g = "unknown"; /* an execution killed before its language was known */
+                if (!cur || strcmp(json_string_value(json_object_get(cur, "group")), g) != 0) {
+                        cur = json_pack("{s:s, s:[]}", "group", g, "buckets");
+                        json_array_append_new(series, cur);
+                }
+                int64_t n = sqlite3_column_int64(st, 2), ok = sqlite3_column_int64(st, 3),
+                        errs = sqlite3_column_int64(st, 4);
+                time_t start = (time_t)(q->since + sqlite3_column_int64(st, 1) * q->bucket);
+                char when[32];
+                rfc3339(start, when, sizeof(when));
+                json_t *peak = sqlite3_column_type(st, 10) == SQLITE_NULL
+                                       ? json_null()
+                                       : json_integer((json_int_t)sqlite3_column_int64(st, 10));
+                json_array_append_new(
+                        json_object_get(cur, "buckets"),
+                        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:o}", "start", when,
+                                  "executions", (json_int_t)n, "ok", (json_int_t)ok, "errors", (json_int_t)errs,
+                                  "timeouts", (json_int_t)sqlite3_column_int64(st, 5), "killed",
+                                  (json_int_t)sqlite3_column_int64(st, 6), "success_rate", (double)ok / (double)n,
+                                  "error_rate", (double)errs / (double)n, "avg_duration_ms",
+                                  sqlite3_column_double(st, 7), "p95_duration_ms", sqlite3_column_double(st, 8),
+                                  "cpu_seconds", sqlite3_column_double(st, 9), "peak_memory_bytes", peak));
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return series;
 }
