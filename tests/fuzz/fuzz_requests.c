@@ -34,5 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)request_valid_time(text);
         (void)request_valid_tenant(text);
         (void)request_valid_name(text);
+        /* The stats query: the input's '\n'-separated parts as its parameters, in order. */
+        const char *params[STATS_Q_COUNT] = {0};
+        char *save = NULL, *part = strtok_r(text, "\n", &save);
+        for (size_t i = 0; part && i < STATS_Q_COUNT; i++, part = strtok_r(NULL, "\n", &save))
+                params[i] = part[0] == '-' && part[1] == '\0' ? NULL : part;
+        struct stats_query q;
+        json_t *qerr = NULL;
+        if (request_stats_query(params, 1790000000, &q, &qerr) < 0)
+                json_decref(qerr);
         return 0;
 }
