@@ -258,6 +258,22 @@ def test_audit_ls_and_verify(cli):
     assert p.returncode == 1 and b"invalid_request" in p.stderr
 
 
+def test_stats_table_and_json(cli):
+    sid = cli.ok("sessions", "create").stdout.decode().strip()
+    cli.ok("exec", sid, "-c", "1 + 1")
+    cli("exec", sid, "-c", "1 / 0")
+    cli.ok("exec", sid, "--language", "bash", "-c", "echo hi")
+    cli.ok("sessions", "rm", sid)
+    got = json.loads(cli.ok("stats", "--by", "language", "--json").stdout)
+    groups = {s["group"]: s["buckets"][0] for s in got["series"]}
+    assert groups["python"]["executions"] >= 2 and groups["python"]["errors"] >= 1, groups
+    table = cli.ok("stats", "--by", "language", "--bucket", "1h").stdout.decode().splitlines()
+    assert table[0].split()[:4] == ["GROUP", "PERIOD", "START", "EXECS"], table
+    assert any(line.split()[0] == "bash" for line in table[1:]), table
+    p = cli("stats", "--bucket", "5w")
+    assert p.returncode == 1 and b"invalid_request" in p.stderr and b"(field: bucket)" in p.stderr
+
+
 # ---- exec ----------------------------------------------------------------------------------
 
 
@@ -507,6 +523,8 @@ USAGE_ERRORS = [
     (["audit", "verify", "--session", "x"], "airlock audit verify: --session applies to 'audit ls' only"),
     (["audit", "ls", "--action", ""], "airlock audit ls: --action: the value cannot be empty"),
     (["audit", "ls", "extra"], "airlock audit: unexpected argument 'extra'"),
+    (["stats", "extra"], "airlock stats: unexpected argument 'extra'"),
+    (["stats", "--by", ""], "airlock stats: --by: the value cannot be empty"),
     (["keys", "create", "--scope", "root"], "airlock keys create: --scope 'root': expected sessions or admin"),
     (["keys", "ls", "--tenant", "a"], "airlock keys ls: --tenant applies to 'keys create' only"),
     (["keys", "ls", "extra"], "airlock keys: unexpected argument 'extra'"),
@@ -528,7 +546,7 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats) --help'\)", err[1])
 
 
 @pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit"])
