@@ -51,10 +51,27 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                         return diag_set(d, -EINVAL, key, "%s: %s: expected a whole number from 0 to %llu, got '%s'",
                                         where, key, max, value);
                 *(sessions ? &c->tenant_max_sessions : &c->tenant_max_memory_mb) = (long long)v;
+        } else if (!strcmp(key, "secrets_key_file") || !strcmp(key, "tls_cert_file") || !strcmp(key, "tls_key_file")) {
+                char *dst = !strcmp(key, "secrets_key_file") ? c->secrets_key_file
+                            : !strcmp(key, "tls_cert_file")  ? c->tls_cert_file
+                                                             : c->tls_key_file;
+                if (value[0] != '/' || strlen(value) >= sizeof(c->tls_cert_file))
+                        return diag_set(d, -EINVAL, key, "%s: %s: expected an absolute path, got '%s'", where, key,
+                                        value);
+                snprintf(dst, sizeof(c->tls_cert_file), "%s", value);
+        } else if (!strcmp(key, "otlp_endpoint")) {
+                bool scheme = !strncmp(value, "http://", 7) || !strncmp(value, "https://", 8);
+                if (value[0] && (!scheme || strlen(value) >= sizeof(c->otlp_endpoint) ||
+                                 strpbrk(value, " \t\r\n\"\\") != NULL))
+                        return diag_set(d, -EINVAL, key,
+                                        "%s: otlp_endpoint: expected an http:// or https:// URL (the collector's "
+                                        "OTLP/HTTP address, e.g. http://127.0.0.1:4318), got '%s'",
+                                        where, value);
+                snprintf(c->otlp_endpoint, sizeof(c->otlp_endpoint), "%s", value);
         } else {
                 return diag_set(d, -EINVAL, key,
                                 "%s: unknown setting '%s' (listen, data_dir, pool_size, tenant_max_sessions, "
-                                "tenant_max_memory_mb)",
+                                "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint)",
                                 where, key);
         }
         return 0;
@@ -159,7 +176,9 @@ int config_from_env(struct config *c, struct diag *d) {
                 const char *env, *key;
         } vars[] = {{"AIRLOCK_LISTEN", "listen"}, {"AIRLOCK_DATA_DIR", "data_dir"}, {"AIRLOCK_POOL_SIZE", "pool_size"},
                    {"AIRLOCK_TENANT_MAX_SESSIONS", "tenant_max_sessions"},
-                   {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"}};
+                   {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"},
+                   {"AIRLOCK_SECRETS_KEY_FILE", "secrets_key_file"}, {"AIRLOCK_TLS_CERT_FILE", "tls_cert_file"},
+                   {"AIRLOCK_TLS_KEY_FILE", "tls_key_file"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"}};
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
                 const char *v = getenv(vars[i].env);
                 if (v && *v) {

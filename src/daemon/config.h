@@ -11,6 +11,10 @@ struct config {
         int pool_size;
         /* Quotas of a tenant that has none of its own (PUT /v1/tenants/{name}). */
         long long tenant_max_sessions, tenant_max_memory_mb;
+        /* Absolute paths; "" = the default or off (see config_set). */
+        char secrets_key_file[512]; /* default DATA_DIR/secrets.key */
+        char tls_cert_file[512], tls_key_file[512]; /* both, or neither (plain HTTP) */
+        char otlp_endpoint[512];    /* http(s)://host:port[/v1/traces]; "" = no tracing */
 };
 
 void config_defaults(struct config *c);

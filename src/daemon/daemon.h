@@ -92,6 +92,24 @@ json_t *store_audit_verify(void);
 struct stats_query;
 json_t *store_stats(const struct stats_query *q, const char *tenant);
 
+/* Secrets (sealed values only; secrets.c seals and opens them). */
+int store_secret_put(const char *tenant, const char *name, const unsigned char *sealed, size_t len, bool *created);
+json_t *store_secret_meta(const char *tenant, const char *name); /* {name, created_at, updated_at} or NULL */
+json_t *store_secrets(const char *tenant);
+int store_secret_sealed(const char *tenant, const char *name, unsigned char **ret, size_t *ret_len);
+int store_secret_delete(const char *tenant, const char *name);
+
+/* ---- secrets (secrets.c, docs/adr/0008) ---- */
+
+/* Read the key file (made, 0400, when missing); before privileges are dropped. */
+int secrets_init(const char *key_path, struct diag *reterr);
+/* AES-256-GCM bound to tenant and name. -ENOKEY without secrets_init. */
+int secrets_seal(const char *tenant, const char *name, const char *value, size_t len, unsigned char **ret,
+                 size_t *ret_len);
+/* -EBADMSG when it does not open (another key; the row edited or moved). Free with secrets_free. */
+int secrets_open(const char *tenant, const char *name, const unsigned char *sealed, size_t len, char **ret);
+void secrets_free(char *value);
+
 /* ---- sessions (session.c) ---- */
 
 struct session;

@@ -35,6 +35,8 @@ enum route {
         R_STATS, /* any key: its own tenant's figures */
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
+        R_SECRETS,
+        R_SECRET,
         R_AUDIT,
         R_AUDIT_VERIFY,
         R_TENANTS,
@@ -150,6 +152,7 @@ static enum route route_of(const char *url, struct ctx *x) {
                 {"/healthz", R_HEALTH},   {"/metrics", R_METRICS}, {"/readyz", R_READY},
                 {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
                 {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY}, {"/v1/stats", R_STATS},
+                {"/v1/secrets", R_SECRETS},
         };
         for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
                 if (!strcmp(url, exact[i].url))
@@ -158,6 +161,8 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_KEY;
         if (item_route(url, "/v1/tenants/", x))
                 return R_TENANT;
+        if (item_route(url, "/v1/secrets/", x))
+                return R_SECRET;
         const char *prefix = "/v1/sessions/";
         if (strncmp(url, prefix, strlen(prefix)) != 0)
                 return R_NONE;
@@ -215,6 +220,10 @@ static const char *allowed_methods(enum route r) {
                 return "GET, POST";
         case R_KEY:
                 return "GET, DELETE";
+        case R_SECRETS:
+                return "GET";
+        case R_SECRET:
+                return "GET, PUT, DELETE";
         case R_TENANTS:
         case R_AUDIT:
         case R_AUDIT_VERIFY:
@@ -282,6 +291,61 @@ static void audit(const struct ctx *x, const char *action, const char *session, 
         audit_record(&x->who, NULL, session, action, fields);
 }
 
+/* A copy of the request whose env also holds the named secrets' values (opened here, for
+ * the launcher's CREATE only: the session's JSON lists names, never values). NULL with
+ * the reply set when a secret is missing or does not open. */
+static json_t *with_secrets(struct ctx *x, json_t *req) {
+        json_t *names = json_object_get(req, "secrets");
+        if (!json_array_size(names))
+                return json_incref(req);
+        json_t *out = json_copy(req), *env = json_deep_copy(json_object_get(req, "env"));
+        if (!env)
+                env = json_object();
+        size_t i, bytes = 0;
+        json_t *n;
+        const char *k;
+        json_t *v;
+        json_object_foreach(env, k, v) bytes += strlen(k) + json_string_length(v) + 2;
+        json_array_foreach(names, i, n) {
+                const char *name = json_string_value(n);
+                unsigned char *sealed = NULL;
+                size_t len = 0;
+                char *value = NULL, field[32];
+                snprintf(field, sizeof(field), "secrets[%zu]", i);
+                int r = store_secret_sealed(x->who.tenant, name, &sealed, &len);
+                if (r == 0)
+                        r = secrets_open(x->who.tenant, name, sealed, len, &value);
+                free(sealed);
+                if (r == -ENOENT) {
+                        fail(x, MHD_HTTP_BAD_REQUEST,
+                             api_error("invalid_request", field, "no secret %s in tenant %s", name, x->who.tenant));
+                } else if (r < 0) {
+                        fprintf(stderr,
+                                "{\"level\":\"error\",\"msg\":\"a secret does not open: the secrets key is not the "
+                                "one it was sealed with, or the row was altered\",\"tenant\":\"%s\",\"secret\":\"%s\"}\n",
+                                x->who.tenant, name);
+                        fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             api_error("internal", field, "secret %s cannot be opened with this daemon's secrets key",
+                                       name));
+                } else {
+                        bytes += strlen(name) + strlen(value) + 2;
+                        json_object_set_new(env, name, json_string(value));
+                        secrets_free(value);
+                        if (bytes > LP_ENV_MAX_BYTES)
+                                fail(x, MHD_HTTP_BAD_REQUEST,
+                                     api_error("invalid_request", "secrets",
+                                               "env and secrets together exceed %d bytes", LP_ENV_MAX_BYTES));
+                }
+                if (x->rejected) {
+                        json_decref(env);
+                        json_decref(out);
+                        return NULL;
+                }
+        }
+        json_object_set_new(out, "env", env);
+        return out;
+}
+
 static void create_session(struct ctx *x) {
         json_t *req = NULL, *err = NULL;
         if (request_session_create(x->body.data, x->body.len, &req, &err) < 0) {
@@ -290,7 +354,15 @@ static void create_session(struct ctx *x) {
         }
         json_t *session = NULL;
         struct diag d = {0};
-        if (session_create(req, x->who.tenant, &session, &d) < 0) {
+        json_t *full = with_secrets(x, req);
+        if (!full) {
+                audit(x, "session.create", NULL, json_pack("{s:O}", "secrets", json_object_get(req, "secrets")));
+                json_decref(req);
+                return;
+        }
+        int created = session_create(full, x->who.tenant, &session, &d);
+        json_decref(full);
+        if (created < 0) {
                 if (d.code == -EDQUOT)
                         fail(x, MHD_HTTP_TOO_MANY_REQUESTS, api_error("quota_exceeded", d.field, "%s", d.msg));
                 else
@@ -301,7 +373,8 @@ static void create_session(struct ctx *x) {
                 x->reply = session;
         }
         audit(x, "session.create", json_string_value(json_object_get(session, "id")),
-              json_pack("{s:O?}", "memory_mb", json_object_get(json_object_get(session, "limits"), "memory_mb")));
+              json_pack("{s:O?, s:O?}", "memory_mb", json_object_get(json_object_get(session, "limits"), "memory_mb"),
+                        "secrets", json_object_get(req, "secrets")));
         json_decref(req);
 }
 
@@ -498,6 +571,66 @@ static void task(struct ctx *x, bool stop) {
 }
 
 /* ---- keys and tenants (admin) ---- */
+
+/* ---- secrets (admin, the key's own tenant; values go in, never out) ---- */
+
+static void secrets(struct ctx *x, const char *method) {
+        const char *tenant = x->who.tenant;
+        if (x->route == R_SECRETS) {
+                x->status = MHD_HTTP_OK;
+                x->reply = json_pack("{s:o}", "secrets", store_secrets(tenant));
+                return;
+        }
+        if (!request_valid_secret_name(x->path)) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     api_error("invalid_request", "name",
+                               "a secret's name: 1 to %d of [A-Za-z0-9_], not starting with a digit", SECRET_NAME_MAX));
+                return;
+        }
+        if (!strcmp(method, "PUT")) {
+                json_t *req = NULL, *err = NULL;
+                if (request_secret_put(x->body.data, x->body.len, &req, &err) < 0) {
+                        fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                json_t *v = json_object_get(req, "value");
+                unsigned char *sealed = NULL;
+                size_t sealed_len = 0;
+                bool created = false;
+                int r = secrets_seal(tenant, x->path, json_string_value(v), json_string_length(v), &sealed, &sealed_len);
+                json_decref(req);
+                if (r == 0)
+                        r = store_secret_put(tenant, x->path, sealed, sealed_len, &created);
+                free(sealed);
+                if (r < 0) {
+                        fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             api_error("internal", NULL, "cannot store the secret: %s", strerror(-r)));
+                        return;
+                }
+                x->status = created ? MHD_HTTP_CREATED : MHD_HTTP_OK;
+                x->reply = store_secret_meta(tenant, x->path);
+                audit(x, "secret.put", NULL, json_pack("{s:s, s:b}", "secret", x->path, "created", created));
+                return;
+        }
+        if (!strcmp(method, "DELETE")) {
+                int r = store_secret_delete(tenant, x->path);
+                if (r == -ENOENT)
+                        fail(x, MHD_HTTP_NOT_FOUND, api_error("secret_not_found", NULL, "no secret %s", x->path));
+                else if (r < 0)
+                        fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR, api_error("internal", NULL, "cannot delete the secret"));
+                else
+                        x->status = MHD_HTTP_NO_CONTENT;
+                audit(x, "secret.delete", NULL, json_pack("{s:s}", "secret", x->path));
+                return;
+        }
+        json_t *meta = store_secret_meta(tenant, x->path);
+        if (!meta) {
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("secret_not_found", NULL, "no secret %s", x->path));
+                return;
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = meta;
+}
 
 static void keys(struct ctx *x, const char *method) {
         json_t *out = NULL, *req = NULL, *err = NULL;
@@ -1134,6 +1267,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         case R_KEYS:
         case R_KEY:
                 keys(x, method);
+                return respond(c, x);
+        case R_SECRETS:
+        case R_SECRET:
+                secrets(x, method);
                 return respond(c, x);
         case R_TENANTS:
         case R_TENANT:

@@ -28,10 +28,15 @@ static const char usage[] =
         "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
         "start). N sandboxes of the default shape are kept ready (default 4, 0 to disable).\n"
         "Settings come from FILE (YAML: listen, data_dir, pool_size, tenant_max_sessions,\n"
-        "tenant_max_memory_mb), then the environment (AIRLOCK_LISTEN, AIRLOCK_DATA_DIR,\n"
-        "AIRLOCK_POOL_SIZE, AIRLOCK_TENANT_MAX_SESSIONS, AIRLOCK_TENANT_MAX_MEMORY_MB), then these\n"
+        "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint),\n"
+        "then the environment (AIRLOCK_LISTEN, AIRLOCK_DATA_DIR, AIRLOCK_POOL_SIZE,\n"
+        "AIRLOCK_TENANT_MAX_SESSIONS, AIRLOCK_TENANT_MAX_MEMORY_MB, AIRLOCK_SECRETS_KEY_FILE,\n"
+        "AIRLOCK_TLS_CERT_FILE, AIRLOCK_TLS_KEY_FILE, OTEL_EXPORTER_OTLP_ENDPOINT), then these\n"
         "flags. A tenant without quotas of its own (PUT /v1/tenants/NAME) gets the tenant_max_*\n"
-        "ones (default 256 sessions, 131072 MiB).\n"
+        "ones (default 256 sessions, 131072 MiB). Secrets are sealed with the key in\n"
+        "secrets_key_file (default DIR/secrets.key, made on first start). With tls_cert_file and\n"
+        "tls_key_file (PEM) the API is served over HTTPS. With otlp_endpoint, traces are sent\n"
+        "there (OTLP/HTTP JSON).\n"
         "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
 
 static int prepare_data_dir(const char *dir, struct diag *d) {
@@ -143,8 +148,22 @@ int main(int argc, char **argv) {
         }
         /* Without a supervising launcher (airlock-daemon started by hand) we start our own,
          * and our sandboxes die with us. */
-        if (sessions_init(runner, kernel, &d) < 0 || prepare_data_dir(data_dir, &d) < 0 ||
-            (launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
+        /* The secrets key is read as root, before the drop: the file may stay root-only. */
+        char key_path[PATH_MAX];
+        if (cfg.secrets_key_file[0])
+                snprintf(key_path, sizeof(key_path), "%s", cfg.secrets_key_file);
+        else
+                snprintf(key_path, sizeof(key_path), "%s/secrets.key", data_dir);
+        if (sessions_init(runner, kernel, &d) < 0 || prepare_data_dir(data_dir, &d) < 0)  {
+                fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
+                return 1;
+        }
+        if (secrets_init(key_path, &d) < 0) {
+                /* A setting to fix: restarting cannot help (status 2 stops the supervisor). */
+                fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
+                return 2;
+        }
+        if ((launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
             auth_init(data_dir, cfg.tenant_max_sessions, cfg.tenant_max_memory_mb, &d) < 0 ||
             (launcher_fd >= 0 && launch_adopt(launcher_fd, &d) < 0)) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);

@@ -170,12 +170,59 @@ static int finish(json_t *req, json_t *err, json_t **ret_req, json_t **ret_err) 
         return 0;
 }
 
+bool request_valid_secret_name(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        return n >= 1 && n <= SECRET_NAME_MAX && lp_valid_env_name(s, n);
+}
+
+/* "secrets": names of the tenant's secrets, each set as the variable of that name: valid,
+ * unique, at most SECRETS_PER_SESSION, and not also in "env". */
+static json_t *check_secret_names(json_t *names, json_t *env) {
+        size_t i, k;
+        json_t *v, *w;
+        if (json_array_size(names) > SECRETS_PER_SESSION)
+                return api_error("invalid_request", "secrets", "at most %d secrets per session", SECRETS_PER_SESSION);
+        json_array_foreach(names, i, v) {
+                char path[32];
+                snprintf(path, sizeof(path), "secrets[%zu]", i);
+                const char *name = json_string_value(v);
+                if (!request_valid_secret_name(name))
+                        return api_error("invalid_request", path,
+                                         "a secret's name: 1 to %d of [A-Za-z0-9_], not starting with a digit",
+                                         SECRET_NAME_MAX);
+                json_array_foreach(names, k, w) {
+                        if (k < i && json_equal(v, w))
+                                return api_error("invalid_request", path, "secret %s is named twice", name);
+                }
+                if (json_object_get(env, name))
+                        return api_error("invalid_request", path,
+                                         "%s is both in env and a secret: the secret sets the variable", name);
+        }
+        return NULL;
+}
+
+int request_secret_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field fields[] = {{"value", JSON_STRING, 0, 0}};
+        if (!err)
+                err = check_fields(req, "", fields, ARRAY_SIZE(fields));
+        json_t *v = json_object_get(req, "value");
+        if (!err && !v)
+                err = api_error("invalid_request", "value", "'value' is required");
+        else if (!err && json_string_length(v) > LP_ENV_VALUE_MAX)
+                err = api_error("invalid_request", "value", "the value is longer than %d bytes", LP_ENV_VALUE_MAX);
+        else if (!err && strlen(json_string_value(v)) != json_string_length(v))
+                err = api_error("invalid_request", "value", "the value contains a NUL character");
+        return finish(req, err, ret_req, ret_err);
+}
+
 int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
         json_t *req = NULL, *err = parse_body(body, len, &req);
         static const struct field top[] = {
                 {"interpreter", JSON_STRING, 0, 0},         {"timeout_seconds", JSON_INTEGER, 1, 28800},
                 {"idle_timeout_seconds", JSON_INTEGER, 1, 28800}, {"limits", JSON_OBJECT, 0, 0},
                 {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
+                {"secrets", JSON_ARRAY, 0, 0},
         };
         static const struct field lim[] = {
                 {"memory_mb", JSON_INTEGER, 16, 65536},
@@ -211,6 +258,8 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
                         err = api_error("invalid_request", path, "the value is longer than %d characters",
                                         METADATA_MAX_VALUE);
         }
+        if (!err)
+                err = check_secret_names(json_object_get(req, "secrets"), json_object_get(req, "env"));
         const char *interp = json_string_value(json_object_get(req, "interpreter"));
         if (!err && interp && strcmp(interp, "default") != 0)
                 err = api_error("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",

@@ -16,6 +16,12 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
 /* {"command", "timeout_seconds"?, "cwd"?, "env"?, "background"?} */
 /* POST /v1/sessions/{id}/contexts: {id?, language?}. */
 int request_context_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+#define SECRET_NAME_MAX 64
+#define SECRETS_PER_SESSION 32
+/* Secret names are variable names: [A-Za-z_][A-Za-z0-9_]*, at most 64. */
+bool request_valid_secret_name(const char *s);
+/* PUT /v1/secrets/{name}: {"value": string of at most 4096 bytes, no NUL}. */
+int request_secret_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 /* Context ids and names: 1 to 64 of [A-Za-z0-9_-]. */
 bool request_valid_name(const char *s);
 /* A time parameter (audit queries): YYYY-MM-DDTHH:MM:SS[.digits]Z, at most 40 bytes. */

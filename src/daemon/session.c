@@ -606,6 +606,8 @@ int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d
                                         : "none",
                 "landlock_abi", (json_int_t)iso->landlock_abi, "seccomp", (int)iso->seccomp, "uid_private",
                 (int)iso->uid_private, "network", "none", "metadata", metadata, "ended_reason");
+        if (s->doc && json_array_size(json_object_get(req, "secrets")))
+                json_object_set(s->doc, "secrets", json_object_get(req, "secrets")); /* names only */
         if (!s->doc) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);

@@ -61,7 +61,15 @@ static const char schema[] =
         "  entry TEXT NOT NULL,"
         "  prev_hash TEXT NOT NULL,"
         "  hash TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS audit_tenant_time ON audit(tenant, time);";
+        "CREATE INDEX IF NOT EXISTS audit_tenant_time ON audit(tenant, time);"
+        /* Tenants' secrets, sealed (secrets.c, docs/adr/0008): never a plain value here. */
+        "CREATE TABLE IF NOT EXISTS secrets ("
+        "  tenant TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  sealed BLOB NOT NULL,"
+        "  created_at TEXT NOT NULL,"
+        "  updated_at TEXT NOT NULL,"
+        "  PRIMARY KEY (tenant, name));";
 
 /* Changes to tables that already exist, in order; PRAGMA user_version counts the ones a
  * database has had. Never edit one that has shipped: add the next. */
@@ -615,4 +623,111 @@ json_t *store_stats(const struct stats_query *q, const char *tenant) {
         sqlite3_finalize(st);
         pthread_mutex_unlock(&lock);
         return series;
+}
+
+/* ---- secrets (sealed values only) ---- */
+
+int store_secret_put(const char *tenant, const char *name, const unsigned char *sealed, size_t len, bool *created) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        bool existed = false;
+        int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                existed = sqlite3_step(st) == SQLITE_ROW;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO secrets(tenant, name, sealed, created_at, updated_at) VALUES(?1, ?2, ?3, "
+                                "strftime('%Y-%m-%dT%H:%M:%SZ','now'), strftime('%Y-%m-%dT%H:%M:%SZ','now')) "
+                                "ON CONFLICT(tenant, name) DO UPDATE SET sealed=excluded.sealed, "
+                                "updated_at=excluded.updated_at",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(st, 3, sealed, (int)len, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        *created = !existed;
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static json_t *secret_row(sqlite3_stmt *st) {
+        return json_pack("{s:s, s:s, s:s}", "name", (const char *)sqlite3_column_text(st, 0), "created_at",
+                         (const char *)sqlite3_column_text(st, 1), "updated_at", (const char *)sqlite3_column_text(st, 2));
+}
+
+json_t *store_secret_meta(const char *tenant, const char *name) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT name, created_at, updated_at FROM secrets WHERE tenant=?1 AND name=?2", -1,
+                               &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        out = secret_row(st);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+json_t *store_secrets(const char *tenant) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        if (sqlite3_prepare_v2(db, "SELECT name, created_at, updated_at FROM secrets WHERE tenant=?1 ORDER BY name", -1,
+                               &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                while (sqlite3_step(st) == SQLITE_ROW)
+                        json_array_append_new(out, secret_row(st));
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+int store_secret_sealed(const char *tenant, const char *name, unsigned char **ret, size_t *ret_len) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int r = -ENOENT;
+        if (sqlite3_prepare_v2(db, "SELECT sealed FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        int n = sqlite3_column_bytes(st, 0);
+                        const void *blob = sqlite3_column_blob(st, 0);
+                        *ret = n > 0 ? malloc((size_t)n) : NULL;
+                        r = *ret ? 0 : -ENOMEM;
+                        if (*ret) {
+                                memcpy(*ret, blob, (size_t)n);
+                                *ret_len = (size_t)n;
+                        }
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return r;
+}
+
+int store_secret_delete(const char *tenant, const char *name) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "DELETE FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        int changed = sqlite3_changes(db);
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
 }

@@ -63,8 +63,8 @@ struct launcher {
         char **daemon_args; /* the user's arguments for the daemon */
         int ndaemon_args;
         char daemon_path[512];
-        char *daemon_env[5]; /* AIRLOCK_API_KEY, _LISTEN, _DATA_DIR, _POOL_SIZE: captured before the
-                              * environment is dropped; nothing else reaches the daemon */
+        char *daemon_env[16]; /* the daemon's settings (config_from_env's variables), captured
+                               * before the environment is cleared; NULL-terminated */
         uint64_t restarts[SUPERVISE_MAX_RESTARTS];
         uint64_t stop_deadline_ms;
         int client_fd;

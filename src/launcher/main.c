@@ -412,7 +412,11 @@ static int setup(struct launcher *L) {
         if (L->supervise) {
                 /* The daemon's settings from our caller's environment; nothing else passes. */
                 static const char *const names[] = {"AIRLOCK_API_KEY", "AIRLOCK_LISTEN", "AIRLOCK_DATA_DIR",
-                                                    "AIRLOCK_POOL_SIZE"};
+                                                    "AIRLOCK_POOL_SIZE", "AIRLOCK_TENANT_MAX_SESSIONS",
+                                                    "AIRLOCK_TENANT_MAX_MEMORY_MB", "AIRLOCK_SECRETS_KEY_FILE",
+                                                    "AIRLOCK_TLS_CERT_FILE", "AIRLOCK_TLS_KEY_FILE",
+                                                    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"};
+                _Static_assert(ARRAY_SIZE(names) < ARRAY_SIZE(((struct launcher *)0)->daemon_env), "room for NULL");
                 int n = 0;
                 for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
                         const char *v = getenv(names[i]);

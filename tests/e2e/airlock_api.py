@@ -105,6 +105,7 @@ class SpecChecker:
         self._validators = {}
         self._lock = threading.Lock()
         self.seen = set()  # (template or None, METHOD, status)
+        self.forbidden = set()  # byte strings no response may contain (secrets' values)
         self._make_registry()
 
     # -- references --------------------------------------------------------------------
@@ -173,6 +174,9 @@ class SpecChecker:
     # -- the check ---------------------------------------------------------------------
     def check(self, method: str, target: str, status: int, headers, body: bytes, body_len: int):
         path = target.split("?", 1)[0]
+        for secret in self.forbidden:
+            if body and secret in body:
+                raise SpecViolation("%s %s -> %d: a secret's value is in the response" % (method, target[:200], status))
         m = method.lower()
         template, item = self.match(path)
         is_v1 = path == "/v1" or path.startswith("/v1/")
