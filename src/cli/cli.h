@@ -12,3 +12,4 @@ int cmd_keys(int argc, char **argv);
 int cmd_tenants(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_secrets(int argc, char **argv);

@@ -1,5 +1,6 @@
-/* airlock keys / tenants / audit: the admin verbs of a running daemon (an admin key is
- * needed: DATA_DIR/api-key is one): API keys, tenants' quotas, the audit log. */
+/* airlock keys / tenants / secrets / audit: the admin verbs of a running daemon (an admin
+ * key is needed: DATA_DIR/api-key is one): API keys, tenants' quotas, secrets, the audit
+ * log. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,6 +77,28 @@ static const char audit_usage[] =
         "Exit status: 0 ok, 1 the daemon refused or could not be reached (or the chain is\n"
         "broken), 2 bad usage.\n";
 
+static const char secrets_usage[] =
+        "usage: airlock secrets <set|ls|get|rm> [options]\n"
+        "\n"
+        "Your tenant's secrets on a running daemon (needs an admin key): values for external\n"
+        "APIs, sealed at rest, never shown again. A session gets one as an environment\n"
+        "variable of the same name when created with --secret NAME.\n"
+        "\n"
+        "  airlock secrets set NAME     set (or replace) it; the value is read from standard\n"
+        "                               input (one trailing newline is dropped), never from\n"
+        "                               the command line\n"
+        "      --from-file FILE         read the value from FILE instead (as is)\n"
+        "  airlock secrets ls           the names, with when they were set\n"
+        "  airlock secrets get NAME     one secret's name and times (not its value)\n"
+        "  airlock secrets rm NAME...   delete them\n"
+        "\n"
+        "      --json                   print the daemon's JSON\n"
+        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
+        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
+        "  -h, --help                   this text\n"
+        "\n"
+        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
+
 struct admin_opts {
         struct api_opts conn;
         bool json;
@@ -83,6 +106,7 @@ struct admin_opts {
         json_t *scopes;
         bool have_sessions, have_memory;
         const char *query[6]; /* audit ls: session, action, since, until, after, limit */
+        const char *from_file; /* secrets set */
         char **args;
         int nargs;
 };
@@ -93,7 +117,7 @@ static const char *str(json_t *obj, const char *key) {
 }
 
 static int parse_args(const char *prog, const char *usage, int argc, char **argv, struct admin_opts *o) {
-        enum { O_JSON = 256, O_TENANT, O_NAME, O_SCOPE, O_MAX_SESSIONS, O_MAX_MEMORY, O_Q0 };
+        enum { O_JSON = 256, O_TENANT, O_NAME, O_SCOPE, O_MAX_SESSIONS, O_MAX_MEMORY, O_FROM_FILE, O_Q0 };
         static const struct option opts[] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
@@ -103,6 +127,7 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                 {"scope", required_argument, NULL, O_SCOPE},
                 {"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
                 {"max-memory-mb", required_argument, NULL, O_MAX_MEMORY},
+                {"from-file", required_argument, NULL, O_FROM_FILE},
                 {"session", required_argument, NULL, O_Q0},
                 {"action", required_argument, NULL, O_Q0 + 1},
                 {"since", required_argument, NULL, O_Q0 + 2},
@@ -111,7 +136,7 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                 {"limit", required_argument, NULL, O_Q0 + 5},
                 {NULL, 0, NULL, 0},
         };
-        bool create = strstr(prog, "create") != NULL, set = strstr(prog, "set") != NULL,
+        bool create = strstr(prog, "create") != NULL, set = !strcmp(prog, "tenants set"),
              audit_ls = !strcmp(prog, "audit ls");
         unsigned long long v;
         int opt, r, at = -1;
@@ -123,6 +148,12 @@ static int parse_args(const char *prog, const char *usage, int argc, char **argv
                         return cli_usage_error(prog, "--%s applies to 'keys create' only", opts[at].name);
                 if ((opt == O_MAX_SESSIONS || opt == O_MAX_MEMORY) && !set)
                         return cli_usage_error(prog, "--%s applies to 'tenants set' only", opts[at].name);
+                if (opt == O_FROM_FILE) {
+                        if (strcmp(prog, "secrets set") != 0)
+                                return cli_usage_error(prog, "--from-file applies to 'secrets set' only");
+                        o->from_file = optarg;
+                        continue;
+                }
                 if (opt >= O_Q0 && opt < O_Q0 + 6) {
                         if (!audit_ls)
                                 return cli_usage_error(prog, "--%s applies to 'audit ls' only", opts[at].name);
@@ -389,6 +420,88 @@ static int audit_act(struct api *a, struct admin_opts *o, const char *sub) {
         }
         json_decref(reply);
         return r;
+}
+
+static void print_secret(json_t *s) {
+        printf("%-40s  set %s  (first %s)\n", str(s, "name"), str(s, "updated_at"), str(s, "created_at"));
+}
+
+static void print_secret_list(json_t *reply) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(reply, "secrets"), i, s) {
+                print_secret(s);
+        }
+}
+
+/* The value for `secrets set`: a file as is, or standard input less one trailing newline
+ * (what `echo` and a terminal add). At most 4096 bytes, as the daemon takes. */
+static int read_value(const struct admin_opts *o, char *out, size_t cap, size_t *ret_len) {
+        FILE *f = o->from_file ? fopen(o->from_file, "re") : stdin;
+        if (!f)
+                return cli_usage_error("secrets set", "--from-file %s: %m", o->from_file);
+        size_t n = fread(out, 1, cap, f);
+        bool err = ferror(f);
+        if (o->from_file)
+                fclose(f);
+        if (err)
+                return cli_usage_error("secrets set", "cannot read the value");
+        if (n == cap)
+                return cli_usage_error("secrets set", "the value is longer than %zu bytes", cap - 1);
+        if (!o->from_file && n && out[n - 1] == '\n')
+                n--;
+        if (!o->from_file && n && out[n - 1] == '\r')
+                n--;
+        out[n] = '\0';
+        if (memchr(out, '\0', n))
+                return cli_usage_error("secrets set", "the value contains a NUL byte");
+        *ret_len = n;
+        return 0;
+}
+
+static int secrets_act(struct api *a, struct admin_opts *o, const char *sub) {
+        if (!strcmp(sub, "ls")) {
+                if (o->nargs > 0)
+                        return cli_usage_error("secrets", "unexpected argument '%s'", o->args[0]);
+                return call(a, o, "GET", "/v1/secrets", NULL, print_secret_list);
+        }
+        if (o->nargs == 0)
+                return cli_usage_error("secrets", "which secret? give its NAME");
+        if (strcmp(sub, "rm") != 0 && o->nargs > 1)
+                return cli_usage_error("secrets", "one secret at a time (extra: '%s')", o->args[1]);
+        if (!strcmp(sub, "rm")) {
+                for (int i = 0; i < o->nargs; i++) {
+                        _cleanup_free_ char *path = NULL;
+                        int r = item_path(a, "secrets", o->args[i], &path);
+                        if (!r)
+                                r = call(a, o, "DELETE", path, NULL, NULL);
+                        if (r)
+                                return r;
+                }
+                return 0;
+        }
+        _cleanup_free_ char *path = NULL;
+        int r = item_path(a, "secrets", o->args[0], &path);
+        if (r)
+                return r;
+        if (!strcmp(sub, "get"))
+                return call(a, o, "GET", path, NULL, print_secret);
+        char value[4097];
+        size_t len = 0;
+        if ((r = read_value(o, value, sizeof(value), &len)))
+                return r;
+        json_t *body = json_pack("{s:s%}", "value", value, len);
+        explicit_bzero(value, sizeof(value));
+        if (!body)
+                return cli_usage_error("secrets set", "the value is not valid UTF-8");
+        r = call(a, o, "PUT", path, body, print_secret);
+        json_decref(body);
+        return r;
+}
+
+int cmd_secrets(int argc, char **argv) {
+        static const char *const subs[] = {"set", "ls", "get", "rm", NULL};
+        return run("secrets", secrets_usage, subs, "set, ls, get or rm", argc, argv, secrets_act);
 }
 
 int cmd_audit(int argc, char **argv) {

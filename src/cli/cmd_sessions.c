@@ -27,6 +27,8 @@ static const char sessions_usage[] =
         "      --idle-timeout-seconds S the session ends after S seconds without an execution\n"
         "  -e, --env NAME=VALUE         a variable in the session (repeatable)\n"
         "      --metadata KEY=VALUE     a label kept with the session (repeatable)\n"
+        "      --secret NAME            set your tenant's secret NAME as the variable NAME\n"
+        "                               (repeatable; see 'airlock secrets')\n"
         "  airlock sessions ls          list the live sessions\n"
         "  airlock sessions get ID      show one session, live or ended\n"
         "  airlock sessions rm ID...    end sessions (their workspaces go with them)\n"
@@ -76,7 +78,7 @@ static int add_pair(const char *prog, const char *flag, json_t *parent, const ch
 }
 
 static int parse_args(const char *prog, bool create, bool json_ok, int argc, char **argv, struct sessions_opts *o) {
-        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA };
+        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA, O_SECRET };
         static const struct option common_opts[] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
@@ -95,6 +97,7 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                 {"idle-timeout-seconds", required_argument, NULL, O_IDLE},
                 {"env", required_argument, NULL, 'e'},
                 {"metadata", required_argument, NULL, O_METADATA},
+                {"secret", required_argument, NULL, O_SECRET},
                 {NULL, 0, NULL, 0},
         };
         unsigned long long v = 0;
@@ -148,6 +151,19 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                 case O_METADATA:
                         r = add_pair(prog, "--metadata", o->req, "metadata", optarg);
                         break;
+                case O_SECRET: {
+                        if (!lp_valid_env_name(optarg, strlen(optarg)))
+                                return cli_usage_error(prog, "--secret '%s': a name matching [A-Za-z_][A-Za-z0-9_]*",
+                                                       optarg);
+                        json_t *list = json_object_get(o->req, "secrets");
+                        if (!list) {
+                                list = json_array();
+                                r = json_object_set_new(o->req, "secrets", list);
+                        }
+                        if (r == 0)
+                                r = json_array_append_new(list, json_string(optarg));
+                        break;
+                }
                 default:
                         return cli_getopt_error(prog, opt, argv);
                 }

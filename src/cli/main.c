@@ -26,6 +26,7 @@ static const char usage[] =
         "  commands run a shell command (or a background task) in a session\n"
         "  keys     create, list and revoke API keys (tenants, scopes)\n"
         "  tenants  tenants' quotas of sessions and memory\n"
+        "  secrets  set, list and remove secrets sessions can get as variables\n"
         "  audit    the audit log: list entries, verify the hash chain\n"
         "  stats    execution statistics over a time range (count, rates, durations, CPU)\n"
         "           (these find the daemon with --url or AIRLOCK_URL and\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv) {
                 return cmd_tenants(argc - 1, argv + 1);
         if (!strcmp(cmd, "audit"))
                 return cmd_audit(argc - 1, argv + 1);
+        if (!strcmp(cmd, "secrets"))
+                return cmd_secrets(argc - 1, argv + 1);
         if (!strcmp(cmd, "stats"))
                 return cmd_stats(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))

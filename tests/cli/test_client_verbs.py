@@ -258,6 +258,30 @@ def test_audit_ls_and_verify(cli):
     assert p.returncode == 1 and b"invalid_request" in p.stderr
 
 
+def test_secrets_set_ls_get_rm_and_sessions_use_them(cli, tmp_path):
+    value = "cli-secret-" + os.urandom(8).hex()
+    p = cli.ok("secrets", "set", "CLI_TOKEN", input=(value + "\n").encode())
+    assert p.stdout.decode().startswith("CLI_TOKEN") and value.encode() not in p.stdout
+    assert "CLI_TOKEN" in cli.ok("secrets", "ls").stdout.decode()
+    got = json.loads(cli.ok("secrets", "get", "CLI_TOKEN", "--json").stdout)
+    assert got["name"] == "CLI_TOKEN" and value not in json.dumps(got)
+    sid = cli.ok("sessions", "create", "--secret", "CLI_TOKEN").stdout.decode().strip()
+    out = cli.ok("exec", sid, "-c", "import os; print(os.environ['CLI_TOKEN'] == %r)" % value).stdout
+    assert out == b"True\n"  # stdin's trailing newline was dropped
+    cli.ok("sessions", "rm", sid)
+    f = tmp_path / "v"
+    f.write_bytes(b"line1\nline2\n")
+    cli.ok("secrets", "set", "CLI_FILE", "--from-file", str(f))
+    sid = cli.ok("sessions", "create", "--secret", "CLI_FILE").stdout.decode().strip()
+    assert cli.ok("exec", sid, "-c", "print(repr(__import__('os').environ['CLI_FILE']))").stdout == b"'line1\\nline2\\n'\n"
+    cli.ok("sessions", "rm", sid)
+    cli.ok("secrets", "rm", "CLI_TOKEN", "CLI_FILE")
+    p = cli("secrets", "get", "CLI_TOKEN")
+    assert p.returncode == 1 and b"secret_not_found" in p.stderr
+    p = cli("sessions", "create", "--secret", "CLI_TOKEN")
+    assert p.returncode == 1 and b"(field: secrets[0])" in p.stderr
+
+
 def test_stats_table_and_json(cli):
     sid = cli.ok("sessions", "create").stdout.decode().strip()
     cli.ok("exec", sid, "-c", "1 + 1")
@@ -524,6 +548,12 @@ USAGE_ERRORS = [
     (["audit", "ls", "--action", ""], "airlock audit ls: --action: the value cannot be empty"),
     (["audit", "ls", "extra"], "airlock audit: unexpected argument 'extra'"),
     (["stats", "extra"], "airlock stats: unexpected argument 'extra'"),
+    (["secrets"], "airlock secrets: which one? set, ls, get or rm"),
+    (["secrets", "set"], "airlock secrets: which secret? give its NAME"),
+    (["secrets", "get", "A", "B"], "airlock secrets: one secret at a time (extra: 'B')"),
+    (["secrets", "ls", "--from-file", "x"], "airlock secrets ls: --from-file applies to 'secrets set' only"),
+    (["sessions", "create", "--secret", "1X"],
+     "airlock sessions create: --secret '1X': a name matching [A-Za-z_][A-Za-z0-9_]*"),
     (["stats", "--by", ""], "airlock stats: --by: the value cannot be empty"),
     (["keys", "create", "--scope", "root"], "airlock keys create: --scope 'root': expected sessions or admin"),
     (["keys", "ls", "--tenant", "a"], "airlock keys ls: --tenant applies to 'keys create' only"),
@@ -546,7 +576,7 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats|secrets) --help'\)", err[1])
 
 
 @pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit"])
