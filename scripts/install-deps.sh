@@ -18,7 +18,7 @@ packages=(
 optional=(runsc)
 if [ "${1:-}" = "--test" ]; then
   # clang with its sanitizer and libFuzzer runtimes, linters, the test runner
-  packages+=(clang libclang-rt-14-dev clang-tidy cppcheck python3-pytest)
+  packages+=(clang libclang-rt-14-dev clang-tidy cppcheck python3-pytest openssl)
   optional=()
   packages+=(runsc) # the hostile suite runs on both backends
 fi

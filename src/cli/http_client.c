@@ -157,6 +157,10 @@ int api_open(struct api *a, const struct api_opts *o, const char *prog) {
                 return cli_usage_error(prog, "%s: the key has a space or control character", key_from);
 
         a->loopback = loopback;
+        const char *ca = getenv("AIRLOCK_CA_CERT");
+        if (ca && *ca && access(ca, R_OK) < 0)
+                return cli_usage_error(prog, "AIRLOCK_CA_CERT: cannot read %s: %m", ca);
+        a->cacert = ca && *ca ? ca : NULL;
         a->base = strdup(url);
         if (!a->base) {
                 fprintf(stderr, "airlock: out of memory\n");
@@ -322,6 +326,8 @@ static int prepare(struct api *a, struct xfer *x, const struct curl_slist *heade
         curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
         if (a->loopback) /* as Go's net/http does: a proxy is never the way to this machine */
                 curl_easy_setopt(a->curl, CURLOPT_NOPROXY, "*");
+        if (a->cacert) /* a daemon whose certificate the system's store does not know */
+                curl_easy_setopt(a->curl, CURLOPT_CAINFO, a->cacert);
         curl_easy_setopt(a->curl, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
         if (x->timeout_s > 0)

@@ -36,6 +36,7 @@ struct api {
         struct curl_slist *json_headers; /* the same and Content-Type: application/json */
         char *base;                      /* scheme://host[:port][/prefix], no trailing '/' */
         bool loopback;                   /* the daemon is on this machine: no proxy */
+        const char *cacert;              /* $AIRLOCK_CA_CERT: the CA bundle for https:// URLs */
         char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -218,7 +218,8 @@ json_t *sessions_usage(void);
 
 /* ---- http (http.c) ---- */
 
-int http_start(const char *listen_addr, const char *data_dir, struct diag *reterr);
+/* tls_cert and tls_key: PEM texts for HTTPS, or both NULL for plain HTTP. */
+int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *reterr);
 void http_stop(void);
 
 /* helpers (util.c) */

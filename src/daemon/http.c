@@ -1353,8 +1353,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
         return (size_t)(out - s);
 }
 
-int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
-        (void)data_dir;
+int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *d) {
         char host[64];
         const char *colon = strrchr(listen_addr, ':');
         unsigned long long port;
@@ -1364,8 +1363,27 @@ int http_start(const char *listen_addr, const char *data_dir, struct diag *d) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
                 return diag_set(d, -EINVAL, "listen", "'%s' is not an IPv4 address", host);
-        mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                               (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        if (tls_cert) {
+                /* HTTPS through libmicrohttpd's GnuTLS support; the PEM texts were read
+                 * before privileges were dropped (main.c), so the files may stay root's. */
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                        return diag_set(d, -ENOTSUP, "tls_cert_file", "this libmicrohttpd was built without TLS");
+                flags |= MHD_USE_TLS;
+                mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                                       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                                       unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                       MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+                                       MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+                                       "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+                if (!mhd)
+                        return diag_set(d, -EINVAL, "tls_cert_file",
+                                        "cannot serve HTTPS on %s: the address is in use, or the certificate and key "
+                                        "(PEM) do not load or do not match",
+                                        listen_addr);
+                return 0;
+        }
+        mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                                (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);

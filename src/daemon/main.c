@@ -5,6 +5,7 @@
  * runner read); then setgroups/setresgid/setresuid to DAEMON_UID and no_new_privs; only
  * then is a socket opened or a byte of network input parsed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -38,6 +39,46 @@ static const char usage[] =
         "tls_key_file (PEM) the API is served over HTTPS. With otlp_endpoint, traces are sent\n"
         "there (OTLP/HTTP JSON).\n"
         "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
+
+/* A PEM file, whole, at most 1 MiB, NUL-terminated. */
+static int read_pem(const char *path, const char *field, char **ret, struct diag *d) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return diag_set(d, -errno, field, "cannot open %s: %m", path);
+        size_t cap = 1u << 20, len = 0;
+        char *text = malloc(cap + 1);
+        ssize_t n = 0;
+        while (text && len < cap && (n = read(fd, text + len, cap - len)) > 0)
+                len += (size_t)n;
+        close(fd);
+        if (!text || n < 0 || len == cap || len == 0) {
+                free(text);
+                return diag_set(d, -EINVAL, field, "cannot read %s (empty, unreadable or over 1 MiB)", path);
+        }
+        text[len] = '\0';
+        if (!strstr(text, "-----BEGIN ")) {
+                free(text);
+                return diag_set(d, -EINVAL, field, "%s is not PEM (no -----BEGIN line)", path);
+        }
+        *ret = text;
+        return 0;
+}
+
+static int read_tls(const struct config *c, char **cert, char **key, struct diag *d) {
+        if (!c->tls_cert_file[0] && !c->tls_key_file[0])
+                return 0;
+        if (!c->tls_cert_file[0] || !c->tls_key_file[0])
+                return diag_set(d, -EINVAL, c->tls_cert_file[0] ? "tls_key_file" : "tls_cert_file",
+                                "HTTPS needs both tls_cert_file and tls_key_file");
+        if (read_pem(c->tls_cert_file, "tls_cert_file", cert, d) < 0)
+                return -EINVAL;
+        if (read_pem(c->tls_key_file, "tls_key_file", key, d) < 0) {
+                free(*cert);
+                *cert = NULL;
+                return -EINVAL;
+        }
+        return 0;
+}
 
 static int prepare_data_dir(const char *dir, struct diag *d) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -158,8 +199,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);
                 return 1;
         }
-        if (secrets_init(key_path, &d) < 0) {
-                /* A setting to fix: restarting cannot help (status 2 stops the supervisor). */
+        /* Settings to fix when these fail: restarting cannot help (status 2 stops the
+         * supervisor). Both are read as root: the files may stay root-only. */
+        char *tls_cert = NULL, *tls_key = NULL;
+        if (secrets_init(key_path, &d) < 0 || read_tls(&cfg, &tls_cert, &tls_key, &d) < 0) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;
         }
@@ -178,15 +221,21 @@ int main(int argc, char **argv) {
         }
         /* Sessions whose sandbox the supervisor did not hand back are gone. */
         store_end_orphans("launcher_lost");
-        if (http_start(listen_addr, data_dir, &d) < 0) {
+        int started = http_start(listen_addr, tls_cert, tls_key, &d);
+        if (tls_key) /* libmicrohttpd keeps its own copy */
+                explicit_bzero(tls_key, strlen(tls_key));
+        free(tls_cert);
+        free(tls_key);
+        if (started < 0) {
                 /* An address we cannot use: a restart would not help (status 2 stops the
                  * supervisor instead of looping). */
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;
         }
         sessions_start_pool(pool_size);
-        fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"data_dir\":\"%s\"}\n",
-                listen_addr, data_dir);
+        fprintf(stderr,
+                "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"scheme\":\"%s\",\"data_dir\":\"%s\"}\n",
+                listen_addr, cfg.tls_cert_file[0] ? "https" : "http", data_dir);
         for (;;) {
                 struct timespec tick = {1, 0};
                 int sig = sigtimedwait(&mask, NULL, &tick);

@@ -152,3 +152,13 @@ def test_key_file_readable_by_others_is_refused(tmp_path):
     p = subprocess.run([str(AIRLOCK), "serve", "--listen", "127.0.0.1:1", "--data-dir", str(tmp_path / "d")],
                        env=dict(os.environ, AIRLOCK_SECRETS_KEY_FILE=str(key)), capture_output=True, timeout=60)
     assert p.returncode != 0 and b"64 hex digits" in p.stderr, p.stderr
+
+
+def test_bad_names_and_bodies_on_every_method(client):
+    for method in ("GET", "DELETE"):
+        err = expect(client.request(method, "/v1/secrets/not-a-name"), 400, "invalid_request").json["error"]
+        assert err["field"] == "name"
+    expect(client.put("/v1/secrets/OK_NAME", body=b"{}", content_type="text/plain"), 415, "unsupported_media_type")
+    huge = b'{"value": "' + b"x" * (2 << 20) + b'"}'
+    expect(client.put("/v1/secrets/OK_NAME", body=huge, content_type="application/json"), 413, "payload_too_large")
+    expect(client.get("/v1/secrets/OK_NAME"), 404, "secret_not_found")  # nothing was stored
