@@ -19,9 +19,6 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 
-#ifndef AIRLOCK_VERSION
-#define AIRLOCK_VERSION "0.1.0"
-#endif
 
 #define CONNECT_TIMEOUT_MS 10000L
 #define REPLY_MAX (256u << 20) /* a JSON reply: an execution's output is capped well below */

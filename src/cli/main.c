@@ -8,9 +8,6 @@
 #include "cli/cli.h"
 #include "common/fdutil.h"
 
-#ifndef AIRLOCK_VERSION
-#define AIRLOCK_VERSION "0.1.0"
-#endif
 
 static const char usage[] =
         "usage: airlock <command> [options]\n"

@@ -130,6 +130,7 @@ struct exec_req {
         bool clear;           /* start the context afresh first */
         double timeout_s;
         const struct identity *who; /* for the audit entry */
+        const char *request_id;     /* likewise */
 };
 
 /* The Python runner, and the Node kernel it starts for JavaScript/TypeScript. */
@@ -215,6 +216,42 @@ void metrics_render(struct buf *out, const char *per_session);
 int64_t sessions_active(void);
 /* Each live session's CPU and memory now: [{session, tenant, cpu_seconds, memory_bytes}]. */
 json_t *sessions_usage(void);
+
+/* ---- tracing (trace.c): OpenTelemetry spans over OTLP/HTTP JSON ---- */
+
+struct trace_ctx {
+        char trace_id[33], span_id[17]; /* lower-case hex; "" = none */
+};
+struct span;
+enum { SPAN_INTERNAL = 1, SPAN_SERVER = 2 };
+
+/* endpoint "" or NULL: spans get ids (for logs) but are neither kept nor sent. */
+int trace_init(const char *endpoint, struct diag *reterr);
+int trace_start(struct diag *reterr); /* the exporter thread */
+void trace_stop(void);                /* sends what is queued, then returns */
+bool trace_enabled(void);
+void trace_stats(uint64_t *exported, uint64_t *dropped, uint64_t *failed);
+/* W3C traceparent -> ctx; -EINVAL when malformed (then the request starts a new trace). */
+int trace_parse_traceparent(const char *header, struct trace_ctx *ret);
+/* A span outside the thread's stack (an HTTP request's, which outlives one callback). */
+struct span *trace_open(const char *name, int kind, const struct trace_ctx *parent);
+void trace_close(struct span *s); /* ends it; NULL is fine */
+void trace_span_ids(const struct span *s, struct trace_ctx *ret);
+void trace_span_attr(struct span *s, const char *key, const char *value);
+void trace_span_attr_int(struct span *s, const char *key, long long value);
+void trace_span_error(struct span *s);
+/* The thread's stack of open spans: children are opened under its top. */
+void trace_push(struct span *s);
+void trace_pop(void);
+void trace_begin(const char *name, int kind); /* open a child of the current span, push it */
+void trace_end(void);                          /* pop and close it */
+void trace_attr(const char *key, const char *value);
+void trace_attr_int(const char *key, long long value);
+void trace_error(void);
+/* The current span's ids (or the inherited context's); false when there is none. */
+bool trace_current(struct trace_ctx *ret);
+/* Give this thread a parent for its first span (another thread's request), or NULL. */
+void trace_inherit(const struct trace_ctx *ctx);
 
 /* ---- http (http.c) ---- */
 

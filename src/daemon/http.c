@@ -53,6 +53,23 @@ enum route {
         R_CONTEXT_RESTART,
 };
 
+/* The route's template, for span names and logs (no ids in it). */
+static const char *route_name(enum route r) {
+        static const char *const names[] = {
+                [R_NONE] = "(unknown route)", [R_HEALTH] = "/healthz", [R_READY] = "/readyz",
+                [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_KEYS] = "/v1/keys",
+                [R_KEY] = "/v1/keys/{key_id}", [R_SECRETS] = "/v1/secrets", [R_SECRET] = "/v1/secrets/{name}",
+                [R_AUDIT] = "/v1/audit", [R_AUDIT_VERIFY] = "/v1/audit/verify", [R_TENANTS] = "/v1/tenants",
+                [R_TENANT] = "/v1/tenants/{name}", [R_SESSIONS] = "/v1/sessions", [R_SESSION] = "/v1/sessions/{id}",
+                [R_EXECUTE] = "/v1/sessions/{id}/execute", [R_FILES] = "/v1/sessions/{id}/files",
+                [R_FILE] = "/v1/sessions/{id}/files/{path}", [R_COMMANDS] = "/v1/sessions/{id}/commands",
+                [R_TASK] = "/v1/sessions/{id}/tasks/{task_id}", [R_CONTEXTS] = "/v1/sessions/{id}/contexts",
+                [R_CONTEXT] = "/v1/sessions/{id}/contexts/{context_id}",
+                [R_CONTEXT_RESTART] = "/v1/sessions/{id}/contexts/{context_id}/restart",
+        };
+        return (size_t)r < sizeof(names) / sizeof(names[0]) && names[r] ? names[r] : "(unknown route)";
+}
+
 struct ctx {
         enum route route;
         struct identity who;
@@ -64,6 +81,13 @@ struct ctx {
         bool upload_started;
         int status;
         json_t *reply;
+        /* observability: the request's id (X-Request-Id), its span, what was answered */
+        char request_id[72];
+        char method[16];
+        char path_logged[256];
+        struct span *span;
+        double started;
+        unsigned sent_status;
         /* uploads */
         int fd;
         uint64_t written;
@@ -72,6 +96,20 @@ struct ctx {
 
 /* ---- replies ---- */
 
+/* The request this connection thread is answering (libmicrohttpd: a thread per
+ * connection), so that every reply gets its id without passing ctx everywhere. */
+static _Thread_local struct ctx *current;
+
+/* Every response goes out here: it carries X-Request-Id, and its status is kept for the
+ * access log and the span. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r) {
+        if (current) {
+                MHD_add_response_header(r, "X-Request-Id", current->request_id);
+                current->sent_status = status;
+        }
+        return MHD_queue_response(c, status, r);
+}
+
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
         char *text = json_dumps(j, JSON_COMPACT);
         json_decref(j);
@@ -79,7 +117,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
                 return MHD_NO;
         struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(r, "Content-Type", "application/json");
-        enum MHD_Result ret = MHD_queue_response(c, status, r);
+        enum MHD_Result ret = queue(c, status, r);
         MHD_destroy_response(r);
         return ret;
 }
@@ -288,6 +326,7 @@ static void audit(const struct ctx *x, const char *action, const char *session, 
                 fields = json_object();
         if (!json_object_get(fields, "status"))
                 json_object_set_new(fields, "status", json_integer(x->status ? x->status : MHD_HTTP_OK));
+        json_object_set_new(fields, "request_id", json_string(x->request_id));
         audit_record(&x->who, NULL, session, action, fields);
 }
 
@@ -382,6 +421,8 @@ static void create_session(struct ctx *x) {
 
 struct sse_job {
         struct identity who; /* for the audit entry */
+        char request_id[72];
+        struct trace_ctx trace; /* the request's span: the worker's spans are its children */
         char session[48];
         char context[72]; /* "" when the request named none */
         char language[16];
@@ -422,7 +463,9 @@ static void *sse_worker(void *arg) {
                               .language = j->language[0] ? j->language : NULL,
                               .clear = j->clear,
                               .timeout_s = j->timeout,
-                              .who = &j->who};
+                              .who = &j->who,
+                              .request_id = j->request_id};
+        trace_inherit(&j->trace);
         json_t *out = NULL;
         struct diag d = {0};
         if (session_execute(j->session, &er, &sink, &out, &d) < 0)
@@ -462,6 +505,8 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
         j->code[er->code_len] = '\0';
         j->code_len = er->code_len;
         j->who = x->who;
+        snprintf(j->request_id, sizeof(j->request_id), "%s", x->request_id);
+        trace_span_ids(x->span, &j->trace);
         snprintf(j->session, sizeof(j->session), "%s", x->session);
         snprintf(j->context, sizeof(j->context), "%s", er->context ? er->context : "");
         snprintf(j->language, sizeof(j->language), "%s", er->language ? er->language : "");
@@ -483,7 +528,7 @@ static enum MHD_Result start_stream(struct MHD_Connection *c, struct ctx *x, con
         pthread_detach(t);
         MHD_add_response_header(r, "Content-Type", "text/event-stream");
         MHD_add_response_header(r, "Cache-Control", "no-cache");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        enum MHD_Result ret = queue(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
         return ret;
 }
@@ -510,6 +555,7 @@ static int execute(struct ctx *x, struct MHD_Connection *c) {
         json_t *out = NULL;
         struct diag d = {0};
         er.who = &x->who;
+        er.request_id = x->request_id;
         if (session_execute(x->session, &er, NULL, &out, &d) < 0)
                 map_diag(x, &d, "internal");
         else {
@@ -794,7 +840,7 @@ static enum MHD_Result audit_log(struct ctx *x, struct MHD_Connection *c) {
         struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"",
                                                                  b.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        enum MHD_Result ret = queue(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
         return ret;
 }
@@ -1029,7 +1075,7 @@ static enum MHD_Result download(struct ctx *x, struct MHD_Connection *c) {
                 return MHD_NO;
         }
         MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        enum MHD_Result ret = queue(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
         return ret;
 }
@@ -1067,13 +1113,13 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
                 struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
                 MHD_add_response_header(r, "Content-Type", "application/json");
                 MHD_add_response_header(r, "Location", loc);
-                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_CREATED, r);
+                enum MHD_Result ret = queue(c, MHD_HTTP_CREATED, r);
                 MHD_destroy_response(r);
                 return ret;
         }
         if (x->status == MHD_HTTP_NO_CONTENT) {
                 struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+                enum MHD_Result ret = queue(c, MHD_HTTP_NO_CONTENT, r);
                 MHD_destroy_response(r);
                 return ret;
         }
@@ -1088,7 +1134,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
                         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"airlock\"");
                 else
                         MHD_add_response_header(r, "Allow", allowed_methods(x->route));
-                enum MHD_Result ret = MHD_queue_response(c, (unsigned)x->status, r);
+                enum MHD_Result ret = queue(c, (unsigned)x->status, r);
                 MHD_destroy_response(r);
                 return ret;
         }
@@ -1119,18 +1165,63 @@ static void upload_abandon(struct ctx *x) {
         x->upload_started = false;
 }
 
+static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *data, size_t *size, bool first);
+
+/* A request id from the client's X-Request-Id when it is a plain token, else our own. */
+static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
+        const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+        size_t n = given ? strlen(given) : 0;
+        bool ok = n >= 1 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (given[i] >= 'a' && given[i] <= 'z') || (given[i] >= 'A' && given[i] <= 'Z') ||
+                     (given[i] >= '0' && given[i] <= '9') || strchr("-_.:", given[i]);
+        if (ok)
+                snprintf(out, cap, "%s", given);
+        else
+                random_id("req_", out, cap);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *data, size_t *size, void **con_cls) {
         (void)cls;
         (void)version;
         struct ctx *x = *con_cls;
+        bool first = !x;
         if (!x) {
                 x = calloc(1, sizeof(*x));
                 if (!x)
                         return MHD_NO;
                 x->fd = -1;
                 *con_cls = x;
+                x->started = now_seconds();
+                request_id_of(c, x->request_id, sizeof(x->request_id));
+                snprintf(x->method, sizeof(x->method), "%s", method);
+                snprintf(x->path_logged, sizeof(x->path_logged), "%s", url);
+                /* W3C trace context: the client's trace, or a new one. */
+                struct trace_ctx parent;
+                const char *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
+                bool have_parent = tp && trace_parse_traceparent(tp, &parent) == 0;
                 x->route = route_of(url, x);
+                char name[96];
+                snprintf(name, sizeof(name), "%s %s", x->method, route_name(x->route));
+                x->span = trace_open(name, SPAN_SERVER, have_parent ? &parent : NULL);
+                trace_span_attr(x->span, "http.request.method", x->method);
+                trace_span_attr(x->span, "http.route", route_name(x->route));
+                trace_span_attr(x->span, "url.path", x->path_logged);
+                trace_span_attr(x->span, "airlock.request_id", x->request_id);
+        }
+        current = x;
+        trace_push(x->span);
+        enum MHD_Result r = handle(x, c, url, method, data, size, first);
+        trace_pop();
+        current = NULL;
+        return r;
+}
+
+static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *data, size_t *size, bool first) {
+        if (first) {
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
                 buf_init(&x->body, x->route == R_EXECUTE || x->route == R_COMMANDS ? CODE_BODY_MAX : BODY_MAX);
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -1214,7 +1305,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                                                          b.data ? MHD_RESPMEM_MUST_FREE
                                                                                 : MHD_RESPMEM_PERSISTENT);
                 MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+                enum MHD_Result ret = queue(c, MHD_HTTP_OK, r);
                 MHD_destroy_response(r);
                 return ret;
         }
@@ -1313,6 +1404,38 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
 }
 
+/* The access log (one JSON line a request, with its id and trace) and the end of its span. */
+static void log_request(struct ctx *x, enum MHD_RequestTerminationCode toe) {
+        double ms = (now_seconds() - x->started) * 1000.0;
+        struct trace_ctx ids;
+        trace_span_ids(x->span, &ids);
+        trace_span_attr_int(x->span, "http.response.status_code", x->sent_status);
+        if (x->who.tenant[0])
+                trace_span_attr(x->span, "airlock.tenant", x->who.tenant);
+        if (x->session[0])
+                trace_span_attr(x->span, "airlock.session_id", x->session);
+        if (x->sent_status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                trace_span_error(x->span);
+        trace_close(x->span);
+        x->span = NULL;
+        json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:s}", "level",
+                                 x->sent_status >= 500 ? "error" : "info", "msg", "request", "request_id",
+                                 x->request_id, "method", x->method, "route", route_name(x->route), "path",
+                                 x->path_logged, "status", (int)x->sent_status, "duration_ms", ms, "trace_id",
+                                 ids.trace_id, "span_id", ids.span_id);
+        if (line && x->who.key_id[0]) {
+                json_object_set_new(line, "tenant", json_string(x->who.tenant));
+                json_object_set_new(line, "key_id", json_string(x->who.key_id));
+        }
+        if (line && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                json_object_set_new(line, "aborted", json_true());
+        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(line);
+        if (text)
+                fprintf(stderr, "%s\n", text);
+        free(text);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
         (void)c;
@@ -1321,6 +1444,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
                 return;
         if (x->upload_started && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 upload_abandon(x);
+        log_request(x, toe);
         safe_close(x->fd);
         buf_free(&x->body);
         json_decref(x->reply);
@@ -1353,6 +1477,22 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
         return (size_t)(out - s);
 }
 
+/* libmicrohttpd's own messages, as JSON lines like every other log line. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        (void)cls;
+        char msg[512];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+                msg[--n] = '\0';
+        json_t *line = json_pack("{s:s, s:s, s:s}", "level", "warn", "msg", "http server", "detail", msg);
+        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(line);
+        if (text)
+                fprintf(stderr, "%s\n", text);
+        free(text);
+}
+
 int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *d) {
         char host[64];
         const char *colon = strrchr(listen_addr, ':');
@@ -1371,7 +1511,7 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                         return diag_set(d, -ENOTSUP, "tls_cert_file", "this libmicrohttpd was built without TLS");
                 flags |= MHD_USE_TLS;
                 mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                                       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                                       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                        unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
                                        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
@@ -1384,7 +1524,7 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                 return 0;
         }
         mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                                (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
         if (!mhd)

@@ -221,6 +221,10 @@ int main(int argc, char **argv) {
         }
         /* Sessions whose sandbox the supervisor did not hand back are gone. */
         store_end_orphans("launcher_lost");
+        if (trace_init(cfg.otlp_endpoint, &d) < 0 || trace_start(&d) < 0) {
+                fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
+                return 2;
+        }
         int started = http_start(listen_addr, tls_cert, tls_key, &d);
         if (tls_key) /* libmicrohttpd keeps its own copy */
                 explicit_bzero(tls_key, strlen(tls_key));
@@ -249,6 +253,7 @@ int main(int argc, char **argv) {
         }
         http_stop();
         sessions_stop_all();
+        trace_stop();
         fprintf(stderr, "{\"level\":\"info\",\"msg\":\"stopped\"}\n");
         return 0;
 }

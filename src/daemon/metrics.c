@@ -226,6 +226,16 @@ void metrics_render(struct buf *b, const char *per_session) {
         (void)buf_printf(b, "airlock_pool_misses_total %llu\n", (unsigned long long)misses);
         header(b, "airlock_pool_ready", "gauge", "Sandboxes waiting in the warm pool.");
         (void)buf_printf(b, "airlock_pool_ready %d\n", ready);
+        if (trace_enabled()) {
+                uint64_t exported, dropped, failed;
+                trace_stats(&exported, &dropped, &failed);
+                header(b, "airlock_trace_spans_total", "counter",
+                       "Spans handed to the OTLP exporter, by outcome (dropped: the queue was full; failed: the "
+                       "collector did not take them).");
+                (void)buf_printf(b, "airlock_trace_spans_total{outcome=\"exported\"} %llu\n", (unsigned long long)exported);
+                (void)buf_printf(b, "airlock_trace_spans_total{outcome=\"dropped\"} %llu\n", (unsigned long long)dropped);
+                (void)buf_printf(b, "airlock_trace_spans_total{outcome=\"failed\"} %llu\n", (unsigned long long)failed);
+        }
         json_t *usage = sessions_usage();
         size_t i;
         json_t *u;

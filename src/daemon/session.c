@@ -548,7 +548,21 @@ static int check_quota_locked(const char *tenant, double memory_mb, struct diag 
         return 0;
 }
 
+static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d);
+
 int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d) {
+        trace_begin("session.create", SPAN_INTERNAL);
+        trace_attr("airlock.tenant", tenant);
+        int r = create(req, tenant, ret, d);
+        if (r == 0)
+                trace_attr("airlock.session_id", json_string_value(json_object_get(*ret, "id")));
+        else
+                trace_error();
+        trace_end();
+        return r;
+}
+
+static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d) {
         json_t *limits = json_object_get(req, "limits");
         double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
         double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
@@ -575,10 +589,17 @@ int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d
         bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
                       json_object_size(env) == 0;
+        trace_begin("sandbox.start", SPAN_INTERNAL);
         struct session *s = pooled ? pool_take() : NULL;
         bool from_pool = s != NULL;
         if (!s)
                 s = spawn(&sh, ttl, env, d);
+        trace_attr("airlock.pool", from_pool ? "hit" : pooled ? "miss" : "not_pooled");
+        if (s)
+                trace_attr_int("airlock.sandbox_id", (long long)s->sandbox_id);
+        else
+                trace_error();
+        trace_end();
         if (!s)
                 return d->code ? d->code : -EIO;
         random_id("sess_", s->id, sizeof(s->id));
@@ -904,6 +925,8 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         /* CPU is the sandbox's cgroup counter across the execution (background tasks
          * included); the memory peak is the execution's own where the host can reset it
          * (cgroup v1), else the sandbox's since it started. */
+        trace_begin("sandbox.exec", SPAN_INTERNAL);
+        trace_attr_int("airlock.sandbox_id", (long long)s->sandbox_id);
         struct lp_usage_ok before = {0}, after = {0};
         bool usage_known = launch_usage(s->sandbox_id, true, &before) == 0;
         double start = now_seconds(), deadline = start + req->timeout_s;
@@ -917,6 +940,8 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         if (frame && req->clear)
                 json_object_set_new(frame, "clear", json_true());
         char refused[32] = "", refusal[256] = "", language[16] = "";
+        trace_begin("execution", SPAN_INTERNAL);
+        trace_attr("airlock.execution_id", exec_id);
         int r = frame ? send_frame(s, frame) : -ENOMEM;
         json_decref(frame);
         while (r == 0 && !finished) {
@@ -1019,6 +1044,12 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                         break;
                 }
         }
+        trace_attr("airlock.status", status);
+        if (language[0])
+                trace_attr("airlock.language", language);
+        if (strcmp(status, "ok") != 0)
+                trace_error();
+        trace_end(); /* execution */
         bool bad_context = !strcmp(refused, "wrong_language"), no_kernel = !strcmp(refused, "kernel_unavailable");
         if (r == -EMSGSIZE || bad_context || no_kernel) {
                 safe_close(out.spill_fd);
@@ -1036,6 +1067,7 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                 pthread_mutex_unlock(&S.lock);
                 pthread_mutex_unlock(&s->exec_lock);
                 session_unref(s);
+                trace_end(); /* sandbox.exec */
                 if (bad_context)
                         return diag_set(d, -EINVAL, "context_id", "%s", refusal);
                 if (no_kernel)
@@ -1067,6 +1099,11 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                                ? (double)(after.cpu_usec - before.cpu_usec) / 1e6
                                : 0;
         uint64_t peak = usage_known ? after.memory_peak_bytes : 0;
+        if (usage_known) {
+                trace_attr_int("airlock.cpu_us", (long long)(cpu_s * 1e6));
+                trace_attr_int("airlock.peak_memory_bytes", (long long)peak);
+        }
+        trace_end(); /* sandbox.exec */
 
         pthread_mutex_lock(&S.lock);
         s->executing = false;
@@ -1155,19 +1192,24 @@ int session_execute(const char *id, const struct exec_req *req, const struct exe
                     struct diag *d) {
         char sha[65];
         sha256_hex(req->code, req->code_len, sha);
+        trace_begin("session.execute", SPAN_INTERNAL);
+        trace_attr("airlock.session_id", id);
         int r = execute(id, req, sha, sink, ret, d);
+        if (r < 0)
+                trace_error();
+        trace_end();
         json_t *out = r == 0 ? *ret : NULL;
         /* The language it ran in, from the reply; the request's when there is no reply. */
         const char *lang = json_string_value(json_object_get(out, "language")) ?: req->language;
         audit_record(req->who, NULL, id, "execution",
-                     json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:s, s:O?, s:O?, s:O?, s:O?}", "code_sha256", sha,
+                     json_pack("{s:s, s:I, s:s?, s:s?, s:O?, s:s, s:O?, s:O?, s:O?, s:O?, s:s?}", "code_sha256", sha,
                                "code_size", (json_int_t)req->code_len, "language", lang, "context_id",
                                req->context, "execution_id", json_object_get(out, "execution_id"), "status",
                                out ? json_string_value(json_object_get(out, "status")) : refusal_of(r),
                                "duration_ms", json_object_get(out, "duration_ms"), "killed_reason",
                                json_object_get(out, "killed_reason"), "cpu_seconds",
                                json_object_get(out, "cpu_seconds"), "peak_memory_bytes",
-                               json_object_get(out, "peak_memory_bytes")));
+                               json_object_get(out, "peak_memory_bytes"), "request_id", req->request_id));
         return r;
 }
 

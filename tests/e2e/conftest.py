@@ -296,3 +296,61 @@ def sessions(client):
 def sid(sessions) -> str:
     """One fresh session with default settings."""
     return sessions()
+
+
+# --- more daemons, for settings the shared one does not have (TLS, tracing) ----------------
+
+
+class ExtraDaemon:
+    """`airlock serve` with extra environment settings, on its own port and data dir, for
+    one test module. `ready(port)` says whether it answers yet (its scheme is the test's)."""
+
+    def __init__(self, env: dict, ready):
+        self.tmp = Path(tempfile.mkdtemp(prefix="airlock-extra-"))
+        os.chmod(self.tmp, 0o755)
+        self.port = _free_port()
+        self.log_path = self.tmp / "daemon.log"
+        self.env = dict(os.environ, **env)
+        self.env.pop("AIRLOCK_API_KEY", None)
+        self.ready = ready
+        self.proc = None
+        self.key = None
+
+    def __enter__(self):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([str(AIRLOCK), "serve", "--listen", "%s:%d" % (HOST, self.port), "--data-dir",
+                                      str(self.tmp / "data"), "--pool-size", "0"], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail("airlock serve exited with %s:\n%s" % (self.proc.returncode, self.log_text()[-4000:]),
+                            pytrace=False)
+            try:
+                if self.ready(self.port):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("airlock serve not ready:\n" + self.log_text()[-4000:], pytrace=False)
+            time.sleep(0.05)
+        self.key = (self.tmp / "data" / "api-key").read_text().strip()
+        return self
+
+    def log_text(self) -> str:
+        return self.log_path.read_bytes().decode("utf-8", "replace") if self.log_path.exists() else ""
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(timeout=30)
+        self._log.close()
+        log = self.log_text()
+        if os.environ.get("AIRLOCK_E2E_KEEP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        assert rc == 0, "airlock serve exited with %s on SIGTERM:\n%s" % (rc, log[-4000:])
+        for mark in SANITIZER_MARKS:
+            assert mark not in log, log[log.index(mark) - 200:][:4000]

@@ -103,6 +103,8 @@ def test_secrets_stay_in_their_tenant_and_need_admin(client):
     user = client.with_key(expect(client.post("/v1/keys", json={}), 201).json["token"])
     expect(user.get("/v1/secrets"), 403, "forbidden")
     expect(user.put("/v1/secrets/X_TOKEN", json={"value": "v"}), 403, "forbidden")
+    expect(user.get("/v1/secrets/SHARED_NAME"), 403, "forbidden")
+    expect(user.delete("/v1/secrets/SHARED_NAME"), 403, "forbidden")
     sid = expect(user.post("/v1/sessions", json={"secrets": ["SHARED_NAME"]}), 201).json["id"]
     assert user.run_ok(sid, DIGEST % "SHARED_NAME")["stdout"].strip() == sha(VALUE)
     expect(user.delete("/v1/sessions/" + sid), 200)

@@ -6,15 +6,13 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
-from conftest import AIRLOCK, HOST, START_TIMEOUT, _free_port, require
+from conftest import AIRLOCK, HOST, ExtraDaemon, _free_port, require
 
 
 @pytest.fixture(scope="module")
@@ -40,31 +38,17 @@ def context(cafile) -> ssl.SSLContext:
 
 @pytest.fixture(scope="module")
 def tls_daemon(pki):
-    data = pki / "data"
-    port = _free_port()
-    log = open(pki / "daemon.log", "wb")
-    env = dict(os.environ, AIRLOCK_TLS_CERT_FILE=str(pki / "server.crt"), AIRLOCK_TLS_KEY_FILE=str(pki / "server.key"))
-    env.pop("AIRLOCK_API_KEY", None)
-    proc = subprocess.Popen([str(AIRLOCK), "serve", "--listen", "%s:%d" % (HOST, port), "--data-dir", str(data),
-                             "--pool-size", "0"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        assert proc.poll() is None, (pki / "daemon.log").read_text()
+    def ready(port):
+        conn = http.client.HTTPSConnection(HOST, port, context=context(pki / "server.crt"), timeout=5)
         try:
-            conn = http.client.HTTPSConnection(HOST, port, context=context(pki / "server.crt"), timeout=5)
             conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, (pki / "daemon.log").read_text()
-        time.sleep(0.05)
-    yield port, (data / "api-key").read_text().strip()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
-    log.close()
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+    with ExtraDaemon({"AIRLOCK_TLS_CERT_FILE": str(pki / "server.crt"),
+                      "AIRLOCK_TLS_KEY_FILE": str(pki / "server.key")}, ready) as d:
+        yield d.port, d.key
 
 
 def call(port, ctx, method, path, body=None, key=None):
