@@ -231,8 +231,6 @@ int trace_start(struct diag *reterr); /* the exporter thread */
 void trace_stop(void);                /* sends what is queued, then returns */
 bool trace_enabled(void);
 void trace_stats(uint64_t *exported, uint64_t *dropped, uint64_t *failed);
-/* W3C traceparent -> ctx; -EINVAL when malformed (then the request starts a new trace). */
-int trace_parse_traceparent(const char *header, struct trace_ctx *ret);
 /* A span outside the thread's stack (an HTTP request's, which outlives one callback). */
 struct span *trace_open(const char *name, int kind, const struct trace_ctx *parent);
 void trace_close(struct span *s); /* ends it; NULL is fine */

@@ -1201,7 +1201,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 /* W3C trace context: the client's trace, or a new one. */
                 struct trace_ctx parent;
                 const char *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
-                bool have_parent = tp && trace_parse_traceparent(tp, &parent) == 0;
+                bool have_parent = tp && request_traceparent(tp, &parent) == 0;
                 x->route = route_of(url, x);
                 char name[96];
                 snprintf(name, sizeof(name), "%s %s", x->method, route_name(x->route));
@@ -1287,8 +1287,9 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                 return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
         case R_METRICS: {
                 /* Anonymous scrapes (like the probes) see aggregates only; per-session series
-                 * name sessions and tenants, so they need a key: an admin key sees every
-                 * tenant's, any other key its own tenant's. A key that is sent must be valid. */
+                 * name sessions and tenants, so they need a key: an admin key of tenant
+                 * default (the operator's) sees every tenant's, any other key its own
+                 * tenant's. A key that is sent must be valid. */
                 const char *per_session = NULL;
                 if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
                         if (!authorized(c, &x->who)) {
@@ -1296,7 +1297,7 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                                      api_error("unauthorized", NULL, "invalid API key (Authorization: Bearer <key>)"));
                                 return respond(c, x);
                         }
-                        per_session = x->who.admin ? "*" : x->who.tenant;
+                        per_session = x->who.admin && !strcmp(x->who.tenant, "default") ? "*" : x->who.tenant;
                 }
                 struct buf b;
                 buf_init(&b, 1u << 20);

@@ -526,3 +526,39 @@ int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **
                         err = api_error("invalid_request", fields[i].name, "'%s' is required", fields[i].name);
         return finish(req, err, ret_req, ret_err);
 }
+
+static bool lower_hex(const char *s, size_t n) {
+        bool nonzero = false;
+        for (size_t i = 0; i < n; i++) {
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+                nonzero |= s[i] != '0';
+        }
+        return nonzero;
+}
+
+/* W3C Trace Context: "00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>"; a later
+ * version may add fields after a '-', which are ignored as the spec says. Version ff and
+ * all-zero ids are invalid. */
+int request_traceparent(const char *h, struct trace_ctx *ret) {
+        size_t n = h ? strlen(h) : 0;
+        if (n < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-')
+                return -EINVAL;
+        if (!((h[0] >= '0' && h[0] <= '9') || (h[0] >= 'a' && h[0] <= 'f')) ||
+            !((h[1] >= '0' && h[1] <= '9') || (h[1] >= 'a' && h[1] <= 'f')) || (h[0] == 'f' && h[1] == 'f'))
+                return -EINVAL;
+        if (!strncmp(h, "00", 2) && n != 55)
+                return -EINVAL;
+        if (n > 55 && h[55] != '-')
+                return -EINVAL;
+        if (!lower_hex(h + 3, 32) || !lower_hex(h + 36, 16))
+                return -EINVAL;
+        for (int i = 53; i < 55; i++)
+                if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+                        return -EINVAL;
+        memcpy(ret->trace_id, h + 3, 32);
+        ret->trace_id[32] = '\0';
+        memcpy(ret->span_id, h + 36, 16);
+        ret->span_id[16] = '\0';
+        return 0;
+}

@@ -46,3 +46,6 @@ enum { STATS_Q_SINCE, STATS_Q_UNTIL, STATS_Q_BUCKET, STATS_Q_BY, STATS_Q_INTERPR
        STATS_Q_TENANT, STATS_Q_COUNT };
 extern const char *const stats_query_names[STATS_Q_COUNT];
 int request_stats_query(const char *const v[STATS_Q_COUNT], int64_t now, struct stats_query *ret, json_t **ret_err);
+
+/* A W3C traceparent header -> ctx; -EINVAL when malformed (the request starts a new trace). */
+int request_traceparent(const char *header, struct trace_ctx *ret);

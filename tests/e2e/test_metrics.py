@@ -174,10 +174,15 @@ def test_per_session_usage_needs_a_key_and_stays_in_its_tenant(client, sessions)
     anon = scrape(client)
     assert not [k for k in anon if k[0].startswith("airlock_session_cpu") or k[0].startswith("airlock_session_memory")]
     assert get(anon, "airlock_sessions_memory_bytes") >= mem
-    # Another tenant's key sees its own sessions' series, not this one.
-    token = expect(client.post("/v1/keys", json={"tenant": "metrics-other"}), 201).json["token"]
-    other = scrape_with(client.with_key(token))
-    assert not [k for k in other if dict(k[1]).get("session") == sid]
+    # Another tenant's keys, even an admin one, see their own sessions' series, not this one.
+    for scopes in (["sessions"], ["admin", "sessions"]):
+        token = expect(client.post("/v1/keys", json={"tenant": "metrics-other", "scopes": scopes}), 201).json["token"]
+        other_client = client.with_key(token)
+        theirs = expect(other_client.post("/v1/sessions", json={}), 201).json["id"]
+        other = scrape_with(other_client)
+        assert not [k for k in other if dict(k[1]).get("session") == sid], scopes
+        assert get(other, "airlock_session_memory_bytes", session=theirs, tenant="metrics-other") > 0
+        expect(other_client.delete("/v1/sessions/" + theirs), 200)
     # A key that is sent must be valid.
     bad = client.request("GET", "/metrics", headers={"Authorization": "Bearer ak_nope.sk_nope"}, auth=False)
     assert bad.status == 401, bad

@@ -153,8 +153,19 @@ def test_execute_spans_chain_request_session_sandbox_execution(traced, receiver,
     call(traced, "DELETE", "/v1/sessions/" + sid)
 
 
-def test_without_traceparent_a_new_trace_starts(traced, receiver):
-    resp, _ = call(traced, "GET", "/v1/sessions", None, {"traceparent": "00-zz-not-valid-01"})
+TID, SID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+
+@pytest.mark.parametrize("header", [
+    "00-zz-not-valid-01",
+    "00-%s-%s-01" % (TID.upper(), SID),        # upper-case hex
+    "00-%s-%s-01" % ("0" * 32, SID),           # all-zero trace id
+    "00-%s-%s-01" % (TID, "0" * 16),           # all-zero parent id
+    "ff-%s-%s-01" % (TID, SID),                # version ff
+    "00-%s-%s-01-extra" % (TID, SID),          # version 00 has exactly four fields
+], ids=["garbage", "upper", "zero-trace", "zero-parent", "version-ff", "00-extra"])
+def test_a_malformed_traceparent_starts_a_new_trace(traced, receiver, header):
+    resp, _ = call(traced, "GET", "/v1/sessions", None, {"traceparent": header})
     assert resp.status == 200
     rid = resp.getheader("X-Request-Id")
     deadline = time.monotonic() + 15
@@ -165,8 +176,16 @@ def test_without_traceparent_a_new_trace_starts(traced, receiver):
             break
         time.sleep(0.05)
     assert len(mine) == 1 and "parentSpanId" not in mine[0] and re.fullmatch("[0-9a-f]{32}", mine[0]["traceId"])
+    assert mine[0]["traceId"] != TID
     with receiver.lock:
         assert all(p == ("/v1/traces", "application/json") for p in receiver.posts), receiver.posts
+
+
+def test_a_later_version_with_more_fields_is_honoured(traced, receiver):
+    resp, _ = call(traced, "GET", "/v1/sessions", None, {"traceparent": "cc-%s-%s-01-whatever" % (TID, SID)})
+    assert resp.status == 200
+    spans = [s for s in spans_of(receiver, TID, 1) if s["name"] == "GET /v1/sessions"]
+    assert spans and spans[-1]["parentSpanId"] == SID
 
 
 def test_request_ids_in_responses_and_json_logs(traced):

@@ -34,6 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)request_valid_time(text);
         (void)request_valid_tenant(text);
         (void)request_valid_name(text);
+        struct trace_ctx tc;
+        if (request_traceparent(text, &tc) == 0 && (strlen(tc.trace_id) != 32 || strlen(tc.span_id) != 16))
+                __builtin_trap(); /* an accepted header always yields whole ids */
         /* The stats query: the input's '\n'-separated parts as its parameters, in order. */
         const char *params[STATS_Q_COUNT] = {0};
         char *save = NULL, *part = strtok_r(text, "\n", &save);
