@@ -261,6 +261,8 @@ void http_stop(void);
 void random_id(const char *prefix, char *out, size_t cap); /* prefix + 26 [a-z0-9] */
 void rfc3339(time_t t, char *out, size_t cap);
 void sha256_hex(const void *data, size_t len, char out[65]);
+/* The SHA-256 of parts[0..n) one after the other. */
+void sha256_hex_parts(const void *const *parts, const size_t *lens, size_t n, char out[65]);
 double now_seconds(void);
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name);
 /* Valid UTF-8 from arbitrary bytes: invalid sequences become U+FFFD. With keep_tail, an

@@ -366,7 +366,7 @@ static json_t *with_secrets(struct ctx *x, json_t *req) {
                         fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
                              api_error("internal", field, "secret %s cannot be opened with this daemon's secrets key",
                                        name));
-                } else {
+                } else if (value) {
                         bytes += strlen(name) + strlen(value) + 2;
                         json_object_set_new(env, name, json_string(value));
                         secrets_free(value);

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -132,12 +133,23 @@ static void process_metrics(struct buf *b) {
         FILE *f = fopen("/proc/self/stat", "re");
         if (f) {
                 if (fgets(stat, sizeof(stat), f)) {
-                        const char *p = strrchr(stat, ')'); /* the command name may hold spaces */
-                        if (p)
-                                (void)sscanf(p + 2,
-                                             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
-                                             "%ld %*d %llu %*u %ld",
-                                             &utime, &stime, &threads, &start, &rss);
+                        /* Fields after the command name (which may hold spaces and ')'): the
+                         * state is field 3 of proc(5); utime 14, stime 15, num_threads 20,
+                         * starttime 22, rss 24. */
+                        char *p = strrchr(stat, ')');
+                        unsigned long long field[24] = {0};
+                        size_t n = 0;
+                        char *save = NULL;
+                        for (char *t = p ? strtok_r(p + 1, " \n", &save) : NULL; t && n < 24;
+                             t = strtok_r(NULL, " \n", &save), n++)
+                                field[n] = strtoull(t, NULL, 10); /* the state letter reads as 0 */
+                        if (n >= 22) {
+                                utime = (unsigned long)field[14 - 3];
+                                stime = (unsigned long)field[15 - 3];
+                                threads = (long)field[20 - 3];
+                                start = field[22 - 3];
+                                rss = (long)field[24 - 3];
+                        }
                 }
                 fclose(f);
         }
@@ -154,8 +166,10 @@ static void process_metrics(struct buf *b) {
         if (f) {
                 char line[256];
                 while (fgets(line, sizeof(line), f))
-                        if (sscanf(line, "btime %lf", &boot) == 1)
+                        if (!strncmp(line, "btime ", 6)) {
+                                boot = strtod(line + 6, NULL);
                                 break;
+                        }
                 fclose(f);
         }
         header(b, "process_cpu_seconds_total", "counter", "CPU time of the API daemon (user and system).");

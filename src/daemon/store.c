@@ -391,15 +391,21 @@ json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb) {
 /* The hash of an entry: SHA-256 over the previous entry's hash, a newline, and the
  * canonical JSON (sorted keys, compact) of the entry with its seq. */
 static void audit_hash(const char *prev, const char *canonical, char out[65]) {
-        size_t a = strlen(prev), b = strlen(canonical);
-        char *buf = malloc(a + 1 + b);
-        if (!buf)
-                abort(); /* an entry that can't be hashed must not be written unchained */
-        memcpy(buf, prev, a);
-        buf[a] = '\n';
-        memcpy(buf + a + 1, canonical, b);
-        sha256_hex(buf, a + 1 + b, out);
-        free(buf);
+        const void *parts[] = {prev, "\n", canonical};
+        size_t lens[] = {strlen(prev), 1, strlen(canonical)};
+        sha256_hex_parts(parts, lens, 3, out);
+}
+
+/* The head file: "<seq> <64 hex hash>\n". */
+static int parse_head(const char *text, long long *seq, char hash[65]) {
+        char *end = NULL;
+        errno = 0;
+        *seq = strtoll(text, &end, 10);
+        if (errno || end == text || *end != ' ' || strspn(end + 1, "0123456789abcdef") != 64)
+                return -EINVAL;
+        memcpy(hash, end + 1, 64);
+        hash[64] = '\0';
+        return 0;
 }
 
 static int write_head(int64_t seq, const char *hash) {
@@ -545,7 +551,7 @@ json_t *store_audit_verify(void) {
                 char head_hash[65] = "";
                 if (n < 0 && count > 0)
                         snprintf(problem, sizeof(problem), "the head file is missing: the end of the log can't be checked");
-                else if (n >= 0 && (sscanf(text, "%lld %64s", &head_seq, head_hash) != 2 || head_seq != count ||
+                else if (n >= 0 && (parse_head(text, &head_seq, head_hash) < 0 || head_seq != count ||
                                     strcmp(head_hash, count ? prev : ZERO_HASH) != 0))
                         snprintf(problem, sizeof(problem),
                                  "the log ends at entry %lld but the head file says %lld: entries were removed from the end",

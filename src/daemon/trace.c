@@ -298,7 +298,7 @@ static void *exporter(void *arg) {
                        pthread_cond_timedwait(&T.wake, &T.lock, &ts) != ETIMEDOUT) {
                 }
                 size_t n = T.n;
-                memcpy(batch, T.queue, n * sizeof(batch[0]));
+                memcpy(batch, T.queue, n * sizeof(struct span *));
                 T.n = 0;
                 bool stop = T.stopping;
                 pthread_mutex_unlock(&T.lock);

@@ -1,11 +1,13 @@
 /* util: ids, times, hashes and paths for the daemon. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "daemon/daemon.h"
@@ -37,6 +39,21 @@ void rfc3339(time_t t, char *out, size_t cap) {
 void sha256_hex(const void *data, size_t len, char out[65]) {
         unsigned char md[SHA256_DIGEST_LENGTH];
         SHA256(data, len, md);
+        for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++)
+                snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void sha256_hex_parts(const void *const *parts, const size_t *lens, size_t n, char out[65]) {
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        unsigned int len = 0;
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = EVP_DigestUpdate(c, parts[i], lens[i]) == 1;
+        ok = ok && EVP_DigestFinal_ex(c, md, &len) == 1 && len == SHA256_DIGEST_LENGTH;
+        EVP_MD_CTX_free(c);
+        if (!ok)
+                abort(); /* as for ids: no hash, no safe answer */
         for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++)
                 snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
