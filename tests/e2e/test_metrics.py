@@ -106,7 +106,7 @@ def test_metrics_need_no_key_and_carry_no_user_data(client, sid):
     assert "# TYPE airlock_execution_duration_seconds histogram" in body
 
 
-def test_dashboard_and_alert_rules_use_metrics_that_exist(client):
+def test_dashboard_and_alert_rules_use_metrics_that_exist(client, sid):
     import json
     import re
     from pathlib import Path
@@ -119,7 +119,7 @@ def test_dashboard_and_alert_rules_use_metrics_that_exist(client):
     rules = yaml.safe_load((deploy / "prometheus" / "airlock-alerts.yml").read_text())
     exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
     names = {n for e in exprs for n in re.findall(r"\b((?:airlock|process)_[a-z_]+)", e)}
-    scraped = {name for name, _ in scrape(client)}
+    scraped = {name for name, _ in scrape_with(client)}  # with a key: the per-session series too
     missing = sorted(n for n in names if n not in scraped)
     assert not missing, "deploy/ uses metrics the daemon does not export: %s" % missing
     assert len(names) >= 10
