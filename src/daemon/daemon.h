@@ -48,6 +48,22 @@ int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason);
 /* A sandbox's CPU and memory so far (-ESRCH when it is gone); reset_peak starts a new
  * memory high-water mark where the host can (cgroup v1). */
 int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret);
+/* The same in two halves, so that the launcher's answer overlaps other work (an
+ * execution's first reading is taken while its code is sent). Every begin that returned 0
+ * needs its end. */
+struct waiter {
+        uint64_t req_id;
+        bool done;
+        struct lreply *reply;
+        struct waiter *next;
+};
+struct usage_call {
+        struct waiter w;
+        struct lreply reply;
+        bool sent;
+};
+int launch_usage_begin(struct usage_call *c, uint64_t sandbox_id, bool reset_peak);
+int launch_usage_end(struct usage_call *c, struct lp_usage_ok *ret);
 bool launch_alive(void);
 const struct lp_host_report *launch_host(void);
 

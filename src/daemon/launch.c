@@ -10,12 +10,6 @@
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
 
-struct waiter {
-        uint64_t req_id;
-        bool done;
-        struct lreply *reply;
-        struct waiter *next;
-};
 
 static struct {
         struct launcher_client lc;
@@ -140,35 +134,44 @@ bool launch_alive(void) {
 
 const struct lp_host_report *launch_host(void) { return &L.host; }
 
+/* Send a request and register its waiter (under L.lock); the reply is awaited apart. */
+static int send_locked(struct waiter *w, uint16_t type, const void *body, size_t len, const void *extra,
+                       size_t extra_len, const int *fds, size_t nfds) {
+        char frame[LP_FRAME_MAX];
+        if (L.dead)
+                return -ECONNRESET;
+        w->req_id = L.lc.next_req++;
+        int n = lp_encode(type, w->req_id, body, len, extra, extra_len, frame, sizeof(frame));
+        if (n < 0)
+                return n;
+        w->next = L.waiters;
+        L.waiters = w;
+        if (fd_send(L.lc.fd, frame, (size_t)n, fds, nfds) < 0)
+                fail_all_locked();
+        return 0;
+}
+
+static void wait_locked(struct waiter *w) {
+        while (!w->done)
+                pthread_cond_wait(&L.cond, &L.lock);
+        for (struct waiter **p = &L.waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+}
+
 int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
                 size_t nfds, struct lreply *ret) {
         memset(ret, 0, sizeof(*ret));
-        char frame[LP_FRAME_MAX];
         struct waiter w = {.reply = ret};
         pthread_mutex_lock(&L.lock);
-        if (L.dead) {
-                pthread_mutex_unlock(&L.lock);
-                return -ECONNRESET;
-        }
-        w.req_id = L.lc.next_req++;
-        int n = lp_encode(type, w.req_id, body, len, extra, extra_len, frame, sizeof(frame));
-        if (n < 0) {
-                pthread_mutex_unlock(&L.lock);
-                return n;
-        }
-        w.next = L.waiters;
-        L.waiters = &w;
-        int r = fd_send(L.lc.fd, frame, (size_t)n, fds, nfds);
-        if (r < 0)
-                fail_all_locked();
-        while (!w.done)
-                pthread_cond_wait(&L.cond, &L.lock);
-        for (struct waiter **p = &L.waiters; *p; p = &(*p)->next)
-                if (*p == &w) {
-                        *p = w.next;
-                        break;
-                }
+        int r = send_locked(&w, type, body, len, extra, extra_len, fds, nfds);
+        if (r == 0)
+                wait_locked(&w);
         pthread_mutex_unlock(&L.lock);
+        if (r < 0)
+                return r;
         return ret->type < 0 ? ret->type : 0;
 }
 
@@ -186,17 +189,37 @@ int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason) {
         return r;
 }
 
-int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret) {
+int launch_usage_begin(struct usage_call *c, uint64_t sandbox_id, bool reset_peak) {
+        memset(c, 0, sizeof(*c));
         struct lp_usage u;
         memset(&u, 0, sizeof(u));
         u.sandbox_id = sandbox_id;
         u.flags = reset_peak ? LP_USAGE_RESET_PEAK : 0;
-        struct lreply rep;
-        int r = launch_call(LP_USAGE, &u, sizeof(u), NULL, 0, NULL, 0, &rep);
-        if (r < 0)
-                return r;
-        if (rep.type != LP_USAGE_OK)
-                return rep.type == LP_ERROR ? rep.err.code : -EPROTO;
-        memcpy(ret, rep.body, sizeof(*ret));
+        c->w.reply = &c->reply;
+        pthread_mutex_lock(&L.lock);
+        int r = send_locked(&c->w, LP_USAGE, &u, sizeof(u), NULL, 0, NULL, 0);
+        pthread_mutex_unlock(&L.lock);
+        c->sent = r == 0;
+        return r;
+}
+
+int launch_usage_end(struct usage_call *c, struct lp_usage_ok *ret) {
+        if (!c->sent)
+                return -ECONNRESET;
+        pthread_mutex_lock(&L.lock);
+        wait_locked(&c->w);
+        pthread_mutex_unlock(&L.lock);
+        c->sent = false;
+        if (c->reply.type < 0)
+                return c->reply.type;
+        if (c->reply.type != LP_USAGE_OK)
+                return c->reply.type == LP_ERROR ? c->reply.err.code : -EPROTO;
+        memcpy(ret, c->reply.body, sizeof(*ret));
         return 0;
+}
+
+int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret) {
+        struct usage_call c;
+        int r = launch_usage_begin(&c, sandbox_id, reset_peak);
+        return r < 0 ? r : launch_usage_end(&c, ret);
 }

@@ -109,7 +109,7 @@ static void send_usage(struct launcher *L, uint64_t req_id, const struct lp_usag
         struct lp_usage_ok ok;
         memset(&ok, 0, sizeof(ok));
         struct cg_stats cs = {0};
-        if (sb->cg && cg_read_stats(sb->cg, &cs) == 0) {
+        if (sb->cg && cg_read_usage(sb->cg, &cs) == 0) {
                 ok.cpu_usec = cs.cpu_usec;
                 ok.memory_bytes = cs.memory_current_bytes;
                 ok.memory_peak_bytes = cs.memory_peak_bytes;

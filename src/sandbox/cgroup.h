@@ -100,6 +100,9 @@ int cg_create(const struct cg_host *h, const char *name, const struct cg_limits 
 int cg_attach(struct cg *c, pid_t pid, struct diag *reterr);
 
 int cg_read_stats(struct cg *c, struct cg_stats *ret);
+/* Only cpu_usec, memory_current_bytes and memory_peak_bytes (three reads): for the
+ * per-execution figures, where read_stats' process count and event files would cost. */
+int cg_read_usage(struct cg *c, struct cg_stats *ret);
 
 /* Make the memory peak count from now (one execution's own, not the sandbox's).
  * v1: memory.max_usage_in_bytes is reset by writing 0 to it. v2: -EOPNOTSUPP (memory.peak

@@ -28,6 +28,9 @@ struct cg_ops {
         int (*create)(struct cg *c, const struct cg_host *h, const struct cg_limits *l, struct diag *reterr);
         int (*attach)(struct cg *c, pid_t pid, struct diag *reterr);
         int (*read_stats)(struct cg *c, struct cg_stats *ret);
+        /* CPU time and memory (now and peak) only: what each execution reads twice, so
+         * the cheap subset of read_stats. */
+        int (*read_usage)(struct cg *c, struct cg_stats *ret);
         /* Start a new memory high-water mark; -EOPNOTSUPP where the layout has none. */
         int (*reset_peak)(struct cg *c);
         int (*kill_all)(struct cg *c);

@@ -257,6 +257,25 @@ static int v1_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         return cg_path(buf, size, "%s/%s/%s", h->fsroot, ctrl, cg_parent_rel(h));
 }
 
+static int v1_read_usage(struct cg *c, struct cg_stats *ret) {
+        char path[PATH_MAX];
+        const char *dir;
+        int res = 0;
+        if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
+                if (cg_path(path, sizeof(path), "%s/memory.max_usage_in_bytes", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ret->memory_peak_bytes));
+                if (cg_path(path, sizeof(path), "%s/memory.usage_in_bytes", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
+        }
+        if ((dir = ctrl_dir(c, CG_V1_CPUACCT))) {
+                uint64_t ns = 0;
+                if (cg_path(path, sizeof(path), "%s/cpuacct.usage", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ns));
+                ret->cpu_usec = ns / 1000u;
+        }
+        return res;
+}
+
 static int v1_reset_peak(struct cg *c) {
         const char *dir = ctrl_dir(c, CG_V1_MEMORY);
         if (!dir)
@@ -266,6 +285,7 @@ static int v1_reset_peak(struct cg *c) {
 
 const struct cg_ops cg_v1_ops = {
         .reset_peak = v1_reset_peak,
+        .read_usage = v1_read_usage,
         .adopt = v1_adopt,
         .parent_dir = v1_parent_dir,
         .prepare = v1_prepare,

@@ -180,6 +180,25 @@ static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
         return res;
 }
 
+static int v2_read_usage(struct cg *c, struct cg_stats *ret) {
+        const char *dir = c->dirs[0];
+        char path[PATH_MAX];
+        int res = 0, r;
+        if (c->controllers & CG_C_MEMORY) {
+                if (cg_path(path, sizeof(path), "%s/memory.current", dir) == 0)
+                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
+                if (cg_path(path, sizeof(path), "%s/memory.peak", dir) == 0) {
+                        r = cg_read_u64(path, &ret->memory_peak_bytes);
+                        if (r == -ENOENT) /* before Linux 5.19 */
+                                ret->memory_peak_bytes = ret->memory_current_bytes, r = 0;
+                        keep_first(&res, r);
+                }
+        }
+        if (cg_path(path, sizeof(path), "%s/cpu.stat", dir) == 0)
+                keep_first(&res, cg_read_keyed(path, "usage_usec", &ret->cpu_usec));
+        return res;
+}
+
 static int v2_kill_all(struct cg *c) {
         const char *dir = c->dirs[0];
         char procs[PATH_MAX], freeze[PATH_MAX];
@@ -241,6 +260,7 @@ static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
 }
 
 const struct cg_ops cg_v2_ops = {
+        .read_usage = v2_read_usage,
         .adopt = v2_adopt,
         .parent_dir = v2_parent_dir,
         .prepare = v2_prepare,

@@ -453,6 +453,10 @@ static void test_reset_peak(void **state) {
         if (s.memory_peak_bytes < 64 * MIB)
                 fail_msg("peak before reset = %llu", (unsigned long long)s.memory_peak_bytes);
         assert_true(s.memory_current_bytes < s.memory_peak_bytes);
+        struct cg_stats u;
+        assert_int_equal(cg_read_usage(c, &u), 0); /* the lean read agrees */
+        assert_int_equal(u.memory_peak_bytes, s.memory_peak_bytes);
+        assert_true(u.cpu_usec >= s.cpu_usec && u.cpu_usec > 0);
         assert_int_equal(cg_reset_peak(c), 0);
         assert_int_equal(cg_read_stats(c, &s), 0);
         if (s.memory_peak_bytes >= 32 * MIB)

@@ -507,6 +507,13 @@ static void test_stats_parse(void **state) {
         assert_int_equal(s.memory_peak_bytes, 33550336);
         assert_int_equal(s.memory_current_bytes, 4096);
         assert_int_equal(s.cpu_usec, 1234567);
+        /* The lean read for executions: the same three figures, nothing else. */
+        struct cg_stats u;
+        assert_int_equal(cg_read_usage(c, &u), 0);
+        assert_int_equal(u.memory_peak_bytes, 33550336);
+        assert_int_equal(u.memory_current_bytes, 4096);
+        assert_int_equal(u.cpu_usec, 1234567);
+        assert_int_equal(u.oom_kills + u.pids_max_hits + u.nprocs, 0);
         /* v2 has no resettable peak before Linux 6.12: said so, and nothing is written. */
         assert_int_equal(cg_reset_peak(c), -EOPNOTSUPP);
         assert_int_equal(s.oom_kills, 3);
@@ -517,6 +524,8 @@ static void test_stats_parse(void **state) {
         assert_int_equal(unlink(path_in(dir, "memory.peak")), 0);
         assert_int_equal(cg_read_stats(c, &s), 0);
         assert_int_equal(s.memory_peak_bytes, 4096);
+        assert_int_equal(cg_read_usage(c, &u), 0);
+        assert_int_equal(u.memory_peak_bytes, 4096);
 
         /* A malformed value is an error, and the rest is still filled in. */
         put(dir, "pids.events", "max 7x\n");
