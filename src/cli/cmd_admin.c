@@ -12,6 +12,16 @@
 
 #define ADMIN_REQUEST_TIMEOUT_S 60L
 
+/* The end of every admin verb's help that prints JSON on request. */
+#define ADMIN_USAGE_FOOTER                                                                                        \
+        "\n"                                                                                                      \
+        "      --json                   print the daemon's JSON\n"                                               \
+        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"          \
+        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"                               \
+        "  -h, --help                   this text\n"                                                             \
+        "\n"                                                                                                      \
+        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n"
+
 static const char keys_usage[] =
         "usage: airlock keys <create|ls|get|revoke> [options]\n"
         "\n"
@@ -45,13 +55,7 @@ static const char tenants_usage[] =
         "  airlock tenants get NAME     one tenant\n"
         "  airlock tenants set NAME --max-sessions N --max-memory-mb M\n"
         "                               set its quotas (live sessions; their memory in all)\n"
-        "\n"
-        "      --json                   print the daemon's JSON\n"
-        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
-        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
-        "  -h, --help                   this text\n"
-        "\n"
-        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
+        ADMIN_USAGE_FOOTER;
 
 static const char audit_usage[] =
         "usage: airlock audit <ls|verify> [options]\n"
@@ -91,13 +95,7 @@ static const char secrets_usage[] =
         "  airlock secrets ls           the names, with when they were set\n"
         "  airlock secrets get NAME     one secret's name and times (not its value)\n"
         "  airlock secrets rm NAME...   delete them\n"
-        "\n"
-        "      --json                   print the daemon's JSON\n"
-        "      --url URL                the daemon (default $AIRLOCK_URL, else " CLI_DEFAULT_URL ")\n"
-        "      --api-key KEY            an admin key (default $AIRLOCK_API_KEY)\n"
-        "  -h, --help                   this text\n"
-        "\n"
-        "Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 bad usage.\n";
+        ADMIN_USAGE_FOOTER;
 
 struct admin_opts {
         struct api_opts conn;
@@ -347,16 +345,24 @@ static int keys_act(struct api *a, struct admin_opts *o, const char *sub) {
         return rc;
 }
 
-static int tenants_act(struct api *a, struct admin_opts *o, const char *sub) {
-        if (!strcmp(sub, "ls")) {
-                if (o->nargs > 0)
-                        return cli_usage_error("tenants ls", "unexpected argument '%s'", o->args[0]);
-                return call(a, o, "GET", "/v1/tenants", NULL, print_tenant_list);
-        }
+/* The arguments of `VERB ls` (none) and of the verbs on items (one NAME, or several with
+ * `many`): 0 when they fit, else the usage error. */
+static int item_args(const char *verb, const char *sub, const struct admin_opts *o, const char *what, bool many) {
+        if (!strcmp(sub, "ls"))
+                return o->nargs > 0 ? cli_usage_error(verb, "unexpected argument '%s'", o->args[0]) : 0;
         if (o->nargs == 0)
-                return cli_usage_error("tenants", "which tenant? give its name");
-        if (o->nargs > 1)
-                return cli_usage_error("tenants", "one tenant at a time (extra: '%s')", o->args[1]);
+                return cli_usage_error(verb, "which %s? give its %s", what, !strcmp(what, "secret") ? "NAME" : "name");
+        if (!many && o->nargs > 1)
+                return cli_usage_error(verb, "one %s at a time (extra: '%s')", what, o->args[1]);
+        return 0;
+}
+
+static int tenants_act(struct api *a, struct admin_opts *o, const char *sub) {
+        int bad = item_args(!strcmp(sub, "ls") ? "tenants ls" : "tenants", sub, o, "tenant", false);
+        if (bad)
+                return bad;
+        if (!strcmp(sub, "ls"))
+                return call(a, o, "GET", "/v1/tenants", NULL, print_tenant_list);
         if (!strcmp(sub, "set") && (!o->have_sessions || !o->have_memory))
                 return cli_usage_error("tenants set", "give both --max-sessions and --max-memory-mb");
         _cleanup_free_ char *path = NULL;
@@ -460,15 +466,11 @@ static int read_value(const struct admin_opts *o, char *out, size_t cap, size_t 
 }
 
 static int secrets_act(struct api *a, struct admin_opts *o, const char *sub) {
-        if (!strcmp(sub, "ls")) {
-                if (o->nargs > 0)
-                        return cli_usage_error("secrets", "unexpected argument '%s'", o->args[0]);
+        int bad = item_args("secrets", sub, o, "secret", !strcmp(sub, "rm"));
+        if (bad)
+                return bad;
+        if (!strcmp(sub, "ls"))
                 return call(a, o, "GET", "/v1/secrets", NULL, print_secret_list);
-        }
-        if (o->nargs == 0)
-                return cli_usage_error("secrets", "which secret? give its NAME");
-        if (strcmp(sub, "rm") != 0 && o->nargs > 1)
-                return cli_usage_error("secrets", "one secret at a time (extra: '%s')", o->args[1]);
         if (!strcmp(sub, "rm")) {
                 for (int i = 0; i < o->nargs; i++) {
                         _cleanup_free_ char *path = NULL;

@@ -190,6 +190,21 @@ static bool shown(json_t *usage, const char *per_session) {
                !strcmp(per_session, json_string_value(json_object_get(usage, "tenant")) ?: "");
 }
 
+/* One series a live session the scrape may see: field is a number in each usage entry. */
+static void session_series(struct buf *b, json_t *usage, const char *per_session, const char *name, const char *type,
+                           const char *help, const char *field) {
+        size_t i;
+        json_t *u;
+        header(b, name, type, help);
+        json_array_foreach(usage, i, u) {
+                if (shown(u, per_session))
+                        (void)buf_printf(b, "%s{session=\"%s\",tenant=\"%s\"} %.6f\n", name,
+                                         json_string_value(json_object_get(u, "session")),
+                                         json_string_value(json_object_get(u, "tenant")),
+                                         json_number_value(json_object_get(u, field)));
+        }
+}
+
 void metrics_render(struct buf *b, const char *per_session) {
         uint64_t hits, misses;
         int ready;
@@ -259,22 +274,11 @@ void metrics_render(struct buf *b, const char *per_session) {
         header(b, "airlock_sessions_memory_bytes", "gauge", "Memory in use by all live sessions' sandboxes.");
         (void)buf_printf(b, "airlock_sessions_memory_bytes %lld\n", total);
         if (per_session) {
-                header(b, "airlock_session_cpu_seconds_total", "counter",
-                       "CPU time used by each live session's sandbox (its cgroup), all processes.");
-                json_array_foreach(usage, i, u)
-                        if (shown(u, per_session))
-                                (void)buf_printf(b, "airlock_session_cpu_seconds_total{session=\"%s\",tenant=\"%s\"} %.6f\n",
-                                                 json_string_value(json_object_get(u, "session")),
-                                                 json_string_value(json_object_get(u, "tenant")),
-                                                 json_real_value(json_object_get(u, "cpu_seconds")));
-                header(b, "airlock_session_memory_bytes", "gauge",
-                       "Memory in use by each live session's sandbox (its cgroup).");
-                json_array_foreach(usage, i, u)
-                        if (shown(u, per_session))
-                                (void)buf_printf(b, "airlock_session_memory_bytes{session=\"%s\",tenant=\"%s\"} %lld\n",
-                                                 json_string_value(json_object_get(u, "session")),
-                                                 json_string_value(json_object_get(u, "tenant")),
-                                                 (long long)json_integer_value(json_object_get(u, "memory_bytes")));
+                session_series(b, usage, per_session, "airlock_session_cpu_seconds_total", "counter",
+                               "CPU time used by each live session's sandbox (its cgroup), all processes.",
+                               "cpu_seconds");
+                session_series(b, usage, per_session, "airlock_session_memory_bytes", "gauge",
+                               "Memory in use by each live session's sandbox (its cgroup).", "memory_bytes");
         }
         json_decref(usage);
         process_metrics(b);

@@ -145,24 +145,33 @@ static void keep_first(int *ret, int r) {
                 *ret = r;
 }
 
-static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
+static int v1_read_usage(struct cg *c, struct cg_stats *ret) {
         char path[PATH_MAX];
         const char *dir;
         int res = 0;
-
         if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
                 if (cg_path(path, sizeof(path), "%s/memory.max_usage_in_bytes", dir) == 0)
                         keep_first(&res, cg_read_u64(path, &ret->memory_peak_bytes));
                 if (cg_path(path, sizeof(path), "%s/memory.usage_in_bytes", dir) == 0)
                         keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
-                if (cg_path(path, sizeof(path), "%s/memory.oom_control", dir) == 0)
-                        keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         }
         if ((dir = ctrl_dir(c, CG_V1_CPUACCT))) {
                 uint64_t ns = 0;
                 if (cg_path(path, sizeof(path), "%s/cpuacct.usage", dir) == 0)
                         keep_first(&res, cg_read_u64(path, &ns));
                 ret->cpu_usec = ns / 1000u;
+        }
+        return res;
+}
+
+static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
+        char path[PATH_MAX];
+        const char *dir;
+        int res = v1_read_usage(c, ret);
+
+        if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
+                if (cg_path(path, sizeof(path), "%s/memory.oom_control", dir) == 0)
+                        keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         }
         if ((dir = ctrl_dir(c, CG_V1_PIDS))) {
                 if (cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
@@ -255,25 +264,6 @@ static int v1_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         /* Every sandbox has a pids (or memory) directory: list that hierarchy. */
         const char *ctrl = (h->controllers & CG_C_PIDS) ? "pids" : "memory";
         return cg_path(buf, size, "%s/%s/%s", h->fsroot, ctrl, cg_parent_rel(h));
-}
-
-static int v1_read_usage(struct cg *c, struct cg_stats *ret) {
-        char path[PATH_MAX];
-        const char *dir;
-        int res = 0;
-        if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
-                if (cg_path(path, sizeof(path), "%s/memory.max_usage_in_bytes", dir) == 0)
-                        keep_first(&res, cg_read_u64(path, &ret->memory_peak_bytes));
-                if (cg_path(path, sizeof(path), "%s/memory.usage_in_bytes", dir) == 0)
-                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
-        }
-        if ((dir = ctrl_dir(c, CG_V1_CPUACCT))) {
-                uint64_t ns = 0;
-                if (cg_path(path, sizeof(path), "%s/cpuacct.usage", dir) == 0)
-                        keep_first(&res, cg_read_u64(path, &ns));
-                ret->cpu_usec = ns / 1000u;
-        }
-        return res;
 }
 
 static int v1_reset_peak(struct cg *c) {

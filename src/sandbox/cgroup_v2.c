@@ -152,34 +152,6 @@ static void keep_first(int *ret, int r) {
                 *ret = r;
 }
 
-static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
-        const char *dir = c->dirs[0];
-        char path[PATH_MAX];
-        int res = 0, r;
-
-        if (c->controllers & CG_C_MEMORY) {
-                /* memory.peak is Linux 5.19+; before it, the current usage is the best we have. */
-                if (cg_path(path, sizeof(path), "%s/memory.peak", dir) == 0) {
-                        r = cg_read_u64(path, &ret->memory_peak_bytes);
-                        if (r == -ENOENT && cg_path(path, sizeof(path), "%s/memory.current", dir) == 0)
-                                r = cg_read_u64(path, &ret->memory_peak_bytes);
-                        keep_first(&res, r);
-                }
-                if (cg_path(path, sizeof(path), "%s/memory.current", dir) == 0)
-                        keep_first(&res, cg_read_u64(path, &ret->memory_current_bytes));
-                if (cg_path(path, sizeof(path), "%s/memory.events", dir) == 0)
-                        keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
-        }
-        /* cpu.stat's usage_usec is there even without the cpu controller enabled. */
-        if (cg_path(path, sizeof(path), "%s/cpu.stat", dir) == 0)
-                keep_first(&res, cg_read_keyed(path, "usage_usec", &ret->cpu_usec));
-        if ((c->controllers & CG_C_PIDS) && cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
-                keep_first(&res, cg_read_keyed(path, "max", &ret->pids_max_hits));
-        if (cg_path(path, sizeof(path), "%s/cgroup.procs", dir) == 0)
-                keep_first(&res, cg_count_procs(path, &ret->nprocs));
-        return res;
-}
-
 static int v2_read_usage(struct cg *c, struct cg_stats *ret) {
         const char *dir = c->dirs[0];
         char path[PATH_MAX];
@@ -196,6 +168,20 @@ static int v2_read_usage(struct cg *c, struct cg_stats *ret) {
         }
         if (cg_path(path, sizeof(path), "%s/cpu.stat", dir) == 0)
                 keep_first(&res, cg_read_keyed(path, "usage_usec", &ret->cpu_usec));
+        return res;
+}
+
+static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
+        const char *dir = c->dirs[0];
+        char path[PATH_MAX];
+        int res = v2_read_usage(c, ret);
+
+        if ((c->controllers & CG_C_MEMORY) && cg_path(path, sizeof(path), "%s/memory.events", dir) == 0)
+                keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
+        if ((c->controllers & CG_C_PIDS) && cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
+                keep_first(&res, cg_read_keyed(path, "max", &ret->pids_max_hits));
+        if (cg_path(path, sizeof(path), "%s/cgroup.procs", dir) == 0)
+                keep_first(&res, cg_count_procs(path, &ret->nprocs));
         return res;
 }
 

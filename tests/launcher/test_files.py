@@ -31,14 +31,20 @@ print('appended', flush=True)
 """
 
 
-@pytest.fixture
-def session(launcher):
+def spawn(launcher, program):
+    """HELLO, then a sandbox running `program`: (CREATED, stdout, stderr)."""
     launcher.hello()
-    fd = memfd(PROGRAM)
+    fd = memfd(program)
     launcher.send(lp.create(timeout_ms=30000), [fd])
     os.close(fd)
     created, (out_r, err_r) = launcher.recv()
     assert created["type"] == lp.CREATED
+    return created, out_r, err_r
+
+
+@pytest.fixture
+def session(launcher):
+    created, out_r, err_r = spawn(launcher, PROGRAM)
     yield launcher, created["sandbox_id"], out_r, err_r
     os.close(out_r)
     os.close(err_r)
@@ -168,12 +174,7 @@ time.sleep(30)
 def test_usage_reports_cpu_and_memory_and_resets_the_peak(launcher):
     """USAGE: the sandbox's CPU time and memory, read from its cgroup (the control: the
     same sandbox shows the 40 MiB while it holds them and a smaller peak after a reset)."""
-    launcher.hello()
-    fd = memfd(USAGE_PROGRAM)
-    launcher.send(lp.create(timeout_ms=30000), [fd])
-    os.close(fd)
-    created, (out_r, err_r) = launcher.recv()
-    assert created["type"] == lp.CREATED
+    created, out_r, err_r = spawn(launcher, USAGE_PROGRAM)
     sid = created["sandbox_id"]
     try:
         assert read_line(out_r).strip() == b"BUSY"
