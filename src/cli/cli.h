@@ -13,3 +13,4 @@ int cmd_tenants(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
+int cmd_interpreters(int argc, char **argv);

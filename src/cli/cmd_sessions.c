@@ -27,6 +27,8 @@ static const char sessions_usage[] =
         "      --idle-timeout-seconds S the session ends after S seconds without an execution\n"
         "  -e, --env NAME=VALUE         a variable in the session (repeatable)\n"
         "      --metadata KEY=VALUE     a label kept with the session (repeatable)\n"
+        "      --interpreter NAME       start from this interpreter's settings (default: default;\n"
+        "                               see 'airlock interpreters')\n"
         "      --secret NAME            set your tenant's secret NAME as the variable NAME\n"
         "                               (repeatable; see 'airlock secrets')\n"
         "  airlock sessions ls          list the live sessions\n"
@@ -53,32 +55,8 @@ static int set_number(json_t *obj, const char *key, json_t *v) {
         return v ? json_object_set_new(obj, key, v) : -1;
 }
 
-/* --env NAME=VALUE and --metadata KEY=VALUE into obj[name]. */
-static int add_pair(const char *prog, const char *flag, json_t *parent, const char *member, const char *kv) {
-        const char *eq = strchr(kv, '=');
-        bool env = !strcmp(flag, "--env");
-        if (!eq || eq == kv || (env && !lp_valid_env_name(kv, (size_t)(eq - kv))))
-                return cli_usage_error(prog, "%s '%s': expected %s=VALUE%s", flag, kv, env ? "NAME" : "KEY",
-                                       env ? " with NAME matching [A-Za-z_][A-Za-z0-9_]*" : " with a non-empty KEY");
-        size_t len = (size_t)(eq - kv);
-        json_t *obj = json_object_get(parent, member);
-        if (!obj) {
-                obj = json_object();
-                if (json_object_set_new(parent, member, obj) < 0)
-                        return cli_usage_error(prog, "out of memory");
-        }
-        if (json_object_getn(obj, kv, len))
-                return cli_usage_error(prog, "%s %.*s given twice", flag, (int)len, kv);
-        json_t *value = json_string(eq + 1);
-        if (!value)
-                return cli_usage_error(prog, "%s %.*s: the value is not valid UTF-8", flag, (int)len, kv);
-        if (json_object_setn_new(obj, kv, len, value) < 0)
-                return cli_usage_error(prog, "%s %.*s: the name is not valid UTF-8", flag, (int)len, kv);
-        return 0;
-}
-
 static int parse_args(const char *prog, bool create, bool json_ok, int argc, char **argv, struct sessions_opts *o) {
-        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA, O_SECRET };
+        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA, O_SECRET, O_INTERPRETER };
         static const struct option common_opts[] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
@@ -98,6 +76,7 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                 {"env", required_argument, NULL, 'e'},
                 {"metadata", required_argument, NULL, O_METADATA},
                 {"secret", required_argument, NULL, O_SECRET},
+                {"interpreter", required_argument, NULL, O_INTERPRETER},
                 {NULL, 0, NULL, 0},
         };
         unsigned long long v = 0;
@@ -146,10 +125,15 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                                 r = set_number(o->req, "idle_timeout_seconds", json_integer((json_int_t)v));
                         break;
                 case 'e':
-                        r = add_pair(prog, "--env", o->req, "env", optarg);
+                        r = cli_add_pair(prog, "--env", o->req, "env", optarg);
                         break;
                 case O_METADATA:
-                        r = add_pair(prog, "--metadata", o->req, "metadata", optarg);
+                        r = cli_add_pair(prog, "--metadata", o->req, "metadata", optarg);
+                        break;
+                case O_INTERPRETER:
+                        if (!*optarg)
+                                return cli_usage_error(prog, "--interpreter: the name cannot be empty");
+                        r = json_object_set_new(o->req, "interpreter", json_string(optarg));
                         break;
                 case O_SECRET: {
                         if (!lp_valid_env_name(optarg, strlen(optarg)))

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "cli/http_client.h"
+#include "proto/launch_proto.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
@@ -483,4 +484,27 @@ int api_download(struct api *a, const char *path, const char *local) {
 void cli_print_json(json_t *j) {
         if (json_dumpf(j, stdout, JSON_INDENT(2)) == 0)
                 fputc('\n', stdout);
+}
+
+int cli_add_pair(const char *prog, const char *flag, json_t *parent, const char *member, const char *kv) {
+        const char *eq = strchr(kv, '=');
+        bool env = !strcmp(flag, "--env");
+        if (!eq || eq == kv || (env && !lp_valid_env_name(kv, (size_t)(eq - kv))))
+                return cli_usage_error(prog, "%s '%s': expected %s=VALUE%s", flag, kv, env ? "NAME" : "KEY",
+                                       env ? " with NAME matching [A-Za-z_][A-Za-z0-9_]*" : " with a non-empty KEY");
+        size_t len = (size_t)(eq - kv);
+        json_t *obj = json_object_get(parent, member);
+        if (!obj) {
+                obj = json_object();
+                if (json_object_set_new(parent, member, obj) < 0)
+                        return cli_usage_error(prog, "out of memory");
+        }
+        if (json_object_getn(obj, kv, len))
+                return cli_usage_error(prog, "%s %.*s given twice", flag, (int)len, kv);
+        json_t *value = json_string(eq + 1);
+        if (!value)
+                return cli_usage_error(prog, "%s %.*s: the value is not valid UTF-8", flag, (int)len, kv);
+        if (json_object_setn_new(obj, kv, len, value) < 0)
+                return cli_usage_error(prog, "%s %.*s: the name is not valid UTF-8", flag, (int)len, kv);
+        return 0;
 }

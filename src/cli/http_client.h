@@ -50,6 +50,9 @@ void cli_getopt_print(const char *prog, int opt, char **argv);
 /* A whole number in [1, max]; *ret untouched on error. */
 int cli_parse_count(const char *prog, const char *flag, const char *s, unsigned long long max,
                     unsigned long long *ret);
+/* --env NAME=VALUE (NAME a variable name) or --metadata KEY=VALUE into parent[member]
+ * (created when missing); flag names the option in messages. */
+int cli_add_pair(const char *prog, const char *flag, json_t *parent, const char *member, const char *kv);
 /* A finite decimal number > 0. */
 int cli_parse_positive(const char *prog, const char *flag, const char *s, double *ret);
 

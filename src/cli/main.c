@@ -21,6 +21,7 @@ static const char usage[] =
         "  exec     run code in a session (its state stays for the next exec)\n"
         "  files    put, get, list and remove files in a session's workspace\n"
         "  commands run a shell command (or a background task) in a session\n"
+        "  interpreters  named session configurations: defaults and ceilings\n"
         "  keys     create, list and revoke API keys (tenants, scopes)\n"
         "  tenants  tenants' quotas of sessions and memory\n"
         "  secrets  set, list and remove secrets sessions can get as variables\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv) {
                 return cmd_tenants(argc - 1, argv + 1);
         if (!strcmp(cmd, "audit"))
                 return cmd_audit(argc - 1, argv + 1);
+        if (!strcmp(cmd, "interpreters"))
+                return cmd_interpreters(argc - 1, argv + 1);
         if (!strcmp(cmd, "secrets"))
                 return cmd_secrets(argc - 1, argv + 1);
         if (!strcmp(cmd, "stats"))

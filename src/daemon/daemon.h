@@ -115,6 +115,41 @@ json_t *store_secrets(const char *tenant);
 int store_secret_sealed(const char *tenant, const char *name, unsigned char **ret, size_t *ret_len);
 int store_secret_delete(const char *tenant, const char *name);
 
+/* Interpreters' documents; tenant "" holds the built-in ones. put: create (fails when
+ * the name is taken) or replace. */
+json_t *store_interpreter_get(const char *tenant, const char *name);
+json_t *store_interpreters(const char *tenant);
+int store_interpreter_put(const char *tenant, const char *name, json_t *doc, bool create);
+int store_interpreter_delete(const char *tenant, const char *name);
+
+/* ---- interpreters (interpreters.c) ---- */
+
+/* What a session gets from its interpreter and its own request. */
+struct session_settings {
+        double memory_mb, cpus, pids, workspace_mb;
+        double ttl, idle, execution_timeout;
+        char network[16];  /* none | allowlist | public */
+        json_t *allowlist; /* ["host:port", ...] */
+        char runtime[32];
+        json_t *env;       /* the interpreter's variables with the session's over them */
+};
+
+int interpreters_init(void); /* the built-in `default`, on first start */
+/* NULL when the tenant has no such interpreter (built-in ones are everyone's). */
+json_t *interpreter_get(const char *tenant, const char *name);
+json_t *interpreters_list(const char *tenant);
+/* -EEXIST (field name), -EINVAL/-ENOTSUP naming the field. */
+int interpreter_create(const char *tenant, json_t *req, json_t **ret, struct diag *reterr);
+/* -ENOENT, -EPERM (a built-in one, by anyone but the operator), -EINVAL/-ENOTSUP. */
+int interpreter_update(const char *tenant, bool operator, const char *name, json_t *req, json_t **ret,
+                       struct diag *reterr);
+/* -ENOENT, -EPERM (built in), -EBUSY (live sessions use it). */
+int interpreter_delete(const char *tenant, const char *name, struct diag *reterr);
+/* The session's settings: the request's values within the interpreter's ceilings (else
+ * -EINVAL naming the field), the interpreter's defaults for the rest. */
+int interpreter_apply(json_t *interp, json_t *req, struct session_settings *ret, struct diag *reterr);
+void session_settings_free(struct session_settings *s);
+
 /* ---- secrets (secrets.c, docs/adr/0008) ---- */
 
 /* Read the key file (made, 0400, when missing); before privileges are dropped. */
@@ -230,6 +265,8 @@ void metrics_session_ended(const char *reason);
 void metrics_render(struct buf *out, const char *per_session);
 /* Live sessions (all tenants). */
 int64_t sessions_active(void);
+/* Live sessions of one tenant started from the interpreter `name`. */
+int64_t sessions_using_interpreter(const char *tenant, const char *name);
 /* Each live session's CPU and memory now: [{session, tenant, cpu_seconds, memory_bytes}]. */
 json_t *sessions_usage(void);
 

@@ -33,6 +33,8 @@ enum route {
         R_READY,
         R_METRICS,
         R_STATS, /* any key: its own tenant's figures */
+        R_INTERPRETERS, /* any key reads; writes take the admin scope (checked in interpreters()) */
+        R_INTERPRETER,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
         R_SECRETS,
@@ -57,7 +59,8 @@ enum route {
 static const char *route_name(enum route r) {
         static const char *const names[] = {
                 [R_NONE] = "(unknown route)", [R_HEALTH] = "/healthz", [R_READY] = "/readyz",
-                [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_KEYS] = "/v1/keys",
+                [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_INTERPRETERS] = "/v1/interpreters",
+                [R_INTERPRETER] = "/v1/interpreters/{name}", [R_KEYS] = "/v1/keys",
                 [R_KEY] = "/v1/keys/{key_id}", [R_SECRETS] = "/v1/secrets", [R_SECRET] = "/v1/secrets/{name}",
                 [R_AUDIT] = "/v1/audit", [R_AUDIT_VERIFY] = "/v1/audit/verify", [R_TENANTS] = "/v1/tenants",
                 [R_TENANT] = "/v1/tenants/{name}", [R_SESSIONS] = "/v1/sessions", [R_SESSION] = "/v1/sessions/{id}",
@@ -190,7 +193,7 @@ static enum route route_of(const char *url, struct ctx *x) {
                 {"/healthz", R_HEALTH},   {"/metrics", R_METRICS}, {"/readyz", R_READY},
                 {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
                 {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY}, {"/v1/stats", R_STATS},
-                {"/v1/secrets", R_SECRETS},
+                {"/v1/secrets", R_SECRETS}, {"/v1/interpreters", R_INTERPRETERS},
         };
         for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
                 if (!strcmp(url, exact[i].url))
@@ -201,6 +204,8 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_TENANT;
         if (item_route(url, "/v1/secrets/", x))
                 return R_SECRET;
+        if (item_route(url, "/v1/interpreters/", x))
+                return R_INTERPRETER;
         const char *prefix = "/v1/sessions/";
         if (strncmp(url, prefix, strlen(prefix)) != 0)
                 return R_NONE;
@@ -262,6 +267,10 @@ static const char *allowed_methods(enum route r) {
                 return "GET";
         case R_SECRET:
                 return "GET, PUT, DELETE";
+        case R_INTERPRETERS:
+                return "GET, POST";
+        case R_INTERPRETER:
+                return "GET, PATCH, DELETE";
         case R_TENANTS:
         case R_AUDIT:
         case R_AUDIT_VERIFY:
@@ -617,6 +626,81 @@ static void task(struct ctx *x, bool stop) {
 }
 
 /* ---- keys and tenants (admin) ---- */
+
+/* ---- interpreters (any key reads; the admin scope writes its tenant's) ---- */
+
+static void interpreters(struct ctx *x, const char *method) {
+        bool write = strcmp(method, "GET") != 0;
+        if (write && !x->who.admin) {
+                fail(x, MHD_HTTP_FORBIDDEN,
+                     api_error("forbidden", NULL, "this key (%s) lacks the admin scope", x->who.key_id));
+                return;
+        }
+        if (x->route == R_INTERPRETER && !request_valid_interpreter_name(x->path)) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     api_error("invalid_request", "name", "an interpreter's name: a letter, then up to 47 of "
+                                                          "[A-Za-z0-9_-]"));
+                return;
+        }
+        const char *tenant = x->who.tenant;
+        json_t *req = NULL, *err = NULL, *out = NULL;
+        struct diag d = {0};
+        int r = 0;
+        if (x->route == R_INTERPRETERS && !write) {
+                x->status = MHD_HTTP_OK;
+                x->reply = json_pack("{s:o}", "interpreters", interpreters_list(tenant));
+                return;
+        }
+        if (x->route == R_INTERPRETER && !write) {
+                if (!(out = interpreter_get(tenant, x->path))) {
+                        fail(x, MHD_HTTP_NOT_FOUND,
+                             api_error("interpreter_not_found", NULL, "no interpreter %s", x->path));
+                        return;
+                }
+                x->status = MHD_HTTP_OK;
+                x->reply = out;
+                return;
+        }
+        if (!strcmp(method, "DELETE")) {
+                r = interpreter_delete(tenant, x->path, &d);
+        } else {
+                bool create = x->route == R_INTERPRETERS;
+                if (request_interpreter(x->body.data, x->body.len, create, &req, &err) < 0) {
+                        fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                r = create ? interpreter_create(tenant, req, &out, &d)
+                           : interpreter_update(tenant, x->who.admin && !strcmp(tenant, "default"), x->path, req,
+                                                &out, &d);
+        }
+        const char *name = x->route == R_INTERPRETER ? x->path : json_string_value(json_object_get(req, "name"));
+        const char *action = !strcmp(method, "DELETE") ? "interpreter.delete"
+                             : x->route == R_INTERPRETERS ? "interpreter.create"
+                                                          : "interpreter.update";
+        if (r == -ENOENT)
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("interpreter_not_found", NULL, "%s", d.msg));
+        else if (r == -EEXIST || r == -EBUSY)
+                fail(x, MHD_HTTP_CONFLICT,
+                     api_error(r == -EEXIST ? "interpreter_exists" : "interpreter_in_use", d.field[0] ? d.field : NULL,
+                               "%s", d.msg));
+        else if (r == -EPERM)
+                fail(x, MHD_HTTP_FORBIDDEN, api_error("forbidden", NULL, "%s", d.msg));
+        else if (r < 0)
+                fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", d.field[0] ? d.field : NULL, "%s", d.msg));
+        else if (!strcmp(method, "DELETE"))
+                x->status = MHD_HTTP_NO_CONTENT;
+        else {
+                x->status = x->route == R_INTERPRETERS ? MHD_HTTP_CREATED : MHD_HTTP_OK;
+                x->reply = out;
+        }
+        /* What changed, by field name (values may be long; the new document is in the API). */
+        json_t *fields = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(req, k, v) json_array_append_new(fields, json_string(k));
+        audit(x, action, NULL, json_pack("{s:s?, s:o}", "interpreter", name, "fields", fields));
+        json_decref(req);
+}
 
 /* ---- secrets (admin, the key's own tenant; values go in, never out) ---- */
 
@@ -1254,7 +1338,7 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                 else if (!is_upload && has_body && declared > x->body.max)
                         fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
                              api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
-                else if (!is_upload && (!strcmp(method, "POST") || !strcmp(method, "PUT")) && has_body &&
+                else if (!is_upload && (!strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH")) && has_body &&
                          !is_json_media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
                         fail(x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                              api_error("unsupported_media_type", NULL, "send Content-Type: application/json"));
@@ -1363,6 +1447,10 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
         case R_SECRETS:
         case R_SECRET:
                 secrets(x, method);
+                return respond(c, x);
+        case R_INTERPRETERS:
+        case R_INTERPRETER:
+                interpreters(x, method);
                 return respond(c, x);
         case R_TENANTS:
         case R_TENANT:

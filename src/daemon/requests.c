@@ -216,6 +216,130 @@ int request_secret_put(const char *body, size_t len, json_t **ret_req, json_t **
         return finish(req, err, ret_req, ret_err);
 }
 
+bool request_valid_interpreter_name(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        bool ok = n >= 1 && n <= 48 && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+        for (size_t i = 1; ok && i < n; i++)
+                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                     s[i] == '_' || s[i] == '-';
+        return ok;
+}
+
+/* An allowlist entry: HOST:PORT, HOST a DNS name (optionally "*." for its subdomains) or
+ * an IPv4 address, PORT 1-65535. Lower-cased into out. */
+int request_allow_entry(const char *e, char *out, size_t cap) {
+        size_t n = e ? strlen(e) : 0;
+        const char *colon = n ? strrchr(e, ':') : NULL;
+        if (!colon || colon == e || n >= cap || n > 260)
+                return -EINVAL;
+        char *end = NULL;
+        errno = 0;
+        long port = strtol(colon + 1, &end, 10);
+        if (errno || !colon[1] || *end || port < 1 || port > 65535 || colon[1] == '+' || colon[1] == '-')
+                return -EINVAL;
+        size_t hn = (size_t)(colon - e);
+        const char *host = e;
+        if (hn > 2 && host[0] == '*' && host[1] == '.') /* subdomains of the rest */
+                host += 2, hn -= 2;
+        if (hn > 253)
+                return -EINVAL;
+        size_t label = 0;
+        for (size_t i = 0; i < hn; i++) {
+                char c = host[i];
+                if (c == '.') {
+                        if (label == 0 || host[i - 1] == '-')
+                                return -EINVAL;
+                        label = 0;
+                        continue;
+                }
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          (c == '-' && label > 0);
+                if (!ok || ++label > 63)
+                        return -EINVAL;
+        }
+        if (label == 0 || host[hn - 1] == '-')
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                out[i] = (char)(e[i] >= 'A' && e[i] <= 'Z' ? e[i] - 'A' + 'a' : e[i]);
+        out[n] = '\0';
+        return 0;
+}
+
+static const struct field limit_fields[] = {
+        {"memory_mb", JSON_INTEGER, 16, 65536},
+        {"cpus", JSON_REAL, 0.01, 256},
+        {"pids", JSON_INTEGER, 4, 65536},
+        {"workspace_mb", JSON_INTEGER, 1, 65536},
+};
+
+/* POST /v1/interpreters (create: name required) and PATCH /v1/interpreters/{name}. */
+int request_interpreter(const char *body, size_t len, bool create, json_t **ret_req, json_t **ret_err) {
+        json_t *req = NULL, *err = parse_body(body, len, &req);
+        static const struct field top[] = {
+                {"name", JSON_STRING, 0, 0},
+                {"description", JSON_STRING, 0, 0},
+                {"timeout_seconds", JSON_INTEGER, 1, 28800},
+                {"idle_timeout_seconds", JSON_INTEGER, 1, 28800},
+                {"execution_timeout_seconds", JSON_REAL, 0.1, 3600},
+                {"limits", JSON_OBJECT, 0, 0},
+                {"max_limits", JSON_OBJECT, 0, 0},
+                {"network", JSON_OBJECT, 0, 0},
+                {"runtime", JSON_STRING, 0, 0},
+                {"env", JSON_OBJECT, 0, 0},
+        };
+        static const struct field max_fields[] = {
+                {"memory_mb", JSON_INTEGER, 16, 65536},   {"cpus", JSON_REAL, 0.01, 256},
+                {"pids", JSON_INTEGER, 4, 65536},         {"workspace_mb", JSON_INTEGER, 1, 65536},
+                {"timeout_seconds", JSON_INTEGER, 1, 28800},
+        };
+        static const struct field net_fields[] = {{"mode", JSON_STRING, 0, 0}, {"allowlist", JSON_ARRAY, 0, 0}};
+        if (!err)
+                err = check_fields(req, "", top, ARRAY_SIZE(top));
+        if (!err && json_object_get(req, "limits"))
+                err = check_fields(json_object_get(req, "limits"), "limits.", limit_fields, ARRAY_SIZE(limit_fields));
+        if (!err && json_object_get(req, "max_limits"))
+                err = check_fields(json_object_get(req, "max_limits"), "max_limits.", max_fields, ARRAY_SIZE(max_fields));
+        json_t *net = json_object_get(req, "network");
+        if (!err && net)
+                err = check_fields(net, "network.", net_fields, ARRAY_SIZE(net_fields));
+        const char *mode = json_string_value(json_object_get(net, "mode"));
+        if (!err && mode && strcmp(mode, "none") && strcmp(mode, "allowlist") && strcmp(mode, "public"))
+                err = api_error("invalid_request", "network.mode", "network.mode: none, allowlist or public; got '%.32s'",
+                                mode);
+        json_t *allow = json_object_get(net, "allowlist");
+        if (!err && json_array_size(allow) > ALLOWLIST_MAX)
+                err = api_error("invalid_request", "network.allowlist", "at most %d entries", ALLOWLIST_MAX);
+        size_t i;
+        json_t *v;
+        json_array_foreach(allow, i, v) {
+                char path[48], norm[264];
+                snprintf(path, sizeof(path), "network.allowlist[%zu]", i);
+                if (!err && request_allow_entry(json_string_value(v), norm, sizeof(norm)) < 0)
+                        err = api_error("invalid_request", path,
+                                        "HOST:PORT, HOST a DNS name (\"*.\" for its subdomains) or an IPv4 address, "
+                                        "PORT 1-65535");
+        }
+        if (!err)
+                err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
+        if (!err)
+                err = check_env(json_object_get(req, "env"));
+        const char *name = json_string_value(json_object_get(req, "name"));
+        if (!err && create && !name)
+                err = api_error("invalid_request", "name", "'name' is required");
+        else if (!err && !create && json_object_get(req, "name"))
+                err = api_error("invalid_request", "name", "an interpreter cannot be renamed");
+        else if (!err && name && !request_valid_interpreter_name(name))
+                err = api_error("invalid_request", "name", "a letter, then up to 47 of [A-Za-z0-9_-]; got '%.64s'",
+                                name);
+        const char *desc = json_string_value(json_object_get(req, "description"));
+        if (!err && desc && json_string_length(json_object_get(req, "description")) > 4096)
+                err = api_error("invalid_request", "description", "at most 4096 bytes");
+        const char *runtime = json_string_value(json_object_get(req, "runtime"));
+        if (!err && runtime && strcmp(runtime, "default") != 0)
+                err = api_error("invalid_request", "runtime", "unknown runtime '%.64s' (available: default)", runtime);
+        return finish(req, err, ret_req, ret_err);
+}
+
 int request_session_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err) {
         json_t *req = NULL, *err = parse_body(body, len, &req);
         static const struct field top[] = {
@@ -224,16 +348,10 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
                 {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
                 {"secrets", JSON_ARRAY, 0, 0},
         };
-        static const struct field lim[] = {
-                {"memory_mb", JSON_INTEGER, 16, 65536},
-                {"cpus", JSON_REAL, 0.01, 256},
-                {"pids", JSON_INTEGER, 4, 65536},
-                {"workspace_mb", JSON_INTEGER, 1, 65536},
-        };
         if (!err)
                 err = check_fields(req, "", top, ARRAY_SIZE(top));
         if (!err && json_object_get(req, "limits"))
-                err = check_fields(json_object_get(req, "limits"), "limits.", lim, ARRAY_SIZE(lim));
+                err = check_fields(json_object_get(req, "limits"), "limits.", limit_fields, ARRAY_SIZE(limit_fields));
         if (!err)
                 err = check_string_map(json_object_get(req, "env"), "env", ENV_MAX_ENTRIES);
         if (!err)
@@ -261,9 +379,9 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
         if (!err)
                 err = check_secret_names(json_object_get(req, "secrets"), json_object_get(req, "env"));
         const char *interp = json_string_value(json_object_get(req, "interpreter"));
-        if (!err && interp && strcmp(interp, "default") != 0)
-                err = api_error("invalid_request", "interpreter", "unknown interpreter '%s' (available: default)",
-                                interp);
+        if (!err && interp && !request_valid_interpreter_name(interp))
+                err = api_error("invalid_request", "interpreter",
+                                "an interpreter's name: a letter, then up to 47 of [A-Za-z0-9_-]; got '%.64s'", interp);
         return finish(req, err, ret_req, ret_err);
 }
 
@@ -436,7 +554,7 @@ int request_execute(const char *body, size_t len, json_t **ret_req, struct exec_
                                  .context = context,
                                  .language = lang,
                                  .clear = json_is_true(json_object_get(req, "clear_context")),
-                                 .timeout_s = timeout > 0 ? timeout : 60};
+                                 .timeout_s = timeout > 0 ? timeout : 0}; /* 0: the session's default */
         *ret_req = req; /* owns the strings in *ret */
         return 0;
 }

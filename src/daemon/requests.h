@@ -22,6 +22,14 @@ int request_context_create(const char *body, size_t len, json_t **ret_req, json_
 bool request_valid_secret_name(const char *s);
 /* PUT /v1/secrets/{name}: {"value": string of at most 4096 bytes, no NUL}. */
 int request_secret_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
+/* Interpreter names: a letter, then up to 47 of [A-Za-z0-9_-] (AgentCore's names are the
+ * subset without '-'). */
+bool request_valid_interpreter_name(const char *s);
+#define ALLOWLIST_MAX 256
+/* A network allowlist entry HOST:PORT, lower-cased into out (cap >= 264). */
+int request_allow_entry(const char *entry, char *out, size_t cap);
+/* POST /v1/interpreters (create) and PATCH /v1/interpreters/{name}. */
+int request_interpreter(const char *body, size_t len, bool create, json_t **ret_req, json_t **ret_err);
 /* Context ids and names: 1 to 64 of [A-Za-z0-9_-]. */
 bool request_valid_name(const char *s);
 /* A time parameter (audit queries): YYYY-MM-DDTHH:MM:SS[.digits]Z, at most 40 bytes. */

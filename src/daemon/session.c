@@ -40,6 +40,7 @@ struct session {
         uint64_t exit_cpu_usec, exit_peak_bytes;
         char ended_reason[32];
         double expires_at, last_used, idle_timeout;
+        double execution_timeout; /* an execution's when it names none (its interpreter's) */
         json_t *doc;
         struct lp_isolation iso;
         struct buf ctl_in; /* bytes read from the control socket, not yet a whole line */
@@ -527,6 +528,16 @@ json_t *sessions_usage(void) {
         return out;
 }
 
+int64_t sessions_using_interpreter(const char *tenant, const char *name) {
+        int64_t n = 0;
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s; s = s->next)
+                n += !s->ended && !strcmp(session_doc_tenant(s->doc), tenant) &&
+                     !strcmp(json_string_value(json_object_get(s->doc, "interpreter")) ?: "", name);
+        pthread_mutex_unlock(&S.lock);
+        return n;
+}
+
 void tenant_usage(const char *tenant, int64_t *sessions, int64_t *memory_mb) {
         pthread_mutex_lock(&S.lock);
         tenant_usage_locked(tenant, sessions, memory_mb);
@@ -549,6 +560,8 @@ static int check_quota_locked(const char *tenant, double memory_mb, struct diag 
 }
 
 static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d);
+static int create_with(json_t *req, const char *tenant, const char *iname, const struct session_settings *set,
+                       const struct shape *shp, double ttl, double idle, json_t *env, json_t **ret, struct diag *d);
 
 int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d) {
         trace_begin("session.create", SPAN_INTERNAL);
@@ -563,21 +576,27 @@ int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *d
 }
 
 static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d) {
-        json_t *limits = json_object_get(req, "limits");
-        double ttl = json_number_value(json_object_get(req, "timeout_seconds"));
-        double idle = json_number_value(json_object_get(req, "idle_timeout_seconds"));
-        struct shape sh = default_shape;
-        if (json_object_get(limits, "memory_mb"))
-                sh.memory_mb = json_number_value(json_object_get(limits, "memory_mb"));
-        if (json_object_get(limits, "cpus"))
-                sh.cpus = json_number_value(json_object_get(limits, "cpus"));
-        if (json_object_get(limits, "pids"))
-                sh.pids = json_number_value(json_object_get(limits, "pids"));
-        if (json_object_get(limits, "workspace_mb"))
-                sh.workspace_mb = json_number_value(json_object_get(limits, "workspace_mb"));
-        ttl = ttl > 0 ? ttl : 900;
-        idle = idle > 0 ? idle : 900;
-        json_t *env = json_object_get(req, "env");
+        const char *iname = json_string_value(json_object_get(req, "interpreter")) ?: "default";
+        json_t *interp = interpreter_get(tenant, iname);
+        if (!interp)
+                return diag_set(d, -EINVAL, "interpreter", "no interpreter %s", iname);
+        struct session_settings set;
+        memset(&set, 0, sizeof(set));
+        int ar = interpreter_apply(interp, req, &set, d);
+        json_decref(interp);
+        if (ar < 0)
+                return ar;
+        struct shape sh = {set.memory_mb, set.cpus, set.pids, set.workspace_mb};
+        double ttl = set.ttl, idle = set.idle;
+        json_t *env = set.env;
+        int r = create_with(req, tenant, iname, &set, &sh, ttl, idle, env, ret, d);
+        session_settings_free(&set);
+        return r;
+}
+
+static int create_with(json_t *req, const char *tenant, const char *iname, const struct session_settings *set,
+                       const struct shape *shp, double ttl, double idle, json_t *env, json_t **ret, struct diag *d) {
+        struct shape sh = *shp;
         double started = now_seconds();
         pthread_mutex_lock(&S.lock);
         int q = check_quota_locked(tenant, sh.memory_mb, d); /* early: before a sandbox is made */
@@ -608,6 +627,7 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
         s->expires_at = now + ttl;
         s->last_used = now;
         s->idle_timeout = idle;
+        s->execution_timeout = set->execution_timeout > 0 ? set->execution_timeout : 60;
 
         time_t wall = time(NULL);
         char created[32], expires[32];
@@ -618,7 +638,7 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
         metadata = metadata ? json_incref(metadata) : json_object(); /* the pack below takes it */
         s->doc = json_pack(
                 "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:f, s:I, s:I}, s:{s:s, s:s, s:I, s:b, s:b, s:s}, s:o, s:n}",
-                "id", s->id, "tenant", tenant, "interpreter", "default", "status", "ready", "created_at", created, "expires_at", expires,
+                "id", s->id, "tenant", tenant, "interpreter", iname, "status", "ready", "created_at", created, "expires_at", expires,
                 "idle_timeout_seconds", (json_int_t)idle, "limits", "memory_mb", (json_int_t)sh.memory_mb, "cpus",
                 sh.cpus, "pids", (json_int_t)sh.pids, "workspace_mb", (json_int_t)sh.workspace_mb, "isolation",
                 "backend", lp_backend_name(iso->backend), "cgroup",
@@ -629,6 +649,8 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
                 (int)iso->uid_private, "network", "none", "metadata", metadata, "ended_reason");
         if (s->doc && json_array_size(json_object_get(req, "secrets")))
                 json_object_set(s->doc, "secrets", json_object_get(req, "secrets")); /* names only */
+        if (s->doc)
+                json_object_set_new(s->doc, "execution_timeout_seconds", json_real(s->execution_timeout));
         if (!s->doc) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
@@ -698,6 +720,9 @@ void session_attach(const struct lp_attached *a, const int fds[3]) {
         s->idle_timeout = (double)json_integer_value(json_object_get(doc, "idle_timeout_seconds"));
         if (s->idle_timeout <= 0)
                 s->idle_timeout = 900;
+        s->execution_timeout = json_number_value(json_object_get(doc, "execution_timeout_seconds"));
+        if (s->execution_timeout <= 0)
+                s->execution_timeout = 60;
         json_object_set_new(doc, "status", json_string("ready"));
         s->doc = doc;
         store_put_session(s->doc, s->sandbox_id);
@@ -933,7 +958,7 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         struct lp_usage_ok before = {0}, after = {0};
         struct usage_call first;
         bool usage_known = launch_usage_begin(&first, s->sandbox_id, true) == 0;
-        double start = now_seconds(), deadline = start + req->timeout_s;
+        double start = now_seconds(), deadline = start + (req->timeout_s > 0 ? req->timeout_s : s->execution_timeout);
 
         json_t *frame = json_pack("{s:s, s:s, s:s%}", "type", "execute", "id", exec_id, "code", req->code,
                                   req->code_len);

@@ -69,6 +69,12 @@ static const char schema[] =
         "  sealed BLOB NOT NULL,"
         "  created_at TEXT NOT NULL,"
         "  updated_at TEXT NOT NULL,"
+        "  PRIMARY KEY (tenant, name));"
+        /* Interpreters: tenant '' holds the built-in ones (interpreters.c). */
+        "CREATE TABLE IF NOT EXISTS interpreters ("
+        "  tenant TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  doc TEXT NOT NULL,"
         "  PRIMARY KEY (tenant, name));";
 
 /* Changes to tables that already exist, in order; PRAGMA user_version counts the ones a
@@ -727,6 +733,69 @@ int store_secret_delete(const char *tenant, const char *name) {
         pthread_mutex_lock(&lock);
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(db, "DELETE FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        int changed = sqlite3_changes(db);
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
+}
+
+/* ---- interpreters ---- */
+
+json_t *store_interpreter_get(const char *tenant, const char *name) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT doc FROM interpreters WHERE tenant=?1 AND name=?2", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+json_t *store_interpreters(const char *tenant) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        if (sqlite3_prepare_v2(db, "SELECT doc FROM interpreters WHERE tenant=?1 ORDER BY name", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+                        if (doc)
+                                json_array_append_new(out, doc);
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
+int store_interpreter_put(const char *tenant, const char *name, json_t *doc, bool create) {
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return -ENOMEM;
+        const char *t[] = {tenant, name, text};
+        int r = exec_stmt(create ? "INSERT INTO interpreters(tenant, name, doc) VALUES(?1, ?2, ?3)"
+                                 : "UPDATE interpreters SET doc=?3 WHERE tenant=?1 AND name=?2",
+                          t, 3, NULL, 0);
+        free(text);
+        return r;
+}
+
+int store_interpreter_delete(const char *tenant, const char *name) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "DELETE FROM interpreters WHERE tenant=?1 AND name=?2", -1, &st, NULL);
         if (rc == SQLITE_OK) {
                 sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);

@@ -282,6 +282,34 @@ def test_secrets_set_ls_get_rm_and_sessions_use_them(cli, tmp_path):
     assert p.returncode == 1 and b"(field: secrets[0])" in p.stderr
 
 
+def test_interpreters_create_update_ls_get_rm(cli):
+    p = cli.ok("interpreters", "create", "cli_interp", "--description", "from the CLI", "--memory-mb", "256",
+               "--max-memory-mb", "1024", "--cpus", "0.5", "--timeout-seconds", "600", "--max-timeout-seconds",
+               "3600", "--execution-timeout-seconds", "2.5", "-e", "CUSTOM_VAR=value", "--network", "none")
+    out = p.stdout.decode()
+    assert "name:              cli_interp" in out and "memory 256 MiB, 0.5 CPUs" in out, out
+    assert "ceilings:          memory 1024 MiB" in out and "env:               CUSTOM_VAR=value" in out, out
+    got = json.loads(cli.ok("interpreters", "update", "cli_interp", "--pids", "64", "--json").stdout)
+    assert got["limits"]["pids"] == 64 and got["limits"]["memory_mb"] == 256
+    table = cli.ok("interpreters", "ls").stdout.decode().splitlines()
+    assert table[0].split()[:2] == ["NAME", "MEMORY"] and any(line.startswith("cli_interp ") for line in table)
+    sid = cli.ok("sessions", "create", "--interpreter", "cli_interp", "--memory-mb", "512").stdout.decode().strip()
+    info = json.loads(cli.ok("sessions", "get", sid, "--json").stdout)
+    assert (info["interpreter"], info["limits"]["memory_mb"], info["execution_timeout_seconds"]) == \
+        ("cli_interp", 512, 2.5)
+    assert cli.ok("exec", sid, "-c", "import os; print(os.environ['CUSTOM_VAR'])").stdout == b"value\n"
+    p = cli("interpreters", "rm", "cli_interp")
+    assert p.returncode == 1 and b"interpreter_in_use" in p.stderr
+    cli.ok("sessions", "rm", sid)
+    cli.ok("interpreters", "rm", "cli_interp")
+    p = cli("interpreters", "get", "cli_interp")
+    assert p.returncode == 1 and b"interpreter_not_found" in p.stderr
+    p = cli("sessions", "create", "--interpreter", "cli_interp")
+    assert p.returncode == 1 and b"(field: interpreter)" in p.stderr
+    p = cli("interpreters", "create", "x_net", "--network", "public")
+    assert p.returncode == 1 and b"(field: network.mode)" in p.stderr
+
+
 def test_stats_table_and_json(cli):
     sid = cli.ok("sessions", "create").stdout.decode().strip()
     cli.ok("exec", sid, "-c", "1 + 1")
@@ -549,6 +577,12 @@ USAGE_ERRORS = [
     (["audit", "ls", "extra"], "airlock audit: unexpected argument 'extra'"),
     (["stats", "extra"], "airlock stats: unexpected argument 'extra'"),
     (["secrets"], "airlock secrets: which one? set, ls, get or rm"),
+    (["interpreters"], "airlock interpreters: which one? create, update, ls, get or rm"),
+    (["interpreters", "frob"], "airlock interpreters: unknown subcommand 'frob' (create, update, ls, get or rm)"),
+    (["interpreters", "get"], "airlock interpreters: which interpreter? give its NAME"),
+    (["interpreters", "ls", "--memory-mb", "3"], "airlock interpreters ls: --memory-mb applies to create and update only"),
+    (["interpreters", "create", "x", "--memory-mb", "lots"],
+     "airlock interpreters create: --memory-mb: 'lots' is not a whole number"),
     (["secrets", "set"], "airlock secrets: which secret? give its NAME"),
     (["secrets", "get", "A", "B"], "airlock secrets: one secret at a time (extra: 'B')"),
     (["secrets", "ls", "--from-file", "x"], "airlock secrets ls: --from-file applies to 'secrets set' only"),
@@ -576,7 +610,7 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats|secrets) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats|secrets|interpreters) --help'\)", err[1])
 
 
 @pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit"])

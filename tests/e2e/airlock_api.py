@@ -400,6 +400,9 @@ class Client:
     def post(self, target, **kw):
         return self.request("POST", target, **kw)
 
+    def patch(self, target, **kw):
+        return self.request("PATCH", target, **kw)
+
     def put(self, target, **kw):
         return self.request("PUT", target, **kw)
 

@@ -9,10 +9,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int body_interpreter_create(const char *b, size_t n, json_t **req, json_t **err) {
+        return request_interpreter(b, n, true, req, err);
+}
+
+static int body_interpreter_update(const char *b, size_t n, json_t **req, json_t **err) {
+        return request_interpreter(b, n, false, req, err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static int (*const bodies[])(const char *, size_t, json_t **, json_t **) = {
                 request_session_create, request_context_create, request_command,
-                request_key_create,     request_tenant_put,
+                request_key_create,     request_tenant_put,     request_secret_put,
+                body_interpreter_create, body_interpreter_update,
         };
         for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
                 json_t *req = NULL, *err = NULL;
@@ -34,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)request_valid_time(text);
         (void)request_valid_tenant(text);
         (void)request_valid_name(text);
+        (void)request_valid_interpreter_name(text);
+        (void)request_valid_secret_name(text);
+        char norm[264];
+        if (request_allow_entry(text, norm, sizeof(norm)) == 0 && strlen(norm) != strlen(text))
+                __builtin_trap(); /* an accepted entry is only lower-cased */
         struct trace_ctx tc;
         if (request_traceparent(text, &tc) == 0 && (strlen(tc.trace_id) != 32 || strlen(tc.span_id) != 16))
                 __builtin_trap(); /* an accepted header always yields whole ids */
