@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build gcc pkg-config libseccomp-dev libcmocka-dev
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libyaml-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev
   # the namespace sandbox and the default runtime
   bubblewrap python3 python3-numpy python3-pandas python3-matplotlib python3-pil nodejs procps
   # the JavaScript/TypeScript kernel: acorn parses cells, esbuild transpiles TypeScript
