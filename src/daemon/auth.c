@@ -25,6 +25,7 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "daemon/sigv4.h"
 
 #define TOKEN_MAX 128
 #define LAST_USED_EVERY_S 60.0 /* last_used_at is written at most this often per key */
@@ -45,6 +46,20 @@ static void make_token(char *id, size_t id_cap, char *token, size_t token_cap) {
 /* The bootstrap key: read DATA_DIR/api-key, or make it (mode 0600, O_EXCL); make sure the
  * store knows its hash. A file from before keys existed (a bare `ak_...`) is registered
  * as it is, under an id derived from its hash. */
+/* Keep the secret half of token (id.secret) sealed with the key, for SigV4. */
+static int seal_secret(const char *id, const char *token) {
+        const char *dot = strchr(token, '.');
+        if (!dot)
+                return -EINVAL;
+        unsigned char *sealed = NULL;
+        size_t len = 0;
+        int r = secrets_seal(":keys", id, dot + 1, strlen(dot + 1), &sealed, &len);
+        if (r == 0)
+                r = store_key_seal(id, sealed, len);
+        free(sealed);
+        return r;
+}
+
 static int bootstrap(const char *data_dir, struct diag *d) {
         char path[4096], token[TOKEN_MAX], id[48];
         if (strfmt_path(path, sizeof(path), data_dir, "api-key") < 0)
@@ -76,7 +91,15 @@ static int bootstrap(const char *data_dir, struct diag *d) {
                 }
                 if (store_key_put(id, sha, "default", "bootstrap (DATA_DIR/api-key)", "admin,sessions") < 0)
                         return diag_set(d, -EIO, "data_dir", "cannot record the bootstrap key");
+        } else {
+                snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(known, "id")) ?: "");
         }
+        /* Also for a database from before SigV4 support: the file still has the secret. */
+        unsigned char *have = NULL;
+        size_t have_len = 0;
+        if (store_key_sealed(id, &have, &have_len) < 0 && strchr(token, '.'))
+                (void)seal_secret(id, token);
+        free(have);
         json_decref(known);
         OPENSSL_cleanse(token, sizeof(token));
         return 0;
@@ -154,7 +177,7 @@ int auth_create_key(json_t *req, json_t **ret, struct diag *d) {
         char id[48], token[TOKEN_MAX], sha[65];
         make_token(id, sizeof(id), token, sizeof(token));
         sha256_hex(token, strlen(token), sha);
-        if (store_key_put(id, sha, tenant, name, list) < 0) {
+        if (store_key_put(id, sha, tenant, name, list) < 0 || seal_secret(id, token) < 0) {
                 OPENSSL_cleanse(token, sizeof(token));
                 return diag_set(d, -EIO, "", "cannot record the key");
         }
@@ -189,3 +212,68 @@ void auth_quota(const char *tenant, int64_t *max_sessions, int64_t *max_memory_m
 }
 
 json_t *auth_tenants(void) { return store_tenants(A.default_sessions, A.default_memory_mb); }
+
+/* ---- SigV4 (the AgentCore-compatible API) ---- */
+
+#define SIGV4_SKEW_S 900 /* as AWS: 15 minutes either way */
+
+int auth_sigv4(const char *authorization, const struct sigv4_request *req, struct identity *who, const char **why) {
+        struct sigv4_auth a;
+        if (sigv4_parse_authorization(authorization, &a, why) < 0)
+                return -EACCES;
+        if (strcmp(a.service, "bedrock-agentcore") != 0) {
+                *why = "the credential scope's service must be bedrock-agentcore";
+                return -EACCES;
+        }
+        int64_t t = sigv4_parse_amz_date(req->amz_date);
+        if (t < 0) {
+                *why = "X-Amz-Date is missing or not yyyymmddThhmmssZ";
+                return -EACCES;
+        }
+        if (strncmp(req->amz_date, a.date, 8) != 0) {
+                *why = "the credential scope's date is not X-Amz-Date's";
+                return -EACCES;
+        }
+        int64_t now = (int64_t)time(NULL);
+        if (t > now + SIGV4_SKEW_S || t < now - SIGV4_SKEW_S) {
+                *why = "Signature expired: X-Amz-Date is more than 15 minutes from the server's time";
+                return -EACCES;
+        }
+        json_t *k = store_key_get(a.key_id);
+        if (!k || !json_is_null(json_object_get(k, "revoked_at"))) {
+                json_decref(k);
+                *why = "The security token included in the request is invalid (unknown or revoked key)";
+                return -EACCES;
+        }
+        unsigned char *sealed = NULL;
+        size_t len = 0;
+        char *secret = NULL;
+        int r = store_key_sealed(a.key_id, &sealed, &len);
+        if (r == 0)
+                r = secrets_open(":keys", a.key_id, sealed, len, &secret);
+        free(sealed);
+        if (r < 0) {
+                json_decref(k);
+                *why = "this key cannot sign requests (it predates SigV4 support, or the secrets key changed): "
+                       "create a new key";
+                return -EACCES;
+        }
+        char expected[65];
+        r = sigv4_expected(&a, req, secret, expected);
+        secrets_free(secret);
+        if (r < 0 || !sigv4_equal(expected, a.signature)) {
+                json_decref(k);
+                *why = "The request signature we calculated does not match the signature you provided";
+                return -EACCES;
+        }
+        bool admin = false, sessions = false;
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(k, "scopes"), i, s) {
+                admin |= !strcmp(json_string_value(s) ?: "", "admin");
+                sessions |= !strcmp(json_string_value(s) ?: "", "sessions");
+        }
+        set_identity(who, a.key_id, json_string_value(json_object_get(k, "tenant")) ?: "", admin, sessions);
+        json_decref(k);
+        return 0;
+}

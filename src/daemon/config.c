@@ -59,6 +59,10 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                         return diag_set(d, -EINVAL, key, "%s: %s: expected an absolute path, got '%s'", where, key,
                                         value);
                 snprintf(dst, sizeof(c->tls_cert_file), "%s", value);
+        } else if (!strcmp(key, "agentcore_allow_unsigned_loopback")) {
+                if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+                        return diag_set(d, -EINVAL, key, "%s: %s: expected true or false, got '%s'", where, key, value);
+                c->agentcore_allow_unsigned_loopback = !strcmp(value, "true");
         } else if (!strcmp(key, "otlp_endpoint")) {
                 bool scheme = !strncmp(value, "http://", 7) || !strncmp(value, "https://", 8);
                 if (value[0] && (!scheme || strlen(value) >= sizeof(c->otlp_endpoint) ||
@@ -71,7 +75,8 @@ int config_set(struct config *c, const char *key, const char *value, const char 
         } else {
                 return diag_set(d, -EINVAL, key,
                                 "%s: unknown setting '%s' (listen, data_dir, pool_size, tenant_max_sessions, "
-                                "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint)",
+                                "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint, "
+                                "agentcore_allow_unsigned_loopback)",
                                 where, key);
         }
         return 0;
@@ -178,7 +183,8 @@ int config_from_env(struct config *c, struct diag *d) {
                    {"AIRLOCK_TENANT_MAX_SESSIONS", "tenant_max_sessions"},
                    {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"},
                    {"AIRLOCK_SECRETS_KEY_FILE", "secrets_key_file"}, {"AIRLOCK_TLS_CERT_FILE", "tls_cert_file"},
-                   {"AIRLOCK_TLS_KEY_FILE", "tls_key_file"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"}};
+                   {"AIRLOCK_TLS_KEY_FILE", "tls_key_file"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"},
+                   {"AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK", "agentcore_allow_unsigned_loopback"}};
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
                 const char *v = getenv(vars[i].env);
                 if (v && *v) {

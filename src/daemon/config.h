@@ -1,6 +1,7 @@
 /* config: the daemon's settings from a YAML file, the environment and flags, in that
  * order of precedence (flags win). Every bad value names its source and key. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/diag.h"
@@ -15,6 +16,7 @@ struct config {
         char secrets_key_file[512]; /* default DATA_DIR/secrets.key */
         char tls_cert_file[512], tls_key_file[512]; /* both, or neither (plain HTTP) */
         char otlp_endpoint[512];    /* http(s)://host:port[/v1/traces]; "" = no tracing */
+        bool agentcore_allow_unsigned_loopback; /* unsigned AgentCore requests from 127/8 */
 };
 
 void config_defaults(struct config *c);

@@ -94,6 +94,9 @@ json_t *store_key_get(const char *id);
 json_t *store_keys(void);
 int store_key_revoke(const char *id);
 int store_key_used(const char *id);
+/* A key's secret sealed (secrets.c) for SigV4; -ENOENT for keys that predate it. */
+int store_key_seal(const char *id, const unsigned char *sealed, size_t len);
+int store_key_sealed(const char *id, unsigned char **ret, size_t *ret_len);
 int store_tenant_put(const char *name, int64_t max_sessions, int64_t max_memory_mb);
 bool store_tenant_get(const char *name, int64_t *max_sessions, int64_t *max_memory_mb);
 json_t *store_tenants(int64_t default_sessions, int64_t default_memory_mb);
@@ -244,6 +247,11 @@ int auth_check(const char *token, struct identity *who);
 int auth_create_key(json_t *req, json_t **ret, struct diag *reterr);
 int auth_revoke_key(const char *id, json_t **ret, struct diag *reterr);
 void auth_quota(const char *tenant, int64_t *max_sessions, int64_t *max_memory_mb);
+/* SigV4 (AgentCore API): the request as received -> the identity of its key, or -EACCES
+ * with *why (for AccessDeniedException's message). A key id is the access key id and the
+ * key's secret ("sk_...") the secret access key. */
+struct sigv4_request;
+int auth_sigv4(const char *authorization, const struct sigv4_request *req, struct identity *who, const char **why);
 json_t *auth_tenants(void);
 
 /* ---- audit (audit.c) ---- */
@@ -309,6 +317,8 @@ void trace_inherit(const struct trace_ctx *ctx);
 /* tls_cert and tls_key: PEM texts for HTTPS, or both NULL for plain HTTP. */
 int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *reterr);
 void http_stop(void);
+/* AgentCore API: accept unsigned requests from 127.0.0.0/8 (agentcore_allow_unsigned_loopback). */
+void http_allow_unsigned_agentcore(bool on);
 
 /* helpers (util.c) */
 void random_id(const char *prefix, char *out, size_t cap); /* prefix + 26 [a-z0-9] */

@@ -21,7 +21,9 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "daemon/agentcore.h"
 #include "daemon/requests.h"
+#include "daemon/sigv4.h"
 
 #define CODE_BODY_MAX (LP_CODE_MAX_BYTES + (1u << 20))
 
@@ -33,6 +35,7 @@ enum route {
         R_READY,
         R_METRICS,
         R_STATS, /* any key: its own tenant's figures */
+        R_AGENTCORE,    /* /code-interpreters...: SigV4, AWS error shapes (agentcore.c) */
         R_INTERPRETERS, /* any key reads; writes take the admin scope (checked in interpreters()) */
         R_INTERPRETER,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
@@ -60,6 +63,7 @@ static const char *route_name(enum route r) {
         static const char *const names[] = {
                 [R_NONE] = "(unknown route)", [R_HEALTH] = "/healthz", [R_READY] = "/readyz",
                 [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_INTERPRETERS] = "/v1/interpreters",
+                [R_AGENTCORE] = "/code-interpreters (AgentCore)",
                 [R_INTERPRETER] = "/v1/interpreters/{name}", [R_KEYS] = "/v1/keys",
                 [R_KEY] = "/v1/keys/{key_id}", [R_SECRETS] = "/v1/secrets", [R_SECRET] = "/v1/secrets/{name}",
                 [R_AUDIT] = "/v1/audit", [R_AUDIT_VERIFY] = "/v1/audit/verify", [R_TENANTS] = "/v1/tenants",
@@ -84,6 +88,8 @@ struct ctx {
         bool upload_started;
         int status;
         json_t *reply;
+        char *raw_uri; /* as the client sent it (SigV4 signs the encoded path and query) */
+        bool begun;
         /* observability: the request's id (X-Request-Id), its span, what was answered */
         char request_id[72];
         char method[16];
@@ -206,6 +212,8 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_SECRET;
         if (item_route(url, "/v1/interpreters/", x))
                 return R_INTERPRETER;
+        if (agentcore_path(url))
+                return R_AGENTCORE;
         const char *prefix = "/v1/sessions/";
         if (strncmp(url, prefix, strlen(prefix)) != 0)
                 return R_NONE;
@@ -958,6 +966,95 @@ static void stats(struct ctx *x, struct MHD_Connection *c) {
                              (json_int_t)q.bucket, "by", q.by, "tenant", tenant, "series", store_stats(&q, tenant));
 }
 
+/* ---- the AgentCore-compatible API (agentcore.c; docs/agentcore.md) ---- */
+
+static bool agentcore_unsigned_loopback; /* agentcore_allow_unsigned_loopback */
+
+void http_allow_unsigned_agentcore(bool on) { agentcore_unsigned_loopback = on; }
+
+static enum MHD_Result send_ac(struct MHD_Connection *c, struct ac_reply *r) {
+        struct MHD_Response *resp;
+        if (r->is_stream) {
+                resp = MHD_create_response_from_buffer(r->stream.len, r->stream.data, MHD_RESPMEM_MUST_FREE);
+                r->stream.data = NULL;
+                MHD_add_response_header(resp, "Content-Type", "application/vnd.amazon.eventstream");
+        } else {
+                char *text = json_dumps(r->json ? r->json : json_object(), JSON_COMPACT);
+                if (!text)
+                        return MHD_NO;
+                resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+                MHD_add_response_header(resp, "Content-Type", "application/json");
+                if (r->error_type[0])
+                        MHD_add_response_header(resp, "x-amzn-ErrorType", r->error_type);
+        }
+        if (r->session_id[0])
+                MHD_add_response_header(resp, "x-amzn-code-interpreter-session-id", r->session_id);
+        if (current)
+                MHD_add_response_header(resp, "x-amzn-RequestId", current->request_id);
+        enum MHD_Result ret = queue(c, r->status, resp);
+        MHD_destroy_response(resp);
+        ac_reply_free(r);
+        return ret;
+}
+
+static const char *header_of(void *ctx, const char *name) {
+        return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static const char *query_of(void *ctx, const char *name) {
+        return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool from_loopback(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr_in *sin = ci ? (const struct sockaddr_in *)ci->client_addr : NULL;
+        return sin && sin->sin_family == AF_INET && (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+}
+
+static enum MHD_Result agentcore(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method) {
+        struct ac_reply r;
+        memset(&r, 0, sizeof(r));
+        const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!authz && agentcore_unsigned_loopback && from_loopback(c)) {
+                /* Local development only, and only when the operator said so. */
+                snprintf(x->who.key_id, sizeof(x->who.key_id), "unsigned-loopback");
+                snprintf(x->who.tenant, sizeof(x->who.tenant), "default");
+                x->who.sessions = true;
+        } else if (!authz) {
+                agentcore_error(&r, 403, "AccessDeniedException", "Missing Authentication Token (sign with SigV4)");
+                return send_ac(c, &r);
+        } else {
+                char path[16384];
+                const char *raw = x->raw_uri ? x->raw_uri : url, *qm = strchr(raw, '?');
+                snprintf(path, sizeof(path), "%.*s", (int)(qm ? (size_t)(qm - raw) : strlen(raw)), raw);
+                struct sigv4_request sr = {.method = method,
+                                           .raw_path = path,
+                                           .raw_query = qm ? qm + 1 : NULL,
+                                           .amz_date = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"),
+                                           .header = header_of,
+                                           .ctx = c,
+                                           .body = x->body.data,
+                                           .body_len = x->body.len};
+                const char *why = "invalid signature";
+                if (auth_sigv4(authz, &sr, &x->who, &why) < 0) {
+                        agentcore_error(&r, 403, "AccessDeniedException", "%s", why);
+                        return send_ac(c, &r);
+                }
+        }
+        struct ac_request q = {.method = method,
+                               .path = url,
+                               .query = query_of,
+                               .session_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                             "x-amzn-code-interpreter-session-id"),
+                               .ctx = c,
+                               .body = x->body.data,
+                               .body_len = x->body.len,
+                               .who = &x->who,
+                               .request_id = x->request_id};
+        agentcore_handle(&q, &r);
+        return send_ac(c, &r);
+}
+
 /* ---- contexts ---- */
 
 static void contexts(struct ctx *x, const char *method) {
@@ -1187,6 +1284,15 @@ static void remove_file(struct ctx *x, struct MHD_Connection *c) {
 /* ---- the access handler ---- */
 
 static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
+        if (x->route == R_AGENTCORE && x->status >= 400) {
+                struct ac_reply r;
+                memset(&r, 0, sizeof(r));
+                json_t *e = json_object_get(x->reply, "error");
+                agentcore_error(&r, (unsigned)x->status == MHD_HTTP_CONTENT_TOO_LARGE ? 413u : (unsigned)x->status,
+                                x->status == MHD_HTTP_CONTENT_TOO_LARGE ? "ValidationException" : "InternalServerException",
+                                "%s", json_string_value(json_object_get(e, "message")) ?: "error");
+                return send_ac(c, &r);
+        }
         if (x->route == R_SESSIONS && x->status == MHD_HTTP_CREATED && x->reply) {
                 char loc[96]; /* where the new session lives */
                 snprintf(loc, sizeof(loc), "/v1/sessions/%s", json_string_value(json_object_get(x->reply, "id")) ?: "");
@@ -1266,6 +1372,19 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
                 random_id("req_", out, cap);
 }
 
+/* libmicrohttpd's first look at a request: the URI exactly as it came (before decoding),
+ * which SigV4 signs. It runs in the connection's own thread just before the handler's
+ * first call for the same request, so a thread-local hands it over (nothing allocated
+ * here: a request MHD refuses before the handler would never free it). */
+static _Thread_local char raw_uri_seen[16384];
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c) {
+        (void)cls;
+        (void)c;
+        snprintf(raw_uri_seen, sizeof(raw_uri_seen), "%s", uri);
+        return NULL;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *data, size_t *size, void **con_cls) {
         (void)cls;
@@ -1278,6 +1397,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                         return MHD_NO;
                 x->fd = -1;
                 *con_cls = x;
+        }
+        if (first) {
+                x->begun = true;
+                x->raw_uri = strdup(raw_uri_seen);
+                raw_uri_seen[0] = '\0';
                 x->started = now_seconds();
                 request_id_of(c, x->request_id, sizeof(x->request_id));
                 snprintf(x->method, sizeof(x->method), "%s", method);
@@ -1305,6 +1429,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method,
                               const char *data, size_t *size, bool first) {
+        if (first && x->route == R_AGENTCORE) {
+                /* SigV4 covers the body: the signature is checked once it is all here. */
+                buf_init(&x->body, AGENTCORE_BODY_MAX);
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+                unsigned long long declared = 0;
+                if (cl && parse_u64(cl, &declared) == 0 && declared > x->body.max)
+                        fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
+                             api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                return MHD_YES;
+        }
         if (first) {
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
                 buf_init(&x->body, x->route == R_EXECUTE || x->route == R_COMMANDS ? CODE_BODY_MAX : BODY_MAX);
@@ -1367,6 +1501,8 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
         if (x->rejected)
                 return respond(c, x);
         switch (x->route) {
+        case R_AGENTCORE:
+                return agentcore(x, c, url, method);
         case R_HEALTH:
                 return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
         case R_METRICS: {
@@ -1537,6 +1673,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         safe_close(x->fd);
         buf_free(&x->body);
         json_decref(x->reply);
+        free(x->raw_uri);
         free(x);
         *con_cls = NULL;
 }
@@ -1600,7 +1737,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                         return diag_set(d, -ENOTSUP, "tls_cert_file", "this libmicrohttpd was built without TLS");
                 flags |= MHD_USE_TLS;
                 mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                                       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                                       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                        unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
                                        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
@@ -1613,7 +1751,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                 return 0;
         }
         mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                                (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
         if (!mhd)

@@ -226,6 +226,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;
         }
+        http_allow_unsigned_agentcore(cfg.agentcore_allow_unsigned_loopback);
         int started = http_start(listen_addr, tls_cert, tls_key, &d);
         if (tls_key) /* libmicrohttpd keeps its own copy */
                 explicit_bzero(tls_key, strlen(tls_key));

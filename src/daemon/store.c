@@ -87,6 +87,8 @@ static const char *const migrations[] = {
         "ALTER TABLE executions ADD COLUMN cpu_seconds REAL;"
         "ALTER TABLE executions ADD COLUMN peak_memory_bytes INTEGER;"
         "CREATE INDEX executions_tenant_time ON executions(tenant, created_at);",
+        /* 2: each key's secret, sealed (secrets.c), for SigV4 (docs/adr/0006). */
+        "ALTER TABLE keys ADD COLUMN secret_sealed BLOB;",
 };
 
 static int migrate(struct diag *d) {
@@ -805,4 +807,40 @@ int store_interpreter_delete(const char *tenant, const char *name) {
         sqlite3_finalize(st);
         pthread_mutex_unlock(&lock);
         return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
+}
+
+int store_key_seal(const char *id, const unsigned char *sealed, size_t len) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "UPDATE keys SET secret_sealed=?2 WHERE id=?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store_key_sealed(const char *id, unsigned char **ret, size_t *ret_len) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int r = -ENOENT;
+        if (sqlite3_prepare_v2(db, "SELECT secret_sealed FROM keys WHERE id=?1", -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+                        int n = sqlite3_column_bytes(st, 0);
+                        const void *blob = sqlite3_column_blob(st, 0);
+                        *ret = n > 0 ? malloc((size_t)n) : NULL;
+                        r = *ret ? 0 : -ENOMEM;
+                        if (*ret) {
+                                memcpy(*ret, blob, (size_t)n);
+                                *ret_len = (size_t)n;
+                        }
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return r;
 }

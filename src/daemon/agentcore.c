@@ -1,0 +1,874 @@
+/* agentcore: AgentCore Code Interpreter operations on Airlock objects.
+ *
+ * Identifiers: `aws.codeinterpreter.v1` is the built-in interpreter `default`; any other
+ * identifier names one of the tenant's interpreters. An AgentCore sessionId is the
+ * Airlock session id without its "sess_" prefix (26 lower-case alphanumerics, inside
+ * AgentCore's [0-9a-zA-Z]{1,40}). Errors are AWS's: the status, x-amzn-ErrorType and
+ * {"message"} (ValidationException adds "reason"); user-code failures are results with
+ * isError, never 5xx (botocore would retry, running the code again).
+ */
+#include "daemon/agentcore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/cleanup.h"
+#include "common/fdutil.h"
+#include "daemon/eventstream.h"
+#include "daemon/requests.h"
+
+#define BUILTIN_ID "aws.codeinterpreter.v1"
+#define READ_TOTAL_MAX (20u << 20) /* readFiles: one event stays under botocore's 24 MiB */
+
+void agentcore_error(struct ac_reply *r, unsigned status, const char *type, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        json_decref(r->json);
+        r->status = status;
+        snprintf(r->error_type, sizeof(r->error_type), "%s", type);
+        r->json = json_pack("{s:s}", "message", msg);
+        if (!strcmp(type, "ValidationException"))
+                json_object_set_new(r->json, "reason", json_string("FieldValidationFailed"));
+}
+
+void ac_reply_free(struct ac_reply *r) {
+        json_decref(r->json);
+        buf_free(&r->stream);
+        r->json = NULL;
+}
+
+bool agentcore_path(const char *path) {
+        return !strcmp(path, "/code-interpreters") || !strncmp(path, "/code-interpreters/", 19);
+}
+
+static void iso_now(char *out, size_t cap) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char base[24];
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, cap, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+/* The interpreter an identifier names, or NULL. */
+static const char *interpreter_of(const char *ident, const struct identity *who, char *name, size_t cap) {
+        if (!strcmp(ident, BUILTIN_ID) || !strcmp(ident, "default")) {
+                snprintf(name, cap, "default");
+                return name;
+        }
+        if (!request_valid_interpreter_name(ident))
+                return NULL;
+        json_t *i = interpreter_get(who->tenant, ident);
+        if (!i)
+                return NULL;
+        json_decref(i);
+        size_t n = strlen(ident);
+        if (n >= cap)
+                return NULL;
+        memcpy(name, ident, n + 1);
+        return name;
+}
+
+/* "sess_" + an AgentCore session id, when it could be one of ours. */
+static bool native_id(const char *sid, char *out, size_t cap) {
+        if (!sid || strlen(sid) != 26 || strspn(sid, "abcdefghijklmnopqrstuvwxyz0123456789") != 26)
+                return false;
+        snprintf(out, cap, "sess_%s", sid);
+        return true;
+}
+
+/* A session of this tenant started from this interpreter (live or ended), or NULL. */
+static json_t *find_session(const char *sid, const char *iname, const struct identity *who, char *native,
+                            size_t cap) {
+        if (!native_id(sid, native, cap))
+                return NULL;
+        json_t *s = session_get_json(native);
+        if (!s)
+                return NULL;
+        if (strcmp(session_doc_tenant(s), who->tenant) != 0 ||
+            strcmp(json_string_value(json_object_get(s, "interpreter")) ?: "", iname) != 0) {
+                json_decref(s);
+                return NULL; /* another tenant's is as good as none */
+        }
+        return s;
+}
+
+static json_t *parse_body(const struct ac_request *q, struct ac_reply *r) {
+        if (q->body_len == 0)
+                return json_object();
+        json_error_t e;
+        json_t *j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                agentcore_error(r, 400, "ValidationException", "the body is not a JSON object: %s", e.text);
+                return NULL;
+        }
+        return j;
+}
+
+static const char *session_name(json_t *s) {
+        return json_string_value(json_object_get(json_object_get(s, "metadata"), "agentcore.name"));
+}
+
+/* ---- sessions ---- */
+
+static void start(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
+        json_t *body = parse_body(q, r);
+        if (!body)
+                return;
+        json_t *name = json_object_get(body, "name"), *ttl = json_object_get(body, "sessionTimeoutSeconds");
+        json_t *token = json_object_get(body, "clientToken");
+        if (name && (!json_is_string(name) || json_string_length(name) < 1 || json_string_length(name) > 100))
+                agentcore_error(r, 400, "ValidationException", "name: a string of 1 to 100 characters");
+        else if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 1 || json_integer_value(ttl) > 28800))
+                agentcore_error(r, 400, "ValidationException", "sessionTimeoutSeconds: an integer from 1 to 28800");
+        else if (token && (!json_is_string(token) || json_string_length(token) < 33 || json_string_length(token) > 256))
+                agentcore_error(r, 400, "ValidationException", "clientToken: 33 to 256 characters");
+        if (r->status) {
+                json_decref(body);
+                return;
+        }
+        /* clientToken: the same request again is the same session. */
+        if (token) {
+                json_t *live = sessions_list_json(q->who->tenant);
+                size_t i;
+                json_t *s;
+                json_array_foreach(live, i, s) {
+                        const char *t = json_string_value(
+                                json_object_get(json_object_get(s, "metadata"), "agentcore.client_token"));
+                        if (t && !strcmp(t, json_string_value(token))) {
+                                r->status = 200;
+                                r->json = json_pack("{s:s, s:s, s:O}", "codeInterpreterIdentifier", ident, "sessionId",
+                                                    json_string_value(json_object_get(s, "id")) + 5, "createdAt",
+                                                    json_object_get(s, "created_at"));
+                                break;
+                        }
+                }
+                json_decref(live);
+                if (r->status) {
+                        json_decref(body);
+                        return;
+                }
+        }
+        json_t *req = json_pack("{s:s, s:{}}", "interpreter", iname, "metadata");
+        json_t *meta = json_object_get(req, "metadata");
+        json_object_set_new(meta, "agentcore.name", name ? json_incref(name) : json_string(""));
+        if (token)
+                json_object_set(meta, "agentcore.client_token", token);
+        json_object_set_new(req, "timeout_seconds", json_integer(ttl ? json_integer_value(ttl) : 900));
+        json_decref(body);
+        json_t *s = NULL;
+        struct diag d = {0};
+        int rc = session_create(req, q->who->tenant, &s, &d);
+        json_decref(req);
+        if (rc == -EDQUOT)
+                agentcore_error(r, 402, "ServiceQuotaExceededException", "%s", d.msg);
+        else if (rc == -EINVAL)
+                agentcore_error(r, 400, "ValidationException", "%s%s%s", d.field, d.field[0] ? ": " : "", d.msg);
+        else if (rc < 0)
+                agentcore_error(r, 500, "InternalServerException", "cannot start a session: %s", d.msg);
+        else {
+                char created[40];
+                iso_now(created, sizeof(created));
+                audit_record(q->who, NULL, json_string_value(json_object_get(s, "id")), "session.create",
+                             json_pack("{s:s, s:s, s:s, s:i}", "api", "agentcore", "interpreter", iname, "request_id",
+                                       q->request_id ? q->request_id : "", "status", 200));
+                r->status = 200;
+                r->json = json_pack("{s:s, s:s, s:s}", "codeInterpreterIdentifier", ident, "sessionId",
+                                    json_string_value(json_object_get(s, "id")) + 5, "createdAt", created);
+        }
+        json_decref(s);
+}
+
+static json_t *summary(json_t *s, const char *ident) {
+        bool live = strcmp(json_string_value(json_object_get(s, "status")) ?: "", "ended") != 0;
+        return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "codeInterpreterIdentifier", ident, "sessionId",
+                         json_string_value(json_object_get(s, "id")) + 5, "name", session_name(s) ?: "", "status",
+                         live ? "READY" : "TERMINATED", "createdAt", json_object_get(s, "created_at"),
+                         "lastUpdatedAt", json_object_get(s, "created_at"));
+}
+
+static void get(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
+        const char *sid = q->query(q->ctx, "sessionId");
+        char native[48];
+        json_t *s = sid ? find_session(sid, iname, q->who, native, sizeof(native)) : NULL;
+        if (!sid) {
+                agentcore_error(r, 400, "ValidationException", "sessionId is required");
+                return;
+        }
+        if (!s) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
+                return;
+        }
+        json_t *out = summary(s, ident);
+        json_object_del(out, "lastUpdatedAt");
+        time_t created = 0, expires = 0;
+        struct tm tm = {0};
+        if (strptime(json_string_value(json_object_get(s, "created_at")) ?: "", "%Y-%m-%dT%H:%M:%SZ", &tm))
+                created = timegm(&tm);
+        memset(&tm, 0, sizeof(tm));
+        if (strptime(json_string_value(json_object_get(s, "expires_at")) ?: "", "%Y-%m-%dT%H:%M:%SZ", &tm))
+                expires = timegm(&tm);
+        json_object_set_new(out, "sessionTimeoutSeconds", json_integer((json_int_t)(expires - created)));
+        r->status = 200;
+        r->json = out;
+        json_decref(s);
+}
+
+static bool parse_offset(const char *s, long long *ret) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0 || v > 1000000)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static void list(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
+        json_t *body = parse_body(q, r);
+        if (!body)
+                return;
+        json_t *max = json_object_get(body, "maxResults"), *next = json_object_get(body, "nextToken");
+        const char *status = json_string_value(json_object_get(body, "status"));
+        long long limit = max ? json_integer_value(max) : 10, offset = 0;
+        if (max && (!json_is_integer(max) || limit < 1 || limit > 100))
+                agentcore_error(r, 400, "ValidationException", "maxResults: an integer from 1 to 100");
+        else if (status && strcmp(status, "READY") != 0 && strcmp(status, "TERMINATED") != 0)
+                agentcore_error(r, 400, "ValidationException", "status: READY or TERMINATED");
+        else if (next && (!json_is_string(next) || !parse_offset(json_string_value(next), &offset)))
+                agentcore_error(r, 400, "ValidationException", "nextToken: not one this server gave");
+        json_decref(body);
+        if (r->status)
+                return;
+        json_t *items = json_array();
+        /* Live sessions only: ended ones are TERMINATED and not listed (docs/agentcore.md). */
+        if (!status || !strcmp(status, "READY")) {
+                json_t *live = sessions_list_json(q->who->tenant);
+                size_t i;
+                json_t *s;
+                long long seen = 0;
+                json_array_foreach(live, i, s) {
+                        if (strcmp(json_string_value(json_object_get(s, "interpreter")) ?: "", iname) != 0)
+                                continue;
+                        if (seen++ < offset)
+                                continue;
+                        if ((long long)json_array_size(items) == limit) {
+                                seen = -1;
+                                break;
+                        }
+                        json_array_append_new(items, summary(s, ident));
+                }
+                json_decref(live);
+                if (seen == -1) {
+                        char token[24];
+                        snprintf(token, sizeof(token), "%lld", offset + limit);
+                        r->json = json_pack("{s:o, s:s}", "items", items, "nextToken", token);
+                }
+        }
+        r->status = 200;
+        if (!r->json)
+                r->json = json_pack("{s:o}", "items", items);
+}
+
+static void stop(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
+        const char *sid = q->query(q->ctx, "sessionId");
+        char native[48];
+        if (!sid) {
+                agentcore_error(r, 400, "ValidationException", "sessionId is required");
+                return;
+        }
+        json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
+        if (!s) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
+                return;
+        }
+        json_decref(s);
+        json_t *ended = NULL;
+        (void)session_delete(native, &ended); /* stopping a stopped session is a no-op */
+        json_decref(ended);
+        audit_record(q->who, NULL, native, "session.stop", json_pack("{s:s, s:s}", "api", "agentcore", "request_id",
+                                                                      q->request_id ? q->request_id : ""));
+        char now[40];
+        iso_now(now, sizeof(now));
+        r->status = 200;
+        r->json = json_pack("{s:s, s:s, s:s}", "codeInterpreterIdentifier", ident, "sessionId", sid, "lastUpdatedAt",
+                            now);
+}
+
+/* ---- InvokeCodeInterpreter ---- */
+
+static json_t *text_block(const char *text) { return json_pack("{s:s, s:s}", "type", "text", "text", text); }
+
+/* The one `result` event, as the stream body. */
+static void result_event(struct ac_reply *r, json_t *content, json_t *structured, bool is_error) {
+        json_t *res = json_pack("{s:o, s:b}", "content", content, "isError", is_error);
+        if (structured)
+                json_object_set_new(res, "structuredContent", structured);
+        char *text = json_dumps(res, JSON_COMPACT);
+        json_decref(res);
+        static const char *const names[] = {":message-type", ":event-type", ":content-type"};
+        static const char *const values[] = {"event", "result", "application/json"};
+        buf_init(&r->stream, ES_PAYLOAD_MAX + 4096);
+        if (!text || es_encode(&r->stream, names, values, 3, text, strlen(text)) < 0) {
+                free(text);
+                buf_free(&r->stream);
+                agentcore_error(r, 500, "InternalServerException", "the result is too large for one event");
+                return;
+        }
+        free(text);
+        r->status = 200;
+        r->is_stream = true;
+}
+
+static const char *arg_string(json_t *args, const char *key, struct ac_reply *r, bool required) {
+        json_t *v = json_object_get(args, key);
+        if (!v && !required)
+                return NULL;
+        if (!json_is_string(v)) {
+                agentcore_error(r, 400, "ValidationException", "arguments.%s: %s", key,
+                                v ? "must be a string" : "is required");
+                return NULL;
+        }
+        return json_string_value(v);
+}
+
+static void execute_code(const char *native, json_t *args, const struct ac_request *q, struct ac_reply *r) {
+        const char *code = arg_string(args, "code", r, true);
+        if (!code)
+                return;
+        const char *lang = arg_string(args, "language", r, false);
+        const char *runtime = arg_string(args, "runtime", r, false);
+        json_t *clear = json_object_get(args, "clearContext");
+        if (r->status)
+                return;
+        if (lang && strcmp(lang, "python") && strcmp(lang, "javascript") && strcmp(lang, "typescript")) {
+                agentcore_error(r, 400, "ValidationException", "arguments.language: python, javascript or typescript");
+                return;
+        }
+        if (runtime && strcmp(runtime, "python") && strcmp(runtime, "nodejs") && strcmp(runtime, "deno")) {
+                agentcore_error(r, 400, "ValidationException", "arguments.runtime: nodejs, deno or python");
+                return;
+        }
+        if (clear && !json_is_boolean(clear)) {
+                agentcore_error(r, 400, "ValidationException", "arguments.clearContext: must be a boolean");
+                return;
+        }
+        struct exec_req er = {.code = code,
+                              .code_len = json_string_length(json_object_get(args, "code")),
+                              .language = lang ? lang : "python",
+                              .clear = json_is_true(clear),
+                              .who = q->who,
+                              .request_id = q->request_id};
+        json_t *out = NULL;
+        struct diag d = {0};
+        if (session_execute(native, &er, NULL, &out, &d) < 0) {
+                if (d.code == -ENOENT || d.code == -ESRCH)
+                        agentcore_error(r, 404, "ResourceNotFoundException", "%s", d.msg);
+                else if (d.code == -EINVAL || d.code == -EMSGSIZE)
+                        agentcore_error(r, 400, "ValidationException", "%s", d.msg);
+                else
+                        agentcore_error(r, 500, "InternalServerException", "%s", d.msg);
+                return;
+        }
+        const char *status = json_string_value(json_object_get(out, "status")) ?: "error";
+        const char *stdout_text = json_string_value(json_object_get(out, "stdout")) ?: "";
+        struct buf err;
+        buf_init(&err, 4u << 20);
+        (void)buf_printf(&err, "%s", json_string_value(json_object_get(out, "stderr")) ?: "");
+        json_t *content = json_array();
+        if (*stdout_text)
+                json_array_append_new(content, text_block(stdout_text));
+        /* Values and displays: images as image blocks, the rest as their text. */
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(out, "results"), i, res) {
+                const char *png = json_string_value(json_object_get(res, "image/png"));
+                const char *jpeg = json_string_value(json_object_get(res, "image/jpeg"));
+                const char *plain = json_string_value(json_object_get(res, "text/plain"));
+                if (png || jpeg)
+                        json_array_append_new(content, json_pack("{s:s, s:s, s:s}", "type", "image", "data",
+                                                                 png ? png : jpeg, "mimeType",
+                                                                 png ? "image/png" : "image/jpeg"));
+                else if (plain)
+                        json_array_append_new(content, text_block(plain));
+        }
+        json_t *error = json_object_get(out, "error");
+        if (json_is_object(error)) {
+                json_t *tb = json_object_get(error, "traceback");
+                json_t *line;
+                json_array_foreach(tb, i, line) (void)buf_printf(&err, "%s", json_string_value(line) ?: "");
+                if (!json_array_size(tb))
+                        (void)buf_printf(&err, "%s: %s\n", json_string_value(json_object_get(error, "name")) ?: "Error",
+                                         json_string_value(json_object_get(error, "value")) ?: "");
+        }
+        const char *killed = json_string_value(json_object_get(out, "killed_reason"));
+        if (!strcmp(status, "timeout"))
+                (void)buf_printf(&err, "TimeoutError: the execution did not end within its time limit\n");
+        else if (killed)
+                (void)buf_printf(&err, "Killed: %s\n", killed);
+        bool failed = strcmp(status, "ok") != 0;
+        if (failed && err.len)
+                json_array_append_new(content, text_block(err.data));
+        json_t *structured = json_pack("{s:s, s:s%, s:i, s:f}", "stdout", stdout_text, "stderr", err.data ? err.data : "",
+                                       err.len, "exitCode", failed ? 1 : 0, "executionTime",
+                                       json_number_value(json_object_get(out, "duration_ms")) / 1000.0);
+        buf_free(&err);
+        json_decref(out);
+        result_event(r, content, structured, failed);
+}
+
+static void execute_command(const char *native, json_t *args, bool background, const struct ac_request *q,
+                            struct ac_reply *r) {
+        const char *cmd = arg_string(args, "command", r, true);
+        if (!cmd)
+                return;
+        json_t *req = json_pack("{s:s, s:b}", "command", cmd, "background", background);
+        if (!background)
+                json_object_set_new(req, "timeout_seconds", json_integer(900)); /* AgentCore's request limit */
+        json_t *out = NULL;
+        bool bg = false;
+        struct diag d = {0};
+        int rc = session_command(native, req, &out, &bg, &d);
+        json_decref(req);
+        audit_record(q->who, NULL, native, "command", json_pack("{s:s, s:b, s:s}", "api", "agentcore", "background",
+                                                                 background, "request_id",
+                                                                 q->request_id ? q->request_id : ""));
+        if (rc < 0) {
+                if (d.code == -ENOENT || d.code == -ESRCH)
+                        agentcore_error(r, 404, "ResourceNotFoundException", "%s", d.msg);
+                else if (d.code == -EINVAL)
+                        agentcore_error(r, 400, "ValidationException", "%s", d.msg);
+                else if (d.code == -EBUSY || d.code == -EAGAIN)
+                        agentcore_error(r, 402, "ServiceQuotaExceededException", "%s", d.msg);
+                else
+                        agentcore_error(r, 500, "InternalServerException", "%s", d.msg);
+                return;
+        }
+        if (background) {
+                json_t *content = json_pack("[o]", text_block("Successfully started a command execution task"));
+                json_t *st = json_pack("{s:O, s:s, s:s, s:s}", "taskId", json_object_get(out, "task_id"), "taskStatus",
+                                       "submitted", "stdout", "", "stderr", "");
+                json_decref(out);
+                result_event(r, content, st, false);
+                return;
+        }
+        json_t *code = json_object_get(out, "exit_code");
+        int exit_code = json_is_integer(code) ? (int)json_integer_value(code)
+                                              : 128 + (int)json_integer_value(json_object_get(out, "signal"));
+        const char *so = json_string_value(json_object_get(out, "stdout")) ?: "";
+        const char *se = json_string_value(json_object_get(out, "stderr")) ?: "";
+        json_t *content = json_array();
+        json_array_append_new(content, text_block(*so || !*se ? so : se));
+        json_t *st = json_pack("{s:s, s:s, s:i, s:f}", "stdout", so, "stderr", se, "exitCode", exit_code,
+                               "executionTime", json_number_value(json_object_get(out, "duration_ms")) / 1000.0);
+        json_decref(out);
+        result_event(r, content, st, exit_code != 0);
+}
+
+static void task(const char *native, json_t *args, bool stop_it, struct ac_reply *r) {
+        const char *id = arg_string(args, "taskId", r, true);
+        if (!id)
+                return;
+        json_t *out = NULL;
+        struct diag d = {0};
+        if (strlen(id) > 64 || session_task(native, id, stop_it, &out, &d) < 0) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no task %.64s", id);
+                return;
+        }
+        const char *s = json_string_value(json_object_get(out, "status")) ?: "";
+        json_t *code = json_object_get(out, "exit_code");
+        const char *ts = !strcmp(s, "running")                                  ? "working"
+                         : stop_it || !strcmp(s, "killed")                      ? "canceled"
+                         : !strcmp(s, "exited") && json_integer_value(code) == 0 ? "completed"
+                                                                                 : "failed";
+        if (stop_it) {
+                json_decref(out);
+                result_event(r, json_pack("[o]", text_block("Successfully canceled a command execution task")), NULL,
+                             false);
+                return;
+        }
+        char text[64];
+        snprintf(text, sizeof(text), "Task is %s", ts);
+        json_t *st = json_pack("{s:s, s:s, s:O, s:O}", "taskId", id, "taskStatus", ts, "stdout",
+                               json_object_get(out, "stdout"), "stderr", json_object_get(out, "stderr"));
+        if (json_is_integer(code))
+                json_object_set(st, "exitCode", code);
+        json_decref(out);
+        result_event(r, json_pack("[o]", text_block(text)), st, false);
+}
+
+/* ---- files: the session's workspace, paths relative to it ---- */
+
+/* An AgentCore path as a workspace path: relative to /workspace (an absolute one must be
+ * inside it), "." and "" the workspace itself. */
+static bool workspace_path(const char *in, char *out, size_t cap, bool allow_root) {
+        const char *p = in;
+        if (!strncmp(p, "/workspace", 10) && (p[10] == '/' || !p[10]))
+                p += 10;
+        while (*p == '/')
+                p++;
+        if (!strcmp(p, ".") || !strncmp(p, "./", 2))
+                p += *p && p[1] ? 2 : 1;
+        if (in[0] == '/' && p == in)
+                return false;
+        size_t n = strlen(p);
+        while (n && p[n - 1] == '/')
+                n--;
+        if (n >= cap)
+                return false;
+        memcpy(out, p, n);
+        out[n] = '\0';
+        return lp_valid_path(out, n, allow_root);
+}
+
+static int file_op(uint64_t sandbox, uint8_t op, uint8_t flags, uint32_t mode, const char *path, struct lreply *rep) {
+        struct lp_file f;
+        memset(&f, 0, sizeof(f));
+        f.sandbox_id = sandbox;
+        f.op = op;
+        f.flags = flags;
+        f.mode = mode;
+        snprintf(f.path, sizeof(f.path), "%s", path);
+        int rc = launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, rep);
+        if (rc < 0)
+                return rc;
+        return rep->type == LP_ERROR ? rep->err.code : 0;
+}
+
+static unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len) {
+        if (n % 4)
+                return NULL;
+        unsigned char *out = malloc(n / 4 * 3 + 1);
+        if (!out)
+                return NULL;
+        int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+        if (got < 0) {
+                free(out);
+                return NULL;
+        }
+        size_t len = (size_t)got;
+        for (size_t i = n; i > 0 && s[i - 1] == '=' && len > 0; i--)
+                len--; /* EVP_DecodeBlock counts the padding */
+        *ret_len = len;
+        return out;
+}
+
+static char *b64_encode(const unsigned char *d, size_t n) {
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (out)
+                EVP_EncodeBlock((unsigned char *)out, d, (int)n);
+        return out;
+}
+
+static const char *mime_of(const char *path) {
+        static const struct {
+                const char *ext, *mime;
+        } t[] = {{".txt", "text/plain"}, {".py", "text/x-python"}, {".csv", "text/csv"}, {".json", "application/json"},
+                 {".md", "text/markdown"}, {".html", "text/html"}, {".js", "text/javascript"},
+                 {".ts", "text/x-typescript"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
+                 {".jpeg", "image/jpeg"}, {".svg", "image/svg+xml"}, {".pdf", "application/pdf"}};
+        const char *dot = strrchr(path, '.');
+        for (size_t i = 0; dot && i < sizeof(t) / sizeof(t[0]); i++)
+                if (!strcasecmp(dot, t[i].ext))
+                        return t[i].mime;
+        return "application/octet-stream";
+}
+
+static bool utf8_text(const unsigned char *d, size_t n) {
+        size_t used = 0;
+        json_t *s = utf8_string((const char *)d, n, false, &used);
+        bool ok = s && json_string_length(s) == n && memcmp(json_string_value(s), d, n) == 0 && !memchr(d, 0, n);
+        json_decref(s);
+        return ok;
+}
+
+static void files(const char *native, const char *tool, json_t *args, const struct ac_request *q, struct ac_reply *r) {
+        uint64_t sandbox;
+        int rc = session_sandbox(native, &sandbox);
+        if (rc < 0) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "session %s has ended or never was", native + 5);
+                return;
+        }
+        char path[LP_PATH_MAX];
+        json_t *content = json_array();
+        bool is_error = false;
+        size_t i, total = 0;
+        json_t *v;
+        if (!strcmp(tool, "writeFiles")) {
+                json_t *items = json_object_get(args, "content");
+                if (!json_is_array(items) || !json_array_size(items)) {
+                        json_decref(content);
+                        agentcore_error(r, 400, "ValidationException", "arguments.content: a list of {path, text|blob}");
+                        return;
+                }
+                json_array_foreach(items, i, v) {
+                        const char *p = json_string_value(json_object_get(v, "path"));
+                        json_t *text = json_object_get(v, "text"), *blob = json_object_get(v, "blob");
+                        if (!p || !workspace_path(p, path, sizeof(path), false) || (!text == !blob) ||
+                            (text && !json_is_string(text)) || (blob && !json_is_string(blob))) {
+                                json_decref(content);
+                                agentcore_error(r, 400, "ValidationException",
+                                                "arguments.content[%zu]: a workspace path and one of text or blob", i);
+                                return;
+                        }
+                }
+                size_t written = 0;
+                json_array_foreach(items, i, v) {
+                        workspace_path(json_string_value(json_object_get(v, "path")), path, sizeof(path), false);
+                        json_t *text = json_object_get(v, "text");
+                        size_t len = 0;
+                        unsigned char *bytes = text ? NULL
+                                                    : b64_decode(json_string_value(json_object_get(v, "blob")),
+                                                                 json_string_length(json_object_get(v, "blob")), &len);
+                        const void *data = text ? (const void *)json_string_value(text) : bytes;
+                        if (text)
+                                len = json_string_length(text);
+                        struct lreply rep;
+                        rc = !text && !bytes ? -EINVAL
+                                             : file_op(sandbox, LP_FILE_WRITE, LP_FILE_PARENTS, 0644, path, &rep);
+                        if (rc == 0 && rep.nfds == 1) {
+                                rc = write_all(rep.fds[0], data, len);
+                                close(rep.fds[0]);
+                        }
+                        free(bytes);
+                        audit_record(q->who, NULL, native, "file.write",
+                                     json_pack("{s:s, s:I, s:s, s:i}", "path", path, "size", (json_int_t)len, "api",
+                                               "agentcore", "status", rc == 0 ? 200 : 400));
+                        if (rc < 0) {
+                                char msg[LP_PATH_MAX + 64];
+                                snprintf(msg, sizeof(msg), "Failed to write %s: %s", path,
+                                         rc == -EINVAL ? "the blob is not base64" : strerror(-rc));
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
+                        } else {
+                                written++;
+                        }
+                }
+                if (!is_error) {
+                        char msg[64];
+                        snprintf(msg, sizeof(msg), "Successfully wrote all %zu files", written);
+                        json_array_append_new(content, text_block(msg));
+                }
+        } else if (!strcmp(tool, "readFiles") || !strcmp(tool, "removeFiles")) {
+                json_t *paths = json_object_get(args, "paths");
+                bool read = !strcmp(tool, "readFiles");
+                if (!json_is_array(paths) || !json_array_size(paths)) {
+                        json_decref(content);
+                        agentcore_error(r, 400, "ValidationException", "arguments.paths: a list of paths");
+                        return;
+                }
+                size_t done = 0;
+                json_array_foreach(paths, i, v) {
+                        const char *p = json_string_value(v);
+                        char uri[LP_PATH_MAX + 16], msg[LP_PATH_MAX + 64];
+                        if (!p || !workspace_path(p, path, sizeof(path), false)) {
+                                snprintf(msg, sizeof(msg), "Invalid path: %.1024s", p ? p : "(not a string)");
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
+                                continue;
+                        }
+                        snprintf(uri, sizeof(uri), "file:///%s", path);
+                        struct lreply rep;
+                        rc = file_op(sandbox, read ? LP_FILE_READ : LP_FILE_REMOVE, read ? 0 : LP_FILE_RECURSIVE, 0,
+                                     path, &rep);
+                        audit_record(q->who, NULL, native, read ? "file.read" : "file.delete",
+                                     json_pack("{s:s, s:s, s:i}", "path", path, "api", "agentcore", "status",
+                                               rc == 0 ? 200 : 404));
+                        if (rc < 0) {
+                                snprintf(msg, sizeof(msg), "%s %s: %s", read ? "Cannot read" : "Cannot remove", path,
+                                         rc == -ENOENT ? "no such file" : strerror(-rc));
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
+                                continue;
+                        }
+                        done++;
+                        if (!read || rep.nfds != 1)
+                                continue;
+                        _cleanup_close_ int fd = rep.fds[0];
+                        struct stat st;
+                        if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > READ_TOTAL_MAX - total) {
+                                snprintf(msg, sizeof(msg), "Cannot read %s: over the %u MiB a reply can carry", path,
+                                         READ_TOTAL_MAX >> 20);
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
+                                continue;
+                        }
+                        unsigned char *data = malloc((size_t)st.st_size + 1);
+                        ssize_t n = data ? pread(fd, data, (size_t)st.st_size, 0) : -1;
+                        if (n < 0) {
+                                free(data);
+                                continue;
+                        }
+                        total += (size_t)n;
+                        json_t *res = json_pack("{s:s, s:s}", "uri", uri, "mimeType", mime_of(path));
+                        if (utf8_text(data, (size_t)n)) {
+                                json_object_set_new(res, "type", json_string("text"));
+                                json_object_set_new(res, "text", json_stringn((const char *)data, (size_t)n));
+                        } else {
+                                char *b64 = b64_encode(data, (size_t)n);
+                                json_object_set_new(res, "type", json_string("blob"));
+                                json_object_set_new(res, "blob", json_string(b64 ? b64 : ""));
+                                free(b64);
+                        }
+                        free(data);
+                        json_array_append_new(content, json_pack("{s:s, s:o}", "type", "resource", "resource", res));
+                }
+                if (!read && !is_error) {
+                        char msg[64];
+                        snprintf(msg, sizeof(msg), "Successfully removed all %zu files", done);
+                        json_array_append_new(content, text_block(msg));
+                }
+        } else { /* listFiles: `directoryPath` (the docs, LangChain) or `path` (the service, Strands) */
+                const char *p = json_string_value(json_object_get(args, "directoryPath"));
+                if (!p)
+                        p = json_string_value(json_object_get(args, "path"));
+                if (!workspace_path(p ? p : "", path, sizeof(path), true)) {
+                        json_decref(content);
+                        agentcore_error(r, 400, "ValidationException", "arguments.path: a directory in the workspace");
+                        return;
+                }
+                struct lreply rep;
+                rc = file_op(sandbox, LP_FILE_LIST, 0, 0, path, &rep);
+                if (rc < 0 || rep.nfds != 1) {
+                        char msg[LP_PATH_MAX + 64];
+                        snprintf(msg, sizeof(msg), "Cannot list %s: %s", path[0] ? path : ".",
+                                 rc == -ENOENT ? "no such directory" : strerror(rc < 0 ? -rc : EIO));
+                        json_array_append_new(content, text_block(msg));
+                        is_error = true;
+                } else {
+                        _cleanup_close_ int fd = rep.fds[0];
+                        struct stat st;
+                        size_t size = fstat(fd, &st) == 0 && st.st_size < (64 << 20) ? (size_t)st.st_size : 0;
+                        _cleanup_free_ char *data = malloc(size + 1);
+                        ssize_t n = data ? pread(fd, data, size, 0) : -1;
+                        for (size_t off = 0; n > 0 && off + sizeof(struct lp_dirent) <= (size_t)n;) {
+                                struct lp_dirent de;
+                                memcpy(&de, data + off, sizeof(de));
+                                off += sizeof(de);
+                                if (off + de.name_len > (size_t)n)
+                                        break;
+                                char name[LP_PATH_MAX], uri[2 * LP_PATH_MAX + 16];
+                                snprintf(name, sizeof(name), "%.*s", (int)de.name_len, data + off);
+                                off += de.name_len;
+                                snprintf(uri, sizeof(uri), "file:///%s%s%s", path, path[0] ? "/" : "", name);
+                                json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "type", "resource_link", "uri", uri, "name",
+                                                      name, "description", de.type == LP_FT_DIR ? "Directory" : "File");
+                                if (de.type != LP_FT_DIR) {
+                                        json_object_set_new(b, "mimeType", json_string(mime_of(name)));
+                                        json_object_set_new(b, "size", json_integer((json_int_t)de.size));
+                                }
+                                json_array_append_new(content, b);
+                        }
+                }
+                audit_record(q->who, NULL, native, "file.list",
+                             json_pack("{s:s, s:s, s:i}", "path", path, "api", "agentcore", "status", is_error ? 404 : 200));
+        }
+        result_event(r, content, NULL, is_error);
+}
+
+static void invoke(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
+        (void)ident;
+        const char *sid = q->session_header;
+        char native[48];
+        if (!sid || !*sid) {
+                agentcore_error(r, 400, "ValidationException", "the x-amzn-code-interpreter-session-id header is required");
+                return;
+        }
+        json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
+        bool live = s && strcmp(json_string_value(json_object_get(s, "status")) ?: "", "ended") != 0;
+        json_decref(s);
+        if (!live) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "session %.64s does not exist or has been terminated",
+                                sid);
+                return;
+        }
+        snprintf(r->session_id, sizeof(r->session_id), "%s", sid);
+        json_t *body = parse_body(q, r);
+        if (!body)
+                return;
+        const char *tool = json_string_value(json_object_get(body, "name"));
+        json_t *args = json_object_get(body, "arguments"); /* absent: {} */
+        json_t *empty = json_object();
+        if (!args)
+                args = empty;
+        if (!tool)
+                agentcore_error(r, 400, "ValidationException", "name: the tool's name is required");
+        else if (!json_is_object(args))
+                agentcore_error(r, 400, "ValidationException", "arguments: must be an object");
+        else if (!strcmp(tool, "executeCode"))
+                execute_code(native, args, q, r);
+        else if (!strcmp(tool, "executeCommand") || !strcmp(tool, "startCommandExecution"))
+                execute_command(native, args, !strcmp(tool, "startCommandExecution"), q, r);
+        else if (!strcmp(tool, "getTask") || !strcmp(tool, "stopTask"))
+                task(native, args, !strcmp(tool, "stopTask"), r);
+        else if (!strcmp(tool, "writeFiles") || !strcmp(tool, "readFiles") || !strcmp(tool, "listFiles") ||
+                 !strcmp(tool, "removeFiles"))
+                files(native, tool, args, q, r);
+        else
+                agentcore_error(r, 400, "ValidationException",
+                                "name: executeCode, executeCommand, readFiles, listFiles, removeFiles, writeFiles, "
+                                "startCommandExecution, getTask or stopTask; got '%.64s'",
+                                tool);
+        json_decref(empty);
+        json_decref(body);
+}
+
+void agentcore_handle(const struct ac_request *q, struct ac_reply *r) {
+        memset(r, 0, sizeof(*r));
+        /* /code-interpreters/{id}/sessions/{start,get,list,stop} and /tools/invoke */
+        const char *rest = q->path + strlen("/code-interpreters");
+        if (*rest != '/' || !rest[1]) {
+                agentcore_error(r, 404, "ResourceNotFoundException",
+                                "the control plane (CreateCodeInterpreter and friends) is not served yet");
+                return;
+        }
+        rest++;
+        char ident[128];
+        size_t n = strcspn(rest, "/");
+        if (n == 0 || n >= sizeof(ident)) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no such code interpreter");
+                return;
+        }
+        memcpy(ident, rest, n);
+        ident[n] = '\0';
+        const char *op = rest + n;
+        char iname[64];
+        if (!interpreter_of(ident, q->who, iname, sizeof(iname))) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no code interpreter %.64s", ident);
+                return;
+        }
+        if (!q->who->sessions) {
+                agentcore_error(r, 403, "AccessDeniedException", "this key (%s) lacks the sessions scope", q->who->key_id);
+                return;
+        }
+        struct {
+                const char *method, *op;
+                void (*fn)(const struct ac_request *, const char *, const char *, struct ac_reply *);
+        } routes[] = {{"PUT", "/sessions/start", start}, {"GET", "/sessions/get", get}, {"POST", "/sessions/list", list},
+                      {"PUT", "/sessions/stop", stop},   {"POST", "/tools/invoke", invoke}};
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                if (strcmp(op, routes[i].op) != 0)
+                        continue;
+                if (strcmp(q->method, routes[i].method) != 0) {
+                        agentcore_error(r, 405, "ValidationException", "%s %s is not an operation", q->method, op);
+                        return;
+                }
+                routes[i].fn(q, ident, iname, r);
+                return;
+        }
+        agentcore_error(r, 404, "ResourceNotFoundException", "no operation %.64s", op);
+}
