@@ -243,7 +243,13 @@ static void list(const struct ac_request *q, const char *ident, const char *inam
         if (!body)
                 return;
         json_t *max = json_object_get(body, "maxResults"), *next = json_object_get(body, "nextToken");
-        const char *status = json_string_value(json_object_get(body, "status"));
+        char status_text[16] = "";
+        json_t *st = json_object_get(body, "status");
+        if (st && (!json_is_string(st) || json_string_length(st) >= sizeof(status_text)))
+                snprintf(status_text, sizeof(status_text), "?");
+        else if (st)
+                snprintf(status_text, sizeof(status_text), "%s", json_string_value(st));
+        const char *status = st ? status_text : NULL; /* a copy: the body is freed below */
         long long limit = max ? json_integer_value(max) : 10, offset = 0;
         if (max && (!json_is_integer(max) || limit < 1 || limit > 100))
                 agentcore_error(r, 400, "ValidationException", "maxResults: an integer from 1 to 100");
@@ -517,14 +523,15 @@ static void task(const char *native, json_t *args, bool stop_it, struct ac_reply
  * inside it), "." and "" the workspace itself. */
 static bool workspace_path(const char *in, char *out, size_t cap, bool allow_root) {
         const char *p = in;
-        if (!strncmp(p, "/workspace", 10) && (p[10] == '/' || !p[10]))
+        if (p[0] == '/') { /* absolute: only inside the workspace */
+                if (strncmp(p, "/workspace", 10) != 0 || (p[10] != '/' && p[10]))
+                        return false;
                 p += 10;
+        }
         while (*p == '/')
                 p++;
         if (!strcmp(p, ".") || !strncmp(p, "./", 2))
-                p += *p && p[1] ? 2 : 1;
-        if (in[0] == '/' && p == in)
-                return false;
+                p += p[1] ? 2 : 1;
         size_t n = strlen(p);
         while (n && p[n - 1] == '/')
                 n--;

@@ -1,0 +1,289 @@
+"""The AgentCore-compatible API driven by the real, unmodified clients: boto3's
+`bedrock-agentcore` client and the `bedrock-agentcore` SDK's CodeInterpreter, pointed at
+the daemon only through endpoint configuration and an Airlock key (its id as the access
+key id, its secret as the secret key). SigV4 is verified. Real daemon, real sandboxes."""
+import base64
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from unittest import mock
+
+import pytest
+from airlock_api import expect
+from conftest import HOST, require
+
+BUILTIN = "aws.codeinterpreter.v1"
+
+
+@pytest.fixture(scope="module")
+def key(client):
+    return expect(client.post("/v1/keys", json={"tenant": "agentcore-t", "name": "boto3"}), 201).json
+
+
+def make_client(daemon, key_id, secret, **kw):
+    try:
+        import boto3 as b3
+        from botocore.config import Config
+    except ImportError:
+        require(False, "boto3 is not installed (pip install boto3)")
+    return b3.client("bedrock-agentcore", region_name="us-east-1", endpoint_url="http://%s:%d" % (HOST, daemon.port),
+                     aws_access_key_id=key_id, aws_secret_access_key=secret,
+                     config=Config(retries={"max_attempts": 1}, read_timeout=300), **kw)
+
+
+@pytest.fixture(scope="module")
+def ac(daemon, key):
+    return make_client(daemon, key["id"], key["secret"])
+
+
+@pytest.fixture
+def session(ac):
+    sid = ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, name="e2e")["sessionId"]
+    yield sid
+    ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)
+
+
+def invoke(ac, sid, name, **arguments):
+    """The events of one invoke (each {"result": ...}); exactly one is expected."""
+    r = ac.invoke_code_interpreter(codeInterpreterIdentifier=BUILTIN, sessionId=sid, name=name, arguments=arguments)
+    assert r["sessionId"] == sid
+    events = list(r["stream"])
+    assert len(events) == 1 and list(events[0]) == ["result"], events
+    return events[0]["result"]
+
+
+def test_session_lifecycle_and_native_view(client, ac, key):
+    started = ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, name="lifecycle",
+                                                sessionTimeoutSeconds=1200)
+    sid = started["sessionId"]
+    assert started["codeInterpreterIdentifier"] == BUILTIN and len(sid) == 26 and sid.isalnum()
+    # The same session, seen through the native API by the key's tenant (bearer token).
+    native = expect(client.with_key(key["token"]).get("/v1/sessions/sess_" + sid), 200).json
+    assert (native["interpreter"], native["tenant"], native["metadata"]["agentcore.name"]) == \
+        ("default", "agentcore-t", "lifecycle")
+    got = ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)
+    assert (got["status"], got["name"], got["sessionTimeoutSeconds"]) == ("READY", "lifecycle", 1200)
+    items = ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, maxResults=100)["items"]
+    assert sid in [i["sessionId"] for i in items]
+    stopped = ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)
+    assert stopped["sessionId"] == sid and isinstance(stopped["lastUpdatedAt"], datetime.datetime)
+    assert ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)["status"] == "TERMINATED"
+    assert sid not in [i["sessionId"] for i in
+                       ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)["items"]]
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        invoke(ac, sid, "executeCode", code="1")
+    # The default TTL is 900 s.
+    sid2 = ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN)["sessionId"]
+    assert ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid2)[
+        "sessionTimeoutSeconds"] == 900
+    ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid2)
+
+
+def test_client_token_makes_start_idempotent(ac):
+    token = str(uuid.uuid4())
+    a = ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, clientToken=token)["sessionId"]
+    b = ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, clientToken=token)["sessionId"]
+    assert a == b
+    ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=a)
+
+
+def test_execute_code_in_every_language_with_state(ac, session):
+    r = invoke(ac, session, "executeCode", code="x = 41\nprint('Hello World!!!')", language="python")
+    assert r["isError"] is False and r["content"][0] == {"type": "text", "text": "Hello World!!!\n"}
+    sc = r["structuredContent"]
+    assert (sc["stdout"], sc["stderr"], sc["exitCode"]) == ("Hello World!!!\n", "", 0) and sc["executionTime"] < 60
+    assert invoke(ac, session, "executeCode", code="x + 1")["content"] == [{"type": "text", "text": "42"}]
+    js = invoke(ac, session, "executeCode", code="console.log([1, 2].map(v => v * 2).join(','))",
+                language="javascript")
+    assert js["structuredContent"]["stdout"] == "2,4\n" and js["isError"] is False
+    ts = invoke(ac, session, "executeCode", code="const n: number = 7; console.log(n * 6)", language="typescript",
+                runtime="nodejs")
+    assert ts["structuredContent"]["stdout"] == "42\n"
+    cleared = invoke(ac, session, "executeCode", code="print('x' in globals())", language="python", clearContext=True)
+    assert cleared["structuredContent"]["stdout"] == "False\n"
+
+
+def test_user_code_failures_are_results_not_errors(ac, session):
+    r = invoke(ac, session, "executeCode", code="def f():\n    raise ValueError('boom')\nf()")
+    assert r["isError"] is True and r["structuredContent"]["exitCode"] == 1
+    assert "ValueError: boom" in r["structuredContent"]["stderr"] and "<cell" in r["structuredContent"]["stderr"]
+    assert any("ValueError: boom" in b.get("text", "") for b in r["content"])
+    js = invoke(ac, session, "executeCode", code="throw new TypeError('nope')", language="javascript")
+    assert js["isError"] is True and "TypeError: nope" in js["structuredContent"]["stderr"]
+
+
+def test_commands_and_tasks(ac, session):
+    r = invoke(ac, session, "executeCommand", command="echo 'Hello world!'; echo oops >&2")
+    sc = r["structuredContent"]
+    assert (sc["stdout"], sc["stderr"], sc["exitCode"], r["isError"]) == ("Hello world!\n", "oops\n", 0, False)
+    failed = invoke(ac, session, "executeCommand", command="exit 3")
+    assert failed["structuredContent"]["exitCode"] == 3 and failed["isError"] is True
+    started = invoke(ac, session, "startCommandExecution", command="sleep 0.5 && echo complete")
+    assert started["content"] == [{"type": "text", "text": "Successfully started a command execution task"}]
+    task_id = started["structuredContent"]["taskId"]
+    assert started["structuredContent"]["taskStatus"] == "submitted"
+    deadline = time.monotonic() + 30
+    while True:
+        t = invoke(ac, session, "getTask", taskId=task_id)["structuredContent"]
+        if t["taskStatus"] != "working" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert (t["taskStatus"], t["stdout"], t["exitCode"]) == ("completed", "complete\n", 0), t
+    long = invoke(ac, session, "startCommandExecution", command="sleep 60")["structuredContent"]["taskId"]
+    assert invoke(ac, session, "getTask", taskId=long)["structuredContent"]["taskStatus"] == "working"
+    stopped = invoke(ac, session, "stopTask", taskId=long)
+    assert stopped["content"] == [{"type": "text", "text": "Successfully canceled a command execution task"}]
+    assert invoke(ac, session, "getTask", taskId=long)["structuredContent"]["taskStatus"] in ("canceled", "failed")
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        invoke(ac, session, "getTask", taskId="task_doesnotexist")
+
+
+def test_files_write_list_read_remove(ac, session):
+    blob = bytes(range(256))
+    r = invoke(ac, session, "writeFiles", content=[{"path": "data.txt", "text": "pikachu"},
+                                                   {"path": "dir/raw.bin", "blob": blob}])
+    assert r == {"content": [{"type": "text", "text": "Successfully wrote all 2 files"}], "isError": False}
+    for args in ({"path": ""}, {"directoryPath": "."}, {"path": "/workspace"}):
+        listing = invoke(ac, session, "listFiles", **args)["content"]
+        by_name = {b["name"]: b for b in listing}
+        assert by_name["dir"]["description"] == "Directory" and "mimeType" not in by_name["dir"], args
+        assert by_name["data.txt"] == {"type": "resource_link", "uri": "file:///data.txt", "name": "data.txt",
+                                       "description": "File", "mimeType": "text/plain", "size": 7}
+    inner = invoke(ac, session, "listFiles", directoryPath="dir")["content"]
+    assert [b["uri"] for b in inner] == ["file:///dir/raw.bin"]
+    got = invoke(ac, session, "readFiles", paths=["data.txt", "dir/raw.bin"])["content"]
+    assert got[0]["resource"] == {"type": "text", "uri": "file:///data.txt", "mimeType": "text/plain", "text": "pikachu"}
+    assert got[1]["resource"]["blob"] == blob  # botocore decodes the base64
+    # Code in the session sees the same files.
+    assert invoke(ac, session, "executeCode", code="print(open('data.txt').read())")["structuredContent"][
+        "stdout"] == "pikachu\n"
+    missing = invoke(ac, session, "readFiles", paths=["nope.txt"])
+    assert missing["isError"] is True and "nope.txt" in missing["content"][0]["text"]
+    removed = invoke(ac, session, "removeFiles", paths=["data.txt", "dir"])
+    assert removed["content"] == [{"type": "text", "text": "Successfully removed all 2 files"}]
+    assert invoke(ac, session, "listFiles", path="")["content"] == []
+    escape = invoke(ac, session, "readFiles", paths=["../../etc/passwd", "/etc/passwd"])
+    assert escape["isError"] is True and all("Invalid path" in b["text"] for b in escape["content"])
+
+
+def test_a_matplotlib_plot_comes_back_as_an_image_block(ac, session):
+    r = invoke(ac, session, "executeCode", code="import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\n"
+                                                "plt.title('squares')\nplt.show()")
+    images = [b for b in r["content"] if b["type"] == "image"]
+    assert len(images) == 1 and images[0]["mimeType"] == "image/png"
+    data = images[0]["data"]
+    png = data if isinstance(data, bytes) else base64.b64decode(data)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR" and png[-8:-4] == b"IEND"
+
+
+def test_validation_and_not_found_errors(ac, session):
+    with pytest.raises(ac.exceptions.ValidationException):
+        ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionTimeoutSeconds=30000)
+    with pytest.raises(ac.exceptions.ValidationException):
+        ac.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, name="n" * 101)
+    with pytest.raises(ac.exceptions.ValidationException):
+        invoke(ac, session, "executeCode", code="1", language="ruby")
+    with pytest.raises(ac.exceptions.ValidationException):
+        invoke(ac, session, "executeCode", code="1", runtime="jvm")
+    with pytest.raises(ac.exceptions.ValidationException):
+        invoke(ac, session, "executeCode")
+    with pytest.raises(ac.exceptions.ValidationException):
+        ac.invoke_code_interpreter(codeInterpreterIdentifier=BUILTIN, sessionId=session, name="launchRockets",
+                                   arguments={})
+    with pytest.raises(ac.exceptions.ValidationException):
+        invoke(ac, session, "writeFiles", content=[{"path": "a.txt"}])
+    with pytest.raises(ac.exceptions.ValidationException):
+        ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, maxResults=500)
+    with pytest.raises(ac.exceptions.ValidationException):
+        ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, status="SLEEPING")
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId="0" * 26)
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId="NotOneOfOurs")
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        ac.start_code_interpreter_session(codeInterpreterIdentifier="no_such_interpreter-abcdefghij")
+    with pytest.raises(ac.exceptions.ResourceNotFoundException):
+        ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId="1" * 26)
+
+
+def test_signatures_are_verified(client, daemon, ac, key, session):
+    wrong = make_client(daemon, key["id"], key["secret"][:-1] + ("a" if key["secret"][-1] != "a" else "b"))
+    with pytest.raises(wrong.exceptions.AccessDeniedException, match="signature"):
+        wrong.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+    unknown = make_client(daemon, "ak_" + "x" * 26, key["secret"])
+    with pytest.raises(unknown.exceptions.AccessDeniedException):
+        unknown.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+    import boto3 as b3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    anon = b3.client("bedrock-agentcore", region_name="us-east-1", endpoint_url="http://%s:%d" % (HOST, daemon.port),
+                     config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    with pytest.raises(anon.exceptions.AccessDeniedException, match="Missing Authentication Token"):
+        anon.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+    # A request signed 20 minutes ago is refused (clock skew over 15 minutes).
+    past = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+        with pytest.raises(ac.exceptions.AccessDeniedException, match="expired"):
+            ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+    # Another tenant's key cannot see or use this tenant's session.
+    other = expect(client.post("/v1/keys", json={"tenant": "agentcore-other"}), 201).json
+    oc = make_client(daemon, other["id"], other["secret"])
+    with pytest.raises(oc.exceptions.ResourceNotFoundException):
+        oc.invoke_code_interpreter(codeInterpreterIdentifier=BUILTIN, sessionId=session, name="executeCode",
+                                   arguments={"code": "1"})
+    with pytest.raises(oc.exceptions.ResourceNotFoundException):
+        oc.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=session)
+    # A revoked key is refused at once.
+    gone = expect(client.post("/v1/keys", json={"tenant": "agentcore-t"}), 201).json
+    gc = make_client(daemon, gone["id"], gone["secret"])
+    gc.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+    expect(client.delete("/v1/keys/" + gone["id"]), 200)
+    with pytest.raises(gc.exceptions.AccessDeniedException):
+        gc.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
+
+
+SDK_SCRIPT = r'''
+import json, sys
+from bedrock_agentcore.tools.code_interpreter_client import CodeInterpreter, code_session
+out = {}
+with code_session("us-east-1") as ci:
+    r = ci.execute_code("import sys\nprint(sys.version_info[0])")
+    out["execute"] = [e["result"]["structuredContent"]["stdout"] for e in r["stream"]]
+    ci.upload_file("notes/hello.txt", "hi from the sdk")
+    ci.upload_file("raw.bin", b"\x00\xffbinary")
+    out["download"] = ci.download_file("notes/hello.txt")
+    out["download_bin"] = repr(ci.download_file("raw.bin"))
+    r = ci.execute_command("cat notes/hello.txt")
+    out["command"] = [e["result"]["structuredContent"]["stdout"] for e in r["stream"]]
+    out["sessions"] = [s["sessionId"] for s in ci.list_sessions(status="READY")["items"]]
+    out["session_id"] = ci.session_id
+ci = CodeInterpreter("us-east-1")
+ci.start(name="second")
+out["status"] = ci.get_session()["status"]
+ci.stop()
+print(json.dumps(out))
+'''
+
+
+def test_the_bedrock_agentcore_sdk_unchanged(daemon, key):
+    try:
+        import bedrock_agentcore  # noqa: F401
+    except ImportError:
+        require(False, "the bedrock-agentcore SDK is not installed (pip install bedrock-agentcore)")
+    url = "http://%s:%d" % (HOST, daemon.port)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key["id"], AWS_SECRET_ACCESS_KEY=key["secret"], AWS_REGION="us-east-1",
+               BEDROCK_AGENTCORE_DP_ENDPOINT=url, BEDROCK_AGENTCORE_CP_ENDPOINT=url)
+    env.pop("AWS_SESSION_TOKEN", None)
+    p = subprocess.run([sys.executable, "-c", SDK_SCRIPT], env=env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-3000:]
+    out = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    assert out["execute"] == ["3\n"]
+    assert out["download"] == "hi from the sdk"
+    assert "binary" in out["download_bin"]
+    assert out["command"] == ["hi from the sdk"]
+    assert out["session_id"] in out["sessions"]
+    assert out["status"] == "READY"
