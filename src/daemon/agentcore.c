@@ -69,17 +69,24 @@ static const char *interpreter_of(const char *ident, const struct identity *who,
                 snprintf(name, cap, "default");
                 return name;
         }
-        if (!request_valid_interpreter_name(ident))
-                return NULL;
-        json_t *i = interpreter_get(who->tenant, ident);
-        if (!i)
-                return NULL;
-        json_decref(i);
-        size_t n = strlen(ident);
-        if (n >= cap)
-                return NULL;
-        memcpy(name, ident, n + 1);
-        return name;
+        /* An id CreateCodeInterpreter gave ("<name>-<10 alphanumerics>"), or a name. */
+        json_t *all = interpreters_list(who->tenant);
+        size_t i;
+        json_t *it;
+        const char *found = NULL;
+        json_array_foreach(all, i, it) {
+                const char *id = json_string_value(json_object_get(it, "agentcore_id"));
+                const char *n = json_string_value(json_object_get(it, "name"));
+                if ((id && !strcmp(id, ident)) || (n && !strcmp(n, ident)))
+                        found = n;
+                if (found)
+                        break;
+        }
+        size_t n = found ? strlen(found) : 0;
+        if (found && n < cap)
+                memcpy(name, found, n + 1);
+        json_decref(all);
+        return found && n < cap ? name : NULL;
 }
 
 /* "sess_" + an AgentCore session id, when it could be one of ours. */
@@ -834,16 +841,241 @@ static void invoke(const struct ac_request *q, const char *ident, const char *in
         json_decref(body);
 }
 
+/* ---- the control plane: CreateCodeInterpreter and friends, on Airlock interpreters ---- */
+
+/* A 12-digit "account" per tenant, stable, for ARNs. */
+static void account_of(const char *tenant, char out[13]) {
+        char sha[65];
+        sha256_hex(tenant, strlen(tenant), sha);
+        for (int i = 0; i < 12; i++)
+                out[i] = (char)('0' + (unsigned char)sha[i] % 10);
+        out[12] = '\0';
+}
+
+static json_t *ci_doc(json_t *it, const struct ac_request *q, bool summary) {
+        const char *name = json_string_value(json_object_get(it, "name")) ?: "";
+        bool builtin = json_is_true(json_object_get(it, "builtin"));
+        const char *id = builtin ? BUILTIN_ID : json_string_value(json_object_get(it, "agentcore_id")) ?: name;
+        char arn[256], account[13];
+        account_of(q->who->tenant, account);
+        snprintf(arn, sizeof(arn), "arn:aws:bedrock-agentcore:%s:%s:code-interpreter%s/%s", q->region ? q->region : "us-east-1",
+                 builtin ? "aws" : account, builtin ? "" : "-custom", id);
+        const char *mode = json_string_value(json_object_get(json_object_get(it, "network"), "mode")) ?: "none";
+        const char *desc = json_string_value(json_object_get(it, "description")) ?: "";
+        json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "codeInterpreterId", id, "codeInterpreterArn", arn,
+                              "name", builtin ? "Amazon Bedrock AgentCore Code Interpreter" : name, "status", "READY",
+                              "createdAt", json_object_get(it, "created_at"), "lastUpdatedAt",
+                              json_object_get(it, "updated_at"));
+        if (*desc)
+                json_object_set_new(d, "description", json_string(desc));
+        if (!summary) {
+                json_object_set_new(d, "networkConfiguration",
+                                    json_pack("{s:s}", "networkMode", !strcmp(mode, "public") ? "PUBLIC" : "SANDBOX"));
+                json_t *role = json_object_get(json_object_get(it, "agentcore"), "executionRoleArn");
+                if (role)
+                        json_object_set(d, "executionRoleArn", role);
+        }
+        return d;
+}
+
+static bool pattern_name(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        bool ok = n >= 1 && n <= 48 && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+        for (size_t i = 1; ok && i < n; i++)
+                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                     s[i] == '_';
+        return ok;
+}
+
+static void ci_create(const struct ac_request *q, struct ac_reply *r) {
+        if (!q->who->admin) {
+                agentcore_error(r, 403, "AccessDeniedException", "creating a code interpreter takes an admin key");
+                return;
+        }
+        json_t *body = parse_body(q, r);
+        if (!body)
+                return;
+        const char *name = json_string_value(json_object_get(body, "name"));
+        json_t *desc = json_object_get(body, "description"), *role = json_object_get(body, "executionRoleArn");
+        json_t *net = json_object_get(body, "networkConfiguration");
+        const char *mode = json_string_value(json_object_get(net, "networkMode"));
+        if (!pattern_name(name))
+                agentcore_error(r, 400, "ValidationException", "name: [a-zA-Z][a-zA-Z0-9_]{0,47}");
+        else if (desc && (!json_is_string(desc) || json_string_length(desc) < 1 || json_string_length(desc) > 4096))
+                agentcore_error(r, 400, "ValidationException", "description: 1 to 4096 characters");
+        else if (role && (!json_is_string(role) || json_string_length(role) > 2048 ||
+                          strncmp(json_string_value(role), "arn:aws", 7) != 0))
+                agentcore_error(r, 400, "ValidationException", "executionRoleArn: an IAM role ARN");
+        else if (!mode)
+                agentcore_error(r, 400, "ValidationException", "networkConfiguration.networkMode is required");
+        else if (strcmp(mode, "SANDBOX") && strcmp(mode, "PUBLIC") && strcmp(mode, "VPC"))
+                agentcore_error(r, 400, "ValidationException", "networkConfiguration.networkMode: PUBLIC, SANDBOX or VPC");
+        else if (!strcmp(mode, "VPC"))
+                agentcore_error(r, 400, "ValidationException",
+                                "networkMode VPC has no equivalent on a self-hosted Airlock: use SANDBOX or PUBLIC");
+        if (r->status) {
+                json_decref(body);
+                return;
+        }
+        /* clientToken: the same create again is the same interpreter. */
+        json_t *exists = interpreter_get(q->who->tenant, name);
+        const char *token = json_string_value(json_object_get(body, "clientToken"));
+        const char *had = json_string_value(json_object_get(json_object_get(exists, "agentcore"), "clientToken"));
+        if (exists && token && had && !strcmp(token, had)) {
+                r->status = 202;
+                json_t *d = ci_doc(exists, q, false);
+                r->json = json_pack("{s:O, s:O, s:O, s:s}", "codeInterpreterId", json_object_get(d, "codeInterpreterId"),
+                                    "codeInterpreterArn", json_object_get(d, "codeInterpreterArn"), "createdAt",
+                                    json_object_get(d, "createdAt"), "status", "READY");
+                json_decref(d);
+                json_decref(exists);
+                json_decref(body);
+                return;
+        }
+        json_decref(exists);
+        char suffix[40], id[96];
+        random_id("", suffix, sizeof(suffix));
+        snprintf(id, sizeof(id), "%s-%.10s", name, suffix);
+        json_t *req = json_pack("{s:s, s:s, s:{s:s}}", "name", name, "description", desc ? json_string_value(desc) : "",
+                                "network", "mode", !strcmp(mode, "PUBLIC") ? "public" : "none");
+        json_t *it = NULL;
+        struct diag d = {0};
+        int rc = interpreter_create(q->who->tenant, req, &it, &d);
+        json_decref(req);
+        if (rc == -EEXIST)
+                agentcore_error(r, 409, "ConflictException", "a code interpreter named %s exists", name);
+        else if (rc == -ENOTSUP)
+                agentcore_error(r, 400, "ValidationException", "networkMode %s: %s", mode, d.msg);
+        else if (rc < 0)
+                agentcore_error(r, 400, "ValidationException", "%s", d.msg);
+        if (rc < 0) {
+                json_decref(body);
+                return;
+        }
+        /* What AgentCore knows it by, kept with the interpreter. */
+        json_t *extra = json_pack("{s:s, s:{}}", "agentcore_id", id, "agentcore");
+        json_t *ac = json_object_get(extra, "agentcore");
+        if (role)
+                json_object_set(ac, "executionRoleArn", role);
+        if (token)
+                json_object_set_new(ac, "clientToken", json_string(token));
+        if (json_object_get(body, "tags"))
+                json_object_set(ac, "tags", json_object_get(body, "tags"));
+        json_object_update(it, extra);
+        json_decref(extra);
+        (void)store_interpreter_put(q->who->tenant, name, it, false);
+        audit_record(q->who, NULL, NULL, "interpreter.create",
+                     json_pack("{s:s, s:s, s:s, s:i}", "interpreter", name, "api", "agentcore", "request_id",
+                               q->request_id ? q->request_id : "", "status", 202));
+        json_t *doc = ci_doc(it, q, false);
+        r->status = 202;
+        r->json = json_pack("{s:O, s:O, s:O, s:s}", "codeInterpreterId", json_object_get(doc, "codeInterpreterId"),
+                            "codeInterpreterArn", json_object_get(doc, "codeInterpreterArn"), "createdAt",
+                            json_object_get(doc, "createdAt"), "status", "READY");
+        json_decref(doc);
+        json_decref(it);
+        json_decref(body);
+}
+
+static void ci_list(const struct ac_request *q, struct ac_reply *r) {
+        const char *type = q->query(q->ctx, "type"), *max = q->query(q->ctx, "maxResults"),
+                   *next = q->query(q->ctx, "nextToken");
+        long long limit = 10, offset = 0;
+        if (type && strcmp(type, "SYSTEM") && strcmp(type, "CUSTOM")) {
+                agentcore_error(r, 400, "ValidationException", "type: SYSTEM or CUSTOM");
+                return;
+        }
+        if ((max && (!parse_offset(max, &limit) || limit < 1 || limit > 100)) || (next && !parse_offset(next, &offset))) {
+                agentcore_error(r, 400, "ValidationException", "maxResults: 1 to 100; nextToken: one this server gave");
+                return;
+        }
+        json_t *all = interpreters_list(q->who->tenant), *items = json_array();
+        size_t i;
+        json_t *it;
+        long long seen = 0;
+        bool more = false;
+        json_array_foreach(all, i, it) {
+                bool builtin = json_is_true(json_object_get(it, "builtin"));
+                if (type && builtin != !strcmp(type, "SYSTEM"))
+                        continue;
+                if (seen++ < offset)
+                        continue;
+                if ((long long)json_array_size(items) == limit) {
+                        more = true;
+                        break;
+                }
+                json_array_append_new(items, ci_doc(it, q, true));
+        }
+        json_decref(all);
+        r->status = 200;
+        r->json = json_pack("{s:o}", "codeInterpreterSummaries", items);
+        if (more) {
+                char t[24];
+                snprintf(t, sizeof(t), "%lld", offset + limit);
+                json_object_set_new(r->json, "nextToken", json_string(t));
+        }
+}
+
+static void ci_get_or_delete(const struct ac_request *q, const char *ident, struct ac_reply *r) {
+        char iname[64];
+        json_t *it = interpreter_of(ident, q->who, iname, sizeof(iname)) ? interpreter_get(q->who->tenant, iname) : NULL;
+        if (!it) {
+                agentcore_error(r, 404, "ResourceNotFoundException", "no code interpreter %.64s", ident);
+                return;
+        }
+        if (!strcmp(q->method, "GET")) {
+                r->status = 200;
+                r->json = ci_doc(it, q, false);
+                json_decref(it);
+                return;
+        }
+        json_decref(it);
+        if (!q->who->admin) {
+                agentcore_error(r, 403, "AccessDeniedException", "deleting a code interpreter takes an admin key");
+                return;
+        }
+        struct diag d = {0};
+        int rc = interpreter_delete(q->who->tenant, iname, &d);
+        if (rc == -EBUSY || rc == -EPERM)
+                agentcore_error(r, 409, "ConflictException", "%s", d.msg);
+        else if (rc < 0)
+                agentcore_error(r, 404, "ResourceNotFoundException", "%s", d.msg);
+        else {
+                audit_record(q->who, NULL, NULL, "interpreter.delete",
+                             json_pack("{s:s, s:s, s:s, s:i}", "interpreter", iname, "api", "agentcore", "request_id",
+                                       q->request_id ? q->request_id : "", "status", 202));
+                char now[40];
+                iso_now(now, sizeof(now));
+                r->status = 202;
+                r->json = json_pack("{s:s, s:s, s:s}", "codeInterpreterId", ident, "status", "DELETED", "lastUpdatedAt",
+                                    now);
+        }
+}
+
 void agentcore_handle(const struct ac_request *q, struct ac_reply *r) {
         memset(r, 0, sizeof(*r));
         /* /code-interpreters/{id}/sessions/{start,get,list,stop} and /tools/invoke */
         const char *rest = q->path + strlen("/code-interpreters");
-        if (*rest != '/' || !rest[1]) {
-                agentcore_error(r, 404, "ResourceNotFoundException",
-                                "the control plane (CreateCodeInterpreter and friends) is not served yet");
+        if (*rest == '\0' || !strcmp(rest, "/")) {
+                if (!strcmp(q->method, "PUT"))
+                        ci_create(q, r);
+                else if (!strcmp(q->method, "POST"))
+                        ci_list(q, r);
+                else
+                        agentcore_error(r, 405, "ValidationException", "%s /code-interpreters is not an operation",
+                                        q->method);
                 return;
         }
         rest++;
+        if (!strchr(rest, '/')) { /* GetCodeInterpreter, DeleteCodeInterpreter */
+                if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "DELETE") != 0)
+                        agentcore_error(r, 405, "ValidationException", "%s is not an operation here", q->method);
+                else if (strlen(rest) > 100)
+                        agentcore_error(r, 404, "ResourceNotFoundException", "no such code interpreter");
+                else
+                        ci_get_or_delete(q, rest, r);
+                return;
+        }
         char ident[128];
         size_t n = strcspn(rest, "/");
         if (n == 0 || n >= sizeof(ident)) {

@@ -23,6 +23,7 @@ struct ac_request {
         size_t body_len;
         const struct identity *who;
         const char *request_id;
+        const char *region; /* the SigV4 credential scope's, for ARNs ("us-east-1" unsigned) */
 };
 
 struct ac_reply {

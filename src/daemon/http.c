@@ -1035,13 +1035,17 @@ static enum MHD_Result agentcore(struct ctx *x, struct MHD_Connection *c, const 
                                            .ctx = c,
                                            .body = x->body.data,
                                            .body_len = x->body.len};
-                const char *why = "invalid signature";
-                if (auth_sigv4(authz, &sr, &x->who, &why) < 0) {
-                        agentcore_error(&r, 403, "AccessDeniedException", "%s", why);
+                const char *bad = "invalid signature";
+                if (auth_sigv4(authz, &sr, &x->who, &bad) < 0) {
+                        agentcore_error(&r, 403, "AccessDeniedException", "%s", bad);
                         return send_ac(c, &r);
                 }
         }
-        struct ac_request q = {.method = method,
+        struct sigv4_auth scope; /* the region ARNs are made with */
+        const char *why = NULL;
+        bool signed_scope = authz && sigv4_parse_authorization(authz, &scope, &why) == 0;
+        struct ac_request q = {.region = signed_scope ? scope.region : "us-east-1",
+                               .method = method,
                                .path = url,
                                .query = query_of,
                                .session_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND,

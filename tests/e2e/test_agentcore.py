@@ -287,3 +287,89 @@ def test_the_bedrock_agentcore_sdk_unchanged(daemon, key):
     assert out["command"] == ["hi from the sdk"]
     assert out["session_id"] in out["sessions"]
     assert out["status"] == "READY"
+
+
+@pytest.fixture(scope="module")
+def admin_key(client):
+    return expect(client.post("/v1/keys", json={"tenant": "agentcore-t", "name": "control",
+                                                "scopes": ["admin", "sessions"]}), 201).json
+
+
+def control_client(daemon, key_id, secret):
+    import boto3 as b3
+    from botocore.config import Config
+    return b3.client("bedrock-agentcore-control", region_name="eu-west-1",
+                     endpoint_url="http://%s:%d" % (HOST, daemon.port), aws_access_key_id=key_id,
+                     aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+
+
+def test_control_plane_on_airlock_interpreters(client, daemon, admin_key, key):
+    cp = control_client(daemon, admin_key["id"], admin_key["secret"])
+    made = cp.create_code_interpreter(name="ac_sandboxed", description="made through boto3",
+                                      executionRoleArn="arn:aws:iam::123456789012:role/ignored",
+                                      networkConfiguration={"networkMode": "SANDBOX"})
+    assert made["ResponseMetadata"]["HTTPStatusCode"] == 202 and made["status"] == "READY"
+    cid = made["codeInterpreterId"]
+    assert cid.startswith("ac_sandboxed-") and len(cid) == len("ac_sandboxed-") + 10
+    assert made["codeInterpreterArn"].startswith("arn:aws:bedrock-agentcore:eu-west-1:")
+    assert made["codeInterpreterArn"].endswith(":code-interpreter-custom/" + cid)
+    got = cp.get_code_interpreter(codeInterpreterId=cid)
+    assert (got["name"], got["status"], got["networkConfiguration"]) == ("ac_sandboxed", "READY",
+                                                                          {"networkMode": "SANDBOX"})
+    assert got["description"] == "made through boto3"
+    # The same object through the native API.
+    native = expect(client.with_key(admin_key["token"]).get("/v1/interpreters/ac_sandboxed"), 200).json
+    assert native["agentcore_id"] == cid and native["network"]["mode"] == "none"
+    custom = cp.list_code_interpreters(type="CUSTOM")["codeInterpreterSummaries"]
+    assert cid in [c["codeInterpreterId"] for c in custom]
+    system = cp.list_code_interpreters(type="SYSTEM")["codeInterpreterSummaries"]
+    assert [c["codeInterpreterId"] for c in system] == [BUILTIN]
+    assert cp.get_code_interpreter(codeInterpreterId=BUILTIN)["networkConfiguration"] == {"networkMode": "SANDBOX"}
+    page = cp.list_code_interpreters(maxResults=1)
+    assert len(page["codeInterpreterSummaries"]) == 1 and page["nextToken"]
+    # Sessions of it, through the data plane, by its id.
+    dp = make_client(daemon, key["id"], key["secret"])
+    sid = dp.start_code_interpreter_session(codeInterpreterIdentifier=cid)["sessionId"]
+    r = dp.invoke_code_interpreter(codeInterpreterIdentifier=cid, sessionId=sid, name="executeCode",
+                                   arguments={"code": "print(6 * 7)"})
+    assert list(r["stream"])[0]["result"]["structuredContent"]["stdout"] == "42\n"
+    assert expect(client.with_key(key["token"]).get("/v1/sessions/sess_" + sid), 200).json["interpreter"] == \
+        "ac_sandboxed"
+    with pytest.raises(dp.exceptions.ResourceNotFoundException):  # not a session of the built-in one
+        dp.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)
+    with pytest.raises(cp.exceptions.ConflictException):
+        cp.delete_code_interpreter(codeInterpreterId=cid)  # in use
+    dp.stop_code_interpreter_session(codeInterpreterIdentifier=cid, sessionId=sid)
+    deleted = cp.delete_code_interpreter(codeInterpreterId=cid)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["status"] == "DELETED"
+    with pytest.raises(cp.exceptions.ResourceNotFoundException):
+        cp.get_code_interpreter(codeInterpreterId=cid)
+    with pytest.raises(cp.exceptions.ConflictException):
+        cp.delete_code_interpreter(codeInterpreterId=BUILTIN)
+
+
+def test_control_plane_validation_and_scope(daemon, admin_key, key):
+    cp = control_client(daemon, admin_key["id"], admin_key["secret"])
+    for kwargs in ({"name": "has-hyphen", "networkConfiguration": {"networkMode": "SANDBOX"}},
+                   {"name": "x" * 49, "networkConfiguration": {"networkMode": "SANDBOX"}},
+                   {"name": "ok_name", "networkConfiguration": {"networkMode": "TELEPORT"}},
+                   {"name": "ok_name", "networkConfiguration": {"networkMode": "VPC", "vpcConfig": {
+                       "securityGroups": ["sg-12345678"], "subnets": ["subnet-12345678"]}}},
+                   {"name": "ok_name", "description": "d" * 4097, "networkConfiguration": {"networkMode": "SANDBOX"}}):
+        with pytest.raises(cp.exceptions.ValidationException):
+            cp.create_code_interpreter(**kwargs)
+    with pytest.raises(cp.exceptions.ValidationException):
+        cp.list_code_interpreters(type="OTHER")
+    token = str(uuid.uuid4())
+    a = cp.create_code_interpreter(name="ac_idem", networkConfiguration={"networkMode": "SANDBOX"}, clientToken=token)
+    b = cp.create_code_interpreter(name="ac_idem", networkConfiguration={"networkMode": "SANDBOX"}, clientToken=token)
+    assert a["codeInterpreterId"] == b["codeInterpreterId"]
+    with pytest.raises(cp.exceptions.ConflictException):
+        cp.create_code_interpreter(name="ac_idem", networkConfiguration={"networkMode": "SANDBOX"})
+    user = control_client(daemon, key["id"], key["secret"])  # sessions scope only
+    with pytest.raises(user.exceptions.AccessDeniedException):
+        user.create_code_interpreter(name="ac_nope", networkConfiguration={"networkMode": "SANDBOX"})
+    with pytest.raises(user.exceptions.AccessDeniedException):
+        user.delete_code_interpreter(codeInterpreterId=a["codeInterpreterId"])
+    assert user.get_code_interpreter(codeInterpreterId=a["codeInterpreterId"])["name"] == "ac_idem"
+    cp.delete_code_interpreter(codeInterpreterId=a["codeInterpreterId"])
