@@ -373,3 +373,17 @@ def test_control_plane_validation_and_scope(daemon, admin_key, key):
         user.delete_code_interpreter(codeInterpreterId=a["codeInterpreterId"])
     assert user.get_code_interpreter(codeInterpreterId=a["codeInterpreterId"])["name"] == "ac_idem"
     cp.delete_code_interpreter(codeInterpreterId=a["codeInterpreterId"])
+
+
+def test_the_aws_sdk_for_javascript_unchanged(daemon, key):
+    js = os.path.join(os.path.dirname(__file__), "..", "agentcore-js")
+    require(os.path.isdir(os.path.join(js, "node_modules", "@aws-sdk", "client-bedrock-agentcore")),
+            "@aws-sdk/client-bedrock-agentcore is not installed (npm ci --prefix tests/agentcore-js)")
+    env = dict(os.environ, AIRLOCK_URL="http://%s:%d" % (HOST, daemon.port), AIRLOCK_KEY_ID=key["id"],
+               AIRLOCK_KEY_SECRET=key["secret"], NODE_NO_WARNINGS="1")
+    p = subprocess.run(["node", os.path.join(js, "run.mjs")], env=env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-3000:]
+    out = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    assert out == {"sessionId": out["sessionId"], "createdAt": True, "events": 1, "js": "6\n", "python": "42\n",
+                   "isError": True, "read": "from js", "ls": "js.txt\n", "status": "READY", "listed": True,
+                   "afterStop": "ResourceNotFoundException", "badSignature": "AccessDeniedException"}, out
