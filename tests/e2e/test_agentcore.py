@@ -387,3 +387,66 @@ def test_the_aws_sdk_for_javascript_unchanged(daemon, key):
     assert out == {"sessionId": out["sessionId"], "createdAt": True, "events": 1, "js": "6\n", "python": "42\n",
                    "isError": True, "read": "from js", "ls": "js.txt\n", "status": "READY", "listed": True,
                    "afterStop": "ResourceNotFoundException", "badSignature": "AccessDeniedException"}, out
+
+
+STRANDS_SCRIPT = r'''
+import json
+from strands_tools.code_interpreter import AgentCoreCodeInterpreter
+ci = AgentCoreCodeInterpreter(region="us-east-1", persist_sessions=False)
+def act(**action):
+    return ci.code_interpreter(code_interpreter_input={"action": dict(action, session_name="strands-e2e")})
+out = {"init": act(type="initSession", description="e2e")["status"]}
+out["execute"] = act(type="executeCode", code="print(6 * 7)", language="python")
+out["write"] = act(type="writeFiles", content=[{"path": "s.txt", "text": "strands"}])["status"]
+out["list"] = act(type="listFiles", path=".")
+out["read"] = act(type="readFiles", paths=["s.txt"])
+out["command"] = act(type="executeCommand", command="cat s.txt")
+print(json.dumps(out))
+'''
+
+LANGCHAIN_SCRIPT = r'''
+import asyncio, json
+from langchain_aws.tools import create_code_interpreter_toolkit
+async def main():
+    toolkit, tools = await create_code_interpreter_toolkit(region="us-east-1")
+    by = {t.name: t for t in tools}
+    cfg = {"configurable": {"thread_id": "lc-e2e"}}
+    out = {"tools": sorted(by)}
+    out["execute"] = await by["execute_code"].ainvoke({"code": "print(6 * 7)"}, config=cfg)
+    out["write"] = await by["write_files"].ainvoke({"files": [{"path": "lc.txt", "text": "langchain"}]}, config=cfg)
+    out["read"] = await by["read_files"].ainvoke({"paths": ["lc.txt"]}, config=cfg)
+    out["command"] = await by["execute_command"].ainvoke({"command": "cat lc.txt"}, config=cfg)
+    await toolkit.cleanup()
+    print(json.dumps(out))
+asyncio.run(main())
+'''
+
+
+def run_client(daemon, key, module, script):
+    try:
+        __import__(module)
+    except ImportError:
+        require(False, "%s is not installed (see .ci/run)" % module)
+    url = "http://%s:%d" % (HOST, daemon.port)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key["id"], AWS_SECRET_ACCESS_KEY=key["secret"], AWS_REGION="us-east-1",
+               BEDROCK_AGENTCORE_DP_ENDPOINT=url, BEDROCK_AGENTCORE_CP_ENDPOINT=url)
+    env.pop("AWS_SESSION_TOKEN", None)
+    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr.decode()[-3000:]
+    return json.loads(p.stdout.decode().strip().splitlines()[-1])
+
+
+def test_the_strands_code_interpreter_tool_unchanged(daemon, key):
+    out = run_client(daemon, key, "strands_tools.code_interpreter", STRANDS_SCRIPT)
+    assert out["init"] == "success" and out["write"] == "success", out
+    assert out["execute"]["status"] == "success" and "42" in out["execute"]["content"][0]["text"], out
+    assert "file:///s.txt" in out["list"]["content"][0]["text"], out
+    assert "'text': 'strands'" in out["read"]["content"][0]["text"], out
+    assert "strands" in out["command"]["content"][0]["text"], out
+
+
+def test_the_langchain_code_interpreter_toolkit_unchanged(daemon, key):
+    out = run_client(daemon, key, "langchain_aws.tools", LANGCHAIN_SCRIPT)
+    assert {"execute_code", "execute_command", "read_files", "write_files", "list_files"} <= set(out["tools"])
+    assert out["execute"] == "42\n" and out["write"] == "Successfully wrote all 1 files", out
+    assert out["read"] == "==== File: /lc.txt ====\nlangchain\n" and out["command"] == "langchain", out
