@@ -289,22 +289,11 @@ static int item_path(struct api *a, const char *collection, const char *id, char
 
 static int run(const char *verb, const char *usage, const char *const *subs, const char *choices, int argc,
                char **argv, int (*act)(struct api *, struct admin_opts *, const char *)) {
-        if (argc < 2)
-                return cli_usage_error(verb, "which one? %s", choices);
-        const char *sub = argv[1];
-        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-                fputs(usage, stdout);
-                return 0;
-        }
-        if (!strcmp(sub, "list"))
-                sub = "ls";
-        bool known = false;
-        for (size_t i = 0; subs[i]; i++)
-                known |= !strcmp(sub, subs[i]);
-        if (!known)
-                return cli_usage_error(verb, "unknown subcommand '%s' (%s)", sub, choices);
+        const char *sub = NULL;
         char prog[32];
-        snprintf(prog, sizeof(prog), "%s %s", verb, sub);
+        int pick = cli_subcommand(verb, usage, subs, choices, argc, argv, &sub, prog, sizeof(prog));
+        if (pick)
+                return pick < 0 ? 0 : pick;
         struct admin_opts o;
         memset(&o, 0, sizeof(o));
         o.body = json_object();

@@ -323,22 +323,19 @@ static int files_rm(struct api *a, const struct files_opts *o) {
 }
 
 int cmd_files(int argc, char **argv) {
-        if (argc < 2)
-                return cli_usage_error("files", "which one? put, get, ls or rm");
-        const char *sub = argv[1];
-        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-                fputs(files_usage, stdout);
-                return 0;
-        }
+        static const char *const subs[] = {"put", "get", "ls", "rm", NULL};
+        const char *sub = NULL;
+        char prog[32];
+        int pick = cli_subcommand("files", files_usage, subs, "put, get, ls or rm", argc, argv, &sub, prog, sizeof(prog));
+        if (pick)
+                return pick < 0 ? 0 : pick;
         int (*fn)(struct api *, const struct files_opts *) = !strcmp(sub, "put")  ? files_put
                                                              : !strcmp(sub, "get") ? files_get
                                                              : !strcmp(sub, "ls")  ? files_ls
                                                              : !strcmp(sub, "rm")  ? files_rm
                                                                                    : NULL;
         if (!fn)
-                return cli_usage_error("files", "unknown subcommand '%s' (put, get, ls, rm)", sub);
-        char prog[32];
-        snprintf(prog, sizeof(prog), "files %s", sub);
+                return CLI_EXIT_USAGE; /* cannot happen: sub is one of subs */
         struct files_opts o;
         memset(&o, 0, sizeof(o));
         int r = parse_args(prog, argc - 1, argv + 1, &o);

@@ -278,23 +278,13 @@ static int act(struct api *a, struct opts *o, const char *sub) {
 }
 
 int cmd_interpreters(int argc, char **argv) {
-        if (argc < 2)
-                return cli_usage_error("interpreters", "which one? create, update, ls, get or rm");
-        const char *sub = argv[1];
-        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-                fputs(usage, stdout);
-                return 0;
-        }
-        if (!strcmp(sub, "list"))
-                sub = "ls";
-        static const char *const subs[] = {"create", "update", "ls", "get", "rm"};
-        bool known = false;
-        for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-                known |= !strcmp(sub, subs[i]);
-        if (!known)
-                return cli_usage_error("interpreters", "unknown subcommand '%s' (create, update, ls, get or rm)", sub);
+        static const char *const subs[] = {"create", "update", "ls", "get", "rm", NULL};
+        const char *sub = NULL;
         char prog[32];
-        snprintf(prog, sizeof(prog), "interpreters %s", sub);
+        int pick = cli_subcommand("interpreters", usage, subs, "create, update, ls, get or rm", argc, argv, &sub, prog,
+                                  sizeof(prog));
+        if (pick)
+                return pick < 0 ? 0 : pick;
         struct opts o;
         memset(&o, 0, sizeof(o));
         o.req = json_object();

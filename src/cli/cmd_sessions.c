@@ -316,23 +316,15 @@ static int sessions_rm(struct api *a, struct sessions_opts *o) {
 }
 
 int cmd_sessions(int argc, char **argv) {
-        if (argc < 2)
-                return cli_usage_error("sessions", "which one? create, ls, get or rm");
-        const char *sub = argv[1];
-        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-                fputs(sessions_usage, stdout);
-                return 0;
-        }
-        if (!strcmp(sub, "list"))
-                sub = "ls";
-        else if (!strcmp(sub, "delete"))
-                sub = "rm";
+        static const char *const subs[] = {"create", "ls", "get", "rm", NULL};
+        const char *sub = NULL;
+        char prog[32];
+        int pick = cli_subcommand("sessions", sessions_usage, subs, "create, ls, get or rm", argc, argv, &sub, prog,
+                                  sizeof(prog));
+        if (pick)
+                return pick < 0 ? 0 : pick;
         bool create = !strcmp(sub, "create"), ls = !strcmp(sub, "ls"), get = !strcmp(sub, "get"),
              rm = !strcmp(sub, "rm");
-        if (!create && !ls && !get && !rm)
-                return cli_usage_error("sessions", "unknown subcommand '%s' (create, ls, get, rm)", sub);
-        char prog[32];
-        snprintf(prog, sizeof(prog), "sessions %s", sub);
 
         struct sessions_opts o;
         memset(&o, 0, sizeof(o));

@@ -508,3 +508,22 @@ int cli_add_pair(const char *prog, const char *flag, json_t *parent, const char 
                 return cli_usage_error(prog, "%s %.*s: the name is not valid UTF-8", flag, (int)len, kv);
         return 0;
 }
+
+int cli_subcommand(const char *verb, const char *usage, const char *const *subs, const char *choices, int argc,
+                   char **argv, const char **ret_sub, char *prog, size_t prog_cap) {
+        if (argc < 2)
+                return cli_usage_error(verb, "which one? %s", choices);
+        const char *sub = argv[1];
+        if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+                fputs(usage, stdout);
+                return -1;
+        }
+        const char *alias = !strcmp(sub, "list") ? "ls" : !strcmp(sub, "delete") ? "rm" : sub;
+        for (size_t i = 0; subs[i]; i++)
+                if (!strcmp(alias, subs[i])) {
+                        *ret_sub = subs[i];
+                        snprintf(prog, prog_cap, "%s %s", verb, subs[i]);
+                        return 0;
+                }
+        return cli_usage_error(verb, "unknown subcommand '%s' (%s)", sub, choices);
+}

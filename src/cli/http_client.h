@@ -53,6 +53,12 @@ int cli_parse_count(const char *prog, const char *flag, const char *s, unsigned 
 /* --env NAME=VALUE (NAME a variable name) or --metadata KEY=VALUE into parent[member]
  * (created when missing); flag names the option in messages. */
 int cli_add_pair(const char *prog, const char *flag, json_t *parent, const char *member, const char *kv);
+/* The subcommand of `airlock VERB SUB ...`: subs is NULL-terminated, choices says them
+ * in words ("create, ls, get or rm"); "list" means "ls" and "delete" "rm". Returns 0 with
+ * *ret_sub and prog ("VERB SUB") set, -1 when it printed usage (--help: exit 0), or the
+ * usage error's exit status. */
+int cli_subcommand(const char *verb, const char *usage, const char *const *subs, const char *choices, int argc,
+                   char **argv, const char **ret_sub, char *prog, size_t prog_cap);
 /* A finite decimal number > 0. */
 int cli_parse_positive(const char *prog, const char *flag, const char *s, double *ret);
 

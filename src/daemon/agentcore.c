@@ -324,6 +324,18 @@ static void stop(const struct ac_request *q, const char *ident, const char *inam
 
 /* ---- InvokeCodeInterpreter ---- */
 
+/* A session layer failure as the AWS error a client expects. */
+static void error_of(struct ac_reply *r, const struct diag *d) {
+        if (d->code == -ENOENT || d->code == -ESRCH)
+                agentcore_error(r, 404, "ResourceNotFoundException", "%s", d->msg);
+        else if (d->code == -EINVAL || d->code == -EMSGSIZE)
+                agentcore_error(r, 400, "ValidationException", "%s", d->msg);
+        else if (d->code == -EBUSY || d->code == -EAGAIN || d->code == -EDQUOT)
+                agentcore_error(r, 402, "ServiceQuotaExceededException", "%s", d->msg);
+        else
+                agentcore_error(r, 500, "InternalServerException", "%s", d->msg);
+}
+
 static json_t *text_block(const char *text) { return json_pack("{s:s, s:s}", "type", "text", "text", text); }
 
 /* The one `result` event, as the stream body. */
@@ -389,12 +401,7 @@ static void execute_code(const char *native, json_t *args, const struct ac_reque
         json_t *out = NULL;
         struct diag d = {0};
         if (session_execute(native, &er, NULL, &out, &d) < 0) {
-                if (d.code == -ENOENT || d.code == -ESRCH)
-                        agentcore_error(r, 404, "ResourceNotFoundException", "%s", d.msg);
-                else if (d.code == -EINVAL || d.code == -EMSGSIZE)
-                        agentcore_error(r, 400, "ValidationException", "%s", d.msg);
-                else
-                        agentcore_error(r, 500, "InternalServerException", "%s", d.msg);
+                error_of(r, &d);
                 return;
         }
         const char *status = json_string_value(json_object_get(out, "status")) ?: "error";
@@ -461,14 +468,7 @@ static void execute_command(const char *native, json_t *args, bool background, c
                                                                  background, "request_id",
                                                                  q->request_id ? q->request_id : ""));
         if (rc < 0) {
-                if (d.code == -ENOENT || d.code == -ESRCH)
-                        agentcore_error(r, 404, "ResourceNotFoundException", "%s", d.msg);
-                else if (d.code == -EINVAL)
-                        agentcore_error(r, 400, "ValidationException", "%s", d.msg);
-                else if (d.code == -EBUSY || d.code == -EAGAIN)
-                        agentcore_error(r, 402, "ServiceQuotaExceededException", "%s", d.msg);
-                else
-                        agentcore_error(r, 500, "InternalServerException", "%s", d.msg);
+                error_of(r, &d);
                 return;
         }
         if (background) {
@@ -550,14 +550,7 @@ static bool workspace_path(const char *in, char *out, size_t cap, bool allow_roo
 }
 
 static int file_op(uint64_t sandbox, uint8_t op, uint8_t flags, uint32_t mode, const char *path, struct lreply *rep) {
-        struct lp_file f;
-        memset(&f, 0, sizeof(f));
-        f.sandbox_id = sandbox;
-        f.op = op;
-        f.flags = flags;
-        f.mode = mode;
-        snprintf(f.path, sizeof(f.path), "%s", path);
-        int rc = launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, rep);
+        int rc = launch_file(sandbox, op, flags, mode, path, rep);
         if (rc < 0)
                 return rc;
         return rep->type == LP_ERROR ? rep->err.code : 0;

@@ -124,6 +124,19 @@ static void set_identity(struct identity *who, const char *id, const char *tenan
         who->sessions = sessions;
 }
 
+/* A stored key's identity: its id, tenant and scopes. */
+static void key_identity(json_t *k, struct identity *who) {
+        bool admin = false, sessions = false;
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(k, "scopes"), i, s) {
+                admin |= !strcmp(json_string_value(s) ?: "", "admin");
+                sessions |= !strcmp(json_string_value(s) ?: "", "sessions");
+        }
+        set_identity(who, json_string_value(json_object_get(k, "id")) ?: "",
+                     json_string_value(json_object_get(k, "tenant")) ?: "", admin, sessions);
+}
+
 int auth_check(const char *token, struct identity *who) {
         size_t n = token ? strlen(token) : 0;
         if (n == 0 || n >= TOKEN_MAX)
@@ -140,15 +153,7 @@ int auth_check(const char *token, struct identity *who) {
                 json_decref(k);
                 return -EACCES;
         }
-        bool admin = false, sessions = false;
-        size_t i;
-        json_t *s;
-        json_array_foreach(json_object_get(k, "scopes"), i, s) {
-                admin |= !strcmp(json_string_value(s) ?: "", "admin");
-                sessions |= !strcmp(json_string_value(s) ?: "", "sessions");
-        }
-        set_identity(who, json_string_value(json_object_get(k, "id")) ?: "",
-                     json_string_value(json_object_get(k, "tenant")) ?: "", admin, sessions);
+        key_identity(k, who);
         const char *used = json_string_value(json_object_get(k, "last_used_at"));
         time_t last = 0;
         struct tm tm = {0};
@@ -266,14 +271,7 @@ int auth_sigv4(const char *authorization, const struct sigv4_request *req, struc
                 *why = "The request signature we calculated does not match the signature you provided";
                 return -EACCES;
         }
-        bool admin = false, sessions = false;
-        size_t i;
-        json_t *s;
-        json_array_foreach(json_object_get(k, "scopes"), i, s) {
-                admin |= !strcmp(json_string_value(s) ?: "", "admin");
-                sessions |= !strcmp(json_string_value(s) ?: "", "sessions");
-        }
-        set_identity(who, a.key_id, json_string_value(json_object_get(k, "tenant")) ?: "", admin, sessions);
+        key_identity(k, who);
         json_decref(k);
         return 0;
 }

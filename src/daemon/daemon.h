@@ -45,6 +45,8 @@ int launch_adopt(int fd, struct diag *reterr);
 int launch_call(uint16_t type, const void *body, size_t len, const void *extra, size_t extra_len, const int *fds,
                 size_t nfds, struct lreply *ret);
 int launch_signal(uint64_t sandbox_id, uint8_t action, uint8_t reason);
+/* One workspace file request (LP_FILE); the reply's type says how it went. */
+int launch_file(uint64_t sandbox_id, uint8_t op, uint8_t flags, uint32_t mode, const char *path, struct lreply *ret);
 /* A sandbox's CPU and memory so far (-ESRCH when it is gone); reset_peak starts a new
  * memory high-water mark where the host can (cgroup v1). */
 int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret);

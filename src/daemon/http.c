@@ -1132,13 +1132,7 @@ static int file_request_raw(struct ctx *x, uint8_t op, uint8_t flags, const char
                                 path));
                 return -EINVAL;
         }
-        struct lp_file f;
-        memset(&f, 0, sizeof(f));
-        f.sandbox_id = sandbox;
-        f.op = op;
-        f.flags = flags;
-        snprintf(f.path, sizeof(f.path), "%s", path);
-        r = launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, rep);
+        r = launch_file(sandbox, op, flags, 0, path, rep);
         if (r < 0) {
                 fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "the launcher is unavailable"));
                 return r;

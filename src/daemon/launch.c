@@ -223,3 +223,15 @@ int launch_usage(uint64_t sandbox_id, bool reset_peak, struct lp_usage_ok *ret) 
         int r = launch_usage_begin(&c, sandbox_id, reset_peak);
         return r < 0 ? r : launch_usage_end(&c, ret);
 }
+
+int launch_file(uint64_t sandbox_id, uint8_t op, uint8_t flags, uint32_t mode, const char *path, struct lreply *ret) {
+        struct lp_file f;
+        memset(&f, 0, sizeof(f));
+        f.sandbox_id = sandbox_id;
+        f.op = op;
+        f.flags = flags;
+        f.mode = mode;
+        if ((size_t)snprintf(f.path, sizeof(f.path), "%s", path) >= sizeof(f.path))
+                return -ENAMETOOLONG;
+        return launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, ret);
+}

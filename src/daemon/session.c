@@ -819,14 +819,10 @@ struct stream {
 /* Open the stream's spill file and write what was kept so far; on any failure the stream
  * just stays cut (spill_failed), as it was before spilling existed. */
 static void spill_open(struct stream *st, const char *exec_id) {
-        struct lp_file f;
-        memset(&f, 0, sizeof(f));
-        f.sandbox_id = st->sandbox_id;
-        f.op = LP_FILE_WRITE;
-        f.flags = LP_FILE_PARENTS;
-        snprintf(f.path, sizeof(f.path), ".airlock/outputs/%s-%s.txt", exec_id, st->name);
+        char path[128];
+        snprintf(path, sizeof(path), ".airlock/outputs/%s-%s.txt", exec_id, st->name);
         struct lreply rep;
-        if (launch_call(LP_FILE, &f, sizeof(f), NULL, 0, NULL, 0, &rep) < 0 || rep.type != LP_FILE_OK ||
+        if (launch_file(st->sandbox_id, LP_FILE_WRITE, LP_FILE_PARENTS, 0, path, &rep) < 0 || rep.type != LP_FILE_OK ||
             rep.nfds != 1) {
                 for (size_t i = 0; rep.type >= 0 && i < rep.nfds; i++)
                         close(rep.fds[i]);
@@ -834,7 +830,7 @@ static void spill_open(struct stream *st, const char *exec_id) {
                 return;
         }
         st->spill_fd = rep.fds[0];
-        snprintf(st->spill_path, sizeof(st->spill_path), "%s", f.path);
+        snprintf(st->spill_path, sizeof(st->spill_path), "%s", path);
         if (write_all(st->spill_fd, st->text.data, st->text.len) < 0) {
                 st->spill_fd = safe_close(st->spill_fd);
                 st->spill_failed = true;

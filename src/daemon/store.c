@@ -639,6 +639,50 @@ json_t *store_stats(const struct stats_query *q, const char *tenant) {
         return series;
 }
 
+/* ---- helpers for rows keyed by one or two texts ---- */
+
+/* A BLOB column of the row sql (?1 = a, ?2 = b when given) selects, copied: -ENOENT when
+ * there is no row or the column is not a BLOB. */
+static int fetch_blob(const char *sql, const char *a, const char *b, unsigned char **ret, size_t *ret_len) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int r = -ENOENT;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+                if (b)
+                        sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+                        int n = sqlite3_column_bytes(st, 0);
+                        const void *blob = sqlite3_column_blob(st, 0);
+                        *ret = n > 0 ? malloc((size_t)n) : NULL;
+                        r = *ret ? 0 : -ENOMEM;
+                        if (*ret) {
+                                memcpy(*ret, blob, (size_t)n);
+                                *ret_len = (size_t)n;
+                        }
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return r;
+}
+
+/* Delete what sql (?1 = a, ?2 = b) names: -ENOENT when nothing was. */
+static int delete_row(const char *sql, const char *a, const char *b) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        int changed = sqlite3_changes(db);
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
+}
+
 /* ---- secrets (sealed values only) ---- */
 
 int store_secret_put(const char *tenant, const char *name, const unsigned char *sealed, size_t len, bool *created) {
@@ -708,42 +752,11 @@ json_t *store_secrets(const char *tenant) {
 }
 
 int store_secret_sealed(const char *tenant, const char *name, unsigned char **ret, size_t *ret_len) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        int r = -ENOENT;
-        if (sqlite3_prepare_v2(db, "SELECT sealed FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL) ==
-            SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                        int n = sqlite3_column_bytes(st, 0);
-                        const void *blob = sqlite3_column_blob(st, 0);
-                        *ret = n > 0 ? malloc((size_t)n) : NULL;
-                        r = *ret ? 0 : -ENOMEM;
-                        if (*ret) {
-                                memcpy(*ret, blob, (size_t)n);
-                                *ret_len = (size_t)n;
-                        }
-                }
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return r;
+        return fetch_blob("SELECT sealed FROM secrets WHERE tenant=?1 AND name=?2", tenant, name, ret, ret_len);
 }
 
 int store_secret_delete(const char *tenant, const char *name) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, "DELETE FROM secrets WHERE tenant=?1 AND name=?2", -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-                rc = sqlite3_step(st);
-        }
-        int changed = sqlite3_changes(db);
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
+        return delete_row("DELETE FROM secrets WHERE tenant=?1 AND name=?2", tenant, name);
 }
 
 /* ---- interpreters ---- */
@@ -795,18 +808,7 @@ int store_interpreter_put(const char *tenant, const char *name, json_t *doc, boo
 }
 
 int store_interpreter_delete(const char *tenant, const char *name) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, "DELETE FROM interpreters WHERE tenant=?1 AND name=?2", -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-                rc = sqlite3_step(st);
-        }
-        int changed = sqlite3_changes(db);
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return rc != SQLITE_DONE ? -EIO : changed ? 0 : -ENOENT;
+        return delete_row("DELETE FROM interpreters WHERE tenant=?1 AND name=?2", tenant, name);
 }
 
 int store_key_seal(const char *id, const unsigned char *sealed, size_t len) {
@@ -824,23 +826,5 @@ int store_key_seal(const char *id, const unsigned char *sealed, size_t len) {
 }
 
 int store_key_sealed(const char *id, unsigned char **ret, size_t *ret_len) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        int r = -ENOENT;
-        if (sqlite3_prepare_v2(db, "SELECT secret_sealed FROM keys WHERE id=?1", -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
-                        int n = sqlite3_column_bytes(st, 0);
-                        const void *blob = sqlite3_column_blob(st, 0);
-                        *ret = n > 0 ? malloc((size_t)n) : NULL;
-                        r = *ret ? 0 : -ENOMEM;
-                        if (*ret) {
-                                memcpy(*ret, blob, (size_t)n);
-                                *ret_len = (size_t)n;
-                        }
-                }
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return r;
+        return fetch_blob("SELECT secret_sealed FROM keys WHERE id=?1", id, NULL, ret, ret_len);
 }

@@ -524,7 +524,7 @@ def test_files_get_of_a_missing_file_creates_nothing(cli, session, tmp_path):
 S = "sess_00000000000000000000000000"
 USAGE_ERRORS = [
     (["sessions"], "airlock sessions: which one? create, ls, get or rm"),
-    (["sessions", "frob"], "airlock sessions: unknown subcommand 'frob' (create, ls, get, rm)"),
+    (["sessions", "frob"], "airlock sessions: unknown subcommand 'frob' (create, ls, get or rm)"),
     (["sessions", "create", "--memory-mb", "lots"], "airlock sessions create: --memory-mb: 'lots' is not a whole number"),
     (["sessions", "create", "--memory-mb", "0"], "airlock sessions create: --memory-mb must be at least 1 (got 0)"),
     (["sessions", "create", "--cpus", "fast"], "airlock sessions create: --cpus: 'fast' is not a number"),
@@ -555,7 +555,7 @@ USAGE_ERRORS = [
     (["exec", S, "/nonexistent/prog.py"], "airlock exec: /nonexistent/prog.py: No such file or directory"),
     (["exec", S, "--context", "", "-c", "1"], "airlock exec: --context: the ID cannot be empty"),
     (["files"], "airlock files: which one? put, get, ls or rm"),
-    (["files", "cp"], "airlock files: unknown subcommand 'cp' (put, get, ls, rm)"),
+    (["files", "cp"], "airlock files: unknown subcommand 'cp' (put, get, ls or rm)"),
     (["files", "ls"], "airlock files ls: which session? give its ID first"),
     (["files", "put", S], "airlock files put: what to upload? usage: airlock files put SESSION LOCAL [REMOTE]"),
     (["files", "put", S, "-"], "airlock files put: uploading standard input needs a REMOTE name"),

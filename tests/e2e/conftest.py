@@ -301,6 +301,17 @@ def sid(sessions) -> str:
 # --- more daemons, for settings the shared one does not have (TLS, tracing) ----------------
 
 
+def http_ready(port: int) -> bool:
+    """Whether a plain-HTTP daemon on port answers /readyz with 200 (ExtraDaemon's probe)."""
+    import http.client
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    finally:
+        conn.close()
+
+
 class ExtraDaemon:
     """`airlock serve` with extra environment settings, on its own port and data dir, for
     one test module. `ready(port)` says whether it answers yet (its scheme is the test's)."""

@@ -456,25 +456,16 @@ def test_unsigned_requests_only_when_the_operator_allows_them(daemon):
     import boto3 as b3
     from botocore import UNSIGNED
     from botocore.config import Config
-    from conftest import ExtraDaemon
+    from conftest import ExtraDaemon, http_ready
 
     def anon(port):
         return b3.client("bedrock-agentcore", region_name="us-east-1", endpoint_url="http://%s:%d" % (HOST, port),
                          config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
 
-    def ready(port):
-        import http.client
-        conn = http.client.HTTPConnection(HOST, port, timeout=5)
-        try:
-            conn.request("GET", "/readyz")
-            return conn.getresponse().status == 200
-        finally:
-            conn.close()
-
     # The shared daemon has it off (the default): AccessDenied.
     with pytest.raises(anon(daemon.port).exceptions.AccessDeniedException):
         anon(daemon.port).list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)
-    with ExtraDaemon({"AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK": "true"}, ready) as d:
+    with ExtraDaemon({"AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK": "true"}, http_ready) as d:
         c = anon(d.port)
         sid = c.start_code_interpreter_session(codeInterpreterIdentifier=BUILTIN)["sessionId"]
         r = c.invoke_code_interpreter(codeInterpreterIdentifier=BUILTIN, sessionId=sid, name="executeCode",

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST, ExtraDaemon
+from conftest import HOST, ExtraDaemon, http_ready
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -54,18 +54,9 @@ def receiver():
     r.shutdown()
 
 
-def ready(port):
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        conn.request("GET", "/readyz")
-        return conn.getresponse().status == 200
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def traced(receiver):
-    with ExtraDaemon({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://%s:%d" % (HOST, receiver.server_port)}, ready) as d:
+    with ExtraDaemon({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://%s:%d" % (HOST, receiver.server_port)}, http_ready) as d:
         yield d
 
 
