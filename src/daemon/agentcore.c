@@ -762,15 +762,11 @@ static void files(const char *native, const char *tool, json_t *args, const stru
                         size_t size = fstat(fd, &st) == 0 && st.st_size < (64 << 20) ? (size_t)st.st_size : 0;
                         _cleanup_free_ char *data = malloc(size + 1);
                         ssize_t n = data ? pread(fd, data, size, 0) : -1;
-                        for (size_t off = 0; n > 0 && off + sizeof(struct lp_dirent) <= (size_t)n;) {
-                                struct lp_dirent de;
-                                memcpy(&de, data + off, sizeof(de));
-                                off += sizeof(de);
-                                if (off + de.name_len > (size_t)n)
-                                        break;
+                        struct lp_dirent de;
+                        const char *raw;
+                        for (size_t off = 0; n > 0 && lp_dirent_next(data, (size_t)n, &off, &de, &raw);) {
                                 char name[LP_PATH_MAX], uri[2 * LP_PATH_MAX + 16];
-                                snprintf(name, sizeof(name), "%.*s", (int)de.name_len, data + off);
-                                off += de.name_len;
+                                snprintf(name, sizeof(name), "%.*s", (int)de.name_len, raw);
                                 snprintf(uri, sizeof(uri), "file:///%s%s%s", path, path[0] ? "/" : "", name);
                                 json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "type", "resource_link", "uri", uri, "name",
                                                       name, "description", de.type == LP_FT_DIR ? "Directory" : "File");

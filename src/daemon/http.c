@@ -1197,12 +1197,9 @@ static void list_files(struct ctx *x, struct MHD_Connection *c) {
                 struct lp_dirent de;
         } *list = NULL;
         size_t count = 0, cap = 0;
-        for (size_t off = 0; n > 0 && off + sizeof(struct lp_dirent) <= (size_t)n;) {
-                struct lp_dirent de;
-                memcpy(&de, data + off, sizeof(de));
-                off += sizeof(de);
-                if (off + de.name_len > (size_t)n)
-                        break;
+        struct lp_dirent next;
+        const char *raw;
+        for (size_t off = 0; n > 0 && lp_dirent_next(data, (size_t)n, &off, &next, &raw);) {
                 if (count == cap) {
                         cap = cap ? cap * 2 : 64;
                         void *p = realloc(list, cap * sizeof(*list));
@@ -1210,10 +1207,9 @@ static void list_files(struct ctx *x, struct MHD_Connection *c) {
                                 break;
                         list = p;
                 }
-                list[count].name = data + off;
-                list[count].len = de.name_len;
-                list[count++].de = de;
-                off += de.name_len;
+                list[count].name = raw;
+                list[count].len = next.name_len;
+                list[count++].de = next;
         }
         /* Bytewise by name, so that listings are stable. */
         for (size_t i = 1; i < count; i++)

@@ -341,3 +341,14 @@ const char *lp_backend_name(uint8_t backend) {
                 return "unknown";
         }
 }
+
+bool lp_dirent_next(const void *data, size_t len, size_t *off, struct lp_dirent *de, const char **name) {
+        if (!data || *off > len || len - *off < sizeof(*de))
+                return false;
+        memcpy(de, (const char *)data + *off, sizeof(*de));
+        if (len - *off - sizeof(*de) < de->name_len)
+                return false;
+        *name = (const char *)data + *off + sizeof(*de);
+        *off += sizeof(*de) + de->name_len;
+        return true;
+}

@@ -11,6 +11,7 @@
  * a runtime, limits and which weaker layers it accepts; the launcher decides the rest.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -281,6 +282,11 @@ struct lp_dirent {
         uint8_t type;
         uint8_t reserved;
 };
+
+/* The next record of a LIST memfd's bytes at *off: true with *de and *name (de->name_len
+ * bytes, not NUL-terminated) filled and *off advanced; false at the end or at a record cut
+ * short. */
+bool lp_dirent_next(const void *data, size_t len, size_t *off, struct lp_dirent *de, const char **name);
 
 struct lp_error {
         int32_t code; /* negative errno */

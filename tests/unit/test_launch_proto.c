@@ -184,6 +184,31 @@ static void test_usage(void **state) {
         assert_true(n < 0 || lp_decode(frame, (size_t)n, &f, &d) < 0);
 }
 
+static void test_dirent_next(void **state) {
+        (void)state;
+        char buf[128];
+        struct lp_dirent a = {.size = 5, .name_len = 3, .type = LP_FT_FILE}, b = {.name_len = 2, .type = LP_FT_DIR};
+        memcpy(buf, &a, sizeof(a));
+        memcpy(buf + sizeof(a), "abc", 3);
+        memcpy(buf + sizeof(a) + 3, &b, sizeof(b));
+        memcpy(buf + 2 * sizeof(a) + 3, "de", 2);
+        size_t len = 2 * sizeof(a) + 5, off = 0;
+        struct lp_dirent de;
+        const char *name;
+        assert_true(lp_dirent_next(buf, len, &off, &de, &name));
+        assert_int_equal(de.size, 5);
+        assert_memory_equal(name, "abc", 3);
+        assert_true(lp_dirent_next(buf, len, &off, &de, &name));
+        assert_int_equal(de.type, LP_FT_DIR);
+        assert_memory_equal(name, "de", 2);
+        assert_false(lp_dirent_next(buf, len, &off, &de, &name)); /* the end */
+        off = 0;
+        assert_true(lp_dirent_next(buf, len - 1, &off, &de, &name));
+        assert_false(lp_dirent_next(buf, len - 1, &off, &de, &name)); /* a name cut short */
+        off = 0;
+        assert_false(lp_dirent_next(buf, sizeof(a) - 1, &off, &de, &name)); /* a record cut short */
+}
+
 static void test_hello(void **state) {
         (void)state;
         struct diag d = {0};
@@ -249,6 +274,7 @@ int main(void) {
                 cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
                 cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
                 cmocka_unit_test(test_paths),        cmocka_unit_test(test_usage),
+                cmocka_unit_test(test_dirent_next),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
