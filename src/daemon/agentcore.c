@@ -380,11 +380,11 @@ static void execute_code(const char *native, json_t *args, const struct ac_reque
         json_t *clear = json_object_get(args, "clearContext");
         if (r->status)
                 return;
-        if (lang && strcmp(lang, "python") && strcmp(lang, "javascript") && strcmp(lang, "typescript")) {
+        if (lang && strcmp(lang, "python") != 0 && strcmp(lang, "javascript") != 0 && strcmp(lang, "typescript") != 0) {
                 agentcore_error(r, 400, "ValidationException", "arguments.language: python, javascript or typescript");
                 return;
         }
-        if (runtime && strcmp(runtime, "python") && strcmp(runtime, "nodejs") && strcmp(runtime, "deno")) {
+        if (runtime && strcmp(runtime, "python") != 0 && strcmp(runtime, "nodejs") != 0 && strcmp(runtime, "deno") != 0) {
                 agentcore_error(r, 400, "ValidationException", "arguments.runtime: nodejs, deno or python");
                 return;
         }
@@ -897,7 +897,7 @@ static void ci_create(const struct ac_request *q, struct ac_reply *r) {
                 agentcore_error(r, 400, "ValidationException", "executionRoleArn: an IAM role ARN");
         else if (!mode)
                 agentcore_error(r, 400, "ValidationException", "networkConfiguration.networkMode is required");
-        else if (strcmp(mode, "SANDBOX") && strcmp(mode, "PUBLIC") && strcmp(mode, "VPC"))
+        else if (strcmp(mode, "SANDBOX") != 0 && strcmp(mode, "PUBLIC") != 0 && strcmp(mode, "VPC") != 0)
                 agentcore_error(r, 400, "ValidationException", "networkConfiguration.networkMode: PUBLIC, SANDBOX or VPC");
         else if (!strcmp(mode, "VPC"))
                 agentcore_error(r, 400, "ValidationException",
@@ -970,7 +970,7 @@ static void ci_list(const struct ac_request *q, struct ac_reply *r) {
         const char *type = q->query(q->ctx, "type"), *max = q->query(q->ctx, "maxResults"),
                    *next = q->query(q->ctx, "nextToken");
         long long limit = 10, offset = 0;
-        if (type && strcmp(type, "SYSTEM") && strcmp(type, "CUSTOM")) {
+        if (type && strcmp(type, "SYSTEM") != 0 && strcmp(type, "CUSTOM") != 0) {
                 agentcore_error(r, 400, "ValidationException", "type: SYSTEM or CUSTOM");
                 return;
         }

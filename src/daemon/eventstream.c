@@ -138,13 +138,13 @@ int es_decode(const uint8_t *data, size_t len, struct es_message *m) {
                         h->value_len = (uint16_t)size;
                         if (h->type <= 1)
                                 h->number = h->type == 0;
-                        else if (size <= 8) {
+                        else if (size >= 1 && size <= 8) {
                                 uint64_t v = 0;
                                 for (int i = 0; i < size; i++)
                                         v = v << 8 | p[i];
                                 /* sign-extend the narrower integer types */
-                                int shift = 64 - 8 * size;
-                                h->number = shift ? (int64_t)(v << shift) >> shift : (int64_t)v;
+                                uint64_t sign = (uint64_t)1 << (8 * size - 1);
+                                h->number = (int64_t)((v ^ sign) - sign);
                         }
                         p += size;
                 }
