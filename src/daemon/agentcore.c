@@ -430,7 +430,9 @@ static void execute_code(const char *native, json_t *args, const struct ac_reque
         if (json_is_object(error)) {
                 json_t *tb = json_object_get(error, "traceback");
                 json_t *line;
-                json_array_foreach(tb, i, line) (void)buf_printf(&err, "%s", json_string_value(line) ?: "");
+                json_array_foreach(tb, i, line) {
+                        (void)buf_printf(&err, "%s", json_string_value(line) ?: "");
+                }
                 if (!json_array_size(tb))
                         (void)buf_printf(&err, "%s: %s\n", json_string_value(json_object_get(error, "name")) ?: "Error",
                                          json_string_value(json_object_get(error, "value")) ?: "");

@@ -361,7 +361,9 @@ static json_t *with_secrets(struct ctx *x, json_t *req) {
         json_t *n;
         const char *k;
         json_t *v;
-        json_object_foreach(env, k, v) bytes += strlen(k) + json_string_length(v) + 2;
+        json_object_foreach(env, k, v) {
+                bytes += strlen(k) + json_string_length(v) + 2;
+        }
         json_array_foreach(names, i, n) {
                 const char *name = json_string_value(n);
                 unsigned char *sealed = NULL;
@@ -705,7 +707,9 @@ static void interpreters(struct ctx *x, const char *method) {
         json_t *fields = json_array();
         const char *k;
         json_t *v;
-        json_object_foreach(req, k, v) json_array_append_new(fields, json_string(k));
+        json_object_foreach(req, k, v) {
+                json_array_append_new(fields, json_string(k));
+        }
         audit(x, action, NULL, json_pack("{s:s?, s:o}", "interpreter", name, "fields", fields));
         json_decref(req);
 }

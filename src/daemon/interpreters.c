@@ -86,7 +86,9 @@ static int check(json_t *i, struct diag *d) {
         size_t env_bytes = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(i, "env"), k, v) env_bytes += strlen(k) + json_string_length(v) + 2;
+        json_object_foreach(json_object_get(i, "env"), k, v) {
+                env_bytes += strlen(k) + json_string_length(v) + 2;
+        }
         if (env_bytes > LP_ENV_MAX_BYTES - 1024)
                 return diag_set(d, -E2BIG, "env", "the variables together exceed %d bytes", LP_ENV_MAX_BYTES - 1024);
         return 0;
@@ -232,7 +234,9 @@ int interpreter_apply(json_t *interp, json_t *req, struct session_settings *out,
         size_t bytes = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(out->env, k, v) bytes += strlen(k) + json_string_length(v) + 2;
+        json_object_foreach(out->env, k, v) {
+                bytes += strlen(k) + json_string_length(v) + 2;
+        }
         if (bytes > LP_ENV_MAX_BYTES) {
                 json_decref(out->env);
                 json_decref(out->allowlist);

@@ -303,7 +303,7 @@ int request_interpreter(const char *body, size_t len, bool create, json_t **ret_
         if (!err && net)
                 err = check_fields(net, "network.", net_fields, ARRAY_SIZE(net_fields));
         const char *mode = json_string_value(json_object_get(net, "mode"));
-        if (!err && mode && strcmp(mode, "none") && strcmp(mode, "allowlist") && strcmp(mode, "public"))
+        if (!err && mode && strcmp(mode, "none") != 0 && strcmp(mode, "allowlist") != 0 && strcmp(mode, "public") != 0)
                 err = api_error("invalid_request", "network.mode", "network.mode: none, allowlist or public; got '%.32s'",
                                 mode);
         json_t *allow = json_object_get(net, "allowlist");
