@@ -267,34 +267,46 @@ static void list(const struct ac_request *q, const char *ident, const char *inam
         json_decref(body);
         if (r->status)
                 return;
-        json_t *items = json_array();
-        /* Live sessions only: ended ones are TERMINATED and not listed (docs/agentcore.md). */
-        if (!status || !strcmp(status, "READY")) {
+        /* READY (live) sessions first, then TERMINATED (ended) ones, newest first; the
+         * token is the offset into that order. One more than asked says whether there is
+         * a next page. */
+        json_t *all = json_array();
+        bool ready = !status || !strcmp(status, "READY"), ended = !status || !strcmp(status, "TERMINATED");
+        long long live_count = 0;
+        if (ready) {
                 json_t *live = sessions_list_json(q->who->tenant);
                 size_t i;
                 json_t *s;
-                long long seen = 0;
                 json_array_foreach(live, i, s) {
                         if (strcmp(json_string_value(json_object_get(s, "interpreter")) ?: "", iname) != 0)
                                 continue;
-                        if (seen++ < offset)
-                                continue;
-                        if ((long long)json_array_size(items) == limit) {
-                                seen = -1;
-                                break;
-                        }
-                        json_array_append_new(items, summary(s, ident));
+                        if (live_count++ >= offset && (long long)json_array_size(all) <= limit)
+                                json_array_append(all, s);
                 }
                 json_decref(live);
-                if (seen == -1) {
-                        char token[24];
-                        snprintf(token, sizeof(token), "%lld", offset + limit);
-                        r->json = json_pack("{s:o, s:s}", "items", items, "nextToken", token);
-                }
+        }
+        if (ended && (long long)json_array_size(all) <= limit) {
+                long long skip = offset > live_count ? offset - live_count : 0;
+                json_t *old = store_ended_sessions(q->who->tenant, iname, skip,
+                                                   limit + 1 - (long long)json_array_size(all));
+                json_array_extend(all, old);
+                json_decref(old);
+        }
+        json_t *items = json_array();
+        size_t i;
+        json_t *s;
+        json_array_foreach(all, i, s) {
+                if ((long long)i < limit)
+                        json_array_append_new(items, summary(s, ident));
         }
         r->status = 200;
-        if (!r->json)
-                r->json = json_pack("{s:o}", "items", items);
+        r->json = json_pack("{s:o}", "items", items);
+        if ((long long)json_array_size(all) > limit) {
+                char token[24];
+                snprintf(token, sizeof(token), "%lld", offset + limit);
+                json_object_set_new(r->json, "nextToken", json_string(token));
+        }
+        json_decref(all);
 }
 
 static void stop(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {

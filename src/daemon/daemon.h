@@ -88,6 +88,8 @@ int store_end_orphans(const char *reason);
 /* The live (not ended) session of a sandbox, or NULL. */
 json_t *store_session_of_sandbox(uint64_t sandbox_id);
 json_t *store_get_session(const char *id);
+/* One tenant's ended sessions of an interpreter, newest first (AgentCore's TERMINATED). */
+json_t *store_ended_sessions(const char *tenant, const char *interpreter, int64_t offset, int64_t limit);
 /* API keys (the token's SHA-256 only) and tenants' quotas. A key is
  * {id, tenant, name, scopes[], created_at, revoked_at, last_used_at}. */
 int store_key_put(const char *id, const char *token_sha256, const char *tenant, const char *name, const char *scopes);

@@ -254,6 +254,29 @@ int store_record_execution(const struct exec_record *e) {
         return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+json_t *store_ended_sessions(const char *tenant, const char *interpreter, int64_t offset, int64_t limit) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        if (sqlite3_prepare_v2(db,
+                               "SELECT doc FROM sessions WHERE status='ended' AND json_extract(doc, '$.tenant')=?1 "
+                               "AND json_extract(doc, '$.interpreter')=?2 ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+                               -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, interpreter, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 3, limit);
+                sqlite3_bind_int64(st, 4, offset);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+                        if (doc)
+                                json_array_append_new(out, doc);
+                }
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
 json_t *store_get_session(const char *id) {
         pthread_mutex_lock(&lock);
         sqlite3_stmt *st = NULL;

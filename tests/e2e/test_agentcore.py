@@ -73,7 +73,22 @@ def test_session_lifecycle_and_native_view(client, ac, key):
     assert stopped["sessionId"] == sid and isinstance(stopped["lastUpdatedAt"], datetime.datetime)
     assert ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)["status"] == "TERMINATED"
     assert sid not in [i["sessionId"] for i in
-                       ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN)["items"]]
+                       ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, status="READY")["items"]]
+    done = ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, status="TERMINATED", maxResults=100)
+    assert {"sessionId": sid, "status": "TERMINATED"}.items() <= \
+        next(i for i in done["items"] if i["sessionId"] == sid).items()
+    everything = ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, maxResults=100)["items"]
+    assert sid in [i["sessionId"] for i in everything]
+    # Pages: one at a time, following nextToken, give the same sessions once each.
+    seen, token = [], None
+    while True:
+        page = ac.list_code_interpreter_sessions(codeInterpreterIdentifier=BUILTIN, maxResults=1,
+                                                 **({"nextToken": token} if token else {}))
+        seen += [i["sessionId"] for i in page["items"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(i["sessionId"] for i in everything) and len(seen) == len(set(seen))
     with pytest.raises(ac.exceptions.ResourceNotFoundException):
         invoke(ac, sid, "executeCode", code="1")
     # The default TTL is 900 s.
