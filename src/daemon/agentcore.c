@@ -89,6 +89,13 @@ static const char *interpreter_of(const char *ident, const struct identity *who,
         return found && n < cap ? name : NULL;
 }
 
+/* AgentCore's CodeInterpreterSessionId: [0-9a-zA-Z]{1,40}. */
+static bool valid_session_id(const char *sid) {
+        size_t n = sid ? strlen(sid) : 0;
+        return n >= 1 && n <= 40 &&
+               strspn(sid, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
 /* "sess_" + an AgentCore session id, when it could be one of ours. */
 static bool native_id(const char *sid, char *out, size_t cap) {
         if (!sid || strlen(sid) != 26 || strspn(sid, "abcdefghijklmnopqrstuvwxyz0123456789") != 26)
@@ -211,11 +218,11 @@ static json_t *summary(json_t *s, const char *ident) {
 static void get(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
         const char *sid = q->query(q->ctx, "sessionId");
         char native[48];
-        json_t *s = sid ? find_session(sid, iname, q->who, native, sizeof(native)) : NULL;
-        if (!sid) {
-                agentcore_error(r, 400, "ValidationException", "sessionId is required");
+        if (!valid_session_id(sid)) {
+                agentcore_error(r, 400, "ValidationException", "sessionId: [0-9a-zA-Z]{1,40}");
                 return;
         }
+        json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
         if (!s) {
                 agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
                 return;
@@ -312,8 +319,8 @@ static void list(const struct ac_request *q, const char *ident, const char *inam
 static void stop(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
         const char *sid = q->query(q->ctx, "sessionId");
         char native[48];
-        if (!sid) {
-                agentcore_error(r, 400, "ValidationException", "sessionId is required");
+        if (!valid_session_id(sid)) {
+                agentcore_error(r, 400, "ValidationException", "sessionId: [0-9a-zA-Z]{1,40}");
                 return;
         }
         json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
@@ -801,8 +808,9 @@ static void invoke(const struct ac_request *q, const char *ident, const char *in
         (void)ident;
         const char *sid = q->session_header;
         char native[48];
-        if (!sid || !*sid) {
-                agentcore_error(r, 400, "ValidationException", "the x-amzn-code-interpreter-session-id header is required");
+        if (!valid_session_id(sid)) {
+                agentcore_error(r, 400, "ValidationException",
+                                "the x-amzn-code-interpreter-session-id header must be a session id ([0-9a-zA-Z]{1,40})");
                 return;
         }
         json_t *s = find_session(sid, iname, q->who, native, sizeof(native));

@@ -219,6 +219,13 @@ def test_validation_and_not_found_errors(ac, session):
         ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId="0" * 26)
     with pytest.raises(ac.exceptions.ResourceNotFoundException):
         ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId="NotOneOfOurs")
+    for bad in ("has-dash", "x" * 41):
+        with pytest.raises(ac.exceptions.ValidationException):
+            ac.get_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=bad)
+        with pytest.raises(ac.exceptions.ValidationException):
+            ac.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=bad)
+        with pytest.raises(ac.exceptions.ValidationException):
+            invoke(ac, bad, "executeCode", code="1")
     with pytest.raises(ac.exceptions.ResourceNotFoundException):
         ac.start_code_interpreter_session(codeInterpreterIdentifier="no_such_interpreter-abcdefghij")
     with pytest.raises(ac.exceptions.ResourceNotFoundException):
