@@ -1286,9 +1286,12 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
                 struct ac_reply r;
                 memset(&r, 0, sizeof(r));
                 json_t *e = json_object_get(x->reply, "error");
-                agentcore_error(&r, (unsigned)x->status == MHD_HTTP_CONTENT_TOO_LARGE ? 413u : (unsigned)x->status,
-                                x->status == MHD_HTTP_CONTENT_TOO_LARGE ? "ValidationException" : "InternalServerException",
-                                "%s", json_string_value(json_object_get(e, "message")) ?: "error");
+                const char *type = x->status == MHD_HTTP_FORBIDDEN          ? "AccessDeniedException"
+                                   : x->status == MHD_HTTP_NOT_FOUND         ? "ResourceNotFoundException"
+                                   : x->status < MHD_HTTP_INTERNAL_SERVER_ERROR ? "ValidationException"
+                                                                             : "InternalServerException";
+                agentcore_error(&r, (unsigned)x->status, type, "%s",
+                                json_string_value(json_object_get(e, "message")) ?: "error");
                 return send_ac(c, &r);
         }
         if (x->route == R_SESSIONS && x->status == MHD_HTTP_CREATED && x->reply) {
@@ -1428,13 +1431,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method,
                               const char *data, size_t *size, bool first) {
         if (first && x->route == R_AGENTCORE) {
-                /* SigV4 covers the body: the signature is checked once it is all here. */
+                /* SigV4 covers the body: the signature is checked once it is all here. What
+                 * can be judged without it is judged now, so that nobody without a live key
+                 * gets to send a large body into memory. */
                 buf_init(&x->body, AGENTCORE_BODY_MAX);
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+                const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
                 unsigned long long declared = 0;
-                if (cl && parse_u64(cl, &declared) == 0 && declared > x->body.max)
+                struct sigv4_auth a;
+                const char *why = NULL;
+                json_t *k = NULL;
+                if (!authz && !(agentcore_unsigned_loopback && from_loopback(c)))
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL, "Missing Authentication Token (sign with SigV4)"));
+                else if (authz && sigv4_parse_authorization(authz, &a, &why) < 0)
+                        fail(x, MHD_HTTP_FORBIDDEN, api_error("forbidden", NULL, "%s", why));
+                else if (authz && (!(k = store_key_get(a.key_id)) || !json_is_null(json_object_get(k, "revoked_at"))))
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL,
+                                       "The security token included in the request is invalid (unknown or revoked key)"));
+                else if (cl && parse_u64(cl, &declared) == 0 && declared > x->body.max)
                         fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
                              api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                json_decref(k);
                 return MHD_YES;
         }
         if (first) {
