@@ -38,7 +38,10 @@ void agentcore_error(struct ac_reply *r, unsigned status, const char *type, cons
         json_decref(r->json);
         r->status = status;
         snprintf(r->error_type, sizeof(r->error_type), "%s", type);
-        r->json = json_pack("{s:s}", "message", msg);
+        /* Names from the request may be any bytes, and a cut may split a character: the
+         * message is made valid UTF-8 rather than lost. */
+        size_t used = 0;
+        r->json = json_pack("{s:o}", "message", utf8_string(msg, strlen(msg), false, &used));
         if (!strcmp(type, "ValidationException"))
                 json_object_set_new(r->json, "reason", json_string("FieldValidationFailed"));
 }
@@ -163,7 +166,8 @@ static void start(const struct ac_request *q, const char *ident, const char *ina
                 json_array_foreach(live, i, s) {
                         const char *t = json_string_value(
                                 json_object_get(json_object_get(s, "metadata"), "agentcore.client_token"));
-                        if (t && !strcmp(t, json_string_value(token))) {
+                        const char *of = json_string_value(json_object_get(s, "interpreter"));
+                        if (t && !strcmp(t, json_string_value(token)) && of && !strcmp(of, iname)) {
                                 r->status = 200;
                                 r->json = json_pack("{s:s, s:s, s:O}", "codeInterpreterIdentifier", ident, "sessionId",
                                                     json_string_value(json_object_get(s, "id")) + 5, "createdAt",
@@ -370,7 +374,9 @@ static void result_event(struct ac_reply *r, json_t *content, json_t *structured
         if (!text || es_encode(&r->stream, names, values, 3, text, strlen(text)) < 0) {
                 free(text);
                 buf_free(&r->stream);
-                agentcore_error(r, 500, "InternalServerException", "the result is too large for one event");
+                /* Not a 5xx: botocore would retry, doing the work again. */
+                agentcore_error(r, 400, "ValidationException",
+                                "the result is larger than one event can carry (24 MiB): ask for less at a time");
                 return;
         }
         free(text);
@@ -577,9 +583,16 @@ static int file_op(uint64_t sandbox, uint8_t op, uint8_t flags, uint32_t mode, c
         return rep->type == LP_ERROR ? rep->err.code : 0;
 }
 
+/* Standard base64 with padding only at the end; anything else (whitespace, '=' inside,
+ * other alphabets) is refused, so that the bytes written are exactly the ones meant. */
 static unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len) {
-        if (n % 4)
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        if (n % 4 || n > INT32_MAX / 2)
                 return NULL;
+        size_t pad = n >= 1 && s[n - 1] == '=' ? (n >= 2 && s[n - 2] == '=' ? 2 : 1) : 0;
+        for (size_t i = 0; i < n - pad; i++)
+                if (!s[i] || !strchr(alphabet, s[i]))
+                        return NULL;
         unsigned char *out = malloc(n / 4 * 3 + 1);
         if (!out)
                 return NULL;
@@ -588,10 +601,7 @@ static unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len) {
                 free(out);
                 return NULL;
         }
-        size_t len = (size_t)got;
-        for (size_t i = n; i > 0 && s[i - 1] == '=' && len > 0; i--)
-                len--; /* EVP_DecodeBlock counts the padding */
-        *ret_len = len;
+        *ret_len = (size_t)got - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
         return out;
 }
 
@@ -614,6 +624,15 @@ static const char *mime_of(const char *path) {
                 if (!strcasecmp(dot, t[i].ext))
                         return t[i].mime;
         return "application/octet-stream";
+}
+
+/* Bytes a JSON string of d takes: quotes and backslashes escaped in two, other control
+ * characters in up to six. */
+static size_t json_escaped_size(const unsigned char *d, size_t n) {
+        size_t size = 2;
+        for (size_t i = 0; i < n; i++)
+                size += d[i] == '"' || d[i] == '\\' ? 2 : d[i] < 0x20 ? 6 : 1;
+        return size;
 }
 
 static bool utf8_text(const unsigned char *d, size_t n) {
@@ -668,7 +687,11 @@ static void files(const char *native, const char *tool, json_t *args, const stru
                         struct lreply rep;
                         rc = !text && !bytes ? -EINVAL
                                              : file_op(sandbox, LP_FILE_WRITE, LP_FILE_PARENTS, 0644, path, &rep);
-                        if (rc == 0 && rep.nfds == 1) {
+                        if (rc == 0 && rep.nfds != 1) {
+                                for (size_t f = 0; f < rep.nfds; f++)
+                                        close(rep.fds[f]);
+                                rc = -EIO;
+                        } else if (rc == 0) {
                                 rc = write_all(rep.fds[0], data, len);
                                 close(rep.fds[0]);
                         }
@@ -723,15 +746,25 @@ static void files(const char *native, const char *tool, json_t *args, const stru
                                 is_error = true;
                                 continue;
                         }
-                        done++;
-                        if (!read || rep.nfds != 1)
+                        if (!read) {
+                                done++;
                                 continue;
+                        }
+                        if (rep.nfds != 1) {
+                                for (size_t f = 0; f < rep.nfds; f++)
+                                        close(rep.fds[f]);
+                                snprintf(msg, sizeof(msg), "Cannot read %s", path);
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
+                                continue;
+                        }
                         _cleanup_close_ int fd = rep.fds[0];
                         struct stat st;
+                        char too_big[LP_PATH_MAX + 96];
+                        snprintf(too_big, sizeof(too_big), "Cannot read %s: over the %u MiB one reply can carry",
+                                 path, READ_TOTAL_MAX >> 20);
                         if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > READ_TOTAL_MAX - total) {
-                                snprintf(msg, sizeof(msg), "Cannot read %s: over the %u MiB a reply can carry", path,
-                                         READ_TOTAL_MAX >> 20);
-                                json_array_append_new(content, text_block(msg));
+                                json_array_append_new(content, text_block(too_big));
                                 is_error = true;
                                 continue;
                         }
@@ -739,20 +772,34 @@ static void files(const char *native, const char *tool, json_t *args, const stru
                         ssize_t n = data ? pread(fd, data, (size_t)st.st_size, 0) : -1;
                         if (n < 0) {
                                 free(data);
+                                snprintf(msg, sizeof(msg), "Cannot read %s: %s", path, strerror(errno));
+                                json_array_append_new(content, text_block(msg));
+                                is_error = true;
                                 continue;
                         }
-                        total += (size_t)n;
                         json_t *res = json_pack("{s:s, s:s}", "uri", uri, "mimeType", mime_of(path));
+                        /* What it costs in the event once encoded (base64, or JSON escapes). */
+                        size_t cost;
                         if (utf8_text(data, (size_t)n)) {
                                 json_object_set_new(res, "type", json_string("text"));
                                 json_object_set_new(res, "text", json_stringn((const char *)data, (size_t)n));
+                                cost = json_escaped_size(data, (size_t)n);
                         } else {
                                 char *b64 = b64_encode(data, (size_t)n);
                                 json_object_set_new(res, "type", json_string("blob"));
                                 json_object_set_new(res, "blob", json_string(b64 ? b64 : ""));
                                 free(b64);
+                                cost = 4 * (((size_t)n + 2) / 3);
                         }
                         free(data);
+                        if (cost > READ_TOTAL_MAX - total) {
+                                json_decref(res);
+                                json_array_append_new(content, text_block(too_big));
+                                is_error = true;
+                                continue;
+                        }
+                        total += cost;
+                        done++;
                         json_array_append_new(content, json_pack("{s:s, s:o}", "type", "resource", "resource", res));
                 }
                 if (!read && !is_error) {

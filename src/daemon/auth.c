@@ -244,6 +244,21 @@ int auth_sigv4(const char *authorization, const struct sigv4_request *req, struc
                 *why = "Signature expired: X-Amz-Date is more than 15 minutes from the server's time";
                 return -EACCES;
         }
+        /* Headers that change what the request does must be covered by the signature. */
+        static const char *const must_sign[] = {"x-amz-date", "x-amzn-code-interpreter-session-id",
+                                                "x-amz-security-token", "content-type"};
+        for (size_t m = 0; m < sizeof(must_sign) / sizeof(must_sign[0]); m++) {
+                if (!req->header(req->ctx, must_sign[m]))
+                        continue;
+                bool listed = false;
+                for (size_t i = 0; i < a.nsigned; i++)
+                        listed |= !strcmp(a.signed_headers[i], must_sign[m]);
+                if (!listed) {
+                        *why = "a header that must be signed (x-amz-date, x-amzn-code-interpreter-session-id, "
+                               "content-type) is not in SignedHeaders";
+                        return -EACCES;
+                }
+        }
         json_t *k = store_key_get(a.key_id);
         if (!k || !json_is_null(json_object_get(k, "revoked_at"))) {
                 json_decref(k);
@@ -253,9 +268,10 @@ int auth_sigv4(const char *authorization, const struct sigv4_request *req, struc
         unsigned char *sealed = NULL;
         size_t len = 0;
         char *secret = NULL;
+        size_t secret_len = 0;
         int r = store_key_sealed(a.key_id, &sealed, &len);
         if (r == 0)
-                r = secrets_open(":keys", a.key_id, sealed, len, &secret);
+                r = secrets_open(":keys", a.key_id, sealed, len, &secret, &secret_len);
         free(sealed);
         if (r < 0) {
                 json_decref(k);
@@ -265,7 +281,7 @@ int auth_sigv4(const char *authorization, const struct sigv4_request *req, struc
         }
         char expected[65];
         r = sigv4_expected(&a, req, secret, expected);
-        secrets_free(secret);
+        secrets_free(secret, secret_len);
         if (r < 0 || !sigv4_equal(expected, a.signature)) {
                 json_decref(k);
                 *why = "The request signature we calculated does not match the signature you provided";

@@ -165,8 +165,9 @@ int secrets_init(const char *key_path, struct diag *reterr);
 int secrets_seal(const char *tenant, const char *name, const char *value, size_t len, unsigned char **ret,
                  size_t *ret_len);
 /* -EBADMSG when it does not open (another key; the row edited or moved). Free with secrets_free. */
-int secrets_open(const char *tenant, const char *name, const unsigned char *sealed, size_t len, char **ret);
-void secrets_free(char *value);
+int secrets_open(const char *tenant, const char *name, const unsigned char *sealed, size_t len, char **ret,
+                 size_t *ret_len);
+void secrets_free(char *value, size_t len);
 
 /* ---- sessions (session.c) ---- */
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ struct ctx {
         int status;
         json_t *reply;
         char *raw_uri; /* as the client sent it (SigV4 signs the encoded path and query) */
+        unsigned long long unverified; /* of unverified_bytes, this request's share */
         bool begun;
         /* observability: the request's id (X-Request-Id), its span, what was answered */
         char request_id[72];
@@ -369,10 +371,11 @@ static json_t *with_secrets(struct ctx *x, json_t *req) {
                 unsigned char *sealed = NULL;
                 size_t len = 0;
                 char *value = NULL, field[32];
+                size_t value_len = 0;
                 snprintf(field, sizeof(field), "secrets[%zu]", i);
                 int r = store_secret_sealed(x->who.tenant, name, &sealed, &len);
                 if (r == 0)
-                        r = secrets_open(x->who.tenant, name, sealed, len, &value);
+                        r = secrets_open(x->who.tenant, name, sealed, len, &value, &value_len);
                 free(sealed);
                 if (r == -ENOENT) {
                         fail(x, MHD_HTTP_BAD_REQUEST,
@@ -387,8 +390,8 @@ static json_t *with_secrets(struct ctx *x, json_t *req) {
                                        name));
                 } else if (value) {
                         bytes += strlen(name) + strlen(value) + 2;
-                        json_object_set_new(env, name, json_string(value));
-                        secrets_free(value);
+                        json_object_set_new(env, name, json_stringn(value, value_len));
+                        secrets_free(value, value_len);
                         if (bytes > LP_ENV_MAX_BYTES)
                                 fail(x, MHD_HTTP_BAD_REQUEST,
                                      api_error("invalid_request", "secrets",
@@ -974,6 +977,12 @@ static void stats(struct ctx *x, struct MHD_Connection *c) {
 
 static bool agentcore_unsigned_loopback; /* agentcore_allow_unsigned_loopback */
 
+/* Bodies of AgentCore requests are buffered before their signature can be checked (it
+ * covers them). A key id is not a secret, so all such bytes together are capped: past
+ * the cap, requests are throttled rather than buffered. */
+#define UNVERIFIED_BYTES_MAX (512ull << 20)
+static _Atomic unsigned long long unverified_bytes;
+
 void http_allow_unsigned_agentcore(bool on) { agentcore_unsigned_loopback = on; }
 
 static enum MHD_Result send_ac(struct MHD_Connection *c, struct ac_reply *r) {
@@ -983,9 +992,11 @@ static enum MHD_Result send_ac(struct MHD_Connection *c, struct ac_reply *r) {
                 r->stream.data = NULL;
                 MHD_add_response_header(resp, "Content-Type", "application/vnd.amazon.eventstream");
         } else {
-                char *text = json_dumps(r->json ? r->json : json_object(), JSON_COMPACT);
-                if (!text)
+                char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : strdup("{}");
+                if (!text) {
+                        ac_reply_free(r);
                         return MHD_NO;
+                }
                 resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
                 MHD_add_response_header(resp, "Content-Type", "application/json");
                 if (r->error_type[0])
@@ -1015,9 +1026,17 @@ static bool from_loopback(struct MHD_Connection *c) {
         return sin && sin->sin_family == AF_INET && (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 }
 
+static void release_unverified(struct ctx *x) {
+        if (x->unverified) {
+                atomic_fetch_sub(&unverified_bytes, x->unverified);
+                x->unverified = 0;
+        }
+}
+
 static enum MHD_Result agentcore(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method) {
         struct ac_reply r;
         memset(&r, 0, sizeof(r));
+        release_unverified(x); /* the whole body is here: it is verified or refused now */
         const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (!authz && agentcore_unsigned_loopback && from_loopback(c)) {
                 /* Local development only, and only when the operator said so. */
@@ -1027,9 +1046,12 @@ static enum MHD_Result agentcore(struct ctx *x, struct MHD_Connection *c, const 
         } else if (!authz) {
                 agentcore_error(&r, 403, "AccessDeniedException", "Missing Authentication Token (sign with SigV4)");
                 return send_ac(c, &r);
+        } else if (!x->raw_uri) {
+                agentcore_error(&r, 414, "ValidationException", "the request URI is longer than 16 KiB");
+                return send_ac(c, &r);
         } else {
                 char path[16384];
-                const char *raw = x->raw_uri ? x->raw_uri : url, *qm = strchr(raw, '?');
+                const char *raw = x->raw_uri, *qm = strchr(raw, '?');
                 snprintf(path, sizeof(path), "%.*s", (int)(qm ? (size_t)(qm - raw) : strlen(raw)), raw);
                 struct sigv4_request sr = {.method = method,
                                            .raw_path = path,
@@ -1286,7 +1308,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
                 struct ac_reply r;
                 memset(&r, 0, sizeof(r));
                 json_t *e = json_object_get(x->reply, "error");
-                const char *type = x->status == MHD_HTTP_FORBIDDEN          ? "AccessDeniedException"
+                const char *type = x->status == MHD_HTTP_TOO_MANY_REQUESTS ? "ThrottlingException"
+                                   : x->status == MHD_HTTP_FORBIDDEN          ? "AccessDeniedException"
                                    : x->status == MHD_HTTP_NOT_FOUND         ? "ResourceNotFoundException"
                                    : x->status < MHD_HTTP_INTERNAL_SERVER_ERROR ? "ValidationException"
                                                                              : "InternalServerException";
@@ -1378,11 +1401,12 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
  * first call for the same request, so a thread-local hands it over (nothing allocated
  * here: a request MHD refuses before the handler would never free it). */
 static _Thread_local char raw_uri_seen[16384];
+static _Thread_local bool raw_uri_cut; /* longer than raw_uri_seen: never signed as seen */
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c) {
         (void)cls;
         (void)c;
-        snprintf(raw_uri_seen, sizeof(raw_uri_seen), "%s", uri);
+        raw_uri_cut = (size_t)snprintf(raw_uri_seen, sizeof(raw_uri_seen), "%s", uri) >= sizeof(raw_uri_seen);
         return NULL;
 }
 
@@ -1401,7 +1425,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         if (first) {
                 x->begun = true;
-                x->raw_uri = strdup(raw_uri_seen);
+                x->raw_uri = raw_uri_cut ? NULL : strdup(raw_uri_seen);
                 raw_uri_seen[0] = '\0';
                 x->started = now_seconds();
                 request_id_of(c, x->request_id, sizeof(x->request_id));
@@ -1508,9 +1532,16 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                                 else
                                         x->written += *size;
                         }
+                } else if (!x->rejected && x->route == R_AGENTCORE &&
+                           atomic_fetch_add(&unverified_bytes, *size) + *size > UNVERIFIED_BYTES_MAX) {
+                        atomic_fetch_sub(&unverified_bytes, *size);
+                        fail(x, MHD_HTTP_TOO_MANY_REQUESTS,
+                             api_error("throttled", NULL, "too many unverified request bytes in flight: retry later"));
                 } else if (!x->rejected && buf_append(&x->body, data, *size) < 0) {
                         fail(x, MHD_HTTP_CONTENT_TOO_LARGE,
                              api_error("payload_too_large", NULL, "the body is larger than %zu bytes", x->body.max));
+                } else if (!x->rejected && x->route == R_AGENTCORE) {
+                        x->unverified += *size;
                 }
                 *size = 0;
                 return MHD_YES;
@@ -1687,6 +1718,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         if (x->upload_started && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 upload_abandon(x);
         log_request(x, toe);
+        release_unverified(x);
         safe_close(x->fd);
         buf_free(&x->body);
         json_decref(x->reply);

@@ -71,7 +71,10 @@ int secrets_init(const char *path, struct diag *d) {
         struct stat st;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return diag_set(d, -EINVAL, "secrets_key_file", "%s is not a regular file", path);
-        /* Fail closed: a key others can read protects nothing. */
+        /* Fail closed: a key others can read or replace protects nothing. */
+        if (st.st_uid != geteuid())
+                return diag_set(d, -EPERM, "secrets_key_file", "%s is owned by uid %u, not by this process's uid %u",
+                                path, (unsigned)st.st_uid, (unsigned)geteuid());
         if (st.st_mode & 077)
                 return diag_set(d, -EPERM, "secrets_key_file", "%s is readable by group or others (mode %03o): chmod 400 it",
                                 path, (unsigned)(st.st_mode & 0777));
@@ -136,9 +139,12 @@ int secrets_seal(const char *tenant, const char *name, const char *value, size_t
         return 0;
 }
 
-int secrets_open(const char *tenant, const char *name, const unsigned char *sealed, size_t sealed_len, char **ret) {
+int secrets_open(const char *tenant, const char *name, const unsigned char *sealed, size_t sealed_len, char **ret,
+                 size_t *ret_len) {
         if (!have_key)
                 return -ENOKEY;
+        if (sealed_len > INT32_MAX / 2)
+                return -EBADMSG;
         char aad[160];
         size_t aad_len = bind_to(tenant, name, aad, sizeof(aad));
         if (!aad_len || sealed_len < 1 + NONCE_LEN + TAG_LEN || sealed[0] != SEALED_VERSION)
@@ -164,12 +170,13 @@ int secrets_open(const char *tenant, const char *name, const unsigned char *seal
         }
         out[len] = '\0';
         *ret = out;
+        *ret_len = len;
         return 0;
 }
 
-void secrets_free(char *value) {
+void secrets_free(char *value, size_t len) {
         if (value) {
-                OPENSSL_cleanse(value, strlen(value));
+                OPENSSL_cleanse(value, len);
                 free(value);
         }
 }

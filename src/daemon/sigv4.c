@@ -165,6 +165,10 @@ static int cmp_pair(const void *x, const void *y) {
 static int canonical_query(const char *q, struct buf *out) {
         if (!q || !*q)
                 return 0;
+        /* A raw '+' means a space to some parsers and a plus to others: refused, so that the
+         * bytes signed and the values the server reads cannot differ. */
+        if (strchr(q, '+'))
+                return -EINVAL;
         size_t n = 1;
         for (const char *p = q; *p; p++)
                 n += *p == '&';
@@ -209,6 +213,11 @@ static int canonical_query(const char *q, struct buf *out) {
         }
         if (r == 0) {
                 qsort(pairs, k, sizeof(*pairs), cmp_pair);
+                /* A repeated name: which value the server uses is not what the signature
+                 * fixes (reordering them keeps it valid), so it is refused. */
+                for (size_t i = 1; r == 0 && i < k; i++)
+                        if (!strcmp(pairs[i - 1].key, pairs[i].key))
+                                r = -EINVAL;
                 for (size_t i = 0; r == 0 && i < k; i++)
                         r = buf_printf(out, "%s%s=%s", i ? "&" : "", pairs[i].key, pairs[i].value);
         }

@@ -494,3 +494,59 @@ def test_unsigned_requests_only_when_the_operator_allows_them(daemon):
                                       arguments={"code": "print('unsigned')"})
         assert list(r["stream"])[0]["result"]["structuredContent"]["stdout"] == "unsigned\n"
         c.stop_code_interpreter_session(codeInterpreterIdentifier=BUILTIN, sessionId=sid)
+
+
+def signed(daemon, key, method, path, body=b"", headers=None, unsigned_headers=None):
+    """A request signed by botocore's own SigV4Auth, sent as is (what a client could send)."""
+    import http.client
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    url = "http://%s:%d%s" % (HOST, daemon.port, path)
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(key["id"], key["secret"]), "bedrock-agentcore", "us-east-1").add_auth(req)
+    sent = dict(req.headers.items())
+    sent.update(unsigned_headers or {})
+    conn = http.client.HTTPConnection(HOST, daemon.port, timeout=60)
+    conn.request(method, path, body=body, headers=sent)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, resp.getheader("x-amzn-ErrorType"), data
+
+
+def test_signed_requests_that_could_be_read_two_ways_are_refused(daemon, key, session):
+    base = "/code-interpreters/%s/sessions/get" % BUILTIN
+    ok = signed(daemon, key, "GET", base + "?sessionId=" + session)
+    assert ok[0] == 200, ok
+    # A repeated parameter (reordering it would keep the signature) and a raw '+'.
+    for query in ("?sessionId=%s&sessionId=%s" % (session, "0" * 26), "?sessionId=%s&x=a+b" % session):
+        status, kind, _ = signed(daemon, key, "GET", base + query)
+        assert (status, kind) == (403, "AccessDeniedException"), query
+    # The session header outside the signature.
+    body = json.dumps({"name": "executeCode", "arguments": {"code": "1"}}).encode()
+    status, kind, _ = signed(daemon, key, "POST", "/code-interpreters/%s/tools/invoke" % BUILTIN, body,
+                             {"Content-Type": "application/json"},
+                             unsigned_headers={"x-amzn-code-interpreter-session-id": session})
+    assert (status, kind) == (403, "AccessDeniedException")
+    # A URI over 16 KiB is refused, not cut.
+    status, kind, _ = signed(daemon, key, "GET", base + "?sessionId=" + session + "&pad=" + "a" * 17000)
+    assert status == 414, status
+
+
+def test_blobs_must_be_strict_base64(daemon, key, session):
+    def write(blob):
+        body = json.dumps({"name": "writeFiles", "arguments": {"content": [{"path": "b.bin", "blob": blob}]}}).encode()
+        status, _, data = signed(daemon, key, "POST", "/code-interpreters/%s/tools/invoke" % BUILTIN, body,
+                                 {"Content-Type": "application/json",
+                                  "x-amzn-code-interpreter-session-id": session})
+        assert status == 200
+        from botocore.eventstream import EventStreamBuffer
+        buf = EventStreamBuffer()
+        buf.add_data(data)
+        return json.loads(next(iter(buf)).payload)
+    assert write("QUJD")["isError"] is False
+    for bad in ("QQ==\n", "Q=Q=", "QUJD !", "QUJ"):
+        r = write(bad)
+        assert r["isError"] is True and "not base64" in r["content"][0]["text"], (bad, r)
