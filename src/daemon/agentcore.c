@@ -211,6 +211,19 @@ static void start(const struct ac_request *q, const char *ident, const char *ina
         json_decref(s);
 }
 
+/* The session ?sessionId= names (Get, Stop), or NULL with the error in r. */
+static json_t *queried_session(const struct ac_request *q, const char *sid, const char *ident, const char *iname,
+                               char *native, size_t cap, struct ac_reply *r) {
+        if (!valid_session_id(sid)) {
+                agentcore_error(r, 400, "ValidationException", "sessionId: [0-9a-zA-Z]{1,40}");
+                return NULL;
+        }
+        json_t *s = find_session(sid, iname, q->who, native, cap);
+        if (!s)
+                agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
+        return s;
+}
+
 static json_t *summary(json_t *s, const char *ident) {
         bool live = strcmp(json_string_value(json_object_get(s, "status")) ?: "", "ended") != 0;
         return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "codeInterpreterIdentifier", ident, "sessionId",
@@ -222,15 +235,9 @@ static json_t *summary(json_t *s, const char *ident) {
 static void get(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
         const char *sid = q->query(q->ctx, "sessionId");
         char native[48];
-        if (!valid_session_id(sid)) {
-                agentcore_error(r, 400, "ValidationException", "sessionId: [0-9a-zA-Z]{1,40}");
+        json_t *s = queried_session(q, sid, ident, iname, native, sizeof(native), r);
+        if (!s)
                 return;
-        }
-        json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
-        if (!s) {
-                agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
-                return;
-        }
         json_t *out = summary(s, ident);
         json_object_del(out, "lastUpdatedAt");
         time_t created = 0, expires = 0;
@@ -323,15 +330,9 @@ static void list(const struct ac_request *q, const char *ident, const char *inam
 static void stop(const struct ac_request *q, const char *ident, const char *iname, struct ac_reply *r) {
         const char *sid = q->query(q->ctx, "sessionId");
         char native[48];
-        if (!valid_session_id(sid)) {
-                agentcore_error(r, 400, "ValidationException", "sessionId: [0-9a-zA-Z]{1,40}");
+        json_t *s = queried_session(q, sid, ident, iname, native, sizeof(native), r);
+        if (!s)
                 return;
-        }
-        json_t *s = find_session(sid, iname, q->who, native, sizeof(native));
-        if (!s) {
-                agentcore_error(r, 404, "ResourceNotFoundException", "no session %.64s in %s", sid, ident);
-                return;
-        }
         json_decref(s);
         json_t *ended = NULL;
         (void)session_delete(native, &ended); /* stopping a stopped session is a no-op */

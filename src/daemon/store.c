@@ -158,6 +158,27 @@ static int exec_stmt(const char *sql, const char *const *text, int ntext, const 
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
 }
 
+/* The JSON documents in the first column of what sql selects (texts bound first, then
+ * integers); rows that do not parse are skipped. */
+static json_t *query_docs(const char *sql, const char *const *text, int ntext, const int64_t *ints, int nints) {
+        pthread_mutex_lock(&lock);
+        sqlite3_stmt *st = NULL;
+        json_t *out = json_array();
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        for (int i = 0; rc == SQLITE_OK && i < ntext; i++)
+                rc = sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_TRANSIENT);
+        for (int i = 0; rc == SQLITE_OK && i < nints; i++)
+                rc = sqlite3_bind_int64(st, ntext + i + 1, ints[i]);
+        while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+                json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+                if (doc)
+                        json_array_append_new(out, doc);
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&lock);
+        return out;
+}
+
 int store_put_session(json_t *s, uint64_t sandbox_id) {
         char *doc = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS);
         if (!doc)
@@ -255,26 +276,11 @@ int store_record_execution(const struct exec_record *e) {
 }
 
 json_t *store_ended_sessions(const char *tenant, const char *interpreter, int64_t offset, int64_t limit) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        json_t *out = json_array();
-        if (sqlite3_prepare_v2(db,
-                               "SELECT doc FROM sessions WHERE status='ended' AND json_extract(doc, '$.tenant')=?1 "
-                               "AND json_extract(doc, '$.interpreter')=?2 ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
-                               -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, interpreter, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(st, 3, limit);
-                sqlite3_bind_int64(st, 4, offset);
-                while (sqlite3_step(st) == SQLITE_ROW) {
-                        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-                        if (doc)
-                                json_array_append_new(out, doc);
-                }
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return out;
+        const char *text[] = {tenant, interpreter};
+        int64_t ints[] = {limit, offset};
+        return query_docs("SELECT doc FROM sessions WHERE status='ended' AND json_extract(doc, '$.tenant')=?1 "
+                          "AND json_extract(doc, '$.interpreter')=?2 ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+                          text, 2, ints, 2);
 }
 
 json_t *store_get_session(const char *id) {
@@ -801,21 +807,8 @@ json_t *store_interpreter_get(const char *tenant, const char *name) {
 }
 
 json_t *store_interpreters(const char *tenant) {
-        pthread_mutex_lock(&lock);
-        sqlite3_stmt *st = NULL;
-        json_t *out = json_array();
-        if (sqlite3_prepare_v2(db, "SELECT doc FROM interpreters WHERE tenant=?1 ORDER BY name", -1, &st, NULL) ==
-            SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-                while (sqlite3_step(st) == SQLITE_ROW) {
-                        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-                        if (doc)
-                                json_array_append_new(out, doc);
-                }
-        }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&lock);
-        return out;
+        const char *text[] = {tenant};
+        return query_docs("SELECT doc FROM interpreters WHERE tenant=?1 ORDER BY name", text, 1, NULL, 0);
 }
 
 int store_interpreter_put(const char *tenant, const char *name, json_t *doc, bool create) {
