@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "daemon/eventstream.h"
@@ -554,77 +552,11 @@ static void task(const char *native, json_t *args, bool stop_it, struct ac_reply
 
 /* ---- files: the session's workspace, paths relative to it ---- */
 
-/* An AgentCore path as a workspace path: relative to /workspace (an absolute one must be
- * inside it), "." and "" the workspace itself. */
-static bool workspace_path(const char *in, char *out, size_t cap, bool allow_root) {
-        const char *p = in;
-        if (p[0] == '/') { /* absolute: only inside the workspace */
-                if (strncmp(p, "/workspace", 10) != 0 || (p[10] != '/' && p[10]))
-                        return false;
-                p += 10;
-        }
-        while (*p == '/')
-                p++;
-        if (!strcmp(p, ".") || !strncmp(p, "./", 2))
-                p += p[1] ? 2 : 1;
-        size_t n = strlen(p);
-        while (n && p[n - 1] == '/')
-                n--;
-        if (n >= cap)
-                return false;
-        memcpy(out, p, n);
-        out[n] = '\0';
-        return lp_valid_path(out, n, allow_root);
-}
-
 static int file_op(uint64_t sandbox, uint8_t op, uint8_t flags, uint32_t mode, const char *path, struct lreply *rep) {
         int rc = launch_file(sandbox, op, flags, mode, path, rep);
         if (rc < 0)
                 return rc;
         return rep->type == LP_ERROR ? rep->err.code : 0;
-}
-
-/* Standard base64 with padding only at the end; anything else (whitespace, '=' inside,
- * other alphabets) is refused, so that the bytes written are exactly the ones meant. */
-static unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len) {
-        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        if (n % 4 || n > INT32_MAX / 2)
-                return NULL;
-        size_t pad = n >= 1 && s[n - 1] == '=' ? (n >= 2 && s[n - 2] == '=' ? 2 : 1) : 0;
-        for (size_t i = 0; i < n - pad; i++)
-                if (!s[i] || !strchr(alphabet, s[i]))
-                        return NULL;
-        unsigned char *out = malloc(n / 4 * 3 + 1);
-        if (!out)
-                return NULL;
-        int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-        if (got < 0) {
-                free(out);
-                return NULL;
-        }
-        *ret_len = (size_t)got - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
-        return out;
-}
-
-static char *b64_encode(const unsigned char *d, size_t n) {
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *)out, d, (int)n);
-        return out;
-}
-
-static const char *mime_of(const char *path) {
-        static const struct {
-                const char *ext, *mime;
-        } t[] = {{".txt", "text/plain"}, {".py", "text/x-python"}, {".csv", "text/csv"}, {".json", "application/json"},
-                 {".md", "text/markdown"}, {".html", "text/html"}, {".js", "text/javascript"},
-                 {".ts", "text/x-typescript"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
-                 {".jpeg", "image/jpeg"}, {".svg", "image/svg+xml"}, {".pdf", "application/pdf"}};
-        const char *dot = strrchr(path, '.');
-        for (size_t i = 0; dot && i < sizeof(t) / sizeof(t[0]); i++)
-                if (!strcasecmp(dot, t[i].ext))
-                        return t[i].mime;
-        return "application/octet-stream";
 }
 
 /* Bytes a JSON string of d takes: quotes and backslashes escaped in two, other control
@@ -634,14 +566,6 @@ static size_t json_escaped_size(const unsigned char *d, size_t n) {
         for (size_t i = 0; i < n; i++)
                 size += d[i] == '"' || d[i] == '\\' ? 2 : d[i] < 0x20 ? 6 : 1;
         return size;
-}
-
-static bool utf8_text(const unsigned char *d, size_t n) {
-        size_t used = 0;
-        json_t *s = utf8_string((const char *)d, n, false, &used);
-        bool ok = s && json_string_length(s) == n && memcmp(json_string_value(s), d, n) == 0 && !memchr(d, 0, n);
-        json_decref(s);
-        return ok;
 }
 
 static void files(const char *native, const char *tool, json_t *args, const struct ac_request *q, struct ac_reply *r) {

@@ -336,3 +336,14 @@ int strfmt_path(char *out, size_t cap, const char *dir, const char *name);
 /* Valid UTF-8 from arbitrary bytes: invalid sequences become U+FFFD. With keep_tail, an
  * incomplete sequence at the end is not converted; *consumed says how much was used. */
 json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consumed);
+/* d is valid UTF-8 without NUL bytes. */
+bool utf8_text(const unsigned char *d, size_t n);
+/* A path as tools name it (AgentCore, MCP) as a workspace path: relative to /workspace (an
+ * absolute one must be inside it; "." and "" are the workspace itself, only with
+ * allow_root), then checked by lp_valid_path. */
+bool workspace_path(const char *in, char *out, size_t cap, bool allow_root);
+/* Strict standard base64 (NULL when it is not, or out of memory); free() the result. */
+unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len);
+char *b64_encode(const unsigned char *d, size_t n);
+/* A MIME type from a file name's extension; application/octet-stream when unknown. */
+const char *mime_of(const char *path);

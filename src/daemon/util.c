@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -114,4 +115,78 @@ json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consum
         json_t *s = json_stringn(out, o);
         free(out);
         return s;
+}
+
+bool workspace_path(const char *in, char *out, size_t cap, bool allow_root) {
+        const char *p = in;
+        if (p[0] == '/') { /* absolute: only inside the workspace */
+                if (strncmp(p, "/workspace", 10) != 0 || (p[10] != '/' && p[10]))
+                        return false;
+                p += 10;
+        }
+        while (*p == '/')
+                p++;
+        if (!strcmp(p, ".") || !strncmp(p, "./", 2))
+                p += p[1] ? 2 : 1;
+        size_t n = strlen(p);
+        while (n && p[n - 1] == '/')
+                n--;
+        if (n >= cap)
+                return false;
+        memcpy(out, p, n);
+        out[n] = '\0';
+        return lp_valid_path(out, n, allow_root);
+}
+
+/* Only the standard alphabet, padding only at the end: whitespace, '=' inside or another
+ * alphabet would make the bytes written differ from the ones meant. */
+unsigned char *b64_decode(const char *s, size_t n, size_t *ret_len) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        if (n % 4 || n > INT32_MAX / 2)
+                return NULL;
+        size_t pad = n >= 1 && s[n - 1] == '=' ? (n >= 2 && s[n - 2] == '=' ? 2 : 1) : 0;
+        for (size_t i = 0; i < n - pad; i++)
+                if (!s[i] || !strchr(alphabet, s[i]))
+                        return NULL;
+        unsigned char *out = malloc(n / 4 * 3 + 1);
+        if (!out)
+                return NULL;
+        int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+        if (got < 0) {
+                free(out);
+                return NULL;
+        }
+        *ret_len = (size_t)got - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
+        return out;
+}
+
+char *b64_encode(const unsigned char *d, size_t n) {
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (out)
+                EVP_EncodeBlock((unsigned char *)out, d, (int)n);
+        return out;
+}
+
+const char *mime_of(const char *path) {
+        static const struct {
+                const char *ext, *mime;
+        } t[] = {{".txt", "text/plain"}, {".py", "text/x-python"}, {".csv", "text/csv"}, {".json", "application/json"},
+                 {".md", "text/markdown"}, {".html", "text/html"}, {".js", "text/javascript"},
+                 {".ts", "text/x-typescript"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
+                 {".jpeg", "image/jpeg"}, {".gif", "image/gif"}, {".webp", "image/webp"}, {".svg", "image/svg+xml"},
+                 {".pdf", "application/pdf"}};
+        const char *dot = strrchr(path, '.');
+        for (size_t i = 0; dot && i < sizeof(t) / sizeof(t[0]); i++)
+                if (!strcasecmp(dot, t[i].ext))
+                        return t[i].mime;
+        return "application/octet-stream";
+}
+
+/* NUL bytes are not text either: they end C strings and confuse every reader. */
+bool utf8_text(const unsigned char *d, size_t n) {
+        size_t used = 0;
+        json_t *s = utf8_string((const char *)d, n, false, &used);
+        bool ok = s && json_string_length(s) == n && memcmp(json_string_value(s), d, n) == 0 && !memchr(d, 0, n);
+        json_decref(s);
+        return ok;
 }
