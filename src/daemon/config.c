@@ -22,6 +22,31 @@ void config_defaults(struct config *c) {
         c->tenant_max_memory_mb = 131072;
 }
 
+/* mcp_allowed_origins: "*", or comma-separated http(s)://host[:port] (no path), as a
+ * browser sends Origin. */
+static bool valid_origins(const char *v) {
+        for (const char *p = v; *p;) {
+                size_t n = strcspn(p, ",");
+                while (n && (*p == ' ' || *p == '\t'))
+                        p++, n--;
+                while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                        n--;
+                bool star = n == 1 && *p == '*';
+                size_t scheme = !strncmp(p, "http://", 7) ? 7 : !strncmp(p, "https://", 8) ? 8 : 0;
+                if (!star) {
+                        if (!scheme || n <= scheme)
+                                return false;
+                        for (size_t i = scheme; i < n; i++)
+                                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]", p[i]))
+                                        return false;
+                }
+                p += strcspn(p, ",");
+                if (*p == ',')
+                        p++;
+        }
+        return true;
+}
+
 static bool valid_listen(const char *v) {
         const char *colon = strrchr(v, ':');
         unsigned long long port;
@@ -63,6 +88,13 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
                         return diag_set(d, -EINVAL, key, "%s: %s: expected true or false, got '%s'", where, key, value);
                 c->agentcore_allow_unsigned_loopback = !strcmp(value, "true");
+        } else if (!strcmp(key, "mcp_allowed_origins")) {
+                if (strlen(value) >= sizeof(c->mcp_allowed_origins) || !valid_origins(value))
+                        return diag_set(d, -EINVAL, key,
+                                        "%s: mcp_allowed_origins: expected \"*\" or comma-separated origins such as "
+                                        "https://app.example.com:8443 (scheme, host, optional port; no path), got '%.200s'",
+                                        where, value);
+                snprintf(c->mcp_allowed_origins, sizeof(c->mcp_allowed_origins), "%s", value);
         } else if (!strcmp(key, "otlp_endpoint")) {
                 bool scheme = !strncmp(value, "http://", 7) || !strncmp(value, "https://", 8);
                 if (value[0] && (!scheme || strlen(value) >= sizeof(c->otlp_endpoint) ||
@@ -76,7 +108,7 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 return diag_set(d, -EINVAL, key,
                                 "%s: unknown setting '%s' (listen, data_dir, pool_size, tenant_max_sessions, "
                                 "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint, "
-                                "agentcore_allow_unsigned_loopback)",
+                                "agentcore_allow_unsigned_loopback, mcp_allowed_origins)",
                                 where, key);
         }
         return 0;
@@ -184,7 +216,8 @@ int config_from_env(struct config *c, struct diag *d) {
                    {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"},
                    {"AIRLOCK_SECRETS_KEY_FILE", "secrets_key_file"}, {"AIRLOCK_TLS_CERT_FILE", "tls_cert_file"},
                    {"AIRLOCK_TLS_KEY_FILE", "tls_key_file"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"},
-                   {"AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK", "agentcore_allow_unsigned_loopback"}};
+                   {"AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK", "agentcore_allow_unsigned_loopback"},
+                   {"AIRLOCK_MCP_ALLOWED_ORIGINS", "mcp_allowed_origins"}};
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
                 const char *v = getenv(vars[i].env);
                 if (v && *v) {

@@ -17,6 +17,9 @@ struct config {
         char tls_cert_file[512], tls_key_file[512]; /* both, or neither (plain HTTP) */
         char otlp_endpoint[512];    /* http(s)://host:port[/v1/traces]; "" = no tracing */
         bool agentcore_allow_unsigned_loopback; /* unsigned AgentCore requests from 127/8 */
+        /* Origins besides loopback ones whose browser pages may use /mcp: comma-separated
+         * scheme://host[:port] entries, or "*" for any; "" = loopback only. */
+        char mcp_allowed_origins[1024];
 };
 
 void config_defaults(struct config *c);

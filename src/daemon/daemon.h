@@ -324,6 +324,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
 void http_stop(void);
 /* AgentCore API: accept unsigned requests from 127.0.0.0/8 (agentcore_allow_unsigned_loopback). */
 void http_allow_unsigned_agentcore(bool on);
+/* MCP: origins (comma-separated, "*" for any) allowed besides loopback ones (mcp_allowed_origins). */
+void http_allow_mcp_origins(const char *origins);
 
 /* helpers (util.c) */
 void random_id(const char *prefix, char *out, size_t cap); /* prefix + 26 [a-z0-9] */

@@ -23,6 +23,7 @@
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
 #include "daemon/agentcore.h"
+#include "daemon/mcp.h"
 #include "daemon/requests.h"
 #include "daemon/sigv4.h"
 
@@ -37,6 +38,7 @@ enum route {
         R_METRICS,
         R_STATS, /* any key: its own tenant's figures */
         R_AGENTCORE,    /* /code-interpreters...: SigV4, AWS error shapes (agentcore.c) */
+        R_MCP,          /* /mcp: the MCP server (mcp.c); a key with the sessions scope */
         R_INTERPRETERS, /* any key reads; writes take the admin scope (checked in interpreters()) */
         R_INTERPRETER,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
@@ -64,7 +66,7 @@ static const char *route_name(enum route r) {
         static const char *const names[] = {
                 [R_NONE] = "(unknown route)", [R_HEALTH] = "/healthz", [R_READY] = "/readyz",
                 [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_INTERPRETERS] = "/v1/interpreters",
-                [R_AGENTCORE] = "/code-interpreters (AgentCore)",
+                [R_AGENTCORE] = "/code-interpreters (AgentCore)", [R_MCP] = "/mcp",
                 [R_INTERPRETER] = "/v1/interpreters/{name}", [R_KEYS] = "/v1/keys",
                 [R_KEY] = "/v1/keys/{key_id}", [R_SECRETS] = "/v1/secrets", [R_SECRET] = "/v1/secrets/{name}",
                 [R_AUDIT] = "/v1/audit", [R_AUDIT_VERIFY] = "/v1/audit/verify", [R_TENANTS] = "/v1/tenants",
@@ -201,7 +203,7 @@ static enum route route_of(const char *url, struct ctx *x) {
                 {"/healthz", R_HEALTH},   {"/metrics", R_METRICS}, {"/readyz", R_READY},
                 {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
                 {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY}, {"/v1/stats", R_STATS},
-                {"/v1/secrets", R_SECRETS}, {"/v1/interpreters", R_INTERPRETERS},
+                {"/v1/secrets", R_SECRETS}, {"/v1/interpreters", R_INTERPRETERS}, {"/mcp", R_MCP},
         };
         for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
                 if (!strcmp(url, exact[i].url))
@@ -304,6 +306,8 @@ static const char *allowed_methods(enum route r) {
                 return "GET, DELETE";
         case R_CONTEXT_RESTART:
                 return "POST";
+        case R_MCP: /* GET would be a server-initiated stream: this server sends none */
+                return "POST, DELETE";
         default:
                 return "";
         }
@@ -1085,6 +1089,44 @@ static enum MHD_Result agentcore(struct ctx *x, struct MHD_Connection *c, const 
         return send_ac(c, &r);
 }
 
+/* ---- the MCP server (mcp.c; docs/mcp.md) ---- */
+
+static char mcp_origins[1024]; /* mcp_allowed_origins: besides loopback ones */
+
+void http_allow_mcp_origins(const char *origins) { snprintf(mcp_origins, sizeof(mcp_origins), "%s", origins); }
+
+static enum MHD_Result mcp(struct ctx *x, struct MHD_Connection *c, const char *method) {
+        struct mcp_request q = {.method = method,
+                                .session_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id"),
+                                .protocol_version = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "MCP-Protocol-Version"),
+                                .accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"),
+                                .body = x->body.data,
+                                .body_len = x->body.len,
+                                .who = &x->who,
+                                .request_id = x->request_id};
+        struct mcp_reply r;
+        mcp_handle(&q, &r);
+        char *text = r.json ? json_dumps(r.json, JSON_COMPACT) : NULL;
+        bool lost = r.json && !text;
+        mcp_reply_free(&r);
+        if (lost)
+                return MHD_NO;
+        struct MHD_Response *resp = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                                         : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        if (text)
+                MHD_add_response_header(resp, "Content-Type", "application/json");
+        if (r.session_id[0])
+                MHD_add_response_header(resp, "Mcp-Session-Id", r.session_id);
+        x->status = (int)r.status;
+        enum MHD_Result ret = queue(c, r.status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
 /* ---- contexts ---- */
 
 static void contexts(struct ctx *x, const char *method) {
@@ -1482,15 +1524,25 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
         }
         if (first) {
                 bool is_upload = x->route == R_FILE && !strcmp(method, "PUT");
-                buf_init(&x->body, x->route == R_EXECUTE || x->route == R_COMMANDS ? CODE_BODY_MAX : BODY_MAX);
+                buf_init(&x->body, x->route == R_MCP                                 ? MCP_BODY_MAX
+                                   : x->route == R_EXECUTE || x->route == R_COMMANDS ? CODE_BODY_MAX
+                                                                                     : BODY_MAX);
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
                 unsigned long long declared = 0;
                 bool has_body = cl && parse_u64(cl, &declared) == 0 && declared > 0;
                 if (!cl && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"))
                         has_body = true;
-                /* The key is checked first for everything under /v1: nothing, not even which
-                 * routes exist, is told to a caller without one. */
-                if (!strncmp(url, "/v1", 3) && (url[3] == '/' || url[3] == '\0') && !authorized(c, &x->who))
+                /* The key is checked first for everything under /v1 and for /mcp: nothing, not
+                 * even which routes exist, is told to a caller without one. Before that, /mcp
+                 * refuses browsers' requests from foreign origins (DNS rebinding). */
+                bool keyed = (!strncmp(url, "/v1", 3) && (url[3] == '/' || url[3] == '\0')) || x->route == R_MCP;
+                if (x->route == R_MCP &&
+                    !mcp_origin_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"), mcp_origins))
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL,
+                                       "this Origin may not use /mcp (DNS rebinding protection); the operator can "
+                                       "allow it with mcp_allowed_origins"));
+                else if (keyed && !authorized(c, &x->who))
                         fail(x, MHD_HTTP_UNAUTHORIZED,
                              api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
                 else if (x->route == R_NONE)
@@ -1502,7 +1554,7 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                 else if (x->route >= R_KEYS && x->route <= R_TENANT && !x->who.admin)
                         fail(x, MHD_HTTP_FORBIDDEN,
                              api_error("forbidden", NULL, "this key (%s) lacks the admin scope", x->who.key_id));
-                else if (x->route >= R_SESSIONS && !x->who.sessions)
+                else if ((x->route >= R_SESSIONS || x->route == R_MCP) && !x->who.sessions)
                         fail(x, MHD_HTTP_FORBIDDEN,
                              api_error("forbidden", NULL, "this key (%s) lacks the sessions scope", x->who.key_id));
                 else if (x->route >= R_SESSION && (x->bad_session || !valid_session_id(x->session) || !owned(x)))
@@ -1551,6 +1603,8 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
         switch (x->route) {
         case R_AGENTCORE:
                 return agentcore(x, c, url, method);
+        case R_MCP:
+                return mcp(x, c, method);
         case R_HEALTH:
                 return send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
         case R_METRICS: {

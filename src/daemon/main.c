@@ -21,6 +21,7 @@
 #include "daemon/config.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "daemon/mcp.h"
 
 static const char usage[] =
         "usage: airlock serve [--config FILE] [--listen ADDRESS:PORT] [--data-dir DIR] [--pool-size N]\n"
@@ -29,15 +30,16 @@ static const char usage[] =
         "in DIR (default /var/lib/airlock; an admin API key is written to DIR/api-key on first\n"
         "start). N sandboxes of the default shape are kept ready (default 4, 0 to disable).\n"
         "Settings come from FILE (YAML: listen, data_dir, pool_size, tenant_max_sessions,\n"
-        "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint),\n"
-        "then the environment (AIRLOCK_LISTEN, AIRLOCK_DATA_DIR, AIRLOCK_POOL_SIZE,\n"
-        "AIRLOCK_TENANT_MAX_SESSIONS, AIRLOCK_TENANT_MAX_MEMORY_MB, AIRLOCK_SECRETS_KEY_FILE,\n"
-        "AIRLOCK_TLS_CERT_FILE, AIRLOCK_TLS_KEY_FILE, OTEL_EXPORTER_OTLP_ENDPOINT), then these\n"
-        "flags. A tenant without quotas of its own (PUT /v1/tenants/NAME) gets the tenant_max_*\n"
+        "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint,\n"
+        "mcp_allowed_origins), then the environment (AIRLOCK_LISTEN, AIRLOCK_DATA_DIR,\n"
+        "AIRLOCK_POOL_SIZE, AIRLOCK_TENANT_MAX_SESSIONS, AIRLOCK_TENANT_MAX_MEMORY_MB,\n"
+        "AIRLOCK_SECRETS_KEY_FILE, AIRLOCK_TLS_CERT_FILE, AIRLOCK_TLS_KEY_FILE,\n"
+        "OTEL_EXPORTER_OTLP_ENDPOINT, AIRLOCK_MCP_ALLOWED_ORIGINS), then these flags. A tenant without quotas of its own (PUT /v1/tenants/NAME) gets the tenant_max_*\n"
         "ones (default 256 sessions, 131072 MiB). Secrets are sealed with the key in\n"
         "secrets_key_file (default DIR/secrets.key, made on first start). With tls_cert_file and\n"
         "tls_key_file (PEM) the API is served over HTTPS. With otlp_endpoint, traces are sent\n"
-        "there (OTLP/HTTP JSON).\n"
+        "there (OTLP/HTTP JSON). The MCP server (/mcp) serves browser pages of loopback origins\n"
+        "only, and of the origins in mcp_allowed_origins (comma-separated, or *).\n"
         "Needs root: it starts the sandbox launcher, then drops its own privileges.\n";
 
 /* A PEM file, whole, at most 1 MiB, NUL-terminated. */
@@ -227,6 +229,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         http_allow_unsigned_agentcore(cfg.agentcore_allow_unsigned_loopback);
+        http_allow_mcp_origins(cfg.mcp_allowed_origins);
         int started = http_start(listen_addr, tls_cert, tls_key, &d);
         if (tls_key) /* libmicrohttpd keeps its own copy */
                 explicit_bzero(tls_key, strlen(tls_key));
@@ -252,8 +255,10 @@ int main(int argc, char **argv) {
                         break;
                 }
                 sessions_reap();
+                mcp_reap();
         }
         http_stop();
+        mcp_stop_all();
         sessions_stop_all();
         trace_stop();
         fprintf(stderr, "{\"level\":\"info\",\"msg\":\"stopped\"}\n");

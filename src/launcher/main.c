@@ -416,7 +416,8 @@ static int setup(struct launcher *L) {
                                                     "AIRLOCK_TENANT_MAX_MEMORY_MB", "AIRLOCK_SECRETS_KEY_FILE",
                                                     "AIRLOCK_TLS_CERT_FILE", "AIRLOCK_TLS_KEY_FILE",
                                                     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
-                                                    "AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK"};
+                                                    "AIRLOCK_AGENTCORE_ALLOW_UNSIGNED_LOOPBACK",
+                                                    "AIRLOCK_MCP_ALLOWED_ORIGINS"};
                 _Static_assert(ARRAY_SIZE(names) < ARRAY_SIZE(((struct launcher *)0)->daemon_env), "room for NULL");
                 int n = 0;
                 for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
