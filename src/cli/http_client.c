@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -480,6 +481,74 @@ int api_download(struct api *a, const char *path, const char *local) {
         buf_free(&x.body);
         return r;
 }
+
+struct kept_header {
+        const char *name;
+        char *out;
+        size_t cap;
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *userdata) {
+        struct kept_header *k = userdata;
+        size_t len = size * n, name_len = strlen(k->name);
+        if (len > name_len && p[name_len] == ':' && strncasecmp(p, k->name, name_len) == 0) {
+                const char *v = p + name_len + 1, *end = p + len;
+                while (v < end && (*v == ' ' || *v == '\t'))
+                        v++;
+                while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+                        end--;
+                if ((size_t)(end - v) < k->cap) {
+                        memcpy(k->out, v, (size_t)(end - v));
+                        k->out[end - v] = '\0';
+                }
+        }
+        return len;
+}
+
+int api_raw(struct api *a, const char *method, const char *path, const char *const *headers, const char *body,
+            size_t len, const char *keep_header, long timeout_s, struct api_raw_reply *ret) {
+        memset(ret, 0, sizeof(*ret));
+        struct xfer x;
+        xfer_init(&x, a, method, path);
+        x.timeout_s = timeout_s;
+        bool oom = false;
+        struct curl_slist *list = NULL;
+        for (const struct curl_slist *h = a->headers; h; h = h->next)
+                list = append(list, h->data, &oom);
+        for (size_t i = 0; headers && headers[i]; i++)
+                list = append(list, headers[i], &oom);
+        int r = oom ? CLI_EXIT_API : prepare(a, &x, list);
+        struct kept_header kept = {keep_header, ret->header, sizeof(ret->header)};
+        if (oom)
+                snprintf(ret->error, sizeof(ret->error), "out of memory");
+        if (r == 0) {
+                if (keep_header) {
+                        curl_easy_setopt(a->curl, CURLOPT_HEADERFUNCTION, on_header);
+                        curl_easy_setopt(a->curl, CURLOPT_HEADERDATA, &kept);
+                }
+                if (body) {
+                        curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body);
+                        curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+                }
+                if (strcmp(method, body ? "POST" : "GET") != 0)
+                        curl_easy_setopt(a->curl, CURLOPT_CUSTOMREQUEST, method);
+                CURLcode rc = curl_easy_perform(a->curl);
+                if (rc != CURLE_OK) {
+                        snprintf(ret->error, sizeof(ret->error), "%s %s%s: %s", method, a->base, path,
+                                 x.too_big ? "the reply is too large" : a->errbuf[0] ? a->errbuf : curl_easy_strerror(rc));
+                        r = CLI_EXIT_API;
+                } else {
+                        curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &ret->status);
+                        ret->body = x.body;
+                        buf_init(&x.body, REPLY_MAX); /* handed over */
+                }
+        }
+        curl_slist_free_all(list);
+        buf_free(&x.body);
+        return r;
+}
+
+void api_raw_free(struct api_raw_reply *r) { buf_free(&r->body); }
 
 void cli_print_json(json_t *j) {
         if (json_dumpf(j, stdout, JSON_INDENT(2)) == 0)

@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/buf.h"
+
 #define CLI_EXIT_API 1
 #define CLI_EXIT_USAGE 2
 #define CLI_DEFAULT_URL "http://127.0.0.1:8470"
@@ -81,6 +83,22 @@ int api_upload(struct api *a, const char *path, int fd, long long size, const ch
 /* GET path, written as it arrives to local (NULL or "-": standard output). The file is
  * created only once the daemon has said yes, and removed again if the transfer breaks. */
 int api_download(struct api *a, const char *path, const char *local);
+
+/* A request relayed as it is (`airlock mcp`): the reply is kept whatever its status. */
+struct api_raw_reply {
+        long status;
+        struct buf body;
+        char header[256]; /* the value of the header api_raw was asked to keep; "" when absent */
+        char error[CURL_ERROR_SIZE + 64]; /* why no reply came */
+};
+
+/* method and path, extra header lines (NULL-terminated; the key is always sent), a body
+ * (NULL: none), the header whose value to keep (NULL: none), an overall limit in seconds
+ * (0: none). 0 when a reply came, whatever its status (free it with api_raw_free); else
+ * CLI_EXIT_API with the reason in ret->error, nothing printed. */
+int api_raw(struct api *a, const char *method, const char *path, const char *const *headers, const char *body,
+            size_t len, const char *keep_header, long timeout_s, struct api_raw_reply *ret);
+void api_raw_free(struct api_raw_reply *r);
 
 /* Print a JSON document (--json) on standard output. */
 void cli_print_json(json_t *j);

@@ -27,6 +27,7 @@ static const char usage[] =
         "  secrets  set, list and remove secrets sessions can get as variables\n"
         "  audit    the audit log: list entries, verify the hash chain\n"
         "  stats    execution statistics over a time range (count, rates, durations, CPU)\n"
+        "  mcp      the MCP server over stdio, for MCP clients (Claude Desktop, IDEs)\n"
         "           (these find the daemon with --url or AIRLOCK_URL and\n"
         "           authenticate with --api-key or AIRLOCK_API_KEY; for an https://\n"
         "           daemon whose certificate the system does not trust, set\n"
@@ -86,6 +87,8 @@ int main(int argc, char **argv) {
                 return cmd_stats(argc - 1, argv + 1);
         if (!strcmp(cmd, "files"))
                 return cmd_files(argc - 1, argv + 1);
+        if (!strcmp(cmd, "mcp"))
+                return cmd_mcp(argc - 1, argv + 1);
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
                 printf("airlock %s\n", AIRLOCK_VERSION);
                 return 0;
