@@ -40,11 +40,12 @@ def test_every_operation_is_complete(checker, spec):
         codes = set(responses)
         if "500" not in codes:
             problems.append("%s: no 500" % where)
-        v1 = template.startswith("/v1/")
+        # /mcp takes the same keys as /v1 (its MCP-layer errors are JSON-RPC's, below).
+        keyed = template.startswith("/v1/") or template == "/mcp"
         secured = op.get("security", spec.get("security"))
-        if v1 and (not secured or "401" not in codes):
+        if keyed and (not secured or "401" not in codes):
             problems.append("%s: /v1 routes need bearer auth and a 401" % where)
-        if not v1 and op.get("security") != [] and {} not in (op.get("security") or []):
+        if not keyed and op.get("security") != [] and {} not in (op.get("security") or []):
             problems.append("%s: probes must not need auth (security must allow {})" % where)
         if "{id}" in template and "404" not in codes:
             problems.append("%s: a session route needs a 404" % where)
@@ -61,7 +62,9 @@ def test_every_operation_is_complete(checker, spec):
                 content = resp.get("content") or {}
                 if list(content) != [JSON]:
                     problems.append("%s %s: errors are JSON only" % (where, status))
-                elif content[JSON]["schema"].get("$ref") != "#/components/schemas/Error":
+                elif content[JSON]["schema"].get("$ref") not in (
+                        "#/components/schemas/Error",
+                        "#/components/schemas/JsonRpcError" if template == "/mcp" else None):
                     problems.append("%s %s: errors use the Error schema" % (where, status))
     assert not problems, "\n".join(problems)
 
