@@ -67,6 +67,8 @@ run_suites() { # run_suites BUILD_DIR
 lint() {
   scripts/check-banned.sh || return 1
   $PY -m ruff check --quiet . || return 1
+  # The Python SDK is typed for its users: mypy --strict over it (settings in its pyproject).
+  (cd sdk/python && $PY -m mypy --no-error-summary) || return 1
   cppcheck --enable=warning,portability,performance --inline-suppr --error-exitcode=1 -q \
     --std=c11 -D_GNU_SOURCE -I src src || return 1
   # The findings, not clang-tidy's status (which is non-zero for any finding, even in
