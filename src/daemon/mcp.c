@@ -671,6 +671,23 @@ static const char *image_type(const unsigned char *d, size_t n) {
         return NULL;
 }
 
+/* A file's bytes as one content block: text, an image, or a base64 blob; NULL out of memory. */
+static json_t *file_block(const char *path, const unsigned char *data, size_t n) {
+        const char *image = image_type(data, n);
+        if (!image && utf8_text(data, n))
+                return json_pack("{s:s, s:s%}", "type", "text", "text", (const char *)data, n);
+        char *b64 = b64_encode(data, n);
+        if (!b64)
+                return NULL;
+        char uri[3 * LP_PATH_MAX + 32];
+        file_uri(path, uri, sizeof(uri));
+        json_t *block = image ? json_pack("{s:s, s:s, s:s}", "type", "image", "data", b64, "mimeType", image)
+                              : json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "resource", "resource", "uri", uri,
+                                          "mimeType", mime_of(path), "blob", b64);
+        free(b64);
+        return block;
+}
+
 static json_t *read_file(struct call *c, json_t *args) {
         char sid[40], path[LP_PATH_MAX];
         json_t *err = target(c, args, sid);
@@ -691,43 +708,29 @@ static json_t *read_file(struct call *c, json_t *args) {
                 err = file_failure(path, &rep, &status);
         }
         _cleanup_close_ int fd = !err ? rep.fds[0] : -1;
-        struct stat st;
+        struct stat st = {0};
         if (!err && (fstat(fd, &st) < 0 || (uint64_t)st.st_size > MCP_READ_MAX)) {
                 err = tool_error("%s is %lld bytes: read_file returns at most %u MiB. Read parts of it with run_command "
                                  "(head, tail, grep) or run_code.",
                                  path, (long long)st.st_size, MCP_READ_MAX >> 20);
                 status = 413;
         }
-        _cleanup_free_ unsigned char *data = !err ? malloc((size_t)st.st_size + 1) : NULL;
+        unsigned char *data = !err ? malloc((size_t)st.st_size + 1) : NULL;
         size_t n = 0;
-        while (!err && data && n < (size_t)st.st_size) {
+        while (data && n < (size_t)st.st_size) {
                 ssize_t got = pread(fd, data + n, (size_t)st.st_size - n, (off_t)n);
                 if (got <= 0)
                         break;
                 n += (size_t)got;
         }
-        if (!err && !data) {
+        json_t *block = data ? file_block(path, data, n) : NULL;
+        free(data);
+        if (!err && !block) {
                 err = tool_error("Out of memory reading %s.", path);
                 status = 500;
         }
         audit(c, sid, "file.read", status, json_pack("{s:s}", "path", path));
-        if (err)
-                return err;
-        char uri[3 * LP_PATH_MAX + 32];
-        file_uri(path, uri, sizeof(uri));
-        const char *image = image_type(data, n);
-        json_t *block;
-        if (!image && utf8_text(data, n)) {
-                block = json_pack("{s:s, s:s%}", "type", "text", "text", (const char *)data, n);
-        } else {
-                _cleanup_free_ char *b64 = b64_encode(data, n);
-                if (!b64)
-                        return tool_error("Out of memory reading %s.", path);
-                block = image ? json_pack("{s:s, s:s, s:s}", "type", "image", "data", b64, "mimeType", image)
-                              : json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "resource", "resource", "uri", uri,
-                                          "mimeType", mime_of(path), "blob", b64);
-        }
-        return tool_result(json_pack("[o]", block), NULL, false);
+        return err ? err : tool_result(json_pack("[o]", block), NULL, false);
 }
 
 static json_t *write_file(struct call *c, json_t *args) {

@@ -104,7 +104,12 @@ static bool loopback_origin(const char *o) {
                 host = o + 8;
         else
                 return false;
-        size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
+        size_t n = host[0] == '[' ? strcspn(host, "]") : strcspn(host, ":/");
+        if (host[0] == '[') {
+                if (host[n] != ']')
+                        return false; /* "[" without its "]": no address, and no reading past the end */
+                n++;
+        }
         const char *port = host + n;
         if (port[0] == ':') {
                 size_t digits = strspn(port + 1, "0123456789");

@@ -37,6 +37,11 @@ static void test_defaults_and_yaml(void **state) {
         assert_string_equal(c.tls_cert_file, "/etc/airlock/cert.pem");
         assert_string_equal(c.tls_key_file, "/etc/airlock/key.pem");
         assert_string_equal(c.otlp_endpoint, "http://127.0.0.1:4318");
+        assert_string_equal(c.mcp_allowed_origins, "");
+        assert_int_equal(parse(&c, "mcp_allowed_origins: \"https://app.example.com:8443, http://[fd00::1]\"\n", &d), 0);
+        assert_string_equal(c.mcp_allowed_origins, "https://app.example.com:8443, http://[fd00::1]");
+        assert_int_equal(parse(&c, "mcp_allowed_origins: \"*\"\n", &d), 0);
+        assert_string_equal(c.mcp_allowed_origins, "*");
 }
 
 static void test_bad_values_name_source_and_key(void **state) {
@@ -52,6 +57,9 @@ static void test_bad_values_name_source_and_key(void **state) {
                 {"otlp_endpoint: \"http://a b\"\n", "otlp_endpoint", "http:// or https://"},
                 {"pool_size: 65\n", "pool_size", "0 to 64"},
                 {"colour: blue\n", "colour", "unknown setting 'colour'"},
+                {"mcp_allowed_origins: app.example.com\n", "mcp_allowed_origins", "comma-separated origins"},
+                {"mcp_allowed_origins: https://a.example/path\n", "mcp_allowed_origins", "no path"},
+                {"mcp_allowed_origins: \"https://a.example, ftp://b\"\n", "mcp_allowed_origins", "scheme"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 assert_true(parse(&c, bad[i].yaml, &d) < 0);
