@@ -522,6 +522,32 @@ def test_a_stopped_default_session_is_started_again(client):
     end(client, sid)
 
 
+def test_a_keys_mcp_sessions_are_bounded(client):
+    """Past 256 MCP sessions of one key, its least recently used one ends, with its default session."""
+    key = client.with_key(expect(client.post("/v1/keys", json={"tenant": "mcp-many"}), 201).json["token"])
+    first = initialize(key)
+    r = rpc_ok(key, first, "tools/call", {"name": "run_code", "arguments": {"code": "1"}})
+    default = r["structuredContent"]["session_id"]
+    later = [initialize(key) for _ in range(255)]
+    rpc_ok(key, first, "ping")  # now the most recently used: later[0] is the oldest
+    newest = initialize(key)
+    rpc_error(rpc(key, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, later[0]), 404, -32001)
+    rpc_ok(key, first, "ping")
+    assert key.get_session(default)["status"] == "ready"
+    for sid in later[1:5]:
+        rpc_ok(key, sid, "ping")
+    # the next ones push out the least recently used: later[5] and on, then first
+    for sid in later[5:]:
+        rpc_ok(key, sid, "ping")
+    rpc_ok(key, newest, "ping")
+    pushed = initialize(key)  # first is the least recently used now
+    rpc_error(rpc(key, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, first), 404, -32001)
+    ended = key.get_session(default)
+    assert ended["status"] == "ended" and ended["ended_reason"] == "deleted", ended
+    for sid in later[1:] + [newest, pushed]:
+        end(key, sid)
+
+
 def test_configured_origins():
     """mcp_allowed_origins admits a page's origin besides loopback ones."""
     with ExtraDaemon({"AIRLOCK_MCP_ALLOWED_ORIGINS": "https://app.example.com, http://10.0.0.5:8080"}, http_ready) as d:
