@@ -600,6 +600,9 @@ USAGE_ERRORS = [
     (["tenants", "ls", "--max-sessions", "1"], "airlock tenants ls: --max-sessions applies to 'tenants set' only"),
     (["sessions", "ls", "--url", "ftp://example.com"],
      "airlock sessions ls: --url: 'ftp://example.com' is not an http:// or https:// URL"),
+    (["mcp", "--json"], "airlock mcp: unknown option --json"),
+    (["mcp", "extra"], "airlock mcp: unexpected argument 'extra'"),
+    (["mcp", "--url", "ftp://example.com"], "airlock mcp: --url: 'ftp://example.com' is not an http:// or https:// URL"),
 ]
 
 
@@ -610,10 +613,10 @@ def test_usage_errors_are_2_and_precise(cli, args, message):
     assert p.stdout == b""
     err = lines(p.stderr)
     assert err[0] == message
-    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats|secrets|interpreters) --help'\)", err[1])
+    assert re.fullmatch(r"\(see 'airlock (sessions|exec|files|keys|tenants|audit|stats|secrets|interpreters|mcp) --help'\)", err[1])
 
 
-@pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit"])
+@pytest.mark.parametrize("verb", ["sessions", "exec", "files", "keys", "tenants", "audit", "mcp"])
 def test_help(cli, verb):
     p = cli.ok(verb, "--help")
     assert p.stdout.startswith(b"usage: airlock " + verb.encode())
