@@ -781,17 +781,55 @@ static void secrets(struct ctx *x, const char *method) {
         x->reply = meta;
 }
 
+/* The operator: an admin key of tenant default. Other admin keys manage their own tenant
+ * only (ADR 0006): its keys, never another tenant's, and never quotas (a tenant that could
+ * raise its own quota would have none). */
+static bool is_operator(const struct ctx *x) { return x->who.admin && !strcmp(x->who.tenant, "default"); }
+
+/* A key this caller may see: any for the operator, its own tenant's for other admins. */
+static json_t *visible_key(const struct ctx *x, const char *id) {
+        json_t *k = store_key_get(id);
+        if (k && !is_operator(x) && strcmp(json_string_value(json_object_get(k, "tenant")) ?: "", x->who.tenant) != 0) {
+                json_decref(k);
+                return NULL;
+        }
+        return k;
+}
+
 static void keys(struct ctx *x, const char *method) {
         json_t *out = NULL, *req = NULL, *err = NULL;
         struct diag d = {0};
         if (x->route == R_KEYS && !strcmp(method, "GET")) {
+                json_t *all = store_keys(), *k;
+                size_t i;
+                if (!is_operator(x)) {
+                        json_t *own = json_array();
+                        json_array_foreach(all, i, k) {
+                                if (!strcmp(json_string_value(json_object_get(k, "tenant")) ?: "", x->who.tenant))
+                                        json_array_append(own, k);
+                        }
+                        json_decref(all);
+                        all = own;
+                }
                 x->status = MHD_HTTP_OK;
-                x->reply = json_pack("{s:o}", "keys", store_keys());
+                x->reply = json_pack("{s:o}", "keys", all);
                 return;
         }
         if (x->route == R_KEYS) {
                 if (request_key_create(x->body.data, x->body.len, &req, &err) < 0) {
                         fail(x, MHD_HTTP_BAD_REQUEST, err);
+                        return;
+                }
+                const char *tenant = json_string_value(json_object_get(req, "tenant"));
+                if (!tenant) /* a key of the caller's own tenant unless it says otherwise */
+                        json_object_set_new(req, "tenant", json_string(x->who.tenant));
+                else if (strcmp(tenant, x->who.tenant) != 0 && !is_operator(x)) {
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", "tenant",
+                                       "an admin key of tenant %s makes keys of tenant %s only (other tenants' keys "
+                                       "take an admin key of tenant default)",
+                                       x->who.tenant, x->who.tenant));
+                        json_decref(req);
                         return;
                 }
                 int r = auth_create_key(req, &out, &d);
@@ -807,7 +845,14 @@ static void keys(struct ctx *x, const char *method) {
                                 json_object_get(out, "tenant"), "scopes", json_object_get(out, "scopes")));
                 return;
         }
+        /* Another tenant's key is not found, exactly as one that never existed. */
+        json_t *k = visible_key(x, x->path);
+        if (!k) {
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("key_not_found", NULL, "no key %.64s", x->path));
+                return;
+        }
         if (!strcmp(method, "DELETE")) {
+                json_decref(k);
                 audit(x, "key.revoke", NULL, json_pack("{s:s}", "key", x->path));
                 if (auth_revoke_key(x->path, &out, &d) < 0) {
                         if (d.code == -ENOENT)
@@ -816,10 +861,8 @@ static void keys(struct ctx *x, const char *method) {
                                 map_diag(x, &d, "internal");
                         return;
                 }
-        } else if (!(out = store_key_get(x->path))) {
-                fail(x, MHD_HTTP_NOT_FOUND, api_error("key_not_found", NULL, "no key %.64s", x->path));
-                return;
-        }
+        } else
+                out = k;
         x->status = MHD_HTTP_OK;
         x->reply = out;
 }
@@ -838,7 +881,9 @@ static void tenants(struct ctx *x, const char *method) {
                 json_t *list = auth_tenants(), *t, *out = json_array();
                 size_t i;
                 json_array_foreach(list, i, t) {
-                        json_array_append_new(out, tenant_json(json_string_value(json_object_get(t, "name"))));
+                        const char *name = json_string_value(json_object_get(t, "name"));
+                        if (is_operator(x) || !strcmp(name ?: "", x->who.tenant))
+                                json_array_append_new(out, tenant_json(name));
                 }
                 json_decref(list);
                 x->status = MHD_HTTP_OK;
@@ -849,6 +894,18 @@ static void tenants(struct ctx *x, const char *method) {
                 fail(x, MHD_HTTP_BAD_REQUEST,
                      api_error("invalid_request", "tenant",
                                 "a tenant is 1 to 64 characters from [a-z0-9-], not starting with '-'"));
+                return;
+        }
+        if (!is_operator(x) && (strcmp(method, "GET") != 0 || strcmp(x->path, x->who.tenant) != 0)) {
+                if (!strcmp(method, "GET"))
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL, "an admin key of tenant %s sees tenant %s only",
+                                       x->who.tenant, x->who.tenant));
+                else
+                        fail(x, MHD_HTTP_FORBIDDEN,
+                             api_error("forbidden", NULL,
+                                       "quotas are set with an admin key of tenant default, not of tenant %s",
+                                       x->who.tenant));
                 return;
         }
         if (!strcmp(method, "PUT")) {
@@ -962,7 +1019,7 @@ static void stats(struct ctx *x, struct MHD_Connection *c) {
                 fail(x, MHD_HTTP_BAD_REQUEST, err);
                 return;
         }
-        bool operator = x->who.admin && !strcmp(x->who.tenant, "default");
+        bool operator = is_operator(x);
         if (q.tenant[0] && strcmp(q.tenant, x->who.tenant) != 0 && !operator) {
                 fail(x, MHD_HTTP_FORBIDDEN,
                      api_error("forbidden", "tenant", "another tenant's figures take an admin key of tenant default"));

@@ -186,3 +186,37 @@ def test_bad_tenant_requests(client):
     expect(client.put("/v1/tenants/team-z", body=huge, content_type="application/json"), 413, "payload_too_large")
     fresh = expect(client.get("/v1/tenants/team-never-seen"), 200).json
     assert (fresh["sessions"], fresh["max_sessions"]) == (0, 256)
+
+
+def test_a_tenant_admin_manages_its_own_tenant_only(client):
+    """Only the operator (an admin key of tenant default) acts across tenants: another
+    tenant's admin key can't mint keys elsewhere (least of all an operator key), see or
+    revoke other tenants' keys, read other tenants or set any quota."""
+    admin = as_key(client, new_key(client, tenant="team-adm", scopes=["admin", "sessions"]))
+    peer = new_key(client, tenant="team-other", scopes=["sessions"])
+    operator_keys = [k["id"] for k in expect(client.get("/v1/keys"), 200).json["keys"] if k["tenant"] == "default"]
+
+    for tenant in ("default", "team-other"):
+        resp = admin.post("/v1/keys", json={"tenant": tenant, "scopes": ["admin", "sessions"]})
+        expect(resp, 403, "forbidden", field="tenant")
+    own = expect(admin.post("/v1/keys", json={"scopes": ["sessions"]}), 201).json  # no tenant: its own
+    assert own["tenant"] == "team-adm"
+    expect(admin.post("/v1/keys", json={"tenant": "team-adm"}), 201)
+
+    listed = expect(admin.get("/v1/keys"), 200).json["keys"]
+    assert listed and {k["tenant"] for k in listed} == {"team-adm"}
+    assert {k["tenant"] for k in expect(client.get("/v1/keys"), 200).json["keys"]} >= {"default", "team-adm",
+                                                                                       "team-other"}
+    for key_id in [peer["id"], *operator_keys]:
+        expect(admin.get("/v1/keys/" + key_id), 404, "key_not_found")
+        expect(admin.delete("/v1/keys/" + key_id), 404, "key_not_found")
+    assert expect(client.get("/v1/keys/" + peer["id"]), 200).json["revoked_at"] is None  # untouched
+    expect(admin.delete("/v1/keys/" + own["id"]), 200)
+
+    assert [t["name"] for t in expect(admin.get("/v1/tenants"), 200).json["tenants"]] in ([], ["team-adm"])
+    assert expect(admin.get("/v1/tenants/team-adm"), 200).json["name"] == "team-adm"
+    expect(admin.get("/v1/tenants/default"), 403, "forbidden")
+    for tenant in ("team-adm", "team-other", "default"):
+        expect(admin.put("/v1/tenants/" + tenant, json={"max_sessions": 100000, "max_memory_mb": 16777216}), 403,
+               "forbidden")
+    assert expect(client.get("/v1/tenants/team-adm"), 200).json["max_sessions"] == 256  # unchanged
