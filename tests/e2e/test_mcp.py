@@ -522,6 +522,28 @@ def test_a_stopped_default_session_is_started_again(client):
     end(client, sid)
 
 
+def test_quotas_and_timeouts_are_tool_errors(client):
+    """What the sandbox or the tenant refuses is a result the model can read, not a protocol error."""
+    expect(client.put("/v1/tenants/mcp-quota", json={"max_sessions": 0, "max_memory_mb": 1024}), 200)
+    key = client.with_key(expect(client.post("/v1/keys", json={"tenant": "mcp-quota"}), 201).json["token"])
+    sid = initialize(key)
+    for tool, args in (("run_code", {"code": "1"}), ("create_session", {})):
+        r = rpc_ok(key, sid, "tools/call", {"name": tool, "arguments": args})
+        assert r["isError"] is True and "quota" in r["content"][0]["text"], r
+    end(key, sid)
+    sid = initialize(client)
+    r = rpc_ok(client, sid, "tools/call", {"name": "run_code", "arguments": {
+        "code": "import time\nfor i in range(100): time.sleep(0.1)", "timeout_seconds": 1}})
+    assert r["isError"] is True and r["structuredContent"]["status"] == "timeout"
+    assert "timed out" in r["content"][0]["text"] and "KeyboardInterrupt" in r["content"][0]["text"]
+    r = rpc_ok(client, sid, "tools/call", {"name": "run_command", "arguments": {"command": "sleep 5",
+                                                                                "timeout_seconds": 0.5}})
+    assert r["isError"] is True and r["structuredContent"]["timed_out"] is True
+    r = rpc_ok(client, sid, "tools/call", {"name": "create_session", "arguments": {"interpreter": "nope"}})
+    assert r["isError"] is True and "no interpreter nope" in r["content"][0]["text"]
+    end(client, sid)
+
+
 def test_a_keys_mcp_sessions_are_bounded(client):
     """Past 256 MCP sessions of one key, its least recently used one ends, with its default session."""
     key = client.with_key(expect(client.post("/v1/keys", json={"tenant": "mcp-many"}), 201).json["token"])
