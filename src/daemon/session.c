@@ -164,11 +164,20 @@ static const char *killed_reason_of(const char *ended_reason) {
         return "stopped"; /* deleted, expired, idle, shutdown, ... */
 }
 
+/* Exits of sandboxes no session owns (yet): a runner that died while its session was
+ * being made. Kept briefly, so that creation can say why (a limit too small for the
+ * runtime is the caller's to fix, not "unavailable"). */
+#define EARLY_EXITS 32
+static struct lp_exited early_exits[EARLY_EXITS];
+static unsigned early_next;
+
 void session_on_exited(const struct lp_exited *ex) {
         pthread_mutex_lock(&S.lock);
+        bool owned = false;
         for (struct session *s = S.list, *next; s; s = next) {
                 next = s->next;
                 if (s->sandbox_id == ex->sandbox_id && !s->ended) {
+                        owned = true;
                         if (s->executing)
                                 s->exit_reason = ex->reason;
                         s->exit_usage_known = true;
@@ -177,7 +186,64 @@ void session_on_exited(const struct lp_exited *ex) {
                         end_locked(s, reason_text(ex->reason));
                 }
         }
+        if (!owned) {
+                early_exits[early_next++ % EARLY_EXITS] = *ex;
+                pthread_cond_broadcast(&S.exited);
+        }
         pthread_mutex_unlock(&S.lock);
+}
+
+/* Waits up to timeout_s for the exit of an unowned sandbox; true with *ret when it came. */
+static bool early_exit(uint64_t sandbox_id, double timeout_s, struct lp_exited *ret) {
+        double until = now_seconds() + timeout_s;
+        bool found = false;
+        pthread_mutex_lock(&S.lock);
+        for (;;) {
+                for (unsigned i = 0; i < EARLY_EXITS && !found; i++)
+                        if (early_exits[i].sandbox_id == sandbox_id) {
+                                *ret = early_exits[i];
+                                found = true;
+                        }
+                double left = until - now_seconds();
+                if (found || left <= 0)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                long ns = ts.tv_nsec + (long)((left < 0.05 ? left : 0.05) * 1e9);
+                ts.tv_sec += ns / 1000000000L;
+                ts.tv_nsec = ns % 1000000000L;
+                pthread_cond_timedwait(&S.exited, &S.lock, &ts);
+        }
+        pthread_mutex_unlock(&S.lock);
+        return found;
+}
+
+/* Why a runner did not start, from its sandbox's exit when there was one. */
+static void runner_failed(const struct session *s, const double limits[3], double ttl, bool eof, struct diag *d) {
+        double memory_mb = limits[0], cpus = limits[1], pids = limits[2];
+        struct lp_exited ex;
+        if (!eof || !early_exit(s->sandbox_id, 2.0, &ex)) {
+                diag_set(d, -ETIMEDOUT, "", "the session's runner did not start%s",
+                         eof ? "" : " in time (the host may be overloaded)");
+                return;
+        }
+        if (ex.reason == LP_REASON_OOM)
+                diag_set(d, -EINVAL, "limits.memory_mb",
+                         "the sandbox ran out of memory before its runner was ready: limits.memory_mb %.0f is too "
+                         "little for this runtime",
+                         memory_mb);
+        else if (ex.reason == LP_REASON_PIDS)
+                diag_set(d, -EINVAL, "limits.pids",
+                         "the sandbox reached its process limit before its runner was ready: limits.pids %.0f is too "
+                         "few for this runtime",
+                         pids);
+        else if (ex.reason == LP_REASON_TIMEOUT)
+                diag_set(d, -EINVAL, "timeout_seconds",
+                         "the session's lifetime (timeout_seconds %.0f) ended before its runner was ready%s", ttl,
+                         cpus < 0.5 ? " (with few CPUs, limits.cpus, a runner takes longer to start)" : "");
+        else
+                diag_set(d, -ETIMEDOUT, "", "the session's runner exited (status %d) before it was ready",
+                         (int)ex.exit_code);
 }
 
 /* Read whole lines from the control socket into frames; returns the next frame, NULL on
@@ -245,7 +311,8 @@ static int send_frame(struct session *s, json_t *frame) {
 }
 
 /* Wait for a frame of `type` (discarding others), at most timeout_s. */
-static json_t *await_frame(struct session *s, const char *type, double timeout_s) {
+/* The next frame of a type, NULL at EOF (*eof_ret true) or after timeout_s. */
+static json_t *await_frame_or_eof(struct session *s, const char *type, double timeout_s, bool *eof_ret) {
         double until = now_seconds() + timeout_s;
         for (;;) {
                 bool eof = false;
@@ -257,11 +324,17 @@ static json_t *await_frame(struct session *s, const char *type, double timeout_s
                         continue;
                 }
                 double left = until - now_seconds();
+                if (eof_ret)
+                        *eof_ret = eof;
                 if (eof || left <= 0)
                         return NULL;
                 struct pollfd p = {.fd = s->ctl_fd, .events = POLLIN};
                 poll(&p, 1, (int)(left * 1000) + 1);
         }
+}
+
+static json_t *await_frame(struct session *s, const char *type, double timeout_s) {
+        return await_frame_or_eof(s, type, timeout_s, NULL);
 }
 
 static int env_blob(json_t *env, struct buf *out, uint32_t *count, struct diag *d) {
@@ -386,9 +459,14 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
         pthread_mutex_init(&s->exec_lock, NULL);
         buf_init(&s->ctl_in, CONTROL_LINE_MAX);
         const char *failed = NULL;
-        json_t *ready = await_frame(s, "ready", RUNNER_READY_TIMEOUT_S);
-        if (!ready)
-                failed = "the session's runner did not start";
+        bool eof = false;
+        json_t *ready = await_frame_or_eof(s, "ready", RUNNER_READY_TIMEOUT_S, &eof);
+        if (!ready) {
+                runner_failed(s, (const double[3]){sh->memory_mb, sh->cpus, sh->pids}, launcher_ttl, eof, d);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                return NULL;
+        }
         json_decref(ready);
         if (!failed) {
                 /* The runner starts the Node kernel from this source on the first JavaScript

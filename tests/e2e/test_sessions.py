@@ -290,6 +290,17 @@ def test_session_ttl(client, sessions):
     assert gone["ended_reason"] == "expired", "DELETE of an ended session keeps its reason"
 
 
+def test_a_lifetime_too_short_for_the_runner_is_the_callers_to_fix(client):
+    """A sandbox whose TTL ends before its runner is ready (a hundredth of a CPU cannot start
+    Python in a second) is a 400 naming timeout_seconds, not a 503 to retry forever."""
+    resp = client.post("/v1/sessions", json={"timeout_seconds": 1, "limits": {"cpus": 0.01}})
+    expect(resp, 400, "invalid_request", field="timeout_seconds")
+    assert "before its runner was ready" in resp.error["message"] and "limits.cpus" in resp.error["message"]
+    # The control: a second more and a whole CPU, and the same request is a session.
+    ok = expect(client.post("/v1/sessions", json={"timeout_seconds": 60, "limits": {"cpus": 1}}), 201).json
+    expect(client.delete("/v1/sessions/" + ok["id"]), 200)
+
+
 def test_idle_timeout_and_reads_are_not_activity(client, sessions):
     s = sessions.new(idle_timeout_seconds=2)
     start = time.monotonic()
