@@ -312,13 +312,13 @@ static json_t *target(struct call *c, json_t *args, char sid[40]) {
 
 static json_t *session_summary(json_t *doc) {
         json_t *limits = json_object_get(doc, "limits");
-        json_t *s = json_pack("{s:s, s:s, s:s, s:O, s:O, s:O}", "session_id",
+        json_t *s = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o}", "session_id",
                               json_string_value(json_object_get(doc, "id")) ?: "", "interpreter",
                               json_string_value(json_object_get(doc, "interpreter")) ?: "", "status",
                               json_string_value(json_object_get(doc, "status")) ?: "", "created_at",
                               json_object_get(doc, "created_at") ?: json_null(), "expires_at",
                               json_object_get(doc, "expires_at") ?: json_null(), "limits",
-                              limits ? limits : json_object());
+                              limits ? json_incref(limits) : json_object());
         json_t *idle = json_object_get(doc, "idle_timeout_seconds"), *exec = json_object_get(doc, "execution_timeout_seconds");
         if (json_is_integer(idle))
                 json_object_set(s, "idle_timeout_seconds", idle);
