@@ -240,8 +240,9 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_FILES;
         if (!strcmp(rest, "/commands"))
                 return R_COMMANDS;
-        if (!strncmp(rest, "/tasks/", 7) && strlen(rest + 7) < 64) {
-                snprintf(x->path, sizeof(x->path), "%s", rest + 7);
+        if (!strncmp(rest, "/tasks/", 7) && rest[7]) {
+                /* Task ids are short: a longer one is simply not found (404 task_not_found). */
+                snprintf(x->path, sizeof(x->path), "%s", strlen(rest + 7) < 64 ? rest + 7 : "");
                 return R_TASK;
         }
         if (!strcmp(rest, "/contexts"))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/utf8.h"
 #include "daemon/requests.h"
 
 #define ENV_MAX_ENTRIES 128
@@ -22,9 +23,16 @@ json_t *api_error(const char *code, const char *field, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        /* Messages quote what the caller sent (ids, paths, names): always one line of valid
+         * UTF-8, or the JSON could not be made at all (and the request would get no answer). */
+        utf8_one_line(msg);
         json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
-        if (field && *field)
-                json_object_set_new(e, "field", json_string(field));
+        if (field && *field) {
+                char f[4200];
+                snprintf(f, sizeof(f), "%s", field);
+                utf8_one_line(f);
+                json_object_set_new(e, "field", json_string(f));
+        }
         return json_pack("{s:o}", "error", e);
 }
 

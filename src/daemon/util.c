@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "common/utf8.h"
 #include "daemon/daemon.h"
 
 void random_id(const char *prefix, char *out, size_t cap) {
@@ -68,25 +69,6 @@ double now_seconds(void) {
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name) {
         int n = snprintf(out, cap, "%s/%s", dir, name);
         return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (1-4), 0 if invalid, -1 if cut short by end. */
-static int utf8_seq(const unsigned char *p, size_t n) {
-        if (p[0] < 0x80)
-                return 1;
-        int len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-        if (!len || (len == 2 && p[0] < 0xc2) || p[0] > 0xf4)
-                return 0;
-        for (int i = 1; i < len; i++) {
-                if ((size_t)i >= n)
-                        return -1;
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        }
-        if ((len == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (len == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
-            (len == 4 && p[0] == 0xf0 && p[1] < 0x90) || (len == 4 && p[0] == 0xf4 && p[1] >= 0x90))
-                return 0; /* overlong, surrogate, or beyond U+10FFFF */
-        return len;
 }
 
 json_t *utf8_string(const char *data, size_t len, bool keep_tail, size_t *consumed) {

@@ -55,6 +55,7 @@ def test_typescript_sdk_suite(node_deps, daemon, client, sdk_key):
     streaming, results and images, errors as data, timeouts, languages, contexts, commands
     and tasks, files, API errors, retries, interpreters, keys, secrets, tenants)."""
     env = dict(os.environ, AIRLOCK_URL="http://%s:%d" % (HOST, daemon.port), AIRLOCK_API_KEY=sdk_key,
+               AIRLOCK_OPERATOR_KEY=daemon.key,
                NODE_NO_WARNINGS="1", NPM_CONFIG_UPDATE_NOTIFIER="false", NO_COLOR="1")
     p = run(["npm", "test", "--prefix", str(SDK)], env=env, timeout=1500)
     out = output(p)

@@ -8,7 +8,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
 } from "@airlock/sdk";
-import { T, client, rejects, unique } from "./helpers.js";
+import { OPERATOR_KEY, T, client, rejects, unique } from "./helpers.js";
 
 describe("admin", () => {
   test("interpreters: create, get, list, update, use, delete", T, async () => {
@@ -70,24 +70,41 @@ describe("admin", () => {
     await rejects(c.interpreters.get(name), NotFoundError, { code: "interpreter_not_found" });
   });
 
-  test("keys: create, use, get, list, revoke; scopes are enforced", T, async () => {
+  test("keys: create, use, get, list, revoke; scopes and tenants are enforced", T, async () => {
     const c = client();
-    const tenant = `sdkts-${unique()}`.toLowerCase().slice(0, 60);
-    const key = await c.keys.create({ tenant, name: "sdk test key", scopes: ["sessions"] });
+    const key = await c.keys.create({ name: "sdk test key", scopes: ["sessions"] });
     assert.match(key.id, /^ak_[a-z0-9]{26}$/);
     assert.equal(key.token, `${key.id}.${key.secret}`);
     assert.deepEqual(key.scopes, ["sessions"]);
     assert.equal(key.revokedAt, null);
+    // Without a tenant, a key of the caller's own; another tenant's keys are the operator's to make.
+    const own = (await c.tenants.list()).map((t) => t.name);
+    assert.deepEqual(own, [key.tenant]);
+    await rejects(c.keys.create({ tenant: `sdkts-${unique()}`.toLowerCase().slice(0, 60) }), PermissionDeniedError, {
+      status: 403,
+      code: "forbidden",
+    });
 
     const theirs = client({ apiKey: key.token });
     const s = await theirs.sessions.create();
     try {
-      assert.equal(s.info.tenant, tenant);
-      // Another tenant's session is simply not found.
-      await rejects(c.sessions.get(s.id), NotFoundError, { code: "session_not_found" });
+      assert.equal(s.info.tenant, key.tenant);
       await rejects(theirs.keys.list(), PermissionDeniedError, { status: 403, code: "forbidden" });
     } finally {
       await s.stop();
+    }
+
+    // The operator's key makes a key of another tenant, whose sessions this tenant can't see.
+    const operator = client({ apiKey: OPERATOR_KEY });
+    const other = await operator.keys.create({ tenant: `sdkts-${unique()}`.toLowerCase().slice(0, 60), scopes: ["sessions"] });
+    const otherClient = client({ apiKey: other.token });
+    const o = await otherClient.sessions.create();
+    try {
+      await rejects(c.sessions.get(o.id), NotFoundError, { code: "session_not_found" });
+      await rejects(c.keys.get(other.id), NotFoundError, { code: "key_not_found" });
+    } finally {
+      await o.stop();
+      await operator.keys.revoke(other.id);
     }
 
     assert.equal((await c.keys.get(key.id)).name, "sdk test key");
@@ -113,13 +130,21 @@ describe("admin", () => {
     await rejects(c.secrets.get(name), NotFoundError, { code: "secret_not_found" });
   });
 
-  test("tenants: get, list, setQuota", T, async () => {
+  test("tenants: get, list, setQuota (the operator's)", T, async () => {
     const c = client();
+    const [own] = await c.tenants.list();
+    assert.ok(own !== undefined);
+    assert.equal((await c.tenants.get(own.name)).name, own.name);
+    await rejects(c.tenants.setQuota(own.name, { maxSessions: 100000, maxMemoryMb: 16777216 }), PermissionDeniedError, {
+      status: 403,
+    });
+    const operator = client({ apiKey: OPERATOR_KEY });
     const tenant = `sdkts-q-${unique()}`.toLowerCase().slice(0, 60);
-    const set = await c.tenants.setQuota(tenant, { maxSessions: 3, maxMemoryMb: 2048 });
+    const set = await operator.tenants.setQuota(tenant, { maxSessions: 3, maxMemoryMb: 2048 });
     assert.deepEqual(set, { name: tenant, maxSessions: 3, maxMemoryMb: 2048, sessions: 0, memoryMb: 0 });
-    assert.equal((await c.tenants.get(tenant)).maxSessions, 3);
-    assert.ok((await c.tenants.list()).some((t) => t.name === tenant));
+    assert.equal((await operator.tenants.get(tenant)).maxSessions, 3);
+    assert.ok((await operator.tenants.list()).some((t) => t.name === tenant));
+    await rejects(c.tenants.get(tenant), PermissionDeniedError, { status: 403 });
   });
 
   test("the daemon is ready", T, async () => {

@@ -1,6 +1,8 @@
 /**
  * Shared by the tests: they run against a real daemon named by AIRLOCK_URL and
- * AIRLOCK_API_KEY (an admin key: the interpreter, key and secret tests need one). Without
+ * AIRLOCK_API_KEY (an admin key of a tenant of the tests' own: the interpreter, key and
+ * secret tests need one), and AIRLOCK_OPERATOR_KEY (an admin key of tenant default, for
+ * what only the operator may do: quotas, other tenants' keys). Without
  * them every test file fails at once, loudly; nothing is skipped.
  */
 import { Airlock, type ClientOptions, type Session, type SessionCreateParams } from "@airlock/sdk";
@@ -15,6 +17,8 @@ function required(name: string): string {
 
 export const URL_ = required("AIRLOCK_URL");
 export const KEY = required("AIRLOCK_API_KEY");
+/** The operator's key (an admin key of tenant `default`): only it sets quotas and acts across tenants. */
+export const OPERATOR_KEY = required("AIRLOCK_OPERATOR_KEY");
 
 /** Per test: sandboxes on a shared 2-core machine can be slow, but never this slow. */
 export const T = { timeout: 240_000 };
