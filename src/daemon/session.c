@@ -1068,13 +1068,9 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                         break;
                 }
                 poll(p, 3, (int)(left * 1000) + 1);
-                drain(s->out_fd, &out, exec_id, sink, &listening);
-                drain(s->err_fd, &err, exec_id, sink, &listening);
-                if (!capped && out.text.len + out.dropped + err.text.len + err.dropped > EXEC_OUTPUT_LIMIT) {
-                        /* A flood: the sandbox is killed and the EOF below reports it. */
-                        capped = true;
-                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_OUTPUT_LIMIT);
-                }
+                /* Frames before pipes: the runner sends a value only once the pipes are empty
+                 * (we have read what was printed before it), so output waiting in a pipe
+                 * together with a frame was printed after that frame and goes after it. */
                 bool eof = false;
                 json_t *f;
                 while (!finished && (f = next_frame(s, &eof))) {
@@ -1123,6 +1119,13 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                                 finished = true;
                         }
                         json_decref(f);
+                }
+                drain(s->out_fd, &out, exec_id, sink, &listening);
+                drain(s->err_fd, &err, exec_id, sink, &listening);
+                if (!capped && out.text.len + out.dropped + err.text.len + err.dropped > EXEC_OUTPUT_LIMIT) {
+                        /* A flood: the sandbox is killed and the EOF below reports it. */
+                        capped = true;
+                        launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_OUTPUT_LIMIT);
                 }
                 if (!finished && eof) {
                         /* The runner is gone: the launcher tells us why (EXITED). */
