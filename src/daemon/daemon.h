@@ -178,8 +178,12 @@ struct session;
  * execution goes on; only the streaming stops). */
 struct exec_sink {
         int (*event)(void *ctx, const char *type, json_t *data);
+        /* Called every EXEC_KEEPALIVE_S seconds while the execution runs (NULL: never), so
+         * that a quiet execution keeps its stream alive through proxies and idle timeouts. */
+        void (*keepalive)(void *ctx);
         void *ctx;
 };
+#define EXEC_KEEPALIVE_S 15.0
 
 struct exec_req {
         const char *code;

@@ -479,11 +479,18 @@ static int sse_event(void *ctx, const char *type, json_t *data) {
         return sse_write(((struct sse_job *)ctx)->fd, type, data);
 }
 
+/* An SSE comment: clients ignore it; proxies and idle timers see a live stream. A client
+ * that has gone shows up at the next event (the execution runs on regardless). */
+static void sse_keepalive(void *ctx) {
+        static const char line[] = ": keep-alive\n\n";
+        (void)write_all(((struct sse_job *)ctx)->fd, line, sizeof(line) - 1);
+}
+
 /* Runs the execution and writes its events; the final event is always exactly one `end`
  * carrying the same object a non-streaming execute returns (or an error object). */
 static void *sse_worker(void *arg) {
         struct sse_job *j = arg;
-        struct exec_sink sink = {.event = sse_event, .ctx = j};
+        struct exec_sink sink = {.event = sse_event, .keepalive = sse_keepalive, .ctx = j};
         struct exec_req er = {.code = j->code,
                               .code_len = j->code_len,
                               .context = j->context[0] ? j->context : NULL,

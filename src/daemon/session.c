@@ -1047,8 +1047,13 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         trace_attr("airlock.execution_id", exec_id);
         int r = frame ? send_frame(s, frame) : -ENOMEM;
         json_decref(frame);
+        double keepalive_at = now_seconds() + EXEC_KEEPALIVE_S;
         while (r == 0 && !finished) {
                 struct pollfd p[3] = {{s->ctl_fd, POLLIN, 0}, {s->out_fd, POLLIN, 0}, {s->err_fd, POLLIN, 0}};
+                if (listening && sink->keepalive && now_seconds() >= keepalive_at) {
+                        sink->keepalive(sink->ctx);
+                        keepalive_at = now_seconds() + EXEC_KEEPALIVE_S;
+                }
                 double left = deadline - now_seconds();
                 if (left <= 0) {
                         if (!interrupted) {
@@ -1067,7 +1072,10 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                         state_kept = false;
                         break;
                 }
-                poll(p, 3, (int)(left * 1000) + 1);
+                double wake = listening && sink->keepalive && keepalive_at - now_seconds() < left
+                                      ? keepalive_at - now_seconds()
+                                      : left;
+                poll(p, 3, wake > 0 ? (int)(wake * 1000) + 1 : 0);
                 /* Frames before pipes: the runner sends a value only once the pipes are empty
                  * (we have read what was printed before it), so output waiting in a pipe
                  * together with a frame was printed after that frame and goes after it. */

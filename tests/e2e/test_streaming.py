@@ -70,3 +70,25 @@ def test_streaming_to_missing_or_ended_sessions(client, sessions):
     conn.request("POST", "/v1/sessions/%s/execute" % sid, body=b'{"code": "1"}', headers=headers)
     assert conn.getresponse().status == 409
     conn.close()
+
+
+def test_a_quiet_execution_keeps_its_stream_alive(client, sid):
+    """Every 15 s without output the stream carries an SSE comment (`: keep-alive`), so that
+    proxies and clients with idle-read timeouts don't cut a long, silent execution."""
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=12)  # < 15 s: needs the comment
+    body = json.dumps({"code": "import time\ntime.sleep(16.5)\n'woke'"}).encode()
+    conn.request("POST", "/v1/sessions/%s/execute" % sid, body=body, headers={
+        "Authorization": "Bearer " + client.key, "Content-Type": "application/json",
+        "Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    start, lines = time.monotonic(), []
+    conn.sock.settimeout(20)  # the headers came at once; from here the comment must arrive within 20 s
+    for raw in resp:
+        lines.append((raw.decode().rstrip("\n"), time.monotonic() - start))
+    conn.close()
+    comments = [(l, t) for l, t in lines if l.startswith(":")]
+    assert comments and comments[0][0] == ": keep-alive", lines
+    assert comments[0][1] < 16, "the comment came with the end, not while the code slept: %r" % lines
+    assert [l for l, _ in lines if l.startswith("event: ")] == ["event: result", "event: end"]
+    assert lines.index(comments[0]) < [l for l, _ in lines].index("event: result")
