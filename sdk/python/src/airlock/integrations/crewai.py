@@ -17,11 +17,11 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 try:
     from crewai.tools import BaseTool
-    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
 except ImportError as exc:  # pragma: no cover - depends on the environment
     from ._common import missing_extra
 
@@ -30,14 +30,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .._client import Airlock
 from .._models import Execution
 from ._common import TOOL_DESCRIPTION, SessionPool, result_text
+from ._schema import RunCodeInput
 
 __all__ = ["AirlockCodeTool"]
-
-
-class RunCodeInput(BaseModel):
-    code: str = Field(description="The code to run, as one notebook cell.")
-    language: Literal["python", "javascript", "typescript", "bash"] = Field(
-        default="python", description="The language of the code.")
 
 
 class AirlockCodeTool(BaseTool):

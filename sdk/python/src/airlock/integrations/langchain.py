@@ -24,7 +24,7 @@ try:
     from langchain_core.callbacks import CallbackManagerForToolRun
     from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
-    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
 except ImportError as exc:  # pragma: no cover - depends on the environment
     from ._common import missing_extra
 
@@ -32,14 +32,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .._client import Airlock
 from ._common import TOOL_DESCRIPTION, SessionPool, images, result_text
+from ._schema import RunCodeInput
 
 __all__ = ["AirlockCodeTool"]
-
-
-class RunCodeInput(BaseModel):
-    code: str = Field(description="The code to run, as one notebook cell.")
-    language: Literal["python", "javascript", "typescript", "bash"] = Field(
-        default="python", description="The language of the code.")
 
 
 class AirlockCodeTool(BaseTool):

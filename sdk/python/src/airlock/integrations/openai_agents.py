@@ -17,11 +17,10 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 try:
     from agents import FunctionTool, RunContextWrapper, ToolOutputImage, ToolOutputText
-    from pydantic import BaseModel, ConfigDict, Field
 except ImportError as exc:  # pragma: no cover - depends on the environment
     from ._common import missing_extra
 
@@ -29,15 +28,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .._client import Airlock
 from ._common import TOOL_DESCRIPTION, SessionPool, images, result_text
+from ._schema import StrictRunCodeInput
 
 __all__ = ["AirlockCodeTool", "airlock_code_tool"]
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(description="The code to run, as one notebook cell.")
-    language: Literal["python", "javascript", "typescript", "bash"] = Field(
-        description="The language of the code: python unless you need another.")
 
 
 class AirlockCodeTool:
@@ -47,7 +40,7 @@ class AirlockCodeTool:
                  execution_timeout: float | None = None, name: str = "airlock_run_code") -> None:
         self.pool = SessionPool(client, session_options=session_options)
         self.execution_timeout = execution_timeout
-        schema = _Args.model_json_schema()
+        schema = StrictRunCodeInput.model_json_schema()
         schema["additionalProperties"] = False
         self.tool = FunctionTool(name=name, description=TOOL_DESCRIPTION, params_json_schema=schema,
                                  on_invoke_tool=self._invoke, strict_json_schema=True)
@@ -65,7 +58,7 @@ class AirlockCodeTool:
     async def _invoke(self, ctx: RunContextWrapper[Any], arguments: str) -> list[Any]:
         import asyncio
 
-        args = _Args.model_validate(json.loads(arguments or "{}"))
+        args = StrictRunCodeInput.model_validate(json.loads(arguments or "{}"))
         return await asyncio.to_thread(self.run, ctx, args.code, args.language)
 
     def close(self) -> None:
