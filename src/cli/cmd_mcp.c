@@ -24,6 +24,16 @@
 #define LINE_MAX_BYTES (24u << 20) /* the daemon's own limit for one POST */
 #define END_TIMEOUT_S 10L
 
+/* SIGTERM, SIGINT or SIGHUP: the client is closing us. Reading stops (the handler is
+ * installed without SA_RESTART) and the MCP session is ended as at EOF, so its default
+ * sandbox does not wait for the idle timeout. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
 static const char mcp_usage[] =
         "usage: airlock mcp [options]\n"
         "\n"
@@ -80,7 +90,7 @@ static int next_line(struct reader *r, struct buf *line) {
                 }
                 char chunk[65536];
                 ssize_t got = read(STDIN_FILENO, chunk, sizeof(chunk));
-                if (got < 0 && errno == EINTR)
+                if (got < 0 && errno == EINTR && !stop_requested)
                         continue;
                 if (got <= 0) {
                         r->eof = true;
@@ -144,7 +154,7 @@ static void learn(struct bridge *b, const struct api_raw_reply *rep) {
                 return;
         snprintf(b->session, sizeof(b->session), "%s", rep->header);
         json_error_t e;
-        json_t *j = json_loadb(rep->body.data ? rep->body.data : "", rep->body.len, 0, &e);
+        json_t *j = json_loadb(rep->body.data ? rep->body.data : "", rep->body.len, JSON_ALLOW_NUL, &e);
         const char *v = json_string_value(json_object_get(json_object_get(j, "result"), "protocolVersion"));
         snprintf(b->version, sizeof(b->version), "%s", v && strlen(v) < sizeof(b->version) ? v : "");
         json_decref(j);
@@ -175,8 +185,10 @@ static bool start_again(struct bridge *b) {
 /* One message from the client: relay it, and its answer. < 0 when standard output fails. */
 static int relay(struct bridge *b, const char *line, size_t len) {
         json_error_t e;
-        json_t *msg = json_loadb(line, len, JSON_DECODE_ANY, &e); /* to know its id; the daemon judges it */
+        json_t *msg = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e); /* to know its id; the daemon judges it */
         json_t *id = json_is_object(msg) && json_object_get(msg, "method") ? json_object_get(msg, "id") : NULL;
+        /* A notification is never answered (JSON-RPC 2.0 §4.1), not even with an error. */
+        bool notification = json_is_object(msg) && json_object_get(msg, "method") && !id;
         bool is_init = id && !strcmp(json_string_value(json_object_get(msg, "method")) ?: "", "initialize");
         if (is_init) {
                 free(b->init);
@@ -188,7 +200,10 @@ static int relay(struct bridge *b, const char *line, size_t len) {
         struct api_raw_reply rep;
         int r = 0;
         if (post(b, line, len, !is_init, &rep) != 0) {
-                r = emit_error(id, -32000, "cannot reach the Airlock daemon: %s", rep.error);
+                if (notification)
+                        fprintf(stderr, "airlock mcp: a notification was lost: %s\n", rep.error);
+                else
+                        r = emit_error(id, -32000, "cannot reach the Airlock daemon: %s", rep.error);
                 json_decref(msg);
                 return r;
         }
@@ -202,9 +217,12 @@ static int relay(struct bridge *b, const char *line, size_t len) {
         }
         if (is_init)
                 learn(b, &rep);
-        json_t *answer = rep.body.len ? json_loadb(rep.body.data, rep.body.len, 0, &e) : NULL;
+        json_t *answer = rep.body.len ? json_loadb(rep.body.data, rep.body.len, JSON_ALLOW_NUL, &e) : NULL;
         bool rpc = (json_is_object(answer) && json_object_get(answer, "jsonrpc")) || json_is_array(answer);
-        if (rpc) {
+        if (notification) {
+                if (rep.status / 100 != 2)
+                        fprintf(stderr, "airlock mcp: the daemon refused a notification (HTTP %ld)\n", rep.status);
+        } else if (rpc) {
                 /* An error the daemon gave before it could read the id is still this request's. */
                 if (id && json_is_object(answer) && json_is_null(json_object_get(answer, "id")))
                         json_object_set(answer, "id", id);
@@ -262,14 +280,21 @@ int cmd_mcp(int argc, char **argv) {
         if (r)
                 return r;
         signal(SIGPIPE, SIG_IGN); /* a client gone is a write error, handled */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         struct reader in = {.eof = false};
         struct buf line;
         buf_init(&in.pending, LINE_MAX_BYTES + 65536);
         buf_init(&line, LINE_MAX_BYTES);
         int status = 0;
-        for (;;) {
+        while (!stop_requested) {
                 int got = next_line(&in, &line);
-                if (got == 0)
+                if (got == 0 || stop_requested)
                         break;
                 if (got == -ENOMEM) {
                         fprintf(stderr, "airlock mcp: out of memory\n");

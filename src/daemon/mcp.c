@@ -45,29 +45,40 @@ static struct {
 /* ---- the table of MCP sessions ---- */
 
 /* A new MCP session for who; -EAGAIN when the table is full. When the key has
- * MCP_SESSIONS_PER_KEY already, its least recently used one ends to make room (its
- * default session, if any, is in *evicted for the caller to stop). */
+ * MCP_SESSIONS_PER_KEY already (or its tenant MCP_SESSIONS_PER_TENANT), its (the tenant's)
+ * least recently used one ends to make room (its default session, if any, is in *evicted
+ * for the caller to stop). */
 static int table_add(const struct identity *who, const char *version, char id[40], struct mcp_session *evicted) {
         memset(evicted, 0, sizeof(*evicted));
         pthread_mutex_lock(&M.lock);
-        struct mcp_session *free_slot = NULL, *oldest = NULL;
-        int mine = 0;
+        struct mcp_session *free_slot = NULL, *oldest = NULL, *tenant_oldest = NULL;
+        int mine = 0, tenants = 0;
         for (size_t i = 0; i < MCP_SESSIONS_MAX; i++) {
                 struct mcp_session *e = &M.s[i];
                 if (!e->used) {
                         free_slot = free_slot ? free_slot : e;
                         continue;
                 }
+                if (strcmp(e->who.tenant, who->tenant) != 0)
+                        continue;
+                tenants++;
+                if (!tenant_oldest || e->last_used < tenant_oldest->last_used)
+                        tenant_oldest = e;
                 if (strcmp(e->who.key_id, who->key_id) != 0)
                         continue;
                 mine++;
                 if (!oldest || e->last_used < oldest->last_used)
                         oldest = e;
         }
-        if (mine >= MCP_SESSIONS_PER_KEY && oldest) {
-                *evicted = *oldest;
-                memset(oldest, 0, sizeof(*oldest));
-                free_slot = oldest;
+        /* Room is made within the key, then within the tenant: a tenant can mint keys of
+         * its own, so only a cap per tenant keeps one tenant from filling the table. */
+        struct mcp_session *victim = mine >= MCP_SESSIONS_PER_KEY && oldest               ? oldest
+                                     : tenants >= MCP_SESSIONS_PER_TENANT && tenant_oldest ? tenant_oldest
+                                                                                           : NULL;
+        if (victim) {
+                *evicted = *victim;
+                memset(victim, 0, sizeof(*victim));
+                free_slot = victim;
         }
         if (!free_slot) {
                 pthread_mutex_unlock(&M.lock);
@@ -264,8 +275,10 @@ static json_t *target(struct call *c, json_t *args, char sid[40]) {
                         snprintf(sid, 40, "%s", given);
                 return err;
         }
-        char seen[40]; /* c->s.default_sid changes below */
-        snprintf(seen, sizeof(seen), "%s", c->s.default_sid);
+        char seen[40]; /* the table's, not our copy: another request may have made one since */
+        struct mcp_session now;
+        snprintf(seen, sizeof(seen), "%s",
+                 table_get(c->s.id, c->s.who.key_id, &now) ? now.default_sid : c->s.default_sid);
         if (seen[0] && session_exists(seen)) {
                 snprintf(sid, 40, "%s", seen);
                 return NULL;
@@ -419,11 +432,32 @@ static json_t *list_sessions(struct call *c) {
         return tool_result(content, structured, false);
 }
 
-static void section(struct buf *b, const char *label, const char *text) {
-        if (!text || !*text)
+/* A labelled part of a tool's text. Output may hold NUL bytes (binary data printed): they
+ * are shown as \0, not allowed to end the text early. */
+static void section_n(struct buf *b, const char *label, const char *text, size_t n) {
+        if (!text || !n)
                 return;
-        size_t n = strlen(text);
-        (void)buf_printf(b, "%s%s:\n%s%s", b->len ? "\n" : "", label, text, text[n - 1] == '\n' ? "" : "\n");
+        (void)buf_printf(b, "%s%s:\n", b->len ? "\n" : "", label);
+        for (size_t i = 0; i < n;) {
+                const char *nul = memchr(text + i, '\0', n - i);
+                size_t run = nul ? (size_t)(nul - (text + i)) : n - i;
+                (void)buf_append(b, text + i, run);
+                i += run;
+                if (nul) {
+                        (void)buf_append(b, "\\0", 2);
+                        i++;
+                }
+        }
+        if (text[n - 1] != '\n')
+                (void)buf_append(b, "\n", 1);
+}
+
+static void section(struct buf *b, const char *label, const char *text) {
+        section_n(b, label, text, text ? strlen(text) : 0);
+}
+
+static void section_json(struct buf *b, const char *label, json_t *str) {
+        section_n(b, label, json_string_value(str), json_string_length(str));
 }
 
 static const char *killed_text(const char *reason) {
@@ -449,8 +483,8 @@ static json_t *execution_result(struct call *c, const char *sid, json_t *out) {
         (void)buf_printf(&b, "%s", c->note);
         size_t note_len = b.len;
         const char *status = json_string_value(json_object_get(out, "status")) ?: "error";
-        section(&b, "stdout", json_string_value(json_object_get(out, "stdout")));
-        section(&b, "stderr", json_string_value(json_object_get(out, "stderr")));
+        section_json(&b, "stdout", json_object_get(out, "stdout"));
+        section_json(&b, "stderr", json_object_get(out, "stderr"));
         json_t *content = json_array(), *images = json_array(), *charts = json_array();
         json_array_append_new(content, json_null()); /* the text block, made last */
         size_t i, figures = 0;
@@ -479,7 +513,7 @@ static json_t *execution_result(struct call *c, const char *sid, json_t *out) {
                         (void)buf_printf(&b, "%s[SVG image, returned as a resource: %s]\n", b.len > note_len ? "\n" : "",
                                          uri);
                 } else {
-                        section(&b, "result", json_string_value(json_object_get(res, "text/plain")));
+                        section_json(&b, "result", json_object_get(res, "text/plain"));
                 }
                 /* The structured record keeps everything but the image bytes. */
                 json_object_del(res, "image/png");
@@ -588,8 +622,8 @@ static json_t *run_command(struct call *c, json_t *args) {
                 (void)buf_printf(&b, "exit code %lld\n", (long long)json_integer_value(code));
         else
                 (void)buf_printf(&b, "ended by signal %lld\n", (long long)json_integer_value(sig));
-        section(&b, "stdout", json_string_value(json_object_get(out, "stdout")));
-        section(&b, "stderr", json_string_value(json_object_get(out, "stderr")));
+        section_json(&b, "stdout", json_object_get(out, "stdout"));
+        section_json(&b, "stderr", json_object_get(out, "stderr"));
         for (int k = 0; k < 2; k++) {
                 json_int_t dropped = json_integer_value(json_object_get(out, k ? "stderr_dropped_bytes" : "stdout_dropped_bytes"));
                 if (dropped > 0)

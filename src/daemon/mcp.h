@@ -15,6 +15,7 @@
 
 #define MCP_SESSIONS_MAX 4096       /* MCP sessions in memory, all keys together */
 #define MCP_SESSIONS_PER_KEY 256    /* past it, the key's least recently used one goes */
+#define MCP_SESSIONS_PER_TENANT 1024 /* past it, the tenant's least recently used one goes */
 #define MCP_IDLE_SECONDS (8 * 3600) /* an MCP session unused this long ends */
 
 struct mcp_request {

@@ -146,41 +146,28 @@ bool mcp_origin_allowed(const char *origin, const char *allowed) {
 
 /* ---- JSON-RPC messages ---- */
 
-/* The deepest nesting of arrays and objects in body (strings skipped), up to limit + 1:
- * checked before parsing, so that no parser recursion depends on the sender. */
-static int nesting(const char *body, size_t len, int limit) {
-        int depth = 0, deepest = 0;
-        bool in_string = false;
-        for (size_t i = 0; i < len && deepest <= limit; i++) {
-                char c = body[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"') {
-                        in_string = true;
-                } else if (c == '{' || c == '[') {
-                        if (++depth > deepest)
-                                deepest = depth;
-                } else if (c == '}' || c == ']') {
-                        depth--;
-                }
-        }
-        return deepest;
-}
-
 json_t *mcp_parse(const char *body, size_t len, char *why, size_t cap) {
         if (!body || len == 0) {
                 snprintf(why, cap, "the body is empty: send one JSON-RPC message");
                 return NULL;
         }
-        if (nesting(body, len, MCP_DEPTH_MAX) > MCP_DEPTH_MAX) {
+        /* Checked before parsing: no parser recursion depends on the sender, and a body of
+         * millions of tiny values (~40 bytes of memory each once parsed) is refused before
+         * it costs hundreds of megabytes. Tool arguments are a few values; code and files
+         * are one string each. */
+        struct json_shape sh;
+        json_shape_of(body, len, &sh);
+        if (sh.deepest > MCP_DEPTH_MAX) {
                 snprintf(why, cap, "JSON nested deeper than %d levels", MCP_DEPTH_MAX);
                 return NULL;
         }
+        if (sh.separators >= MCP_VALUES_MAX) {
+                snprintf(why, cap, "more than %d JSON values in one message", MCP_VALUES_MAX);
+                return NULL;
+        }
         json_error_t e;
-        json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+        /* NUL is valid JSON (\u0000): file contents and code may hold it. */
+        json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
         if (!j)
                 snprintf(why, cap, "not valid JSON: %s (line %d, column %d)", e.text, e.line, e.column);
         return j;
@@ -596,6 +583,12 @@ static int check_arg(const struct arg *a, json_t *v, char *why, size_t cap) {
         }
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
+        /* NUL is data only in code and file contents (carried with their lengths); anywhere
+         * else it would cut the value short where C reads it. */
+        if (memchr(s, '\0', n) && strcmp(a->name, "code") != 0 && strcmp(a->name, "content") != 0) {
+                snprintf(why, cap, "'%s' must not contain NUL characters", a->name);
+                return -EINVAL;
+        }
         bool ok = true;
         const char *expected = "";
         switch (a->kind) {

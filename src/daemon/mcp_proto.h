@@ -10,6 +10,7 @@
 
 #define MCP_BODY_MAX (24u << 20) /* a POST: 16 MiB of code, or ~17 MiB of file as base64 */
 #define MCP_DEPTH_MAX 64          /* JSON nesting, as for the REST API */
+#define MCP_VALUES_MAX 65536      /* JSON values (keys, elements) in one message */
 #define MCP_BATCH_MAX 32          /* messages in one JSON-RPC batch (2025-03-26 only) */
 #define MCP_ID_MAX 256            /* bytes of a request id that is a string */
 #define MCP_METHOD_MAX 128

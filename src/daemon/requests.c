@@ -95,12 +95,10 @@ static json_t *check_string_map(json_t *obj, const char *name, size_t max_keys) 
         return NULL;
 }
 
-/* How deeply nested in objects/arrays the byte at pos is (strings respected): names a
- * duplicated key only when it is a top-level field, never a wrong one. */
-static int object_depth_at(const char *body, size_t pos) {
-        int depth = 0;
+void json_shape_of(const char *body, size_t len, struct json_shape *ret) {
+        memset(ret, 0, sizeof(*ret));
         bool in_string = false;
-        for (size_t i = 0; i < pos; i++) {
+        for (size_t i = 0; i < len; i++) {
                 char c = body[i];
                 if (in_string) {
                         if (c == '\\')
@@ -110,12 +108,22 @@ static int object_depth_at(const char *body, size_t pos) {
                 } else if (c == '"') {
                         in_string = true;
                 } else if (c == '{' || c == '[') {
-                        depth++;
+                        if (++ret->depth > ret->deepest)
+                                ret->deepest = ret->depth;
                 } else if (c == '}' || c == ']') {
-                        depth--;
+                        ret->depth--;
+                } else if (c == ',' || c == ':') {
+                        ret->separators++;
                 }
         }
-        return depth;
+}
+
+/* How deeply nested in objects/arrays the byte at pos is (strings respected): names a
+ * duplicated key only when it is a top-level field, never a wrong one. */
+static int object_depth_at(const char *body, size_t pos) {
+        struct json_shape sh;
+        json_shape_of(body, pos, &sh);
+        return sh.depth;
 }
 
 static json_t *check_env(json_t *env) {

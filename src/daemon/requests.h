@@ -37,6 +37,16 @@ bool request_valid_time(const char *t);
 /* Tenant names: 1 to 64 of [a-z0-9-], not starting with '-'. */
 bool request_valid_tenant(const char *s);
 /* POST /v1/keys: {tenant?, name?, scopes?}; PUT /v1/tenants/{name}: {max_sessions, max_memory_mb}. */
+/* The shape of JSON text, scanned without parsing it (strings skipped): the nesting depth
+ * at its end, the deepest nesting, and the commas and colons outside strings (about the
+ * number of values and keys). To refuse, before a parser allocates, what is too deep or has
+ * too many values. */
+struct json_shape {
+        int depth, deepest;
+        size_t separators;
+};
+void json_shape_of(const char *body, size_t len, struct json_shape *ret);
+
 int request_key_create(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 int request_tenant_put(const char *body, size_t len, json_t **ret_req, json_t **ret_err);
 int request_command(const char *body, size_t len, json_t **ret_req, json_t **ret_err);

@@ -254,7 +254,8 @@ static json_t *next_frame(struct session *s, bool *eof) {
                 if (nl) {
                         size_t n = (size_t)(nl - s->ctl_in.data);
                         json_error_t err;
-                        json_t *f = json_loadb(s->ctl_in.data, n, JSON_REJECT_DUPLICATES, &err);
+                        /* JSON_ALLOW_NUL: a command's output may hold NUL bytes (\u0000). */
+                        json_t *f = json_loadb(s->ctl_in.data, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
                         memmove(s->ctl_in.data, nl + 1, s->ctl_in.len - n - 1);
                         s->ctl_in.len -= n + 1;
                         if (f)

@@ -102,3 +102,20 @@ def test_an_execution_timeout_leaves_background_tasks_alone(client, sid):
     assert ex["status"] == "timeout" and ex["state_kept"] is True, ex
     t = expect(client.get("/v1/sessions/%s/tasks/%s" % (sid, task["task_id"])), 200).json
     assert t["status"] == "running", t
+
+
+def test_output_with_nul_bytes_comes_back_at_once(client, sid):
+    """Binary output (cat of a binary file) holds NUL bytes: the runner's frame carries them as
+    \\u0000 and the daemon reads them (it once dropped the frame and waited 90 s for it)."""
+    start = time.monotonic()
+    resp = expect(client.post("/v1/sessions/%s/commands" % sid, json={"command": "printf 'a\\0b\\n'; printf 'e\\0' >&2"}), 200)
+    assert time.monotonic() - start < 30
+    assert resp.json["stdout"] == "a\x00b\n" and resp.json["stderr"] == "e\x00" and resp.json["exit_code"] == 0
+    task = expect(client.post("/v1/sessions/%s/commands" % sid, json={"command": "printf 'x\\0y'", "background": True}),
+                  202).json["task_id"]
+    for _ in range(100):
+        t = expect(client.get("/v1/sessions/%s/tasks/%s" % (sid, task)), 200).json
+        if t["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert t["status"] == "exited" and t["stdout"] == "x\x00y", t

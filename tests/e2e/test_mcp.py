@@ -587,6 +587,59 @@ def test_configured_origins():
 # --- the stdio bridge's own behaviour ----------------------------------------------------------
 
 
+def test_a_tenant_cannot_fill_the_table_for_others(client):
+    """A tenant can mint keys of its own, so MCP sessions are capped per tenant too (1024):
+    past it the tenant's least recently used one ends, and other tenants still get in."""
+    tokens = [expect(client.post("/v1/keys", json={"tenant": "mcp-flood"}), 201).json["token"] for _ in range(5)]
+    flooders = [client.with_key(t) for t in tokens]
+    first = initialize(flooders[0])
+    made = [first]
+    for k in flooders:
+        for _ in range(210):  # 5 x 210 = 1050 > 1024, each key under its own 256
+            made.append(initialize(k))
+    rpc_error(rpc(flooders[0], {"jsonrpc": "2.0", "id": 1, "method": "ping"}, first), 404, -32001)
+    rpc_ok(flooders[-1], made[-1], "ping")
+    other = client.with_key(expect(client.post("/v1/keys", json={"tenant": "mcp-other"}), 201).json["token"])
+    sid = initialize(other)
+    rpc_ok(other, sid, "ping")
+    end(other, sid)
+
+
+def test_nul_characters_are_data(client):
+    """\u0000 in code, file contents and output is data: it round-trips, shows as \\0 in text,
+    and is refused where it would cut a value short (paths, commands)."""
+    sid = initialize(client)
+    w = rpc_ok(client, sid, "tools/call", {"name": "write_file", "arguments": {"path": "nul.bin", "content": "a\u0000b"}})
+    assert not w["isError"], w
+    r = rpc_ok(client, sid, "tools/call", {"name": "run_code", "arguments": {
+        "code": "data = open('nul.bin', 'rb').read()\nprint(data)\nprint('x\\x00y')\nprint('after')"}})
+    assert not r["isError"], r
+    assert r["structuredContent"]["stdout"] == "b'a\\x00b'\nx\u0000y\nafter\n"
+    assert "x\\0y\nafter" in text_of(r), text_of(r)  # not cut at the NUL
+    cmd = rpc_ok(client, sid, "tools/call", {"name": "run_command", "arguments": {"command": "printf 'p\\0q'"}})
+    assert cmd["structuredContent"]["stdout"] == "p\u0000q" and not cmd["isError"], cmd
+    bad = rpc_ok(client, sid, "tools/call", {"name": "read_file", "arguments": {"path": "nul\u0000.bin"}})
+    assert bad["isError"] and "NUL" in text_of(bad), bad
+    end(client, sid)
+
+
+def test_a_flood_of_tiny_values_is_refused_before_parsing(client):
+    sid = initialize(client)
+    body = '{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":[' + ",".join(["0"] * 70000) + "]}}"
+    msg = rpc_error(rpc(client, body, sid), 400, -32700)
+    assert "65536" in msg, msg
+    end(client, sid)
+
+
+def test_stdio_bridge_never_answers_a_notification(daemon):
+    rc, answers, err = _bridge(daemon, daemon.key, [
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',  # no session yet: the daemon refuses it
+        '{"jsonrpc":"2.0","id":9,"method":"ping"}'])
+    assert rc == 0
+    assert [a.get("id") for a in answers] == [9], answers  # the refusal is on stderr only
+    assert "notification" in err
+
+
 def _bridge(daemon, key, lines, timeout=120):
     proc = subprocess.run([str(AIRLOCK), "mcp"], input="".join(line + "\n" for line in lines).encode(),
                           capture_output=True, timeout=timeout,
