@@ -146,11 +146,22 @@ static json_t *check_env(json_t *env) {
         return NULL;
 }
 
+#define BODY_DEPTH_MAX 64
+#define BODY_VALUES_MAX 65536
+
 static json_t *parse_body(const char *body, size_t len, json_t **ret) {
         if (len == 0) { /* no body: no fields */
                 *ret = json_object();
                 return NULL;
         }
+        /* Before parsing: the parser's memory grows with the number of values (~40 bytes
+         * each), and no body of this API has more than a few hundred. */
+        struct json_shape sh;
+        json_shape_of(body ? body : "", len, &sh);
+        if (sh.deepest > BODY_DEPTH_MAX)
+                return api_error("invalid_request", "", "the body is nested deeper than %d levels", BODY_DEPTH_MAX);
+        if (sh.separators >= BODY_VALUES_MAX)
+                return api_error("invalid_request", "", "the body holds more than %d JSON values", BODY_VALUES_MAX);
         json_error_t e;
         json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &e);
         if (!j) {

@@ -180,6 +180,7 @@ BAD_JSON = [
     b"{\"metadata\": {\"k\": \"a\x01b\"}}",  # raw control character in a string
     b"[" * 100000 + b"]" * 100000,
     b"{\"metadata\":" * 5000 + b"{}" + b"}" * 5000,
+    b"{\"metadata\": {\"a\": [" + b"0," * 70000 + b"0]}}",  # refused before parsing: too many values
 ]
 
 
