@@ -722,26 +722,44 @@ static json_t *file_block(const char *path, const unsigned char *data, size_t n)
         return block;
 }
 
-static json_t *read_file(struct call *c, json_t *args) {
-        char sid[40], path[LP_PATH_MAX];
+/* What read_file and list_files both do first: the target session, the path, and the
+ * launcher's fd for it (the file, or the directory listing). The error to return, if any,
+ * with *status 0 when it came before the request (nothing to audit). */
+static json_t *file_request(struct call *c, json_t *args, uint8_t op, char sid[40], char path[LP_PATH_MAX], int *fd,
+                            int *status) {
+        *fd = -1;
+        *status = 0;
         json_t *err = target(c, args, sid);
         if (err)
                 return err;
-        (void)workspace_path(json_string_value(json_object_get(args, "path")), path, sizeof(path), false);
+        bool dir = op == LP_FILE_LIST;
+        (void)workspace_path(json_string_value(json_object_get(args, "path")) ?: (dir ? "" : NULL), path, LP_PATH_MAX,
+                             dir);
         uint64_t sandbox;
         if ((err = sandbox_of(sid, &sandbox)))
                 return err;
         struct lreply rep;
         memset(&rep, 0, sizeof(rep));
-        int status = 200;
-        if (launch_file(sandbox, LP_FILE_READ, 0, 0, path, &rep) < 0) {
+        *status = 200;
+        if (launch_file(sandbox, op, 0, 0, path, &rep) < 0) {
                 err = tool_error("The sandbox launcher is unavailable; try again.");
-                status = 503;
+                *status = 503;
         } else if (rep.type == LP_ERROR || rep.nfds != 1) {
                 close_fds(&rep);
-                err = file_failure(path, &rep, &status);
+                err = file_failure(path, &rep, status);
+        } else {
+                *fd = rep.fds[0];
         }
-        _cleanup_close_ int fd = !err ? rep.fds[0] : -1;
+        return err;
+}
+
+static json_t *read_file(struct call *c, json_t *args) {
+        char sid[40], path[LP_PATH_MAX];
+        int status, opened;
+        json_t *err = file_request(c, args, LP_FILE_READ, sid, path, &opened, &status);
+        if (err && !status)
+                return err;
+        _cleanup_close_ int fd = opened;
         struct stat st = {0};
         if (!err && (fstat(fd, &st) < 0 || (uint64_t)st.st_size > MCP_READ_MAX)) {
                 err = tool_error("%s is %lld bytes: read_file returns at most %u MiB. Read parts of it with run_command "
@@ -835,27 +853,14 @@ static int by_name(const void *a, const void *b) {
 
 static json_t *list_files(struct call *c, json_t *args) {
         char sid[40], path[LP_PATH_MAX];
-        json_t *err = target(c, args, sid);
-        if (err)
+        int status, opened;
+        json_t *err = file_request(c, args, LP_FILE_LIST, sid, path, &opened, &status);
+        if (err && !status)
                 return err;
-        (void)workspace_path(json_string_value(json_object_get(args, "path")) ?: "", path, sizeof(path), true);
-        uint64_t sandbox;
-        if ((err = sandbox_of(sid, &sandbox)))
-                return err;
-        struct lreply rep;
-        memset(&rep, 0, sizeof(rep));
-        int status = 200;
-        if (launch_file(sandbox, LP_FILE_LIST, 0, 0, path, &rep) < 0) {
-                err = tool_error("The sandbox launcher is unavailable; try again.");
-                status = 503;
-        } else if (rep.type == LP_ERROR || rep.nfds != 1) {
-                close_fds(&rep);
-                err = file_failure(path, &rep, &status);
-        }
         audit(c, sid, "file.list", status, json_pack("{s:s}", "path", path));
         if (err)
                 return err;
-        _cleanup_close_ int fd = rep.fds[0];
+        _cleanup_close_ int fd = opened;
         struct stat st;
         size_t size = fstat(fd, &st) == 0 && st.st_size < (64 << 20) ? (size_t)st.st_size : 0;
         _cleanup_free_ char *data = malloc(size + 1);
