@@ -251,7 +251,7 @@ static json_t *check_named(const struct call *c, const char *sid) {
         json_t *doc = session_get_json(sid);
         if (!doc || strcmp(session_doc_tenant(doc), c->q->who->tenant) != 0) {
                 json_decref(doc);
-                return tool_error("There is no session %s for this API key. Leave out session_id to use this "
+                return tool_error("There is no session %s for this API key's tenant. Leave out session_id to use this "
                                   "conversation's default session, or start one with create_session.",
                                   sid);
         }
@@ -382,7 +382,7 @@ static json_t *stop_session(struct call *c, json_t *args) {
         json_t *doc = session_get_json(sid);
         if (!doc || strcmp(session_doc_tenant(doc), c->q->who->tenant) != 0) {
                 json_decref(doc);
-                return tool_error("There is no session %s for this API key (list_sessions shows the live ones).", sid);
+                return tool_error("There is no session %s for this API key's tenant (list_sessions shows the live ones).", sid);
         }
         bool was_live = strcmp(json_string_value(json_object_get(doc, "status")) ?: "", "ended") != 0;
         json_decref(doc);
