@@ -1,18 +1,24 @@
-"""What both benchmarks share: the clean environment, the bubblewrap baseline, percentiles,
-the machine description and the marked section of docs/benchmarks.md each one rewrites.
+"""What the benchmarks share: the clean environment, the bubblewrap baseline, percentiles,
+the machine description, the marked sections of docs/benchmarks.md they rewrite, and what
+they read from /proc (process trees, CPU times, PSS) to explain their figures.
 
-Python standard library only; imported by bench/overhead.py and bench/api.py (run as
-scripts, so this directory is on sys.path).
+Python standard library only; imported by bench/overhead.py, bench/run.py and its helpers
+(run as scripts, so this directory is on sys.path).
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import os
 import platform
 import re
+import signal
+import socket
 import statistics
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +40,17 @@ BWRAP_ARGS = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session",
 
 class BenchFailure(Exception):
     """A wrong answer (never a slow one): the benchmark exits 1."""
+
+
+def progress(enabled: bool, msg: str, end: str = "\n") -> None:
+    if enabled:
+        print(msg, end=end, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def shell_quote(s: str) -> str:
@@ -144,3 +161,186 @@ def write_doc(path: Path, name: str, section: str, body: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+# ---- processes, CPU time and memory, from /proc ---------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            st = f.read().decode("utf-8", "replace")
+        return st[st.rindex(")") + 2:].split()
+    except (OSError, ValueError):
+        return None
+
+
+def children() -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, for every process now on the host."""
+    kids: dict[int, list[int]] = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            rest = _stat(int(p))
+            if rest is not None and len(rest) > 1:
+                kids.setdefault(int(rest[1]), []).append(int(p))
+    return kids
+
+
+def starttime(pid: int) -> str | None:
+    """pid's start time (clock ticks since boot), None once it is gone or a zombie."""
+    rest = _stat(pid)
+    if rest is None or len(rest) < 20 or rest[0] in ("Z", "X"):
+        return None
+    return rest[19]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below pid, parents before children."""
+    kids = children()
+    out, todo = [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(0), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def kill_leftovers(tree: list[tuple[int, str]], wait: float = 10.0) -> list[str]:
+    """Wait up to `wait` s for the (pid, starttime) processes to end; SIGKILL the rest (they
+    are ours: they descend from a process this benchmark started). Returns what was left."""
+    deadline = time.monotonic() + wait
+    left = tree
+    while True:
+        left = [(p, st) for p, st in left if starttime(p) == st]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    out = []
+    for p, st in left:
+        out.append(f"{p} {cmdline(p)[:120]}")
+        if starttime(p) == st:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return out
+
+
+def snapshot_tree(pid: int) -> list[tuple[int, str]]:
+    """pid and its descendants as (pid, starttime), so that a reused pid is not mistaken."""
+    out = []
+    for p in [pid, *descendants(pid)]:
+        st = starttime(p)
+        if st is not None:
+            out.append((p, st))
+    return out
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(pid's own user+system CPU s, that of its reaped children), or (0, 0) once gone."""
+    rest = _stat(pid)
+    if rest is None or len(rest) < 14:
+        return 0.0, 0.0
+    own = (int(rest[11]) + int(rest[12])) / CLK_TCK
+    reaped = (int(rest[13]) + int(rest[14])) / CLK_TCK
+    return own, reaped
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs of the host spent busy since boot (everything but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
+
+
+def self_cpu_seconds() -> float:
+    """This process's CPU time, all threads (the benchmark's client side)."""
+    t = os.times()
+    return t.user + t.system
+
+
+def smaps_rollup(pid: int) -> dict[str, int] | None:
+    """/proc/PID/smaps_rollup in kB (Rss, Pss, Pss_Anon, Pss_File, Private_*, ...), None if gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out: dict[str, int] = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        parts = v.split()
+        if parts and parts[0].isdigit():
+            out[k.strip()] = int(parts[0])
+    return out
+
+
+def memory_kb(pids: list[int]) -> dict[str, int]:
+    """PSS, its anonymous and file-backed parts, RSS and USS (private pages), summed, in kB."""
+    tot = {"pss": 0, "pss_anon": 0, "pss_file": 0, "rss": 0, "uss": 0, "procs": 0}
+    for p in pids:
+        m = smaps_rollup(p)
+        if m is None:
+            continue
+        tot["pss"] += m.get("Pss", 0)
+        tot["pss_anon"] += m.get("Pss_Anon", 0)
+        tot["pss_file"] += m.get("Pss_File", 0)
+        tot["rss"] += m.get("Rss", 0)
+        tot["uss"] += m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)
+        tot["procs"] += 1
+    return tot
+
+
+def memory_cgroup(pid: int) -> str | None:
+    """The memory cgroup of pid (v1 hierarchy `memory`, else the v2 path), None if gone."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    v2 = None
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if "memory" in ctrls.split(","):
+            return path
+        if ctrls == "":
+            v2 = path
+    return v2
+
+
+# ---- the bare limits: fork + unshare ------------------------------------------------------
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+# The namespaces `bwrap --unshare-all` makes: user, mount, pid, network, ipc, uts, cgroup.
+UNSHARE_FLAGS = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x02000000
+
+
+def fork_unshare() -> int:
+    """Fork this process; the child unshares the namespaces bwrap makes and exits. Returns the
+    child's pid (reap it with os.waitpid; exit status 0 when unshare worked)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if _LIBC.unshare(UNSHARE_FLAGS) == 0 else 1)
+        finally:
+            os._exit(2)
+    return pid
+
+
+def fork_unshare_wait(pids: list[int]) -> None:
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise BenchFailure(f"fork+unshare child {pid} exited with {os.waitstatus_to_exitcode(status)} "
+                               f"(unshare of user/mount/pid/net/ipc/uts/cgroup namespaces failed)")
