@@ -54,10 +54,13 @@ def result_text(doc: dict) -> str | None:
 class Client:
     """The REST API over one connection (not thread-safe: one per thread)."""
 
+    IDLE_RECONNECT_S = 60.0   # the daemon closes idle keep-alive connections (libmicrohttpd, 300 s)
+
     def __init__(self, daemon: Daemon, timeout: float = 300):
         self.d = daemon
         self.conn = Conn("127.0.0.1", daemon.port, timeout=timeout)
         self.auth = {"Authorization": f"Bearer {daemon.key}"}
+        self.last_used = time.monotonic()
 
     def close(self) -> None:
         self.conn.close()
@@ -66,6 +69,8 @@ class Client:
             auth: bool = True) -> tuple[int, bytes]:
         h = dict(self.auth) if auth else {}
         h.update(headers or {})
+        if time.monotonic() - self.last_used > self.IDLE_RECONNECT_S:
+            self.conn.close()   # reconnected by the next request, not timed out under it
         try:
             self.conn.request(method, path, body=body, headers=h)
             r = self.conn.getresponse()
@@ -73,6 +78,7 @@ class Client:
         except (OSError, http.client.HTTPException) as e:
             self.conn.close()
             raise BenchFailure(f"airlock {self.d.name}: {method} {path}: {e!r}; daemon log:\n{self.d.log_tail()}") from e
+        self.last_used = time.monotonic()
         return r.status, data
 
     def req(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> tuple[int, dict]:

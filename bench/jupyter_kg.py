@@ -205,19 +205,34 @@ class Kernel:
     def __init__(self, gw: Gateway, kid: str, quickack: bool):
         import websocket  # websocket-client
 
+        self._websocket = websocket
         self.gw, self.id, self.quickack = gw, kid, quickack
         self.session = uuid.uuid4().hex
+        self.connect()
+
+    # The gateway pings every 30 s and drops a websocket whose pong is late; the client only
+    # answers pings while it reads, so a websocket left idle longer is reopened before use.
+    IDLE_RECONNECT_S = 20.0
+
+    def connect(self) -> None:
         try:
-            self.ws = websocket.create_connection(
-                f"ws://127.0.0.1:{gw.port}/api/kernels/{kid}/channels",
-                header=[f"Authorization: token {gw.token}"], timeout=300, enable_multithread=False)
+            self.ws = self._websocket.create_connection(
+                f"ws://127.0.0.1:{self.gw.port}/api/kernels/{self.id}/channels",
+                header=[f"Authorization: token {self.gw.token}"], timeout=300, enable_multithread=False)
         except Exception as e:
-            raise BenchFailure(f"Jupyter: websocket to kernel {kid}: {e!r}; log:\n{gw.log_tail()}") from e
+            raise BenchFailure(f"Jupyter: websocket to kernel {self.id}: {e!r}; log:\n{self.gw.log_tail()}") from e
         self.ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.last_used = time.monotonic()
 
     def execute(self, code: str) -> tuple[str, str | None]:
         """Run code; returns (stdout text, the execute_result's text/plain or None). An error
         in the code is a BenchFailure."""
+        if time.monotonic() - self.last_used > self.IDLE_RECONNECT_S:
+            try:
+                self.ws.close()
+            except Exception:
+                pass
+            self.connect()
         mid = uuid.uuid4().hex
         self.ws.send(json.dumps({
             "header": {"msg_id": mid, "username": "bench", "session": self.session, "msg_type": "execute_request",
@@ -250,6 +265,7 @@ class Kernel:
                 raise BenchFailure(f"Jupyter: {code[:200]!r} raised {c.get('ename')}: {c.get('evalue')}")
         if reply.get("status") != "ok":
             raise BenchFailure(f"Jupyter: {code[:200]!r}: execute_reply {reply}")
+        self.last_used = time.monotonic()
         return "".join(out), result
 
     def close(self, delete: bool = True) -> None:
