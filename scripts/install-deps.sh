@@ -13,12 +13,16 @@ packages=(
   bubblewrap python3 python3-numpy python3-pandas python3-matplotlib python3-pil nodejs procps
   # the JavaScript/TypeScript kernel: acorn parses cells, esbuild transpiles TypeScript
   node-acorn esbuild
+  # network mode public: a user-mode network stack per sandbox (docs/network.md)
+  slirp4netns
 )
 # gVisor is an optional backend: installed where the distribution has it.
 optional=(runsc)
 if [ "${1:-}" = "--test" ]; then
   # clang with its sanitizer and libFuzzer runtimes, linters, the test runner
   packages+=(clang libclang-rt-14-dev clang-tidy cppcheck python3-pytest openssl)
+  # the network tests build their own namespace, veth pair and servers (tests/testlib/netlab.py)
+  packages+=(iproute2)
   optional=()
   packages+=(runsc) # the hostile suite runs on both backends
 fi

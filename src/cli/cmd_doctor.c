@@ -38,12 +38,12 @@ static void controllers(uint32_t c, char *out, size_t cap) {
 }
 
 /* Build a sandbox that runs `true` in bash and wait for it; describe what it got. */
-static int trial(struct launcher_client *lc, uint8_t backend) {
+static int trial(struct launcher_client *lc, uint8_t backend, uint8_t network) {
         struct lp_create c;
         memset(&c, 0, sizeof(c));
         c.backend = backend;
         c.language = LP_LANG_BASH;
-        c.network = LP_NET_NONE;
+        c.network = network;
         snprintf(c.runtime, sizeof(c.runtime), "default");
         snprintf(c.entry_name, sizeof(c.entry_name), "doctor.sh");
         c.limits = (struct lp_limits){.memory_bytes = 128ull << 20, .workspace_bytes = 16ull << 20,
@@ -53,7 +53,7 @@ static int trial(struct launcher_client *lc, uint8_t backend) {
         _cleanup_close_ int code = memfd_with_data("doctor", "exit 0\n", 7);
         struct lp_created cr;
         int out = -1, err = -1;
-        const char *label = lp_backend_name(backend);
+        const char *label = network == LP_NET_PUBLIC ? "network public" : lp_backend_name(backend);
         if (code < 0 || lc_create(lc, &c, "", 0, code, &cr, &out, &err, &d) < 0) {
                 printf("  %-17s FAILED: %s\n", label, d.msg);
                 return -1;
@@ -70,14 +70,14 @@ static int trial(struct launcher_client *lc, uint8_t backend) {
         }
         memcpy(&ex, f.body, sizeof(ex));
         const struct lp_isolation *i = &cr.isolation;
-        printf("  %-17s %s: cgroup %s, landlock %s, seccomp %s, %s, network none, %llu ms\n", label,
+        printf("  %-17s %s: cgroup %s, landlock %s, seccomp %s, %s, network %s, %llu ms\n", label,
                ex.exit_code == 0 ? "ok" : "FAILED", i->cgroup_mode == 2 ? "v2" : i->cgroup_mode == 1 ? "v1" : "none",
                i->landlock_abi ? (char[8]){'A', 'B', 'I', ' ', (char)('0' + (i->landlock_abi % 10)), 0} :
                                  (backend == LP_BACKEND_GVISOR ? "n/a (gVisor)" : "none"),
                i->seccomp ? "on" : "off",
                backend == LP_BACKEND_GVISOR ? "gVisor user-space kernel"
                                             : (i->uid_private ? "private host uid" : "shared host uid"),
-               (unsigned long long)ex.wall_ms);
+               lp_network_name(i->network), (unsigned long long)ex.wall_ms);
         return ex.exit_code == 0 ? 0 : -1;
 }
 
@@ -116,6 +116,9 @@ int cmd_doctor(int argc, char **argv) {
                 printf("  %-17s NO\n", "cgroups");
         printf("  %-17s %s\n", "bubblewrap", h.bwrap ? h.bwrap_version : "NO");
         printf("  %-17s %s\n", "gvisor (runsc)", h.runsc ? h.runsc_version : "no (optional)");
+        printf("  %-17s %s\n", "slirp4netns",
+               h.slirp4netns ? "yes, and /dev/net/tun (network mode public)"
+                             : "no (optional: network mode public needs slirp4netns and /dev/net/tun)");
         printf("  %-17s %s\n", "TIOCSTI",
                h.tiocsti_legacy ? "host allows it (dev.tty.legacy_tiocsti=1); sandboxes refuse it by seccomp"
                                 : "disabled on the host; sandboxes refuse it by seccomp too");
@@ -127,11 +130,16 @@ int cmd_doctor(int argc, char **argv) {
                 }
         }
         printf("sandbox check\n");
-        int ok = trial(&lc, LP_BACKEND_NAMESPACE) == 0;
+        int ok = trial(&lc, LP_BACKEND_NAMESPACE, LP_NET_NONE) == 0;
         if (h.runsc && h.is_root)
-                trial(&lc, LP_BACKEND_GVISOR);
+                trial(&lc, LP_BACKEND_GVISOR, LP_NET_NONE);
         else
                 printf("  %-17s skipped (%s)\n", "gvisor", h.runsc ? "needs root" : "runsc not installed");
+        if (h.slirp4netns && h.is_root) /* builds the network, runs `exit 0`: no traffic */
+                trial(&lc, LP_BACKEND_NAMESPACE, LP_NET_PUBLIC);
+        else
+                printf("  %-17s skipped (%s)\n", "network public",
+                       h.slirp4netns ? "needs root" : "slirp4netns or /dev/net/tun missing");
         lc_stop(&lc);
         printf("verdict: %s\n", ok ? "ready: the default sandbox has every mandatory layer"
                                    : "NOT READY: the default sandbox cannot be built with every mandatory layer");

@@ -36,7 +36,7 @@ static const char usage[] =
         "      --idle-timeout-seconds S sessions end after S seconds without an execution\n"
         "      --execution-timeout-seconds S\n"
         "                               an execution's timeout when it names none\n"
-        "      --network MODE           none (this version's only mode)\n"
+        "      --network MODE           none (loopback only) or public (egress; docs/network.md)\n"
         "      --allow HOST:PORT        an allowlist entry (repeatable)\n"
         "      --runtime NAME           default\n"
         "  -e, --env NAME=VALUE         a variable of every session (repeatable)\n"

@@ -61,7 +61,9 @@ static const char run_usage[] =
         "      --tmp-mb N             size of /tmp and of /dev/shm (default 256)\n"
         "      --nofile N             open-file limit (default 1024)\n"
         "      --output-limit-kb N    stdout+stderr limit; past it the program is killed (default 10240)\n"
-        "      --network MODE         none (default): loopback only\n"
+        "      --network MODE         none (default): loopback only; public: egress through\n"
+        "                             slirp4netns, link-local, metadata and the host refused\n"
+        "                             (namespace isolation, root; docs/network.md)\n"
         "  -e, --env NAME=VALUE       set a variable in the sandbox (repeatable)\n"
         "      --allow-weaker LAYERS  run even without these layers: cgroup, landlock, shared-uid\n"
         "                             (comma-separated; every other layer is mandatory)\n"
@@ -279,10 +281,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                         o->output_limit = v << 10;
                         break;
                 case O_NETWORK:
-                        if (strcmp(optarg, "none") != 0)
-                                r = usage_error("--network %s: only 'none' is available (allowlist and public "
-                                                "modes come with the network-policy work)",
-                                                optarg);
+                        if (!strcmp(optarg, "none"))
+                                o->c.network = LP_NET_NONE;
+                        else if (!strcmp(optarg, "public"))
+                                o->c.network = LP_NET_PUBLIC;
+                        else if (!strcmp(optarg, "allowlist"))
+                                r = usage_error("--network allowlist: not built yet (none and public are)");
+                        else
+                                r = usage_error("--network: unknown mode '%s' (none, public)", optarg);
                         break;
                 case O_WEAKER:
                         r = parse_weaker(optarg, &o->c.allow_weaker);
@@ -391,10 +397,10 @@ static void describe(const struct lp_created *cr) {
                         snprintf(landlock, sizeof(landlock), "none (opted out)");
                 snprintf(uid, sizeof(uid), "%s uid %u", i->uid_private ? "private" : "shared", i->host_uid);
         }
-        fprintf(stderr, "airlock: sandbox %llu: %s, cgroup %s, landlock %s, seccomp %s, %s, network none\n",
+        fprintf(stderr, "airlock: sandbox %llu: %s, cgroup %s, landlock %s, seccomp %s, %s, network %s\n",
                 (unsigned long long)cr->sandbox_id, lp_backend_name(i->backend),
                 i->cgroup_mode == 2 ? "v2" : i->cgroup_mode == 1 ? "v1" : "none (opted out)", landlock,
-                i->seccomp ? "on" : "off", uid);
+                i->seccomp ? "on" : "off", uid, lp_network_name(i->network));
 }
 
 static int report_exit(const struct lp_exited *ex, const struct run_opts *o) {

@@ -80,9 +80,16 @@ static int check(json_t *i, struct diag *d) {
                                 max_ttl, ttl);
         const char *mode = json_string_value(json_object_get(json_object_get(i, "network"), "mode"));
         /* Fail closed: a mode this daemon cannot enforce is refused, never run as another. */
-        if (mode && strcmp(mode, "none") != 0)
+        if (mode && strcmp(mode, "none") != 0 && strcmp(mode, "public") != 0)
                 return diag_set(d, -ENOTSUP, "network.mode",
-                                "network mode '%s' is not supported by this version of Airlock (only none)", mode);
+                                "network mode '%s' is not built yet (this version of Airlock has none and public)",
+                                mode);
+        /* Said here, when the operator sets it up, rather than at every session's start. */
+        const struct lp_host_report *h = launch_host();
+        if (mode && !strcmp(mode, "public") && (!h->is_root || !h->slirp4netns))
+                return diag_set(d, -ENOTSUP, "network.mode",
+                                "network mode public needs slirp4netns (apt-get install slirp4netns), the tun "
+                                "driver (/dev/net/tun) and the launcher running as root on this host");
         size_t env_bytes = 0;
         const char *k;
         json_t *v;

@@ -357,9 +357,10 @@ static int env_blob(json_t *env, struct buf *out, uint32_t *count, struct diag *
 
 struct shape {
         double memory_mb, cpus, pids, workspace_mb;
+        uint8_t network; /* enum lp_network; the pool holds none only */
 };
 
-static const struct shape default_shape = {512, 1.0, 256, 512};
+static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE};
 
 /* The warm pool: sandboxes of the default shape whose runner is already up, so that a
  * default session is an id and a record away. The launcher's deadline for them is the
@@ -391,7 +392,7 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
         memset(&c, 0, sizeof(c));
         c.backend = LP_BACKEND_NAMESPACE;
         c.language = LP_LANG_PYTHON;
-        c.network = LP_NET_NONE;
+        c.network = sh->network;
         c.flags = LP_CREATE_CONTROL;
         snprintf(c.runtime, sizeof(c.runtime), "default");
         snprintf(c.entry_name, sizeof(c.entry_name), "airlock_runner.py");
@@ -431,7 +432,10 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 return NULL;
         }
         if (rep.type == LP_ERROR) {
-                diag_set(d, rep.err.code ?: -EIO, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
+                /* A host that cannot build what was asked (a tool gone, say) is the service's
+                 * trouble: the launcher's -ENOENT must not read as a missing session. */
+                int err = rep.err.code == -ENOENT || rep.err.code == -EPERM ? -EIO : rep.err.code ?: -EIO;
+                diag_set(d, err, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
                 return NULL;
         }
         if (rep.type != LP_CREATED || rep.nfds != 3) {
@@ -665,7 +669,8 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
         json_decref(interp);
         if (ar < 0)
                 return ar;
-        struct shape sh = {set.memory_mb, set.cpus, set.pids, set.workspace_mb};
+        struct shape sh = {set.memory_mb, set.cpus, set.pids, set.workspace_mb,
+                           !strcmp(set.network, "public") ? LP_NET_PUBLIC : LP_NET_NONE};
         double ttl = set.ttl, idle = set.idle;
         json_t *env = set.env;
         int r = create_with(req, tenant, iname, &set, &sh, ttl, idle, env, ret, d);
@@ -686,6 +691,7 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
         }
         bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
+                      sh.network == default_shape.network &&
                       json_object_size(env) == 0;
         trace_begin("sandbox.start", SPAN_INTERNAL);
         struct session *s = pooled ? pool_take() : NULL;
@@ -725,7 +731,8 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 : iso->cgroup_mode == 1 ? "v1"
                                         : "none",
                 "landlock_abi", (json_int_t)iso->landlock_abi, "seccomp", (int)iso->seccomp, "uid_private",
-                (int)iso->uid_private, "network", "none", "metadata", metadata, "ended_reason");
+                (int)iso->uid_private, "network", lp_network_name(iso->network), "metadata", metadata,
+                "ended_reason");
         if (s->doc && json_array_size(json_object_get(req, "secrets")))
                 json_object_set(s->doc, "secrets", json_object_get(req, "secrets")); /* names only */
         if (s->doc)

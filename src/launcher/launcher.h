@@ -49,6 +49,17 @@ struct sandbox {
         bool interrupted;
         char run_dir[160]; /* gVisor bundle directory, "" for bwrap */
         char gv_name[64];  /* gVisor container id */
+        /* Network mode public (net.c): slirp4netns, our child, and what ties it to the
+         * sandbox. -1 when unused. */
+        pid_t net_pid;
+        int net_block;  /* write end of bwrap's --block-fd: the program waits until it goes */
+        int net_ready;  /* read end of slirp's --ready-fd */
+        int net_exit;   /* write end of slirp's --exit-fd: closing it stops slirp */
+        int net_log;    /* read end of slirp's stderr */
+        int net_ns;     /* the sandbox's network namespace, held until the rules are in */
+        bool net_up, net_failed;
+        char net_text[512]; /* what slirp4netns said, for a setup error */
+        size_t net_text_len;
         struct sandbox *next;
 };
 
@@ -96,6 +107,19 @@ void sandbox_interrupt_only(struct sandbox *sb);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
 void remove_tree(const char *path);
+/* Shared with net.c: an fd of the sandbox in the launcher's epoll set; the fixed fd
+ * layout 0..n-1 of a forked child (closing everything else). */
+int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd);
+int sandbox_unwatch_close(struct launcher *L, int fd);
+int sandbox_layout_fds(const int *src, int n);
+
+/* net.c: network mode public (docs/adr/0013) */
+/* Once bwrap has reported pid 1; a failure, now or later while starting, kills the sandbox
+ * with its reason in the setup text ("network: ..."). */
+void net_start(struct launcher *L, struct sandbox *sb);
+bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd);
+void net_on_exit(struct launcher *L, struct sandbox *sb, int status);
+void net_free(struct launcher *L, struct sandbox *sb);
 
 /* files.c */
 int sandbox_open_workspace(struct sandbox *sb);

@@ -259,11 +259,16 @@ static void reap_children(struct launcher *L) {
                         }
                         continue;
                 }
-                for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next) {
                         if (sb->pid == pid && sb->state != SB_DONE) {
                                 sandbox_on_exit(L, sb, status);
                                 break;
                         }
+                        if (sb->net_pid == pid) { /* a public sandbox's slirp4netns */
+                                net_on_exit(L, sb, status);
+                                break;
+                        }
+                }
         }
 }
 

@@ -7,8 +7,11 @@
  *   3. fork; the child resets its signal mask, sets PDEATHSIG, lays out its fds, enters
  *      the cgroup, drops to the sandbox's host uid (namespace backend) and execs the
  *      backend with an empty environment;
- *   4. the backend builds namespaces and mounts (plan.c) and execs our shim, which adds
- *      rlimits, Landlock and seccomp and prints the ready marker;
+ *   4. the backend builds namespaces and mounts (plan.c); in network mode public its pid 1
+ *      then waits (--block-fd) while net.c starts slirp4netns into the sandbox's network
+ *      namespace and installs the rules that refuse link-local, metadata and the host;
+ *      then it execs our shim, which adds rlimits, Landlock and seccomp (and checks the
+ *      network rules from inside) and prints the ready marker;
  *   5. only then CREATED goes to the client, with the stdout/stderr pipes.
  * While it runs the launcher enforces the deadline (interrupt, grace, kill) and watches
  * the cgroup for OOM kills and pid-limit hits; at exit it reports, kills what is left,
@@ -37,6 +40,7 @@
 #include "common/fdutil.h"
 #include "launcher/launcher.h"
 #include "sandbox/host_probe.h"
+#include "sandbox/netpolicy.h"
 #include "sandbox/plan.h"
 
 #define SETUP_TIMEOUT_MS 30000
@@ -45,13 +49,13 @@
 #define GVISOR_PIDS_BASE 256u
 #define GVISOR_PIDS_PER_PROCESS 16u
 
-static int watch(struct launcher *L, struct sandbox *sb, int fd) {
+int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd) {
         struct epoll_event ev = {.events = EPOLLIN};
         ev.data.u64 = ((sb->id & 0xffffffffu) << 32) | (uint32_t)fd;
         return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int unwatch_close(struct launcher *L, int fd) {
+int sandbox_unwatch_close(struct launcher *L, int fd) {
         if (fd >= 0) {
                 epoll_ctl(L->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
                 close(fd);
@@ -79,8 +83,9 @@ void remove_tree(const char *path) {
 void sandbox_free(struct launcher *L, struct sandbox *sb) {
         if (!sb)
                 return;
-        sb->stderr_r = unwatch_close(L, sb->stderr_r);
-        sb->json_r = unwatch_close(L, sb->json_r);
+        net_free(L, sb);
+        sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
+        sb->json_r = sandbox_unwatch_close(L, sb->json_r);
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
         sb->workspace_fd = safe_close(sb->workspace_fd);
@@ -96,7 +101,7 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
 
 /* Move fds into the fixed layout 0..n-1 for the backend, closing everything else.
  * Runs in the forked child only. */
-static int layout_fds(const int *src, int n) {
+int sandbox_layout_fds(const int *src, int n) {
         int hi[16];
         if (n > 16)
                 return -EINVAL;
@@ -128,7 +133,7 @@ static void child_prepare(struct sandbox *sb, pid_t parent, const int *fds, int 
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
                 _exit(125);
-        if (layout_fds(fds, nfds) < 0)
+        if (sandbox_layout_fds(fds, nfds) < 0)
                 _exit(125); /* fd 2 may not be set up yet: the launcher reports the exit */
         if (sb->cg) {
                 struct diag d = {0};
@@ -184,8 +189,9 @@ static int io_open(struct io *io, struct diag *d) {
 static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
                        struct io *io, struct diag *d) {
         int r;
+        const bool public = in->c->network == LP_NET_PUBLIC;
         _cleanup_close_ int args_fd = -1, init_fd = -1, seccomp_fd = -1, passwd_fd = -1, group_fd = -1,
-                            hosts_fd = -1, json_w = -1, control_child = -1;
+                            hosts_fd = -1, json_w = -1, control_child = -1, resolv_fd = -1, block_r = -1;
         if (in->c->flags & LP_CREATE_CONTROL) {
                 int sp[2];
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
@@ -207,9 +213,18 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         hosts_fd = memfd_with_data("hosts", plan_etc_hosts, strlen(plan_etc_hosts));
         if (seccomp_fd < 0 || passwd_fd < 0 || group_fd < 0 || hosts_fd < 0)
                 return diag_set(d, -ENOMEM, "sandbox", "cannot create the sandbox's files");
-        /* fd numbers as the backend will see them (layout_fds below). */
+        if (public) {
+                int bp[2];
+                resolv_fd = memfd_with_data("resolv.conf", netpolicy_resolv_conf, strlen(netpolicy_resolv_conf));
+                if (resolv_fd < 0 || pipe2(bp, O_CLOEXEC) < 0)
+                        return diag_set(d, -errno, "sandbox", "cannot create the sandbox's network files: %m");
+                block_r = bp[0];
+                sb->net_block = bp[1];
+        }
+        /* fd numbers as the backend will see them (sandbox_layout_fds below). */
         const struct plan_fds pf = {.init = 4, .seccomp = 5, .code = 6, .passwd = 7, .group = 8, .hosts = 9,
-                                    .json_status = 10};
+                                    .json_status = 10, .resolv = public ? PLAN_CONTROL_FD + 1 : -1,
+                                    .block = public ? PLAN_CONTROL_FD + 2 : -1};
         struct buf args;
         buf_init(&args, LP_FRAME_MAX * 2);
         r = plan_bwrap_args(in, &pf, &args, d);
@@ -253,11 +268,17 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
                 return diag_set(d, -errno, "sandbox", "fork: %m");
         }
         if (pid == 0) {
-                /* index = fd number in bwrap; the control socket, if any, last (PLAN_CONTROL_FD) */
+                /* index = fd number in bwrap; then the control socket (PLAN_CONTROL_FD; /dev/null
+                 * in its place when there is none but more follow), then, in mode public,
+                 * resolv.conf and the block pipe */
                 const int fds[] = {io->devnull, io->out_w, io->err_w, args_fd, init_fd, seccomp_fd, code_fd,
-                                   passwd_fd, group_fd, hosts_fd, json_w, control_child};
-                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 1, "fd layout");
-                child_prepare(sb, parent, fds, control_child >= 0 ? (int)ARRAY_SIZE(fds) : PLAN_CONTROL_FD,
+                                   passwd_fd, group_fd, hosts_fd, json_w,
+                                   control_child >= 0 ? control_child : io->devnull, resolv_fd, block_r};
+                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 3, "fd layout");
+                child_prepare(sb, parent, fds,
+                              public                ? (int)ARRAY_SIZE(fds)
+                              : control_child >= 0 ? PLAN_CONTROL_FD + 1
+                                                   : PLAN_CONTROL_FD,
                               geteuid() == 0);
                 char *const envp[] = {NULL};
                 execve(BWRAP_PATH, argv, envp);
@@ -464,6 +485,16 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                         return diag_set(d, -ENOSYS, "landlock",
                                         "this kernel has no Landlock; allow it explicitly to run without");
         }
+        if (c->network == LP_NET_PUBLIC) {
+                /* slirp4netns needs a tun device node of its own and must run as the sandbox's
+                 * private uid (net.c): both take a root launcher. */
+                if (!h->is_root)
+                        return diag_set(d, -EPERM, "network", "network mode public needs the launcher to run as root");
+                if (!h->slirp4netns)
+                        return diag_set(d, -ENOENT, "network",
+                                        "network mode public needs slirp4netns at " SLIRP4NETNS_PATH
+                                        " (apt-get install slirp4netns) and the tun driver (/dev/net/tun)");
+        }
         if (L->cg.mode == CG_NONE && !(c->allow_weaker & LP_ALLOW_NO_CGROUP))
                 return diag_set(d, -ENOSYS, "cgroup",
                                 "no usable cgroup hierarchy (memory, cpu and pids limits); allow it explicitly "
@@ -483,6 +514,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->spec = *c;
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
+        sb->net_pid = -1;
+        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -528,6 +561,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         if (r < 0) {
                 sb->json_r = safe_close(sb->json_r);
                 sb->control = safe_close(sb->control);
+                sb->net_block = safe_close(sb->net_block);
                 io_close(&io);
                 sb->stdout_r = sb->stderr_r = -1;
                 sb->cg = cg_destroy(sb->cg);
@@ -539,8 +573,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->started_ms = now_ms();
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
         fcntl(sb->stderr_r, F_SETFL, O_NONBLOCK);
-        if (watch(L, sb, sb->stderr_r) < 0 ||
-            (sb->json_r >= 0 && watch(L, sb, sb->json_r) < 0)) {
+        if (sandbox_watch(L, sb, sb->stderr_r) < 0 ||
+            (sb->json_r >= 0 && sandbox_watch(L, sb, sb->json_r) < 0)) {
                 r = -errno;
                 kill(sb->pid, SIGKILL);
                 while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
@@ -600,7 +634,7 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         sb->isolation = cr.isolation;
         launcher_send(L, LP_CREATED, sb->create_req_id, &cr, sizeof(cr), fds, sb->control >= 0 ? 3 : 2);
         /* The client owns the output now; holding our copies would only delay its EOF. */
-        sb->stderr_r = unwatch_close(L, sb->stderr_r);
+        sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
 }
@@ -616,7 +650,7 @@ static void read_setup(struct launcher *L, struct sandbox *sb) {
                         continue;
                 if (n <= 0) {
                         if (n == 0) /* every writer is gone: the exit handler reports it */
-                                sb->stderr_r = unwatch_close(L, sb->stderr_r);
+                                sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
                         return;
                 }
                 if (ch != '\n' && sb->line_len < sizeof(sb->line) - 1) {
@@ -641,7 +675,7 @@ static void read_json_status(struct launcher *L, struct sandbox *sb) {
                         continue;
                 if (n <= 0) {
                         if (n == 0)
-                                sb->json_r = unwatch_close(L, sb->json_r);
+                                sb->json_r = sandbox_unwatch_close(L, sb->json_r);
                         return;
                 }
                 tmp[n] = '\0';
@@ -656,6 +690,10 @@ static void read_json_status(struct launcher *L, struct sandbox *sb) {
                         unsigned long long v;
                         if (parse_u64(num, &v) == 0 && v > 0 && v < (1u << 22))
                                 sb->init_pid = (pid_t)v;
+                        /* Public: its namespaces exist now; pid 1 waits on --block-fd. */
+                        if (sb->init_pid > 0 && sb->spec.network == LP_NET_PUBLIC && sb->state == SB_STARTING &&
+                            sb->net_pid < 0 && !sb->net_failed)
+                                net_start(L, sb);
                 }
         }
 }
@@ -665,6 +703,8 @@ void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
                 read_setup(L, sb);
         else if (fd == sb->json_r)
                 read_json_status(L, sb);
+        else
+                (void)net_on_readable(L, sb, fd);
 }
 
 void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
@@ -804,7 +844,7 @@ static void send_interrupt(struct sandbox *sb, bool only_payload_session) {
                         sigprocmask(SIG_SETMASK, &none, NULL);
                         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
                         const int fds[] = {devnull, devnull, devnull};
-                        if (devnull < 0 || layout_fds(fds, 3) < 0)
+                        if (devnull < 0 || sandbox_layout_fds(fds, 3) < 0)
                                 _exit(125);
                         char *const argv[] = {(char *)"runsc", root,       (char *)"kill", (char *)"--all",
                                               sb->gv_name,   (char *)"INT", NULL};

@@ -9,6 +9,7 @@ _Static_assert(sizeof(struct lp_create) == 160, "create layout");
 _Static_assert(sizeof(struct lp_exited) == 56, "exited layout");
 _Static_assert(sizeof(struct lp_usage) == 16, "usage layout");
 _Static_assert(sizeof(struct lp_usage_ok) == 32, "usage_ok layout");
+_Static_assert(sizeof(struct lp_host_report) == 516, "host report layout");
 
 static int body_size_for(uint16_t type, size_t *min, size_t *max) {
         switch (type) {
@@ -166,9 +167,13 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
                 return diag_set(reterr, -EINVAL, "backend", "unknown isolation backend %u", c->backend);
         if (c->language < LP_LANG_PYTHON || c->language > LP_LANG_BASH)
                 return diag_set(reterr, -EINVAL, "language", "unknown language %u", c->language);
-        if (c->network != LP_NET_NONE)
-                return diag_set(reterr, -EOPNOTSUPP, "network", "network mode %u is not supported (only none)",
+        if (c->network != LP_NET_NONE && c->network != LP_NET_PUBLIC)
+                return diag_set(reterr, -EOPNOTSUPP, "network", "unknown network mode %u (none 1, public 2)",
                                 c->network);
+        /* runsc runs with --network=none; its own netstack is not wired to any egress. */
+        if (c->network == LP_NET_PUBLIC && c->backend != LP_BACKEND_NAMESPACE)
+                return diag_set(reterr, -EOPNOTSUPP, "network",
+                                "network mode public needs the namespace backend (gVisor sandboxes have no network)");
         if (c->flags & ~(unsigned)LP_CREATE_CONTROL)
                 return diag_set(reterr, -EINVAL, "flags", "unknown CREATE flags 0x%x", c->flags);
         if ((c->flags & LP_CREATE_CONTROL) && c->backend != LP_BACKEND_NAMESPACE)
@@ -337,6 +342,17 @@ const char *lp_backend_name(uint8_t backend) {
                 return "namespace";
         case LP_BACKEND_GVISOR:
                 return "gvisor";
+        default:
+                return "unknown";
+        }
+}
+
+const char *lp_network_name(uint8_t network) {
+        switch (network) {
+        case LP_NET_NONE:
+                return "none";
+        case LP_NET_PUBLIC:
+                return "public";
         default:
                 return "unknown";
         }

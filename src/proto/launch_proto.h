@@ -53,7 +53,10 @@ struct lp_header {
 
 enum lp_backend { LP_BACKEND_NAMESPACE = 1, LP_BACKEND_GVISOR = 2 };
 enum lp_language { LP_LANG_PYTHON = 1, LP_LANG_JAVASCRIPT = 2, LP_LANG_BASH = 3 };
-enum lp_network { LP_NET_NONE = 1 };
+/* none: loopback only. public: egress through a user-mode network stack (slirp4netns),
+ * with link-local, cloud metadata and the host's own addresses blocked inside the sandbox
+ * (docs/network.md, docs/adr/0013); namespace backend only. */
+enum lp_network { LP_NET_NONE = 1, LP_NET_PUBLIC = 2 };
 
 /* Layers an operator may explicitly accept as missing. Anything not listed here is
  * mandatory and its absence is an error (fail closed). */
@@ -119,7 +122,8 @@ struct lp_host_report {
         char cgroup_root[96];  /* where sandboxes' cgroups are created */
         char notes[256];       /* one line per missing mandatory piece */
         uint32_t attach_count; /* ATTACHED frames that follow this HELLO_OK */
-        uint32_t reserved;
+        uint8_t slirp4netns;   /* network public possible: /usr/bin/slirp4netns and /dev/net/tun */
+        uint8_t reserved[3];
 };
 
 enum lp_create_flags {
@@ -329,6 +333,7 @@ int lp_valid_path(const char *path, size_t len, int allow_root);
 const char *lp_reason_name(uint8_t reason);
 const char *lp_language_name(uint8_t language);
 const char *lp_backend_name(uint8_t backend);
+const char *lp_network_name(uint8_t network);
 
 /* Helpers shared by the validator and the CLI. */
 int lp_valid_entry_name(const char *s);

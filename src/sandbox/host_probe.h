@@ -7,6 +7,7 @@
 
 #define BWRAP_PATH "/usr/bin/bwrap"
 #define RUNSC_PATH "/usr/bin/runsc"
+#define SLIRP4NETNS_PATH "/usr/bin/slirp4netns"
 
 int host_probe(struct lp_host_report *ret, struct cg_host *ret_cg);
 

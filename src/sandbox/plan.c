@@ -12,7 +12,8 @@ const char plan_etc_group[] = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
 const char plan_etc_hosts[] = "127.0.0.1\tlocalhost " SANDBOX_HOSTNAME "\n::1\tlocalhost ip6-localhost\n";
 
 /* What interpreters and common libraries read from /etc. Host secrets (shadow, ssh,
- * machine-id, resolv.conf for network "none") are deliberately absent. */
+ * machine-id) and the host's resolv.conf are deliberately absent (network public gets a
+ * generated one that names slirp's DNS forwarder). */
 const char *const plan_etc_files[] = {
         "/etc/ld.so.cache",     "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
         "/etc/alternatives",    "/etc/ssl",        "/etc/ca-certificates", "/etc/matplotlibrc",
@@ -75,6 +76,10 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
                 TRY(add(out, "--control-fd"));
                 TRY(addf(out, "%d", PLAN_CONTROL_FD));
         }
+        /* The shim checks from inside that the network rules are in force (fail closed:
+         * bwrap's --block-fd also lets the sandbox go on EOF, say if the launcher died). */
+        if (c->network == LP_NET_PUBLIC)
+                TRY(add(out, "--network-public"));
         TRY(add(out, "--"));
         switch (c->language) {
         case LP_LANG_PYTHON:
@@ -179,6 +184,14 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
                 TRY(addf(out, "%d", etc[i].fd));
                 TRY(add(out, etc[i].dest));
         }
+        /* Public: slirp's DNS forwarder, never the host's own resolver configuration. */
+        if (in->c->network == LP_NET_PUBLIC) {
+                TRY(add(out, "--perms"));
+                TRY(add(out, "0444"));
+                TRY(add(out, "--ro-bind-data"));
+                TRY(addf(out, "%d", fds->resolv));
+                TRY(add(out, "/etc/resolv.conf"));
+        }
         TRY(add(out, "--proc"));
         TRY(add(out, "/proc"));
         TRY(add(out, "--dev"));
@@ -225,6 +238,12 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
         TRY(add(out, "ALL"));
         TRY(add(out, "--json-status-fd"));
         TRY(addf(out, "%d", fds->json_status));
+        /* Public: pid 1 waits here, namespaces and mounts built, until the launcher has
+         *    brought tap0 up and installed the rules in the sandbox's network namespace. */
+        if (in->c->network == LP_NET_PUBLIC) {
+                TRY(add(out, "--block-fd"));
+                TRY(addf(out, "%d", fds->block));
+        }
         /* 5. The payload (plan_payload_argv) follows on bwrap's own command line: bwrap
          *    takes the command only from there, never from --args. */
         return 0;

@@ -5,7 +5,8 @@
  * The layout inside every sandbox (under gVisor, /dev and /sys are gVisor's own
  * synthetic ones, served by its Sentry rather than the host):
  *   /usr (read-only, the runtime), /bin /sbin /lib /lib64 -> usr/..., /etc (a few
- *   read-only files from the runtime plus generated passwd/group/hosts), /proc (fresh),
+ *   read-only files from the runtime plus generated passwd/group/hosts, and resolv.conf
+ *   in network mode public), /proc (fresh),
  *   /dev (minimal), /tmp and /dev/shm and /workspace (size-limited tmpfs, writable),
  *   /run/airlock (read-only: the exec shim `init`, the seccomp filter, the code file).
  *   Everything else does not exist. The root itself is read-only.
@@ -47,6 +48,11 @@ struct plan_fds {
         int group;
         int hosts;
         int json_status;
+        /* network public only (-1 otherwise): the generated /etc/resolv.conf, and bwrap's
+         * --block-fd, which holds the sandbox before the program until the launcher has its
+         * network up (launcher/net.c) */
+        int resolv;
+        int block;
 };
 
 /* Files the launcher generates for /etc. */

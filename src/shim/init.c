@@ -3,7 +3,8 @@
  * The backend (bubblewrap or runsc) has already built namespaces, mounts, the uid
  * mapping and dropped capabilities; it then execs this static binary as the sandbox
  * user. We add, in this order, the layers a backend cannot:
- *   1. resource rlimits (open files, no core dumps);
+ *   1. resource rlimits (open files, no core dumps); in network mode public, a check that
+ *      the launcher's network rules are in force and slirp's network is up;
  *   2. Landlock: the filesystem the payload may touch, as a second wall behind the mount
  *      namespace (where the kernel has it; required unless the operator opted out);
  *   3. close every fd but 0, 1, 2 and, for a session, the control socket moved to fd 3
@@ -22,6 +23,8 @@
 #include <linux/filter.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,10 +32,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sandbox/netpolicy.h"
 #include "sandbox/plan.h"
 
 /* Newer ABI bits than Debian 12's kernel headers know. Values from the kernel's uapi. */
@@ -162,6 +167,38 @@ static void close_inherited_fds(unsigned from) {
                 close(fds[i]);
 }
 
+/* 0 when the sandbox has a route to ip, else the errno of the lookup. connect() on a UDP
+ * socket only looks the route up (the policy rules included); nothing is sent. */
+static int route_to(const char *ip) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
+        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+                fail("network: bad address %s", ip);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                fail("network: socket: %s", strerror(errno));
+        int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+        close(fd);
+        return r;
+}
+
+/* Network mode public, seen from inside before the program runs: the launcher's rules
+ * refuse the metadata address and slirp's alias for the host's loopback (EACCES, the
+ * rules' prohibit), and slirp's DNS forwarder is reachable (tap0 is up). bwrap's
+ * --block-fd lets the sandbox go on EOF too, so a launcher that died half way through
+ * must not leave a sandbox with egress and without its rules. */
+static void check_network_public(void) {
+        static const char *const refused[] = {NET_PROBE_METADATA, NET_GATEWAY};
+        for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+                int e = route_to(refused[k]);
+                if (e != EACCES)
+                        fail("network public: %s is not refused by the sandbox's rules (%s)", refused[k],
+                             e ? strerror(e) : "reachable");
+        }
+        int e = route_to(NET_DNS);
+        if (e)
+                fail("network public: no route to %s: %s", NET_DNS, strerror(e));
+}
+
 static void load_seccomp(const char *path) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -193,7 +230,7 @@ static void load_seccomp(const char *path) {
 int main(int argc, char **argv) {
         unsigned long nofile = 1024;
         const char *seccomp_path = NULL;
-        int landlock_required = 0, control_fd = -1, i;
+        int landlock_required = 0, network_public = 0, control_fd = -1, i;
         for (i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--") == 0) {
                         i++;
@@ -215,6 +252,8 @@ int main(int argc, char **argv) {
                         control_fd = (int)v;
                 } else if (strcmp(argv[i], "--landlock-required") == 0) {
                         landlock_required = 1;
+                } else if (strcmp(argv[i], "--network-public") == 0) {
+                        network_public = 1;
                 } else {
                         fail("unknown argument %s", argv[i]);
                 }
@@ -230,6 +269,8 @@ int main(int argc, char **argv) {
         struct rlimit core = {0, 0};
         if (setrlimit(RLIMIT_CORE, &core) < 0)
                 fail("setrlimit CORE: %s", strerror(errno));
+        if (network_public)
+                check_network_public();
 
         int abi = apply_landlock(landlock_required);
 

@@ -370,6 +370,33 @@ def test_control_plane_on_airlock_interpreters(client, daemon, admin_key, key):
         cp.delete_code_interpreter(codeInterpreterId=BUILTIN)
 
 
+def test_control_plane_public_network_mode(client, daemon, admin_key, key):
+    """networkMode PUBLIC is Airlock's network mode public (docs/network.md): the interpreter
+    says PUBLIC, and its sessions report, and have, that network."""
+    require(os.access("/usr/bin/slirp4netns", os.X_OK) and os.path.exists("/dev/net/tun"),
+            "network mode public needs slirp4netns (apt-get install slirp4netns) and /dev/net/tun")
+    cp = control_client(daemon, admin_key["id"], admin_key["secret"])
+    made = cp.create_code_interpreter(name="ac_public", networkConfiguration={"networkMode": "PUBLIC"})
+    assert made["status"] == "READY"
+    cid = made["codeInterpreterId"]
+    assert cp.get_code_interpreter(codeInterpreterId=cid)["networkConfiguration"] == {"networkMode": "PUBLIC"}
+    native = expect(client.with_key(admin_key["token"]).get("/v1/interpreters/ac_public"), 200).json
+    assert native["network"]["mode"] == "public"
+    dp = make_client(daemon, key["id"], key["secret"])
+    sid = dp.start_code_interpreter_session(codeInterpreterIdentifier=cid)["sessionId"]
+    try:
+        got = expect(client.with_key(key["token"]).get("/v1/sessions/sess_" + sid), 200).json
+        assert (got["interpreter"], got["isolation"]["network"]) == ("ac_public", "public")
+        code = "import socket\nprint(open('/etc/resolv.conf').read().strip(), sorted(n for _, n in socket.if_nameindex()))"
+        r = dp.invoke_code_interpreter(codeInterpreterIdentifier=cid, sessionId=sid, name="executeCode",
+                                       arguments={"code": code})
+        out = list(r["stream"])[0]["result"]["structuredContent"]["stdout"]
+        assert out == "nameserver 10.0.2.3 ['lo', 'tap0']\n", out
+    finally:
+        dp.stop_code_interpreter_session(codeInterpreterIdentifier=cid, sessionId=sid)
+    cp.delete_code_interpreter(codeInterpreterId=cid)
+
+
 def test_control_plane_validation_and_scope(daemon, admin_key, key):
     cp = control_client(daemon, admin_key["id"], admin_key["secret"])
     for kwargs in ({"name": "has-hyphen", "networkConfiguration": {"networkMode": "SANDBOX"}},

@@ -21,6 +21,8 @@ seeds = {
     "create_js": create(lang=2, entry=b"main.js"),
     "create_gvisor": create(backend=2),
     "create_control": create(flags=1),
+    "create_public": create(network=2),
+    "create_public_gvisor": create(network=2, backend=2),
     "create_bad_entry": create(entry=b"../x"),
     "create_env_unterminated": create(b"A=1", 1),
     "file_read": lp.file_req(1, lp.F_READ, b"data/in.csv"),

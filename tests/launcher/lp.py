@@ -29,9 +29,9 @@ def hello(flags: int = 0, version: int = VERSION, req: int = 1) -> bytes:
 
 def create(env: bytes = b"", count: int = 0, lang: int = PYTHON, backend: int = NAMESPACE,
            entry: bytes = b"main.py", runtime: bytes = b"default", memory: int = 256 << 20,
-           timeout_ms: int = 10000, pids: int = 64, flags: int = 0, req: int = 2) -> bytes:
+           timeout_ms: int = 10000, pids: int = 64, flags: int = 0, req: int = 2, network: int = 1) -> bytes:
     limits = struct.pack("<QQQIIIIII", memory, 64 << 20, 64 << 20, 1000, pids, timeout_ms, 1000, 256, 0)
-    body = struct.pack("<BBBBI", backend, lang, 1, flags, 0) + limits
+    body = struct.pack("<BBBBI", backend, lang, network, flags, 0) + limits
     body += runtime.ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<II", count, len(env))
     assert len(body) == 160, len(body)
     return frame(CREATE, body + env, req)

@@ -228,3 +228,69 @@ def test_interrupt_only_leaves_the_sandbox_running(launcher):
     assert (exited["type"], exited["exit_code"], exited["reason"]) == (lp.EXITED, 0, lp.REASON_NONE)
     os.close(out_r)
     os.close(err_r)
+
+
+def test_network_modes(launcher):
+    """Mode public (2): the sandbox gets tap0, slirp's resolver and the rules before its
+    program runs, and slirp4netns goes with it. Unknown modes and public under gVisor are
+    refused, naming the field."""
+    launcher.hello()
+    from prereq import require  # conftest put testlib on the path
+    require(os.access("/usr/bin/slirp4netns", os.X_OK) and os.path.exists("/dev/net/tun"),
+            "network mode public needs slirp4netns (apt-get install slirp4netns) and /dev/net/tun")
+    for kwargs, words in [(dict(network=3), "unknown network mode 3"), (dict(network=0), "unknown network mode 0"),
+                          (dict(network=2, backend=lp.GVISOR), "needs the namespace backend")]:
+        fd = memfd(b"pass")
+        launcher.send(lp.create(**kwargs), [fd])
+        os.close(fd)
+        expect_error(launcher, "network", words)
+    code = (b"import socket, subprocess\n"
+            b"print(sorted(n for _, n in socket.if_nameindex()))\n"
+            b"print(open('/etc/resolv.conf').read().strip())\n"
+            b"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            b"try:\n    s.connect(('169.254.169.254', 80)); print('metadata routed')\n"
+            b"except PermissionError:\n    print('metadata refused')\n")
+    fd = memfd(code)
+    launcher.send(lp.create(network=2), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    assert created["type"] == lp.CREATED and created["isolation"]["network"] == 2, created
+    slirp = [p for p in _children(launcher.proc.pid) if _cmdline(p).startswith("/usr/bin/slirp4netns")]
+    assert len(slirp) == 1, "one slirp4netns per public sandbox, the launcher's child"
+    exited, _ = launcher.recv()
+    out = b"".join(iter(lambda: os.read(out_r, 65536), b""))
+    err = b"".join(iter(lambda: os.read(err_r, 65536), b""))
+    os.close(out_r)
+    os.close(err_r)
+    assert (exited["type"], exited["exit_code"]) == (lp.EXITED, 0), err
+    assert out == b"['lo', 'tap0']\nnameserver 10.0.2.3\nmetadata refused\n", (out, err)
+    for pid in slirp:  # killed with the sandbox, then reaped by the launcher
+        for _ in range(100):
+            if not os.path.exists("/proc/%d" % pid) or _state(pid) == "Z":
+                break
+            __import__("time").sleep(0.05)
+        assert not os.path.exists("/proc/%d" % pid) or _state(pid) == "Z", "slirp4netns %d outlived its sandbox" % pid
+
+
+def _children(pid: int) -> list:
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"

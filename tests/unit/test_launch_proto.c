@@ -93,7 +93,17 @@ static void test_create_fields(void **state) {
         struct lp_create c;
         c = good_create(), c.backend = 9, expect_create_error(c, "", 0, "backend");
         c = good_create(), c.language = 0, expect_create_error(c, "", 0, "language");
-        c = good_create(), c.network = 2, expect_create_error(c, "", 0, "network");
+        c = good_create(), c.network = 0, expect_create_error(c, "", 0, "network");
+        c = good_create(), c.network = 3, expect_create_error(c, "", 0, "network");
+        /* public needs the namespace backend: gVisor sandboxes have no network */
+        c = good_create(), c.network = LP_NET_PUBLIC, c.backend = LP_BACKEND_GVISOR,
+        expect_create_error(c, "", 0, "network");
+        struct diag ok = {0};
+        c = good_create(), c.network = LP_NET_PUBLIC;
+        assert_int_equal(lp_validate_create(&c, "", 0, &ok), 0);
+        assert_string_equal(lp_network_name(LP_NET_PUBLIC), "public");
+        assert_string_equal(lp_network_name(LP_NET_NONE), "none");
+        assert_string_equal(lp_network_name(9), "unknown");
         c = good_create(), c.allow_weaker = 1u << 7, expect_create_error(c, "", 0, "allow_weaker");
         c = good_create(), c.limits.memory_bytes = 1, expect_create_error(c, "", 0, "memory");
         c = good_create(), c.limits.memory_bytes = UINT64_MAX, expect_create_error(c, "", 0, "memory");

@@ -1,4 +1,5 @@
 /* plan: the sandbox's exact shape, checked without root. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +7,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <linux/fib_rules.h>
+#include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
+#include "sandbox/netpolicy.h"
 #include "sandbox/plan.h"
 
 static struct lp_create spec(uint8_t lang) {
@@ -24,7 +31,7 @@ static struct lp_create spec(uint8_t lang) {
 }
 
 static const struct plan_fds FDS = {.init = 4, .seccomp = 5, .code = 6, .passwd = 7, .group = 8, .hosts = 9,
-                                    .json_status = 10};
+                                    .json_status = 10, .resolv = -1, .block = -1};
 
 /* Index of the first occurrence of the argument sequence a,b,c... (NULL-terminated) or -1. */
 static long find_seq(const struct buf *b, const char *const *seq) {
@@ -167,6 +174,147 @@ static void test_oci_config(void **state) {
         buf_free(&b);
 }
 
+/* Network mode none (the default above) has neither resolv.conf nor a block; public has both,
+ * and the shim checks the rules. */
+static void test_network_public(void **state) {
+        (void)state;
+        struct lp_create c = spec(LP_LANG_PYTHON);
+        struct plan_input in = {.c = &c, .env = "", .env_len = 0, .landlock_required = 1};
+        struct plan_fds fds = FDS;
+        struct buf b;
+        struct diag d = {0};
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &fds, &b, &d), 0);
+        assert_true(HAS("--block-fd") < 0);
+        assert_true(HAS("/etc/resolv.conf") < 0);
+        buf_free(&b);
+        buf_init(&b, 1 << 16);
+        assert_int_equal(plan_payload_argv(&in, &b, &d), 0);
+        assert_true(HAS("--network-public") < 0);
+        buf_free(&b);
+
+        c.network = LP_NET_PUBLIC;
+        fds.resolv = 12, fds.block = 13;
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &fds, &b, &d), 0);
+        assert_true(HAS("--unshare-net") >= 0); /* its own namespace still: slirp comes from outside */
+        assert_true(HAS("--share-net") < 0);
+        assert_true(HAS("--perms", "0444", "--ro-bind-data", "12", "/etc/resolv.conf") >= 0);
+        assert_true(HAS("--block-fd", "13") >= 0);
+        assert_true(HAS("--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf") < 0); /* never the host's */
+        buf_free(&b);
+        buf_init(&b, 1 << 16);
+        assert_int_equal(plan_payload_argv(&in, &b, &d), 0);
+        assert_true(HAS("--network-public") > 0 && HAS("--network-public") < HAS("--", "/usr/bin/python3"));
+        buf_free(&b);
+        assert_string_equal(netpolicy_resolv_conf, "nameserver 10.0.2.3\n");
+}
+
+static void test_slirp_argv(void **state) {
+        (void)state;
+        struct buf b;
+        struct diag d = {0};
+        buf_init(&b, 4096);
+        assert_int_equal(netpolicy_slirp_argv(&b, &d), 0);
+        assert_int_equal(HAS("/usr/bin/slirp4netns"), 0);
+        assert_true(HAS("--configure") < 0); /* the launcher sets tap0 up, after bwrap's lo */
+        assert_true(HAS("--disable-host-loopback") > 0); /* 10.0.2.2 is not the host's 127.0.0.1 */
+        assert_true(HAS("--enable-seccomp") > 0);
+        assert_true(HAS("--exit-fd=3") > 0 && HAS("--ready-fd=4") > 0);
+        assert_true(HAS("--netns-type=path") > 0);
+        assert_true(HAS("--userns-path=/dev/net/airlock-userns") > 0);
+        assert_true(HAS("/dev/net/airlock-netns", "tap0") > 0);
+        assert_true(HAS("--enable-ipv6") < 0 && HAS("-6") < 0); /* IPv4 only */
+        assert_true(HAS("--api-socket") < 0 && HAS("-a") < 0);  /* no port forwarding into the sandbox */
+        buf_free(&b);
+}
+
+/* Walk the netlink requests: tap0 up, its address, the default route, then every one a
+ * prohibit rule at NET_RULE_PRIORITY with its prefix. */
+static void test_network_msgs(void **state) {
+        (void)state;
+        struct net_addr host[2] = {{.family = AF_INET, .prefix_len = 32, .addr = {192, 0, 2, 2}},
+                                   {.family = AF_INET6, .prefix_len = 128, .addr = {0xfd, [15] = 2}}};
+        struct buf b;
+        struct diag d = {0};
+        size_t nfixed;
+        (void)netpolicy_blocked(&nfixed);
+        buf_init(&b, 1 << 16);
+        int n = netpolicy_msgs(5, host, 2, 7, &b, &d);
+        assert_int_equal(n, 3 + (int)nfixed + 2);
+        int seen_metadata = 0, seen_host_alias = 0, seen_v6_ll = 0, seen_host = 0;
+        size_t off = 0;
+        static const uint16_t first[] = {RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE};
+        for (int i = 0; i < n; i++) {
+                assert_true(off + sizeof(struct nlmsghdr) <= b.len);
+                const struct nlmsghdr *h = (const void *)(b.data + off);
+                assert_int_equal(h->nlmsg_seq, 7 + i);
+                assert_true(h->nlmsg_flags & NLM_F_ACK);
+                assert_true(off + h->nlmsg_len <= b.len);
+                off += NLMSG_ALIGN(h->nlmsg_len);
+                if (i < 3) {
+                        assert_int_equal(h->nlmsg_type, first[i]);
+                        if (i == 0) {
+                                const struct ifinfomsg *l = NLMSG_DATA(h);
+                                assert_int_equal(l->ifi_index, 5);
+                                assert_int_equal(l->ifi_flags & IFF_UP, IFF_UP);
+                        } else if (i == 1) {
+                                const struct ifaddrmsg *a = NLMSG_DATA(h);
+                                assert_int_equal(a->ifa_index, 5);
+                                assert_int_equal(a->ifa_prefixlen, 24);
+                        } else {
+                                const struct rtmsg *r = NLMSG_DATA(h);
+                                assert_int_equal(r->rtm_dst_len, 0); /* the default route */
+                                assert_int_equal(r->rtm_table, RT_TABLE_MAIN);
+                        }
+                        continue;
+                }
+                assert_int_equal(h->nlmsg_type, RTM_NEWRULE);
+                const struct fib_rule_hdr *f = NLMSG_DATA(h);
+                assert_int_equal(f->action, FR_ACT_PROHIBIT);
+                uint32_t prio = 0;
+                const uint8_t *dst = NULL;
+                int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*f));
+                for (const struct rtattr *a = (const void *)((const char *)f + NLMSG_ALIGN(sizeof(*f)));
+                     RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+                        if (a->rta_type == FRA_PRIORITY)
+                                memcpy(&prio, RTA_DATA(a), 4);
+                        if (a->rta_type == FRA_DST) {
+                                assert_int_equal(RTA_PAYLOAD(a), f->family == AF_INET ? 4 : 16);
+                                dst = RTA_DATA(a);
+                        }
+                }
+                assert_int_equal(prio, NET_RULE_PRIORITY);
+                assert_non_null(dst);
+                if (f->family == AF_INET && f->dst_len == 16 && dst[0] == 169 && dst[1] == 254)
+                        seen_metadata = 1;
+                if (f->family == AF_INET && f->dst_len == 32 && !memcmp(dst, (uint8_t[]){10, 0, 2, 2}, 4))
+                        seen_host_alias = 1;
+                if (f->family == AF_INET6 && f->dst_len == 10 && dst[0] == 0xfe && dst[1] == 0x80)
+                        seen_v6_ll = 1;
+                if (f->family == AF_INET && f->dst_len == 32 && !memcmp(dst, (uint8_t[]){192, 0, 2, 2}, 4))
+                        seen_host = 1;
+        }
+        assert_int_equal(off, b.len);
+        assert_true(seen_metadata && seen_host_alias && seen_v6_ll && seen_host);
+        buf_free(&b);
+        /* more host addresses than can be blocked: refused, not cut short */
+        static struct net_addr many[NET_HOST_ADDRS_MAX + 1];
+        for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+                many[i] = (struct net_addr){.family = AF_INET, .prefix_len = 32, .addr = {10, 9, (uint8_t)(i >> 8), (uint8_t)i}};
+        buf_init(&b, 1 << 20);
+        assert_int_equal(netpolicy_msgs(5, many, sizeof(many) / sizeof(many[0]), 1, &b, &d), -E2BIG);
+        assert_string_equal(d.field, "network");
+        buf_free(&b);
+        struct net_addr bad = {.family = AF_INET, .prefix_len = 33};
+        buf_init(&b, 1 << 16);
+        assert_true(netpolicy_msgs(5, &bad, 1, 1, &b, &d) < 0);
+        buf_free(&b);
+        buf_init(&b, 1 << 16);
+        assert_int_equal(netpolicy_msgs(0, NULL, 0, 1, &b, &d), -ENODEV); /* no tap0: nothing to set up */
+        buf_free(&b);
+}
+
 static void test_caps(void **state) {
         (void)state;
         struct lp_create c = spec(LP_LANG_PYTHON);
@@ -183,7 +331,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bwrap_layers), cmocka_unit_test(test_env_allowlist),
                 cmocka_unit_test(test_payload),      cmocka_unit_test(test_oci_config),
-                cmocka_unit_test(test_caps),
+                cmocka_unit_test(test_caps),        cmocka_unit_test(test_network_public),
+                cmocka_unit_test(test_slirp_argv),  cmocka_unit_test(test_network_msgs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

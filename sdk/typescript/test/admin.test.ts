@@ -61,9 +61,15 @@ describe("admin", () => {
         await s.stop();
       }
       await rejects(c.interpreters.create({ name }), ConflictError, { code: "interpreter_exists" });
-      await rejects(c.interpreters.create({ name: `${name}-x`.slice(0, 48), network: { mode: "public" } }), BadRequestError, {
-        field: "network.mode",
-      });
+      // allowlist is not built yet: refused, never run as another mode
+      await rejects(
+        c.interpreters.create({
+          name: `${name}-x`.slice(0, 48),
+          network: { mode: "allowlist", allowlist: ["pypi.org:443"] },
+        }),
+        BadRequestError,
+        { field: "network.mode" },
+      );
     } finally {
       await c.interpreters.delete(name);
     }

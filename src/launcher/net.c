@@ -1,0 +1,427 @@
+/* net: network mode public, the launcher's privileged part (docs/adr/0013,
+ * docs/network.md). The policy itself (what is blocked, slirp4netns's arguments) is data in
+ * src/sandbox/netpolicy.c.
+ *
+ * bwrap builds the sandbox's namespaces and mounts, then its pid 1 waits on --block-fd
+ * before the shim and the program. Meanwhile, in this order:
+ *   1. net_start(), once bwrap has reported its pid 1: open the sandbox's network namespace
+ *      and the user namespace that owns it, and check that both are the sandbox's (owned by
+ *      its private host uid: a recycled pid cannot pass);
+ *   2. fork slirp4netns into the sandbox's cgroup, in a mount namespace of its own that
+ *      hides the host's writable and per-user places and holds a tun device node owned by
+ *      the sandbox's host uid (the host's /dev/net/tun is root's alone), then drop to that
+ *      uid with no_new_privs: slirp never runs as root. It joins the user namespace (its
+ *      owner may) and the network namespace, creates tap0, says "ready";
+ *   3. on ready: a short-lived child joins the sandbox's network namespace and, over
+ *      netlink, sets tap0 up (address, default route) and installs the prohibit rules
+ *      (netpolicy.c); the launcher itself never leaves its own namespace. Not slirp's
+ *      --configure: it also brings lo up, racing bwrap, whose adding of 127.0.0.1 then fails;
+ *   4. release the block: the shim checks the rules from inside, then runs the program.
+ * slirp4netns stops with the sandbox: its --exit-fd is ours, it dies with the launcher
+ * (PDEATHSIG) and with the sandbox's cgroup. Any failure before 4 is a setup error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <linux/nsfs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "launcher/launcher.h"
+#include "sandbox/host_probe.h"
+#include "sandbox/netpolicy.h"
+
+/* Host places slirp4netns has no business seeing: world-writable directories (a file it
+ * left there would outlive the sandbox and meet the next holder of the same pool uid),
+ * per-user data, and /run's sockets (D-Bus, systemd, container runtimes). Each gets an
+ * empty read-only tmpfs in slirp's own mount namespace. */
+static const char *const hidden[] = {"/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run", "/home", "/root", NULL};
+
+__attribute__((noreturn, format(printf, 1, 2))) static void child_die(const char *fmt, ...) {
+        char msg[256];
+        int e = errno;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        dprintf(2, "airlock-launcher: %s: %s\n", msg, strerror(e));
+        _exit(125);
+}
+
+/* Cover dir with an empty read-only tmpfs. When keep (the host's resolv.conf, which slirp's
+ * DNS forwarder reads) lies below it, it is bound back in at its own path first. */
+static void hide(const char *dir, const char *keep, int keep_fd) {
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return;
+                child_die("hide %s", dir);
+        }
+        size_t n = strlen(dir);
+        if (keep && keep_fd >= 0 && strncmp(keep, dir, n) == 0 && keep[n] == '/') {
+                char path[PATH_MAX], src[64];
+                snprintf(path, sizeof(path), "%s", keep);
+                for (char *p = path + n + 1; (p = strchr(p, '/')); *p++ = '/') {
+                        *p = '\0';
+                        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                                child_die("mkdir %s", path);
+                }
+                int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+                if (fd < 0)
+                        child_die("create %s", path);
+                close(fd);
+                snprintf(src, sizeof(src), "/proc/self/fd/%d", keep_fd);
+                if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+                        child_die("bind %s", path);
+        }
+        if (mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") < 0)
+                child_die("remount %s read-only", dir);
+}
+
+static void bind_ns(int fd, const char *dest) {
+        char src[64];
+        int f = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        if (f < 0)
+                child_die("create %s", dest);
+        close(f);
+        snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+        if (mount(src, dest, NULL, MS_BIND, NULL) < 0)
+                child_die("bind %s", dest);
+}
+
+/* The child's fds until the namespaces are bound where slirp4netns finds them; it gets
+ * 0-4 only (netpolicy.h). */
+enum { CHILD_NETNS_FD = 5, CHILD_USERNS_FD = 6 };
+
+/* The forked child that becomes slirp4netns (step 2). fds: /dev/null, its stderr pipe,
+ * the exit and ready pipes, the network and user namespaces. */
+__attribute__((noreturn)) static void slirp_child(struct sandbox *sb, pid_t parent, int devnull, int log_w,
+                                                   int exit_r, int ready_w, int netns, int userns,
+                                                   char *const *argv) {
+        umask(022);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                _exit(125);
+        const int fds[] = {devnull, devnull, log_w, exit_r, ready_w, netns, userns};
+        _Static_assert(NET_SLIRP_EXIT_FD == 3 && NET_SLIRP_READY_FD == 4 && CHILD_NETNS_FD == 5 &&
+                               CHILD_USERNS_FD == 6,
+                       "fd layout");
+        if (sandbox_layout_fds(fds, (int)ARRAY_SIZE(fds)) < 0)
+                _exit(125); /* no stderr yet: the launcher reports the exit status */
+        /* Its CPU, memory and pids count against the sandbox whose packets it carries. */
+        if (sb->cg) {
+                struct diag d = {0};
+                if (cg_attach(sb->cg, getpid(), &d) < 0) {
+                        dprintf(2, "airlock-launcher: cgroup: %s\n", d.msg);
+                        _exit(125);
+                }
+        }
+        if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
+                child_die("unshare");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_die("make / private");
+        char resolv[PATH_MAX] = "";
+        int resolv_fd = -1;
+        if (realpath("/etc/resolv.conf", resolv))
+                resolv_fd = open(resolv, O_PATH | O_CLOEXEC);
+        for (size_t i = 0; hidden[i]; i++)
+                hide(hidden[i], resolv, resolv_fd);
+        if (resolv_fd >= 0)
+                close(resolv_fd);
+        /* The tun device and the namespaces, at the paths slirp4netns is given. */
+        if (mount("tmpfs", NET_SLIRP_DIR, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
+                child_die("mount a tmpfs on " NET_SLIRP_DIR " (is the tun driver there?)");
+        if (mknod(NET_SLIRP_TUN, S_IFCHR | 0600, makedev(10, 200)) < 0 ||
+            chown(NET_SLIRP_TUN, sb->host_uid, sb->host_uid) < 0)
+                child_die("mknod " NET_SLIRP_TUN);
+        bind_ns(CHILD_NETNS_FD, NET_SLIRP_NETNS);
+        bind_ns(CHILD_USERNS_FD, NET_SLIRP_USERNS);
+        close(CHILD_NETNS_FD);
+        close(CHILD_USERNS_FD);
+        if (mount(NULL, NET_SLIRP_DIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
+                child_die("remount " NET_SLIRP_DIR " read-only");
+        /* The sandbox's own host uid: the owner of the sandbox's user namespace, so it may
+         * join it, and nothing else on the host. */
+        gid_t g = (gid_t)sb->host_uid;
+        if (setgroups(0, NULL) < 0 || setresgid(g, g, g) < 0 || setresuid(sb->host_uid, sb->host_uid, sb->host_uid) < 0)
+                child_die("drop to uid %u", sb->host_uid);
+        if (getuid() != sb->host_uid || geteuid() != sb->host_uid || getegid() != g)
+                child_die("uid drop did not stick");
+        /* The uid change cleared the parent-death signal. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                _exit(125);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_die("no_new_privs");
+        char *const envp[] = {NULL};
+        execve(SLIRP4NETNS_PATH, argv, envp);
+        child_die("exec " SLIRP4NETNS_PATH);
+}
+
+/* Any failure while starting: one line for the CREATE's error, then the sandbox goes. */
+__attribute__((format(printf, 3, 4))) static void net_fail(struct launcher *L, struct sandbox *sb, const char *fmt,
+                                                          ...) {
+        if (sb->net_failed || sb->state != SB_STARTING)
+                return;
+        sb->net_failed = true;
+        char msg[DIAG_MSG_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        (void)buf_printf(&sb->setup_text, "%snetwork: %s", sb->setup_text.len ? "; " : "", msg);
+        sandbox_kill(L, sb, LP_REASON_SETUP);
+}
+
+static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
+        /* 1. The sandbox's network namespace and its owner. */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)sb->init_pid);
+        _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
+        if (netns < 0)
+                return diag_set(d, -errno, "network", "open %s: %m", path);
+        _cleanup_close_ int userns = ioctl(netns, NS_GET_USERNS);
+        if (userns < 0)
+                return diag_set(d, -errno, "network", "the owner of the sandbox's network namespace: %m");
+        uid_t owner = (uid_t)-1;
+        if (ioctl(userns, NS_GET_OWNER_UID, &owner) < 0)
+                return diag_set(d, -errno, "network", "the owner of the sandbox's user namespace: %m");
+        struct stat ours, theirs;
+        if (stat("/proc/self/ns/net", &ours) < 0 || fstat(netns, &theirs) < 0)
+                return diag_set(d, -errno, "network", "stat a network namespace: %m");
+        if (owner != sb->host_uid || owner == 0 || (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino))
+                return diag_set(d, -ESRCH, "network", "process %d is not the sandbox's (its namespaces belong to uid %u)",
+                                (int)sb->init_pid, (unsigned)owner);
+
+        /* 2. slirp4netns. */
+        struct buf argb;
+        buf_init(&argb, 4096);
+        int r = netpolicy_slirp_argv(&argb, d);
+        char *argv[16];
+        size_t argc = 0;
+        for (size_t off = 0; r == 0 && off < argb.len && argc < ARRAY_SIZE(argv) - 1; off += strlen(argb.data + off) + 1)
+                argv[argc++] = argb.data + off;
+        argv[argc] = NULL;
+        _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int log[2] = {-1, -1}, ex[2] = {-1, -1}, ready[2] = {-1, -1};
+        if (r == 0 && (devnull < 0 || pipe2(log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
+                       pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0))
+                r = diag_set(d, -errno, "network", "pipe: %m");
+        pid_t pid = -1;
+        if (r == 0) {
+                pid_t parent = getpid();
+                pid = fork();
+                if (pid < 0)
+                        r = diag_set(d, -errno, "network", "fork: %m");
+                else if (pid == 0)
+                        slirp_child(sb, parent, devnull, log[1], ex[0], ready[1], netns, userns, argv);
+        }
+        buf_free(&argb);
+        safe_close(log[1]);
+        safe_close(ex[0]);
+        safe_close(ready[1]);
+        if (r < 0) {
+                safe_close(log[0]);
+                safe_close(ex[1]);
+                safe_close(ready[0]);
+                return r;
+        }
+        sb->net_pid = pid;
+        sb->net_log = log[0];
+        sb->net_exit = ex[1];
+        sb->net_ready = ready[0];
+        sb->net_ns = TAKE_FD(netns);
+        if (sandbox_watch(L, sb, sb->net_log) < 0 || sandbox_watch(L, sb, sb->net_ready) < 0)
+                return diag_set(d, -EIO, "network", "cannot watch slirp4netns");
+        return 0;
+}
+
+void net_start(struct launcher *L, struct sandbox *sb) {
+        struct diag d = {0};
+        if (start(L, sb, &d) < 0)
+                net_fail(L, sb, "%s", d.msg);
+}
+
+/* The host's own addresses, which a public sandbox must not reach through slirp (it
+ * connects from the host: a service bound to 0.0.0.0 would see a local peer). Loopback
+ * and IPv6 link-local are covered otherwise. */
+static int host_addrs(struct net_addr *out, size_t cap, size_t *n, struct diag *d) {
+        struct ifaddrs *ifa = NULL;
+        if (getifaddrs(&ifa) < 0)
+                return diag_set(d, -errno, "network", "list the host's addresses: %m");
+        *n = 0;
+        int r = 0;
+        for (struct ifaddrs *i = ifa; i && r == 0; i = i->ifa_next) {
+                if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+                        continue;
+                struct net_addr a = {.family = (uint8_t)i->ifa_addr->sa_family};
+                if (a.family == AF_INET) {
+                        memcpy(a.addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+                        a.prefix_len = 32;
+                        if (a.addr[0] == 127)
+                                continue;
+                } else {
+                        const struct in6_addr *v6 = &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
+                        memcpy(a.addr, v6, 16);
+                        a.prefix_len = 128;
+                        if (IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_LINKLOCAL(v6))
+                                continue;
+                }
+                if (*n >= cap)
+                        r = diag_set(d, -E2BIG, "network", "the host has more than %zu addresses to block", cap);
+                else
+                        out[(*n)++] = a;
+        }
+        freeifaddrs(ifa);
+        return r;
+}
+
+/* Send each request and check its acknowledgement; a positive errno on the first refusal. */
+static int send_msgs(const char *msgs, size_t len) {
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                return errno;
+        struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+        int r = 0;
+        for (size_t off = 0; r == 0 && off + sizeof(struct nlmsghdr) <= len;) {
+                const struct nlmsghdr *h = (const void *)(msgs + off);
+                off += NLMSG_ALIGN(h->nlmsg_len);
+                if (sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) != (ssize_t)h->nlmsg_len) {
+                        r = errno ? errno : EIO;
+                        break;
+                }
+                char ack[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+                ssize_t n = recv(fd, ack, sizeof(ack), 0);
+                const struct nlmsghdr *a = (const void *)ack;
+                if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) || a->nlmsg_type != NLMSG_ERROR ||
+                    a->nlmsg_seq != h->nlmsg_seq)
+                        r = EPROTO;
+                else if (((const struct nlmsgerr *)NLMSG_DATA(a))->error)
+                        r = -((const struct nlmsgerr *)NLMSG_DATA(a))->error;
+        }
+        close(fd);
+        return r;
+}
+
+/* In the child of step 3, inside the sandbox's network namespace: tap0 up with its address
+ * and route, then the rules (netpolicy_msgs). A positive errno for the exit status. */
+static int set_up(const struct net_addr *host, size_t nhost) {
+        struct buf msgs;
+        struct diag d = {0};
+        buf_init(&msgs, 1 << 20);
+        int r = netpolicy_msgs((int)if_nametoindex(NET_TAP_NAME), host, nhost, 1, &msgs, &d);
+        r = r < 0 ? -r : send_msgs(msgs.data, msgs.len);
+        buf_free(&msgs);
+        return r;
+}
+
+static int configure(struct sandbox *sb, struct diag *d) {
+        struct net_addr host[NET_HOST_ADDRS_MAX];
+        size_t nhost = 0;
+        int r = host_addrs(host, ARRAY_SIZE(host), &nhost, d);
+        if (r < 0)
+                return r;
+        /* A child joins the sandbox's namespace: the launcher itself never leaves its own. */
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(setns(sb->net_ns, CLONE_NEWNET) < 0 ? errno : set_up(host, nhost));
+        if (pid < 0)
+                return diag_set(d, -errno, "network", "fork: %m");
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return diag_set(d, -errno, "network", "waitpid: %m");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return diag_set(d, -EIO, "network", "setting up the sandbox's network and its rules: %s",
+                                WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "the helper was killed");
+        return 0;
+}
+
+/* 3-4: slirp4netns has tap0 up. */
+static void net_ready(struct launcher *L, struct sandbox *sb) {
+        struct diag d = {0};
+        sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
+        if (configure(sb, &d) < 0) {
+                net_fail(L, sb, "%s", d.msg);
+                return;
+        }
+        sb->net_ns = safe_close(sb->net_ns);
+        if (write(sb->net_block, "1", 1) != 1) {
+                net_fail(L, sb, "cannot release the sandbox: %m");
+                return;
+        }
+        sb->net_block = safe_close(sb->net_block);
+        sb->net_up = true;
+}
+
+static void keep_text(struct sandbox *sb, const char *p, size_t n) {
+        for (size_t i = 0; i < n && sb->net_text_len < sizeof(sb->net_text) - 1; i++)
+                sb->net_text[sb->net_text_len++] = p[i] == '\n' ? ' ' : p[i];
+        sb->net_text[sb->net_text_len] = '\0';
+}
+
+bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
+        if (fd < 0)
+                return false;
+        if (fd == sb->net_ready) {
+                char b;
+                ssize_t n = read(fd, &b, 1);
+                if (n == 1)
+                        net_ready(L, sb);
+                else if (n == 0) /* slirp4netns is gone; its exit says why */
+                        sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
+                return true;
+        }
+        if (fd == sb->net_log) {
+                /* Kept for an error while starting, then drained so slirp never blocks on it. */
+                char buf[1024];
+                ssize_t n;
+                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                        if (!sb->net_up)
+                                keep_text(sb, buf, (size_t)n);
+                if (n == 0)
+                        sb->net_log = sandbox_unwatch_close(L, sb->net_log);
+                return true;
+        }
+        return false;
+}
+
+void net_on_exit(struct launcher *L, struct sandbox *sb, int status) {
+        sb->net_pid = -1;
+        if (sb->net_log >= 0)
+                net_on_readable(L, sb, sb->net_log);
+        /* Once the program runs, a sandbox whose slirp4netns is gone has no egress left:
+         * nothing to refuse, nothing is weaker. Before that, it is a setup error. */
+        if (!sb->net_up)
+                net_fail(L, sb, "slirp4netns exited with status %d%s%s",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                         sb->net_text_len ? ": " : "", sb->net_text);
+}
+
+void net_free(struct launcher *L, struct sandbox *sb) {
+        sb->net_exit = safe_close(sb->net_exit); /* slirp4netns exits on EOF */
+        if (sb->net_pid > 0)
+                kill(sb->net_pid, SIGKILL); /* not reaped yet, so still ours; reap_children reaps it */
+        sb->net_pid = -1;
+        sb->net_block = safe_close(sb->net_block);
+        sb->net_ns = safe_close(sb->net_ns);
+        sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
+        sb->net_log = sandbox_unwatch_close(L, sb->net_log);
+}

@@ -1,0 +1,174 @@
+#include "sandbox/netpolicy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/fib_rules.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sandbox/host_probe.h"
+
+const char netpolicy_resolv_conf[] = "nameserver " NET_DNS "\n";
+
+/* Refused from inside every public sandbox, whatever the host's routes say. */
+static const struct net_addr blocked[] = {
+        /* link-local, which holds the metadata service of AWS, GCP, Azure, OpenStack,
+         * DigitalOcean, Oracle... at 169.254.169.254 */
+        {AF_INET, 16, {169, 254}},
+        /* slirp's alias for the host's own 127.0.0.1 (also refused by slirp itself with
+         * --disable-host-loopback): the Airlock daemon and every host loopback service */
+        {AF_INET, 32, {10, 0, 2, 2}},
+        /* metadata outside link-local: Alibaba Cloud, Azure's WireServer */
+        {AF_INET, 32, {100, 100, 100, 200}},
+        {AF_INET, 32, {168, 63, 129, 16}},
+        /* IPv6 link-local and AWS's IPv6 metadata (slirp carries no IPv6 today: these hold
+         * should that change) */
+        {AF_INET6, 10, {0xfe, 0x80}},
+        {AF_INET6, 128, {0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54}},
+};
+
+const struct net_addr *netpolicy_blocked(size_t *n) {
+        *n = sizeof(blocked) / sizeof(blocked[0]);
+        return blocked;
+}
+
+int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
+        static const char *const argv[] = {
+                SLIRP4NETNS_PATH,
+                /* no --configure: the launcher sets tap0 up itself (net.c), after bwrap has
+                 * set up lo (slirp's --configure brings lo up too, and bwrap's adding of
+                 * 127.0.0.1 then fails) */
+                "--mtu=" NET_MTU,
+                "--disable-host-loopback", /* 10.0.2.2 is not the host's 127.0.0.1 */
+                "--enable-seccomp",       /* its own filter: no execve, ptrace, mount, setns, ... */
+                "--exit-fd=3",
+                "--ready-fd=4",
+                "--netns-type=path",
+                "--userns-path=" NET_SLIRP_USERNS,
+                NET_SLIRP_NETNS,
+                NET_TAP_NAME,
+                NULL,
+        };
+        _Static_assert(NET_SLIRP_EXIT_FD == 3 && NET_SLIRP_READY_FD == 4, "slirp4netns fds");
+        for (size_t i = 0; argv[i]; i++) {
+                int r = buf_append_str0(out, argv[i]);
+                if (r < 0)
+                        return diag_set(reterr, r, "network", "building slirp4netns's command line: %s", strerror(-r));
+        }
+        return 0;
+}
+
+static int attr(struct buf *b, uint16_t type, const void *data, uint16_t len) {
+        struct rtattr a = {.rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type};
+        static const char pad[RTA_ALIGNTO] = {0};
+        int r = buf_append(b, &a, sizeof(a));
+        if (r == 0)
+                r = buf_append(b, data, len);
+        if (r == 0 && RTA_ALIGN(len) != len)
+                r = buf_append(b, pad, RTA_ALIGN(len) - len);
+        return r;
+}
+
+/* A request: the netlink header (its length patched in by end()), then the family header. */
+static int begin(struct buf *b, uint16_t type, uint16_t flags, uint32_t seq, const void *fam, size_t fam_len,
+                 size_t *start) {
+        static const char pad[NLMSG_ALIGNTO] = {0};
+        struct nlmsghdr h = {.nlmsg_type = type, .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
+                             .nlmsg_seq = seq};
+        *start = b->len;
+        int r = buf_append(b, &h, sizeof(h));
+        if (r == 0)
+                r = buf_append(b, fam, fam_len);
+        if (r == 0 && NLMSG_ALIGN(fam_len) != fam_len)
+                r = buf_append(b, pad, NLMSG_ALIGN(fam_len) - fam_len);
+        return r;
+}
+
+static int end(struct buf *b, size_t start, int r) {
+        if (r == 0) {
+                uint32_t len = (uint32_t)(b->len - start);
+                memcpy(b->data + start + offsetof(struct nlmsghdr, nlmsg_len), &len, sizeof(len));
+        }
+        return r;
+}
+
+static int rule_msg(struct buf *b, const struct net_addr *a, uint32_t seq) {
+        const struct fib_rule_hdr f = {
+                .family = a->family,
+                .dst_len = a->prefix_len,
+                .table = RT_TABLE_UNSPEC,
+                .action = FR_ACT_PROHIBIT,
+        };
+        uint32_t prio = NET_RULE_PRIORITY;
+        size_t start;
+        int r = begin(b, RTM_NEWRULE, NLM_F_CREATE, seq, &f, sizeof(f), &start);
+        if (r == 0)
+                r = attr(b, FRA_PRIORITY, &prio, sizeof(prio));
+        if (r == 0)
+                r = attr(b, FRA_DST, a->addr, a->family == AF_INET ? 4 : 16);
+        return end(b, start, r);
+}
+
+/* tap0 up with slirp's MTU, its address, the default route through slirp's gateway. */
+static int link_msgs(struct buf *b, int tap, uint32_t seq) {
+        const struct ifinfomsg link = {.ifi_family = AF_UNSPEC, .ifi_index = tap, .ifi_flags = IFF_UP,
+                                       .ifi_change = IFF_UP};
+        const struct ifaddrmsg addr = {.ifa_family = AF_INET, .ifa_prefixlen = NET_PREFIX_LEN,
+                                       .ifa_flags = IFA_F_PERMANENT, .ifa_scope = RT_SCOPE_UNIVERSE,
+                                       .ifa_index = (uint32_t)tap};
+        const struct rtmsg route = {.rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_BOOT,
+                                    .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST};
+        uint32_t mtu = NET_MTU_VALUE, oif = (uint32_t)tap;
+        struct in_addr me, gw;
+        if (inet_pton(AF_INET, NET_GUEST, &me) != 1 || inet_pton(AF_INET, NET_GATEWAY, &gw) != 1)
+                return -EINVAL;
+        size_t start;
+        int r = begin(b, RTM_NEWLINK, 0, seq, &link, sizeof(link), &start);
+        if (r == 0)
+                r = attr(b, IFLA_MTU, &mtu, sizeof(mtu));
+        if ((r = end(b, start, r)) < 0)
+                return r;
+        r = begin(b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, seq + 1, &addr, sizeof(addr), &start);
+        if (r == 0)
+                r = attr(b, IFA_LOCAL, &me, sizeof(me));
+        if (r == 0)
+                r = attr(b, IFA_ADDRESS, &me, sizeof(me));
+        if ((r = end(b, start, r)) < 0)
+                return r;
+        r = begin(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, seq + 2, &route, sizeof(route), &start);
+        if (r == 0)
+                r = attr(b, RTA_GATEWAY, &gw, sizeof(gw));
+        if (r == 0)
+                r = attr(b, RTA_OIF, &oif, sizeof(oif));
+        return end(b, start, r);
+}
+
+int netpolicy_msgs(int tap_index, const struct net_addr *host, size_t nhost, uint32_t seq, struct buf *out,
+                   struct diag *reterr) {
+        if (nhost > NET_HOST_ADDRS_MAX)
+                return diag_set(reterr, -E2BIG, "network", "the host has %zu addresses; at most %d can be blocked",
+                                nhost, NET_HOST_ADDRS_MAX);
+        if (tap_index <= 0)
+                return diag_set(reterr, -ENODEV, "network", "no " NET_TAP_NAME " in the sandbox");
+        int r = link_msgs(out, tap_index, seq);
+        if (r < 0)
+                return diag_set(reterr, r, "network", "building the network's set-up: %s", strerror(-r));
+        int n = 3;
+        const size_t nfixed = sizeof(blocked) / sizeof(blocked[0]);
+        for (size_t i = 0; i < nfixed + nhost; i++) {
+                const struct net_addr *a = i < nfixed ? &blocked[i] : &host[i - nfixed];
+                if ((a->family != AF_INET || a->prefix_len > 32) && (a->family != AF_INET6 || a->prefix_len > 128))
+                        return diag_set(reterr, -EINVAL, "network", "bad address to block (family %u, /%u)",
+                                        a->family, a->prefix_len);
+                r = rule_msg(out, a, seq + (uint32_t)n);
+                if (r < 0)
+                        return diag_set(reterr, r, "network", "building the network rules: %s", strerror(-r));
+                n++;
+        }
+        return n;
+}
