@@ -264,6 +264,34 @@ def machine_busy_seconds() -> float:
     return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
 
 
+def host_cpu_seconds() -> dict[str, float]:
+    """The host's CPU seconds since boot by kind (/proc/stat): user, system, irq, softirq, steal."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return {"user": (v[0] + v[1]) / CLK_TCK, "system": v[2] / CLK_TCK, "irq": v[5] / CLK_TCK,
+            "softirq": v[6] / CLK_TCK, "steal": v[7] / CLK_TCK}
+
+
+def all_process_cpu() -> dict[int, tuple[str, str, float]]:
+    """Every live process: pid -> (start time, command name, user+system CPU s of itself and
+    its reaped children)."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                st = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        rest = st[st.rindex(")") + 2:].split()
+        if len(rest) < 20:
+            continue
+        out[int(p)] = (rest[19], name, sum(int(x) for x in rest[11:15]) / CLK_TCK)
+    return out
+
+
 def self_cpu_seconds() -> float:
     """This process's CPU time, all threads (the benchmark's client side)."""
     t = os.times()

@@ -61,9 +61,11 @@ from benchlib import (
     PYTHON,
     REPO,
     BenchFailure,
+    all_process_cpu,
     descendants,
     fork_unshare,
     fork_unshare_wait,
+    host_cpu_seconds,
     loadavg,
     machine,
     machine_busy_seconds,
@@ -550,23 +552,43 @@ def background_cores(seconds: float = 1.0) -> float:
     return (machine_busy_seconds() - b0) / (time.monotonic() - t0)
 
 
-def cpu_window(S: Systems) -> dict[str, float]:
+def cpu_window(S: Systems) -> dict:
     """CPU seconds so far per component (deltas of two of these are a profile of a window)."""
-    out = {"wall": time.monotonic(), "machine": machine_busy_seconds(), "client": self_cpu_seconds()}
+    out: dict = {"wall": time.monotonic(), "machine": machine_busy_seconds(), "client": self_cpu_seconds(),
+                 "_host": host_cpu_seconds(), "_procs": all_process_cpu()}
     for d in (S.pooled, S.cold):
         for k, v in d.cpu().items():
             out[f"airlock {k}"] = out.get(f"airlock {k}", 0.0) + v
     if S.gw:
         for k, v in S.gw.cpu().items():
             out[f"jupyter {k}"] = v
+    ours = set()
+    for root in [S.pooled.proc, S.cold.proc] + ([S.gw.proc] if S.gw else []):
+        if root is not None:
+            ours |= {root.pid, *descendants(root.pid)}
+    out["_ours"] = ours | set(descendants(os.getpid()))
     return out
 
 
-def cpu_delta(a: dict[str, float], b: dict[str, float], background: float | None = None) -> dict[str, float]:
-    d = {k: b[k] - a.get(k, 0.0) for k in b}
+def cpu_delta(a: dict, b: dict, background: float | None = None) -> dict:
+    d = {k: b[k] - a.get(k, 0.0) for k in b if not k.startswith("_")}
     d["other (rest of the machine)"] = d["machine"] - sum(v for k, v in d.items() if k not in ("machine", "wall"))
     if background is not None:
         d["background_cores"] = background
+    # What "other" was: the host's time by kind, and the processes outside the benchmark's
+    # trees that used the most CPU in the window (by command name; kernel threads included).
+    d["_host"] = {k: b["_host"][k] - a["_host"][k] for k in b["_host"]}
+    mine = {os.getpid()} | a["_ours"] | b["_ours"]
+    others: dict[str, float] = {}
+    for pid, (st, name, cpu) in b["_procs"].items():
+        if pid in mine:
+            continue
+        before = a["_procs"].get(pid)
+        used = cpu - before[2] if before and before[0] == st else cpu
+        if used > 0:
+            key = re.sub(r"[/:]\S*$", "", name) if name.startswith("kworker") else name
+            others[key] = others.get(key, 0.0) + used
+    d["_others"] = dict(sorted(others.items(), key=lambda kv: -kv[1])[:6])
     return d
 
 
@@ -601,7 +623,30 @@ def burst_threads(n: int, prepare: Callable[[int], object], work: Callable[[obje
     return (max(each) if each else t1 - t0), each, [str(e)[:300] for e in errors]
 
 
-def burst_airlock(S: Systems, n: int) -> tuple[float, list[float], dict]:
+PERF = "/usr/bin/perf"
+
+
+def perf_start(tmp: Path) -> subprocess.Popen:
+    """`perf record` of the whole host (sampling, no tracing of the benchmark's processes)."""
+    return subprocess.Popen([PERF, "record", "-a", "-F", "997", "-q", "-o", str(tmp / "burst.perf"), "--", "sleep", "600"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def perf_stop(p: subprocess.Popen, tmp: Path) -> list[tuple[float, str, str]]:
+    """Stop the recording; the samples' shares by command and binary (kernel included), largest first."""
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=60)
+    q = subprocess.run([PERF, "report", "-i", str(tmp / "burst.perf"), "--no-children", "--sort", "comm,dso", "-q",
+                        "--stdio", "-g", "none"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300)
+    out = []
+    for line in q.stdout.decode("utf-8", "replace").splitlines():
+        m = re.match(r"\s*([0-9.]+)%\s+(.+?)\s{2,}(\S.*?)\s*$", line)
+        if m:
+            out.append((float(m.group(1)), m.group(2).strip(), m.group(3)))
+    return out
+
+
+def burst_airlock(S: Systems, n: int, perf: bool = False) -> tuple[float, list[float], dict]:
     d = S.pooled
     settle_pool(d.c)
     m0 = d.c.metrics()
@@ -626,12 +671,16 @@ def burst_airlock(S: Systems, n: int) -> tuple[float, list[float], dict]:
             raise BenchFailure(f"B3: `1+1` answered {ex}")
 
     bg = background_cores()
+    rec = perf_start(S.tmp) if perf else None
+    if rec:
+        time.sleep(0.5)   # perf is recording before the burst starts
     cpu0 = cpu_window(S)
     t0 = now_ms()
     try:
         total, each, _ = burst_threads(n, prep, work)
         cpu1 = cpu_window(S)
         m1 = d.c.metrics()
+        samples = perf_stop(rec, S.tmp) if rec else None
     finally:
         for c, sid in sessions:
             c.delete(sid)
@@ -642,6 +691,8 @@ def burst_airlock(S: Systems, n: int) -> tuple[float, list[float], dict]:
              "create_server_ms": d.access_log("/v1/sessions"),
              "execute_server_ms": d.access_log("/v1/sessions/{id}/execute"), "cpu": cpu_delta(cpu0, cpu1, bg),
              "created_ms": [x - t0 for x in created]}
+    if samples is not None:
+        extra["perf"] = samples
     return total, each, extra
 
 
@@ -681,7 +732,7 @@ def burst_procs(argv: list[str], n: int) -> tuple[float, list[float]]:
     return max(each), each
 
 
-def b3(S: Systems, n: int, reps: int, jupyter_reps: int, show: bool) -> dict:
+def b3(S: Systems, n: int, reps: int, jupyter_reps: int, show: bool, perf: bool = False) -> dict:
     out: dict[str, dict] = {}
 
     def record(key: str, total: float, each: list[float], extra: dict | None = None) -> None:
@@ -693,7 +744,7 @@ def b3(S: Systems, n: int, reps: int, jupyter_reps: int, show: bool) -> dict:
 
     for rep in range(reps):
         progress(show, f"  B3 round {rep + 1}/{reps}: Airlock ({n} sessions at once), bare limits")
-        record("airlock", *burst_airlock(S, n))
+        record("airlock", *burst_airlock(S, n, perf and rep == 0))
         time.sleep(1.0)   # the deleted sandboxes are torn down
         record("py-bare", *burst_procs([PYTHON, "-c", "print(1+1)"], n))
         record("py-bwrap", *burst_procs(BWRAP_ARGS + [PYTHON, "-c", "print(1+1)"], n))
@@ -1072,7 +1123,7 @@ def cpu_table(cpu: dict[str, float], per: float | None, per_label: str) -> list[
     L = [f"| component | CPU s | share{'' if per is None else ' | ' + per_label} |",
          "|---|---:|---:|" + ("" if per is None else "---:|")]
     tot = cpu["machine"]
-    for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]):
+    for k, v in sorted(((k, v) for k, v in cpu.items() if not k.startswith("_")), key=lambda kv: -kv[1]):
         if k in ("machine", "wall", "background_cores") or abs(v) < 0.0005:
             continue
         L.append(f"| {k} | {v:.3f} | {100 * v / tot:.0f}% |" + ("" if per is None else f" {1000 * v / per:.2f} |"))
@@ -1080,6 +1131,12 @@ def cpu_table(cpu: dict[str, float], per: float | None, per_label: str) -> list[
     ncpu = len(os.sched_getaffinity(0))
     note = (f"Window: {cpu['wall']:.2f} s wall on {ncpu} CPUs = {ncpu * cpu['wall']:.2f} CPU s available, "
             f"{100 * tot / (ncpu * cpu['wall']):.0f}% of it busy.")
+    if cpu.get("_host"):
+        note += " The host's busy time by kind (/proc/stat): " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in cpu["_host"].items()) + "."
+    if cpu.get("_others"):
+        note += (" Processes outside the benchmark that used the most CPU meanwhile: " + ", ".join(
+            f"`{k}` {v:.2f} s" for k, v in cpu["_others"].items()) + ".")
     if "background_cores" in cpu:
         note += (f" Just before it, with the benchmark idle, the rest of the machine kept "
                  f"{cpu['background_cores']:.2f} CPUs busy (other jobs on this shared host).")
@@ -1164,8 +1221,8 @@ def report(r: dict) -> str:
                  f"{fmt(cp['python_start_ms'])} ms; the runner's top-level imports (`{cp['imports']}`) "
                  f"{fmt(cp['runner_imports_ms'])} ms; compiling the runner's source ({cp['runner_lines']} lines; it "
                  f"reaches the sandbox as source and `PYTHONDONTWRITEBYTECODE=1` is set, so every start compiles it) "
-                 f"{fmt(cp['runner_compile_ms'])} ms. The sandbox's own start is broken down by `overhead.py` (the "
-                 f"section above).")
+                 f"{fmt(cp['runner_compile_ms'])} ms. The sandbox's own start is broken down by `overhead.py` (its "
+                 f"section of docs/benchmarks.md).")
         L.append("")
 
     # B1p
@@ -1275,6 +1332,19 @@ def report(r: dict) -> str:
                      f"answers {fmt(statistics.median(gaps), 2)} ms.")
             L.append("")
         L += cpu_table(last["cpu"], n3, "CPU ms per session")
+        L.append("")
+    perf_rows = next((x["perf"] for x in ex if x.get("perf")), None)
+    if perf_rows:
+        busy = sum(x[0] for x in perf_rows if x[1] != "swapper")
+        L.append(f"`perf record -a` over the first Airlock burst (from 0.5 s before it to its end; {fmt(busy)}% of the "
+                 f"samples busy, the rest idle): shares of the busy samples by command and binary ("
+                 f"`python3` + `python3.11` is the sessions' runners, `python3` + `libpython3.11…` this client):")
+        L.append("")
+        L.append("| command | binary | share of busy |")
+        L.append("|---|---|---:|")
+        for pct_, comm_, dso in perf_rows:
+            if comm_ != "swapper" and pct_ / busy >= 0.005:
+                L.append(f"| `{comm_}` | `{dso}` | {100 * pct_ / busy:.1f}% |")
         L.append("")
     if "jupyter" in b3 and b3["jupyter"]["extra"]:
         errs = [e for x in b3["jupyter"]["extra"] for e in x.get("errors", [])]
@@ -1507,6 +1577,8 @@ def main() -> int:
     ap.add_argument("--file-mb", type=float, help="B6 file size, MB (default 100, quick 4)")
     ap.add_argument("--file-reps", type=int, help="B6 rounds (default 5, quick 1; Jupyter: at most 3)")
     ap.add_argument("--only", help="comma-separated subset of b1,b1p,b2,b3,b4,b6 (b4 includes b5); for development")
+    ap.add_argument("--perf-burst", action="store_true",
+                    help="profile B3's first Airlock burst with `perf record -a` (samples by command and binary)")
     ap.add_argument("--no-jupyter", action="store_true", help="leave Jupyter Kernel Gateway out (it is required otherwise)")
     ap.add_argument("--out", "--write", type=Path, metavar="FILE", dest="out",
                     help="rewrite the bench:run section of FILE (e.g. docs/benchmarks.md)")
@@ -1552,6 +1624,9 @@ def main() -> int:
             print(f"run.py: {why}; Jupyter Kernel Gateway is part of every scenario (--no-jupyter to leave it out)",
                   file=sys.stderr)
             return 2
+    if a.perf_burst and not os.access(PERF, os.X_OK):
+        print(f"run.py: --perf-burst needs {PERF} (Debian package linux-perf)", file=sys.stderr)
+        return 2
     show = not a.quiet
     shown, skip = [], False   # the command line as reported, without --json FILE
     for x in sys.argv[1:]:
@@ -1610,7 +1685,7 @@ def main() -> int:
                 res["b2"] = b2(S, cfg["exec_runs"], cfg["exec_warmup"], cfg["nagle_runs"], show)
             if "b3" in only:
                 progress(show, f"run.py: B3 burst of {cfg['burst']} sessions")
-                res["b3"] = b3(S, cfg["burst"], cfg["burst_reps"], min(cfg["burst_reps"], 2), show)
+                res["b3"] = b3(S, cfg["burst"], cfg["burst_reps"], min(cfg["burst_reps"], 2), show, a.perf_burst)
             if "b4" in only:
                 progress(show, f"run.py: B4 density ({cfg['n']} sessions) and B5 throughput ({cfg['b5_sessions']} sessions)")
                 res["b4"], res["b5"] = b4_b5(S, cfg["n"], cfg["b5_sessions"], cfg["b5_seconds"], show)
