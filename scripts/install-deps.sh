@@ -23,6 +23,8 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(clang libclang-rt-14-dev clang-tidy cppcheck python3-pytest openssl)
   # the network tests build their own namespace, veth pair and servers (tests/testlib/netlab.py)
   packages+=(iproute2)
+  # the benchmark's Jupyter kernels run Debian's python3 with its ipykernel (bench/run.py)
+  packages+=(python3-ipykernel)
   optional=()
   packages+=(runsc) # the hostile suite runs on both backends
 fi

@@ -116,7 +116,7 @@ if [ $quick -eq 0 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
   stage "suites on the ASan+UBSan build" run_suites build-asan
   stage "fuzzing (${fuzz_seconds}s per target)" fuzz
-  stage "benchmark harnesses, smoke run" bash -c "$PY bench/overhead.py --quick --airlock '$root/build/airlock' >/dev/null && $PY bench/api.py --quick --airlock '$root/build/airlock' >/dev/null"
+  stage "benchmark harnesses, smoke run" bash -c "$PY bench/overhead.py --quick --airlock '$root/build/airlock' >/dev/null && $PY bench/run.py --quick --airlock '$root/build/airlock' >/dev/null"
 fi
 
 echo

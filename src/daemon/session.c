@@ -425,6 +425,7 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 return NULL;
         }
         struct lreply rep;
+        double asked = now_seconds();
         r = launch_call(LP_CREATE, &c, sizeof(c), envb.data, envb.len, &code, 1, &rep);
         buf_free(&envb);
         if (r < 0) {
@@ -435,7 +436,12 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 /* A host that cannot build what was asked (a tool gone, say) is the service's
                  * trouble: the launcher's -ENOENT must not read as a missing session. */
                 int err = rep.err.code == -ENOENT || rep.err.code == -EPERM ? -EIO : rep.err.code ?: -EIO;
-                diag_set(d, err, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
+                if (now_seconds() - asked >= launcher_ttl) /* its deadline (the TTL) came during setup */
+                        diag_set(d, -EINVAL, "timeout_seconds",
+                                 "the session's lifetime (timeout_seconds %.0f) ended while its sandbox was being set up",
+                                 launcher_ttl);
+                else
+                        diag_set(d, err, rep.err.field, "cannot start the sandbox: %s", rep.err.msg);
                 return NULL;
         }
         if (rep.type != LP_CREATED || rep.nfds != 3) {

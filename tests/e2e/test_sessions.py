@@ -296,7 +296,10 @@ def test_a_lifetime_too_short_for_the_runner_is_the_callers_to_fix(client):
     Python in a second) is a 400 naming timeout_seconds, not a 503 to retry forever."""
     resp = client.post("/v1/sessions", json={"timeout_seconds": 1, "limits": {"cpus": 0.01}})
     expect(resp, 400, "invalid_request", field="timeout_seconds")
-    assert "before its runner was ready" in resp.error["message"] and "limits.cpus" in resp.error["message"]
+    # The TTL ends while the runner starts, or (a slow host, a sanitizer build) while the
+    # sandbox is still being set up: either way the setting is named.
+    msg = resp.error["message"]
+    assert ("before its runner was ready" in msg and "limits.cpus" in msg) or "being set up" in msg, msg
     # The control: a second more and a whole CPU, and the same request is a session.
     ok = expect(client.post("/v1/sessions", json={"timeout_seconds": 60, "limits": {"cpus": 1}}), 201).json
     expect(client.delete("/v1/sessions/" + ok["id"]), 200)
