@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The suites' /proc reader (tests/testlib/procs.py): one way to walk the process table.
+sys.path.insert(0, str(REPO / "tests" / "testlib"))
+import procs  # noqa: E402
+from procs import _stat, children, cmdline  # noqa: E402  (cmdline is used by the harnesses)
 
 # One clean environment for every scenario, so no variable of the caller's shell
 # (PYTHON*, NODE_OPTIONS, NODE_EXTRA_CA_CERTS, ...) favours or handicaps one of them.
@@ -168,33 +172,9 @@ def write_doc(path: Path, name: str, section: str, body: str) -> None:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state first), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            st = f.read().decode("utf-8", "replace")
-        return st[st.rindex(")") + 2:].split()
-    except (OSError, ValueError):
-        return None
-
-
-def children() -> dict[int, list[int]]:
-    """Parent pid -> its children's pids, for every process now on the host."""
-    kids: dict[int, list[int]] = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            rest = _stat(int(p))
-            if rest is not None and len(rest) > 1:
-                kids.setdefault(int(rest[1]), []).append(int(p))
-    return kids
-
-
 def starttime(pid: int) -> str | None:
     """pid's start time (clock ticks since boot), None once it is gone or a zombie."""
-    rest = _stat(pid)
-    if rest is None or len(rest) < 20 or rest[0] in ("Z", "X"):
-        return None
-    return rest[19]
+    return procs.starttime(pid, zombie_is_gone=True)
 
 
 def descendants(pid: int) -> list[int]:
@@ -206,14 +186,6 @@ def descendants(pid: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
-
-
-def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
 
 
 def kill_leftovers(tree: list[tuple[int, str]], wait: float = 10.0) -> list[str]:
