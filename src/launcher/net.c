@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -108,6 +109,7 @@ static void bind_ns(int fd, const char *dest) {
 /* The child's fds until the namespaces are bound where slirp4netns finds them; it gets
  * 0-4 only (netpolicy.h). */
 enum { CHILD_NETNS_FD = 5, CHILD_USERNS_FD = 6 };
+#define NET_SLIRP_MAX_FILES 4096 /* slirp's open files: about the guest's concurrent connections */
 
 /* The forked child that becomes slirp4netns (step 2). fds: /dev/null, its stderr pipe,
  * the exit and ready pipes, the network and user namespaces. */
@@ -158,6 +160,22 @@ __attribute__((noreturn)) static void slirp_child(struct sandbox *sb, pid_t pare
         close(CHILD_USERNS_FD);
         if (mount(NULL, NET_SLIRP_DIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
                 child_die("remount " NET_SLIRP_DIR " read-only");
+        /* Every mount it sees read-only, not only the hidden places: a compromised slirp
+         * must leave nothing behind for the next holder of this uid (world-writable
+         * directories such as /var/crash exist on some hosts). Device nodes (its tun)
+         * still open for writing on a read-only mount. */
+        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+        if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+                child_die("make every mount read-only");
+        struct mount_attr tun_dev = {.attr_clr = MOUNT_ATTR_NODEV};
+        if (mount_setattr(AT_FDCWD, NET_SLIRP_DIR, 0, &tun_dev, sizeof(tun_dev)) < 0)
+                child_die("allow the tun device in " NET_SLIRP_DIR);
+        /* Each connection the guest opens is a host socket of slirp's: bounded, so that one
+         * sandbox can't take the host's ephemeral ports or socket memory (it would inherit
+         * the launcher's limit, e.g. the unit's 65536). */
+        struct rlimit files = {NET_SLIRP_MAX_FILES, NET_SLIRP_MAX_FILES};
+        if (setrlimit(RLIMIT_NOFILE, &files) < 0)
+                child_die("limit open files");
         /* The sandbox's own host uid: the owner of the sandbox's user namespace, so it may
          * join it, and nothing else on the host. */
         gid_t g = (gid_t)sb->host_uid;
@@ -373,7 +391,7 @@ static void net_ready(struct launcher *L, struct sandbox *sb) {
 
 static void keep_text(struct sandbox *sb, const char *p, size_t n) {
         for (size_t i = 0; i < n && sb->net_text_len < sizeof(sb->net_text) - 1; i++)
-                sb->net_text[sb->net_text_len++] = p[i] == '\n' ? ' ' : p[i];
+                sb->net_text[sb->net_text_len++] = p[i] == '\n' ? ' ' : (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
         sb->net_text[sb->net_text_len] = '\0';
 }
 
@@ -392,8 +410,10 @@ bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
         if (fd == sb->net_log) {
                 /* Kept for an error while starting, then drained so slirp never blocks on it. */
                 char buf[1024];
-                ssize_t n;
-                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                ssize_t n = 0;
+                /* A bounded drain per wakeup: the launcher is single-threaded, and a writer
+                 * that keeps the pipe full must not hold it here. */
+                for (int reads = 0; reads < 16 && (n = read(fd, buf, sizeof(buf))) > 0; reads++)
                         if (!sb->net_up)
                                 keep_text(sb, buf, (size_t)n);
                 if (n == 0)
