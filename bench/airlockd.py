@@ -30,6 +30,7 @@ from benchlib import (
     descendants,
     free_port,
     kill_leftovers,
+    log_tail,
     memory_cgroup,
     snapshot_tree,
 )
@@ -150,11 +151,7 @@ class Daemon:
         self._log_offset = 0
 
     def log_tail(self) -> str:
-        try:
-            t = self.logpath.read_text(errors="replace").strip()
-        except OSError:
-            return "(no log)"
-        return ("..." + t[-2000:]) if len(t) > 2000 else (t or "(empty log)")
+        return log_tail(self.logpath)
 
     def start(self) -> None:
         for attempt in range(3):

@@ -172,6 +172,15 @@ def write_doc(path: Path, name: str, section: str, body: str) -> None:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def log_tail(path: Path) -> str:
+    """The end of a server's log file, for an error message."""
+    try:
+        t = path.read_text(errors="replace").strip()
+    except OSError:
+        return "(no log)"
+    return ("..." + t[-2000:]) if len(t) > 2000 else (t or "(empty log)")
+
+
 def starttime(pid: int) -> str | None:
     """pid's start time (clock ticks since boot), None once it is gone or a zombie."""
     return procs.starttime(pid, zombie_is_gone=True)

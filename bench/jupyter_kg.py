@@ -43,6 +43,7 @@ from benchlib import (
     descendants,
     free_port,
     kill_leftovers,
+    log_tail,
     snapshot_tree,
 )
 
@@ -88,11 +89,7 @@ class Gateway:
         self.proc: subprocess.Popen | None = None
 
     def log_tail(self) -> str:
-        try:
-            t = self.logpath.read_text(errors="replace").strip()
-        except OSError:
-            return "(no log)"
-        return ("..." + t[-2000:]) if len(t) > 2000 else (t or "(empty log)")
+        return log_tail(self.logpath)
 
     def start(self) -> None:
         spec = self.root / "share" / "kernels" / KERNEL_NAME
