@@ -33,6 +33,7 @@
 struct run_opts {
         struct lp_create c;
         struct buf env;
+        struct buf allow; /* the allow blob, after env in the CREATE */
         uint64_t output_limit;
         const char *code;
         const char *file;
@@ -62,8 +63,12 @@ static const char run_usage[] =
         "      --nofile N             open-file limit (default 1024)\n"
         "      --output-limit-kb N    stdout+stderr limit; past it the program is killed (default 10240)\n"
         "      --network MODE         none (default): loopback only; public: egress through\n"
-        "                             slirp4netns, link-local, metadata and the host refused\n"
-        "                             (namespace isolation, root; docs/network.md)\n"
+        "                             slirp4netns, link-local, metadata and the host refused;\n"
+        "                             allowlist: HTTP(S) through a proxy at 127.0.0.1:3128 to\n"
+        "                             the --allow entries only (namespace isolation, root;\n"
+        "                             docs/network.md)\n"
+        "      --allow HOST:PORT      an allowlist entry (repeatable; implies --network allowlist):\n"
+        "                             a DNS name, *.NAME for its subdomains, or an IPv4 address\n"
         "  -e, --env NAME=VALUE       set a variable in the sandbox (repeatable)\n"
         "      --allow-weaker LAYERS  run even without these layers: cgroup, landlock, shared-uid\n"
         "                             (comma-separated; every other layer is mandatory)\n"
@@ -151,9 +156,23 @@ static int add_env(struct run_opts *o, const char *kv) {
                 return usage_error("--env %.*s: value longer than %d bytes", (int)(eq - kv), kv, LP_ENV_VALUE_MAX);
         if (o->c.env_count >= LP_ENV_MAX_COUNT)
                 return usage_error("--env: at most %d variables", LP_ENV_MAX_COUNT);
-        if (buf_append_str0(&o->env, kv) < 0)
+        if (o->env.len + strlen(kv) + 1 > LP_ENV_MAX_BYTES || buf_append_str0(&o->env, kv) < 0)
                 return usage_error("--env: all variables together exceed %d bytes", LP_ENV_MAX_BYTES);
         o->c.env_count++;
+        return 0;
+}
+
+static int add_allow(struct run_opts *o, const char *entry) {
+        struct lp_allow a;
+        if (lp_parse_allow_entry(entry, strlen(entry), &a) < 0)
+                return usage_error("--allow '%s': expected HOST:PORT, HOST a DNS name (*. for its subdomains) or "
+                                   "an IPv4 address, PORT 1-65535",
+                                   entry);
+        if (o->c.allow_count >= LP_ALLOW_MAX_COUNT || o->allow.len + strlen(entry) + 1 > LP_ALLOW_MAX_BYTES)
+                return usage_error("--allow: at most %d entries in %d bytes", LP_ALLOW_MAX_COUNT, LP_ALLOW_MAX_BYTES);
+        if (buf_append_str0(&o->allow, entry) < 0)
+                return usage_error("--allow: out of memory");
+        o->c.allow_count++;
         return 0;
 }
 
@@ -185,6 +204,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                 O_NOFILE,
                 O_OUTPUT,
                 O_NETWORK,
+                O_ALLOW,
                 O_WEAKER,
         };
         static const struct option longopts[] = {
@@ -204,6 +224,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                 {"nofile", required_argument, NULL, O_NOFILE},
                 {"output-limit-kb", required_argument, NULL, O_OUTPUT},
                 {"network", required_argument, NULL, O_NETWORK},
+                {"allow", required_argument, NULL, O_ALLOW},
                 {"allow-weaker", required_argument, NULL, O_WEAKER},
                 {NULL, 0, NULL, 0},
         };
@@ -211,6 +232,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
         unsigned long long v = 0;
         double f = 0;
         int opt, r;
+        bool network_set = false;
         opterr = 0;
         optind = 1;
         while ((opt = getopt_long(argc, argv, "+:c:l:e:vh", longopts, NULL)) != -1) {
@@ -286,9 +308,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                         else if (!strcmp(optarg, "public"))
                                 o->c.network = LP_NET_PUBLIC;
                         else if (!strcmp(optarg, "allowlist"))
-                                r = usage_error("--network allowlist: not built yet (none and public are)");
+                                o->c.network = LP_NET_ALLOWLIST;
                         else
-                                r = usage_error("--network: unknown mode '%s' (none, public)", optarg);
+                                r = usage_error("--network: unknown mode '%s' (none, public, allowlist)", optarg);
+                        network_set = true;
+                        break;
+                case O_ALLOW:
+                        r = add_allow(o, optarg);
                         break;
                 case O_WEAKER:
                         r = parse_weaker(optarg, &o->c.allow_weaker);
@@ -304,6 +330,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o) {
                 if (r)
                         return r;
         }
+        if (o->c.allow_count && !network_set)
+                o->c.network = LP_NET_ALLOWLIST;
+        if (o->c.allow_count && o->c.network != LP_NET_ALLOWLIST)
+                return usage_error("--allow goes with --network allowlist, not %s", lp_network_name(o->c.network));
         int rest = argc - optind;
         if (o->code && rest > 0)
                 return usage_error("give either -c CODE or a FILE, not both (extra: '%s')", argv[optind]);
@@ -515,6 +545,12 @@ static int run_loop(struct launcher_client *lc, const struct lp_created *cr, int
                                 memcpy(&ex, f.body, sizeof(ex));
                                 if (ex.sandbox_id == cr->sandbox_id)
                                         exited = true;
+                        } else if (t == LP_EGRESS && o->verbose) {
+                                struct lp_egress e;
+                                memcpy(&e, f.body, sizeof(e));
+                                if (lp_validate_egress(&e, &d) == 0)
+                                        fprintf(stderr, "airlock: egress %s %s:%u (%s)\n", lp_egress_outcome_name(e.outcome),
+                                                e.host, e.port, lp_egress_reason_name(e.reason));
                         } else if (t < 0) {
                                 fprintf(stderr, "airlock: lost the launcher: %s\n", d.msg);
                                 return EXIT_SANDBOX;
@@ -544,13 +580,19 @@ int cmd_run(int argc, char **argv) {
                                         .interrupt_grace_ms = 2000,
                                         .nofile = 1024};
         o.output_limit = 10ull << 20;
-        buf_init(&o.env, LP_ENV_MAX_BYTES);
+        buf_init(&o.env, LP_ENV_MAX_BYTES + LP_ALLOW_MAX_BYTES);
+        buf_init(&o.allow, LP_ALLOW_MAX_BYTES);
         int r = parse_args(argc, argv, &o);
+        o.c.env_len = (uint32_t)o.env.len;
+        o.c.allow_len = (uint32_t)o.allow.len;
+        /* One blob for the CREATE: the variables, then the allowlist. */
+        if (!r && o.allow.len && buf_append(&o.env, o.allow.data, o.allow.len) < 0)
+                r = usage_error("--allow: out of memory");
+        buf_free(&o.allow);
         if (r) {
                 buf_free(&o.env);
                 return r < 0 ? 0 : r;
         }
-        o.c.env_len = (uint32_t)o.env.len;
         struct diag d = {0};
         if (lp_validate_create(&o.c, o.env.data, o.env.len, &d) < 0) {
                 buf_free(&o.env);

@@ -116,7 +116,12 @@ int lc_create(struct launcher_client *lc, const struct lp_create *c, const char 
         struct lp_frame f;
         int fds[FD_PASS_MAX];
         size_t nfds = 0;
-        r = recv_frame(lc, &f, buf, sizeof(buf), fds, &nfds, 2, d);
+        /* An allowlist sandbox's first connections may be reported before its CREATED:
+         * those events are the run loop's business, not the reply. */
+        do {
+                nfds = 0;
+                r = recv_frame(lc, &f, buf, sizeof(buf), fds, &nfds, 2, d);
+        } while (r == LP_EGRESS && nfds == 0);
         if (r < 0)
                 return r;
         if (r == LP_ERROR)

@@ -232,6 +232,8 @@ int session_context_op(const char *id, const char *op, const char *context, cons
 /* Resolve a file request for a session: the sandbox id, or -ENOENT. */
 int session_sandbox(const char *id, uint64_t *ret_sandbox);
 void session_on_exited(const struct lp_exited *ex);
+/* An allowlist sandbox's proxy judged a connection: one JSON log line, and the metrics. */
+void session_on_egress(const struct lp_egress *e);
 /* A sandbox a previous daemon created, handed back by the supervisor with its fds. */
 void session_attach(const struct lp_attached *a, const int fds[3]);
 bool session_exists(const char *id);
@@ -277,6 +279,7 @@ void metrics_execution(const char *language, const char *status, const char *kil
                        double cpu_seconds);
 void metrics_session_created(bool pooled, double seconds);
 void metrics_session_refused(void);
+void metrics_egress(uint8_t outcome, uint8_t reason, uint32_t dropped);
 void metrics_session_ended(const char *reason);
 /* per_session: NULL (aggregates only), "*" (every live session's usage) or a tenant. */
 void metrics_render(struct buf *out, const char *per_session);

@@ -80,12 +80,24 @@ static int check(json_t *i, struct diag *d) {
                                 max_ttl, ttl);
         const char *mode = json_string_value(json_object_get(json_object_get(i, "network"), "mode"));
         /* Fail closed: a mode this daemon cannot enforce is refused, never run as another. */
-        if (mode && strcmp(mode, "none") != 0 && strcmp(mode, "public") != 0)
-                return diag_set(d, -ENOTSUP, "network.mode",
-                                "network mode '%s' is not built yet (this version of Airlock has none and public)",
+        if (mode && strcmp(mode, "none") != 0 && strcmp(mode, "public") != 0 && strcmp(mode, "allowlist") != 0)
+                return diag_set(d, -ENOTSUP, "network.mode", "unknown network mode '%s' (none, allowlist, public)",
                                 mode);
         /* Said here, when the operator sets it up, rather than at every session's start. */
         const struct lp_host_report *h = launch_host();
+        if (mode && !strcmp(mode, "allowlist") && !h->egress)
+                return diag_set(d, -ENOTSUP, "network.mode",
+                                "network mode allowlist needs the launcher running as root with airlock-egress "
+                                "installed beside it on this host");
+        size_t allow_bytes = 0;
+        size_t ai;
+        json_t *av;
+        json_array_foreach(json_object_get(json_object_get(i, "network"), "allowlist"), ai, av) {
+                allow_bytes += json_string_length(av) + 1;
+        }
+        if (allow_bytes > LP_ALLOW_MAX_BYTES)
+                return diag_set(d, -E2BIG, "network.allowlist", "the entries together exceed %d bytes",
+                                LP_ALLOW_MAX_BYTES);
         if (mode && !strcmp(mode, "public") && (!h->is_root || !h->slirp4netns))
                 return diag_set(d, -ENOTSUP, "network.mode",
                                 "network mode public needs slirp4netns (apt-get install slirp4netns), the tun "

@@ -56,6 +56,15 @@ static void *dispatch(void *arg) {
                         session_on_exited(&ex);
                         continue;
                 }
+                if (f.hdr.type == LP_EGRESS) {
+                        struct lp_egress e;
+                        memcpy(&e, f.body, sizeof(e));
+                        for (size_t i = 0; i < nfds; i++)
+                                close(fds[i]);
+                        if (lp_validate_egress(&e, &d) == 0)
+                                session_on_egress(&e);
+                        continue;
+                }
                 pthread_mutex_lock(&L.lock);
                 struct waiter *w = L.waiters;
                 while (w && w->req_id != f.hdr.req_id)

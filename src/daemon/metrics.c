@@ -52,6 +52,8 @@ static struct {
         struct histogram create_seconds[2]; /* [0] cold start, [1] from the warm pool */
         uint64_t sessions_ended[NEND];
         uint64_t create_refused_quota;
+        uint64_t egress[LP_EGRESS_FAILED + 1][LP_EGRESS_REASON_MAX + 1]; /* [outcome][reason] */
+        uint64_t egress_dropped;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t index_of(const char *const *names, size_t n, const char *name) {
@@ -97,6 +99,14 @@ void metrics_session_created(bool pooled, double seconds) {
 void metrics_session_refused(void) {
         pthread_mutex_lock(&M.lock);
         M.create_refused_quota++;
+        pthread_mutex_unlock(&M.lock);
+}
+
+void metrics_egress(uint8_t outcome, uint8_t reason, uint32_t dropped) {
+        pthread_mutex_lock(&M.lock);
+        if (outcome <= LP_EGRESS_FAILED && reason <= LP_EGRESS_REASON_MAX)
+                M.egress[outcome][reason]++;
+        M.egress_dropped += dropped;
         pthread_mutex_unlock(&M.lock);
 }
 
@@ -241,6 +251,24 @@ void metrics_render(struct buf *b, const char *per_session) {
         header(b, "airlock_sessions_refused_total", "counter", "Session creations refused by a tenant quota.");
         (void)buf_printf(b, "airlock_sessions_refused_total{reason=\"quota\"} %llu\n",
                          (unsigned long long)M.create_refused_quota);
+        header(b, "airlock_egress_connections_total", "counter",
+               "Connections through the allowlist proxies, by outcome (allowed; refused by policy; failed to "
+               "resolve or connect) and reason.");
+        for (uint8_t o = LP_EGRESS_ALLOWED; o <= LP_EGRESS_FAILED; o++)
+                for (uint8_t r = 0; r <= LP_EGRESS_REASON_MAX; r++) {
+                        bool fits = o == LP_EGRESS_ALLOWED   ? r == LP_EGRESS_OK
+                                    : o == LP_EGRESS_FAILED ? r == LP_EGRESS_RESOLVE || r == LP_EGRESS_CONNECT
+                                                            : r != LP_EGRESS_OK && r != LP_EGRESS_RESOLVE &&
+                                                                      r != LP_EGRESS_CONNECT;
+                        if (fits)
+                                (void)buf_printf(b, "airlock_egress_connections_total{outcome=\"%s\",reason=\"%s\"} %llu\n",
+                                                 lp_egress_outcome_name(o), lp_egress_reason_name(r),
+                                                 (unsigned long long)M.egress[o][r]);
+                }
+        header(b, "airlock_egress_events_dropped_total", "counter",
+               "Proxy connection events lost before the daemon saw them (a proxy's event pipe was full); the "
+               "connections themselves were still judged.");
+        (void)buf_printf(b, "airlock_egress_events_dropped_total %llu\n", (unsigned long long)M.egress_dropped);
         header(b, "airlock_sessions_ended_total", "counter", "Sessions ended, by reason (oom: an OOM kill).");
         for (size_t e = 0; e < NEND; e++)
                 (void)buf_printf(b, "airlock_sessions_ended_total{reason=\"%s\"} %llu\n", end_reasons[e],

@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/utf8.h"
 #include "daemon/requests.h"
+#include "proto/launch_proto.h"
 
 #define ENV_MAX_ENTRIES 128
 #define ENV_MAX_TOTAL (LP_ENV_MAX_BYTES - 1024) /* room for the sandbox's own variables */
@@ -252,39 +253,12 @@ bool request_valid_interpreter_name(const char *s) {
         return ok;
 }
 
-/* An allowlist entry: HOST:PORT, HOST a DNS name (optionally "*." for its subdomains) or
- * an IPv4 address, PORT 1-65535. Lower-cased into out. */
+/* An allowlist entry: the grammar is launch_proto's (the launcher and the proxy parse the
+ * same); accepted entries are only lower-cased into out. */
 int request_allow_entry(const char *e, char *out, size_t cap) {
         size_t n = e ? strlen(e) : 0;
-        const char *colon = n ? strrchr(e, ':') : NULL;
-        if (!colon || colon == e || n >= cap || n > 260)
-                return -EINVAL;
-        char *end = NULL;
-        errno = 0;
-        long port = strtol(colon + 1, &end, 10);
-        if (errno || !colon[1] || *end || port < 1 || port > 65535 || colon[1] == '+' || colon[1] == '-')
-                return -EINVAL;
-        size_t hn = (size_t)(colon - e);
-        const char *host = e;
-        if (hn > 2 && host[0] == '*' && host[1] == '.') /* subdomains of the rest */
-                host += 2, hn -= 2;
-        if (hn > 253)
-                return -EINVAL;
-        size_t label = 0;
-        for (size_t i = 0; i < hn; i++) {
-                char c = host[i];
-                if (c == '.') {
-                        if (label == 0 || host[i - 1] == '-')
-                                return -EINVAL;
-                        label = 0;
-                        continue;
-                }
-                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                          (c == '-' && label > 0);
-                if (!ok || ++label > 63)
-                        return -EINVAL;
-        }
-        if (label == 0 || host[hn - 1] == '-')
+        struct lp_allow a;
+        if (!n || n >= cap || lp_parse_allow_entry(e, n, &a) < 0)
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
                 out[i] = (char)(e[i] >= 'A' && e[i] <= 'Z' ? e[i] - 'A' + 'a' : e[i]);

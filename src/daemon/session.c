@@ -7,6 +7,7 @@
  * does not come back). Sessions are reference-counted so that a DELETE or the reaper
  * never frees one a request still uses.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -193,6 +194,29 @@ void session_on_exited(const struct lp_exited *ex) {
         pthread_mutex_unlock(&S.lock);
 }
 
+void session_on_egress(const struct lp_egress *e) {
+        char sid[64] = "", tenant[64] = "";
+        pthread_mutex_lock(&S.lock);
+        for (struct session *s = S.list; s; s = s->next)
+                if (s->sandbox_id == e->sandbox_id) {
+                        snprintf(sid, sizeof(sid), "%s", s->id);
+                        snprintf(tenant, sizeof(tenant), "%s", json_string_value(json_object_get(s->doc, "tenant")) ?: "");
+                        break;
+                }
+        pthread_mutex_unlock(&S.lock);
+        metrics_egress(e->outcome, e->reason, e->dropped);
+        char addr[INET6_ADDRSTRLEN] = "";
+        if (e->family)
+                inet_ntop(e->family, e->addr, addr, sizeof(addr));
+        /* host is [a-z0-9.:_-] (lp_validate_egress): nothing in it needs escaping. */
+        fprintf(stderr,
+                "{\"level\":\"info\",\"msg\":\"egress\",\"outcome\":\"%s\",\"reason\":\"%s\",\"host\":\"%s\","
+                "\"port\":%u,\"address\":\"%s\",\"session\":\"%s\",\"tenant\":\"%s\",\"sandbox_id\":%llu,"
+                "\"dropped_before\":%u}\n",
+                lp_egress_outcome_name(e->outcome), lp_egress_reason_name(e->reason), e->host, e->port, addr, sid,
+                tenant, (unsigned long long)e->sandbox_id, e->dropped);
+}
+
 /* Waits up to timeout_s for the exit of an unowned sandbox; true with *ret when it came. */
 static bool early_exit(uint64_t sandbox_id, double timeout_s, struct lp_exited *ret) {
         double until = now_seconds() + timeout_s;
@@ -357,10 +381,11 @@ static int env_blob(json_t *env, struct buf *out, uint32_t *count, struct diag *
 
 struct shape {
         double memory_mb, cpus, pids, workspace_mb;
-        uint8_t network; /* enum lp_network; the pool holds none only */
+        uint8_t network;  /* enum lp_network; the pool holds none only */
+        json_t *allow;    /* allowlist mode: ["host:port", ...], borrowed */
 };
 
-static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE};
+static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE, NULL};
 
 /* The warm pool: sandboxes of the default shape whose runner is already up, so that a
  * default session is an id and a record away. The launcher's deadline for them is the
@@ -407,11 +432,20 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 .nofile = 1024,
         };
         struct buf envb;
-        buf_init(&envb, LP_ENV_MAX_BYTES);
+        buf_init(&envb, LP_ENV_MAX_BYTES + LP_ALLOW_MAX_BYTES);
         int r = 0;
         if (env)
                 r = env_blob(env, &envb, &c.env_count, d);
         c.env_len = (uint32_t)envb.len;
+        /* The allowlist follows the variables in the same blob. */
+        size_t ai;
+        json_t *e;
+        json_array_foreach(sh->network == LP_NET_ALLOWLIST ? sh->allow : NULL, ai, e) {
+                if (r == 0 && buf_append_str0(&envb, json_string_value(e)) < 0)
+                        r = diag_set(d, -E2BIG, "network.allowlist", "the allowlist is too long");
+                c.allow_count++;
+        }
+        c.allow_len = (uint32_t)(envb.len - c.env_len);
         if (r == 0)
                 r = lp_validate_create(&c, envb.data ? envb.data : "", envb.len, d);
         if (r < 0) {
@@ -676,7 +710,10 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
         if (ar < 0)
                 return ar;
         struct shape sh = {set.memory_mb, set.cpus, set.pids, set.workspace_mb,
-                           !strcmp(set.network, "public") ? LP_NET_PUBLIC : LP_NET_NONE};
+                           !strcmp(set.network, "public")      ? LP_NET_PUBLIC
+                           : !strcmp(set.network, "allowlist") ? LP_NET_ALLOWLIST
+                                                               : LP_NET_NONE,
+                           set.allowlist};
         double ttl = set.ttl, idle = set.idle;
         json_t *env = set.env;
         int r = create_with(req, tenant, iname, &set, &sh, ttl, idle, env, ret, d);

@@ -58,8 +58,15 @@ struct sandbox {
         int net_log;    /* read end of slirp's stderr */
         int net_ns;     /* the sandbox's network namespace, held until the rules are in */
         bool net_up, net_failed;
-        char net_text[512]; /* what slirp4netns said, for a setup error */
+        char net_text[512]; /* what slirp4netns or the proxy said, for a setup error */
         size_t net_text_len;
+        /* Network mode allowlist (net.c): the proxy is net_pid, with net_ready, net_exit,
+         * net_log as for slirp; its connection events arrive on net_events. */
+        char *allow;      /* the CREATE's allow blob ("host:port\0" each), validated */
+        size_t allow_len;
+        int net_events;
+        unsigned char ev_buf[2 * sizeof(struct lp_egress)];
+        size_t ev_len;
         struct sandbox *next;
 };
 
@@ -83,6 +90,8 @@ struct launcher {
         int timer_fd;
         int signal_fd;
         char init_path[512]; /* the exec shim, next to our own executable */
+        int egress_fd;       /* airlock-egress (the allowlist proxy), opened once: exec'd by fd
+                              * after the uid drop, whatever the permissions of its directory */
         bool hello_done;
         unsigned protocol_errors;
         uint64_t next_id;
@@ -113,7 +122,7 @@ int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd);
 int sandbox_unwatch_close(struct launcher *L, int fd);
 int sandbox_layout_fds(const int *src, int n);
 
-/* net.c: network mode public (docs/adr/0013) */
+/* net.c: network modes public (docs/adr/0013) and allowlist (docs/adr/0014) */
 /* Once bwrap has reported pid 1; a failure, now or later while starting, kills the sandbox
  * with its reason in the setup text ("network: ..."). */
 void net_start(struct launcher *L, struct sandbox *sb);

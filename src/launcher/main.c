@@ -164,7 +164,7 @@ static int handle_request(struct launcher *L, const char *pkt, size_t len, int *
                         return 0;
                 }
                 struct sandbox *sb = NULL;
-                if (sandbox_start(L, req_id, &c, env, env_len, fds[0], &sb, &d) < 0) {
+                if (sandbox_start(L, req_id, &c, env, env_len, fds[0], &sb, &d) < 0) { /* env: env + allow blobs */
                         close_fds(fds, nfds);
                         launcher_reply_error(L, req_id, &d);
                         return 0;
@@ -473,6 +473,12 @@ static int setup(struct launcher *L) {
                 fprintf(stderr, "airlock-launcher: cannot find airlock-init next to the launcher\n");
                 return -ENOENT;
         }
+        /* The allowlist proxy; a launcher without it refuses that mode only. */
+        char egress_path[512];
+        L->egress_fd = -1;
+        if (airlock_program_path("airlock-egress", R_OK, egress_path, sizeof(egress_path)) == 0)
+                L->egress_fd = open(egress_path, O_RDONLY | O_CLOEXEC);
+        L->host.egress = L->egress_fd >= 0 && L->host.is_root;
         struct diag d = {0};
         if (seccomp_profile_compile(&L->seccomp_bpf, &L->seccomp_len, &d) < 0) {
                 fprintf(stderr, "airlock-launcher: seccomp profile: %s\n", d.msg);

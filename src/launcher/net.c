@@ -106,6 +106,53 @@ static void bind_ns(int fd, const char *dest) {
                 child_die("bind %s", dest);
 }
 
+/* A helper's own mount namespace (slirp4netns, the proxy): the host's writable and
+ * per-user places hidden, resolv.conf still readable (both resolve names on the host). */
+static void own_mounts(void) {
+        if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
+                child_die("unshare");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_die("make / private");
+        char resolv[PATH_MAX] = "";
+        int resolv_fd = -1;
+        if (realpath("/etc/resolv.conf", resolv))
+                resolv_fd = open(resolv, O_PATH | O_CLOEXEC);
+        for (size_t i = 0; hidden[i]; i++)
+                hide(hidden[i], resolv, resolv_fd);
+        if (resolv_fd >= 0)
+                close(resolv_fd);
+}
+
+/* The last steps before a helper's exec. Every mount it sees read-only, not only the
+ * hidden places: a compromised helper must leave nothing behind for the next holder of
+ * this uid (world-writable directories such as /var/crash exist on some hosts); except,
+ * for slirp, the attributes *except_attr clears on except_dir (its tun device). Its open
+ * files bounded: each connection is a host socket of the helper's, and one sandbox must
+ * not take the host's ephemeral ports or socket memory (it would inherit the launcher's
+ * limit, e.g. the unit's 65536). Then the sandbox's own host uid (the owner of the
+ * sandbox's user namespace, and nothing else on the host), and no_new_privs. */
+static void lock_down(struct sandbox *sb, pid_t parent, const char *except_dir, struct mount_attr *except_attr,
+                      rlim_t nofile) {
+        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+        if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+                child_die("make every mount read-only");
+        if (except_dir && mount_setattr(AT_FDCWD, except_dir, 0, except_attr, sizeof(*except_attr)) < 0)
+                child_die("mount attributes of %s", except_dir);
+        struct rlimit files = {nofile, nofile};
+        if (setrlimit(RLIMIT_NOFILE, &files) < 0)
+                child_die("limit open files");
+        gid_t g = (gid_t)sb->host_uid;
+        if (setgroups(0, NULL) < 0 || setresgid(g, g, g) < 0 || setresuid(sb->host_uid, sb->host_uid, sb->host_uid) < 0)
+                child_die("drop to uid %u", sb->host_uid);
+        if (getuid() != sb->host_uid || geteuid() != sb->host_uid || getegid() != g)
+                child_die("uid drop did not stick");
+        /* The uid change cleared the parent-death signal. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                _exit(125);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_die("no_new_privs");
+}
+
 /* The child's fds until the namespaces are bound where slirp4netns finds them; it gets
  * 0-4 only (netpolicy.h). */
 enum { CHILD_NETNS_FD = 5, CHILD_USERNS_FD = 6 };
@@ -136,18 +183,7 @@ __attribute__((noreturn)) static void slirp_child(struct sandbox *sb, pid_t pare
                         _exit(125);
                 }
         }
-        if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
-                child_die("unshare");
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                child_die("make / private");
-        char resolv[PATH_MAX] = "";
-        int resolv_fd = -1;
-        if (realpath("/etc/resolv.conf", resolv))
-                resolv_fd = open(resolv, O_PATH | O_CLOEXEC);
-        for (size_t i = 0; hidden[i]; i++)
-                hide(hidden[i], resolv, resolv_fd);
-        if (resolv_fd >= 0)
-                close(resolv_fd);
+        own_mounts();
         /* The tun device and the namespaces, at the paths slirp4netns is given. */
         if (mount("tmpfs", NET_SLIRP_DIR, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
                 child_die("mount a tmpfs on " NET_SLIRP_DIR " (is the tun driver there?)");
@@ -160,34 +196,8 @@ __attribute__((noreturn)) static void slirp_child(struct sandbox *sb, pid_t pare
         close(CHILD_USERNS_FD);
         if (mount(NULL, NET_SLIRP_DIR, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
                 child_die("remount " NET_SLIRP_DIR " read-only");
-        /* Every mount it sees read-only, not only the hidden places: a compromised slirp
-         * must leave nothing behind for the next holder of this uid (world-writable
-         * directories such as /var/crash exist on some hosts). Device nodes (its tun)
-         * still open for writing on a read-only mount. */
-        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-        if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
-                child_die("make every mount read-only");
         struct mount_attr tun_dev = {.attr_clr = MOUNT_ATTR_NODEV};
-        if (mount_setattr(AT_FDCWD, NET_SLIRP_DIR, 0, &tun_dev, sizeof(tun_dev)) < 0)
-                child_die("allow the tun device in " NET_SLIRP_DIR);
-        /* Each connection the guest opens is a host socket of slirp's: bounded, so that one
-         * sandbox can't take the host's ephemeral ports or socket memory (it would inherit
-         * the launcher's limit, e.g. the unit's 65536). */
-        struct rlimit files = {NET_SLIRP_MAX_FILES, NET_SLIRP_MAX_FILES};
-        if (setrlimit(RLIMIT_NOFILE, &files) < 0)
-                child_die("limit open files");
-        /* The sandbox's own host uid: the owner of the sandbox's user namespace, so it may
-         * join it, and nothing else on the host. */
-        gid_t g = (gid_t)sb->host_uid;
-        if (setgroups(0, NULL) < 0 || setresgid(g, g, g) < 0 || setresuid(sb->host_uid, sb->host_uid, sb->host_uid) < 0)
-                child_die("drop to uid %u", sb->host_uid);
-        if (getuid() != sb->host_uid || geteuid() != sb->host_uid || getegid() != g)
-                child_die("uid drop did not stick");
-        /* The uid change cleared the parent-death signal. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-                _exit(125);
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_die("no_new_privs");
+        lock_down(sb, parent, NET_SLIRP_DIR, &tun_dev, NET_SLIRP_MAX_FILES);
         char *const envp[] = {NULL};
         execve(SLIRP4NETNS_PATH, argv, envp);
         child_die("exec " SLIRP4NETNS_PATH);
@@ -208,8 +218,9 @@ __attribute__((format(printf, 3, 4))) static void net_fail(struct launcher *L, s
         sandbox_kill(L, sb, LP_REASON_SETUP);
 }
 
-static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
-        /* 1. The sandbox's network namespace and its owner. */
+/* 1. The sandbox's network namespace and the user namespace that owns it, checked to be
+ * the sandbox's: owned by its private host uid (a recycled pid cannot pass), not ours. */
+static int sandbox_netns(struct sandbox *sb, int *ret_netns, int *ret_userns, struct diag *d) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)sb->init_pid);
         _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
@@ -227,6 +238,17 @@ static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
         if (owner != sb->host_uid || owner == 0 || (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino))
                 return diag_set(d, -ESRCH, "network", "process %d is not the sandbox's (its namespaces belong to uid %u)",
                                 (int)sb->init_pid, (unsigned)owner);
+        *ret_netns = TAKE_FD(netns);
+        *ret_userns = TAKE_FD(userns);
+        return 0;
+}
+
+static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
+        /* 1. The sandbox's network namespace and its owner. */
+        _cleanup_close_ int netns = -1, userns = -1;
+        int r0 = sandbox_netns(sb, &netns, &userns, d);
+        if (r0 < 0)
+                return r0;
 
         /* 2. slirp4netns. */
         struct buf argb;
@@ -271,9 +293,147 @@ static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
         return 0;
 }
 
+/* Mode allowlist: the proxy's fds (airlock-egress's header says what each is for). */
+enum { EGRESS_EXIT_FD = 3, EGRESS_READY_FD = 4, EGRESS_LISTEN_FD = 5, EGRESS_EVENTS_FD = 6, EGRESS_PROGRAM_FD = 7 };
+#define EGRESS_MAX_FILES 256 /* the proxy's open files: 64 connections take 128 */
+
+/* The listening socket, made inside the sandbox's network namespace: the sandbox reaches
+ * the proxy at 127.0.0.1:LP_EGRESS_PORT on its own loopback, and has nothing else. The
+ * socket keeps the namespace it was made in; the proxy itself stays in the host's. */
+static int listen_in(int netns) {
+        int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0 || setns(netns, CLONE_NEWNET) < 0)
+                child_die("enter the sandbox's network namespace");
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(LP_EGRESS_PORT),
+                                .sin_addr.s_addr = htonl(INADDR_ANY)}; /* only lo is there */
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
+                child_die("listen on port %d in the sandbox", LP_EGRESS_PORT);
+        if (setns(self, CLONE_NEWNET) < 0)
+                child_die("return to the host's network namespace");
+        close(self);
+        return fd;
+}
+
+__attribute__((noreturn)) static void egress_child(struct sandbox *sb, pid_t parent, int program, int devnull,
+                                                    int log_w, int exit_r, int ready_w, int netns, int events_w,
+                                                    char *const *argv) {
+        umask(077);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                _exit(125);
+        int listener = listen_in(netns);
+        const int fds[] = {devnull, devnull, log_w, exit_r, ready_w, listener, events_w, program};
+        _Static_assert(EGRESS_EXIT_FD == 3 && EGRESS_READY_FD == 4 && EGRESS_LISTEN_FD == 5 && EGRESS_EVENTS_FD == 6 &&
+                               EGRESS_PROGRAM_FD == 7,
+                       "fd layout");
+        if (sandbox_layout_fds(fds, (int)ARRAY_SIZE(fds)) < 0)
+                _exit(125);
+        if (fcntl(EGRESS_PROGRAM_FD, F_SETFD, FD_CLOEXEC) < 0)
+                _exit(125);
+        /* Its CPU, memory, threads count against the sandbox whose connections it carries. */
+        if (sb->cg) {
+                struct diag d = {0};
+                if (cg_attach(sb->cg, getpid(), &d) < 0) {
+                        dprintf(2, "airlock-launcher: cgroup: %s\n", d.msg);
+                        _exit(125);
+                }
+        }
+        own_mounts();
+        lock_down(sb, parent, NULL, NULL, EGRESS_MAX_FILES);
+        char *const envp[] = {NULL};
+        /* By fd: opened by root at start, so the pool uid needs no path to it. */
+        fexecve(EGRESS_PROGRAM_FD, argv, envp);
+        child_die("exec airlock-egress");
+}
+
+static int egress_start(struct launcher *L, struct sandbox *sb, struct diag *d) {
+        _cleanup_close_ int netns = -1, userns = -1;
+        int r = sandbox_netns(sb, &netns, &userns, d);
+        if (r < 0)
+                return r;
+        /* argv: the program, then the allowlist (validated with the CREATE). */
+        size_t n = 0;
+        for (size_t off = 0; off < sb->allow_len; off += strlen(sb->allow + off) + 1)
+                n++;
+        _cleanup_free_ char **argv = calloc(n + 2, sizeof(char *));
+        if (!argv)
+                return diag_set(d, -ENOMEM, "network", "out of memory");
+        argv[0] = (char *)"airlock-egress";
+        n = 1;
+        for (size_t off = 0; off < sb->allow_len; off += strlen(sb->allow + off) + 1)
+                argv[n++] = sb->allow + off;
+        _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int log[2] = {-1, -1}, ex[2] = {-1, -1}, ready[2] = {-1, -1}, ev[2] = {-1, -1};
+        if (devnull < 0 || pipe2(log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
+            pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ev, O_CLOEXEC | O_NONBLOCK) < 0)
+                r = diag_set(d, -errno, "network", "pipe: %m");
+        pid_t pid = -1;
+        if (r == 0) {
+                pid_t parent = getpid();
+                pid = fork();
+                if (pid < 0)
+                        r = diag_set(d, -errno, "network", "fork: %m");
+                else if (pid == 0)
+                        egress_child(sb, parent, L->egress_fd, devnull, log[1], ex[0], ready[1], netns, ev[1], argv);
+        }
+        safe_close(log[1]);
+        safe_close(ex[0]);
+        safe_close(ready[1]);
+        safe_close(ev[1]);
+        if (r < 0) {
+                safe_close(log[0]);
+                safe_close(ex[1]);
+                safe_close(ready[0]);
+                safe_close(ev[0]);
+                return r;
+        }
+        sb->net_pid = pid;
+        sb->net_log = log[0];
+        sb->net_exit = ex[1];
+        sb->net_ready = ready[0];
+        sb->net_events = ev[0];
+        if (sandbox_watch(L, sb, sb->net_log) < 0 || sandbox_watch(L, sb, sb->net_ready) < 0 ||
+            sandbox_watch(L, sb, sb->net_events) < 0)
+                return diag_set(d, -EIO, "network", "cannot watch the egress proxy");
+        return 0;
+}
+
+/* The proxy's events, passed on to the client as EGRESS frames. The proxy runs as the
+ * sandbox's uid and may be the sandbox's by now: every record is validated, and a bounded
+ * number is read per wakeup (the launcher is single-threaded). A bad record ends the
+ * reading: the stream can no longer be trusted to be aligned. */
+static void read_events(struct launcher *L, struct sandbox *sb) {
+        for (int reads = 0; reads < 16; reads++) {
+                ssize_t n = read(sb->net_events, sb->ev_buf + sb->ev_len, sizeof(sb->ev_buf) - sb->ev_len);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        sb->net_events = sandbox_unwatch_close(L, sb->net_events);
+                        return;
+                }
+                sb->ev_len += (size_t)n;
+                while (sb->ev_len >= sizeof(struct lp_egress)) {
+                        struct lp_egress e;
+                        memcpy(&e, sb->ev_buf, sizeof(e));
+                        sb->ev_len -= sizeof(e);
+                        memmove(sb->ev_buf, sb->ev_buf + sizeof(e), sb->ev_len);
+                        struct diag d = {0};
+                        if (e.sandbox_id != 0 || lp_validate_egress(&e, &d) < 0) {
+                                sb->net_events = sandbox_unwatch_close(L, sb->net_events);
+                                return;
+                        }
+                        e.sandbox_id = sb->id;
+                        launcher_send(L, LP_EGRESS, 0, &e, sizeof(e), NULL, 0);
+                }
+        }
+}
+
 void net_start(struct launcher *L, struct sandbox *sb) {
         struct diag d = {0};
-        if (start(L, sb, &d) < 0)
+        if ((sb->spec.network == LP_NET_ALLOWLIST ? egress_start(L, sb, &d) : start(L, sb, &d)) < 0)
                 net_fail(L, sb, "%s", d.msg);
 }
 
@@ -376,7 +536,8 @@ static int configure(struct sandbox *sb, struct diag *d) {
 static void net_ready(struct launcher *L, struct sandbox *sb) {
         struct diag d = {0};
         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
-        if (configure(sb, &d) < 0) {
+        /* The proxy needs nothing inside: its socket is there already. */
+        if (sb->spec.network == LP_NET_PUBLIC && configure(sb, &d) < 0) {
                 net_fail(L, sb, "%s", d.msg);
                 return;
         }
@@ -407,6 +568,10 @@ bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
                         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
                 return true;
         }
+        if (fd == sb->net_events) {
+                read_events(L, sb);
+                return true;
+        }
         if (fd == sb->net_log) {
                 /* Kept for an error while starting, then drained so slirp never blocks on it. */
                 char buf[1024];
@@ -430,7 +595,8 @@ void net_on_exit(struct launcher *L, struct sandbox *sb, int status) {
         /* Once the program runs, a sandbox whose slirp4netns is gone has no egress left:
          * nothing to refuse, nothing is weaker. Before that, it is a setup error. */
         if (!sb->net_up)
-                net_fail(L, sb, "slirp4netns exited with status %d%s%s",
+                net_fail(L, sb, "%s exited with status %d%s%s",
+                         sb->spec.network == LP_NET_ALLOWLIST ? "the egress proxy" : "slirp4netns",
                          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                          sb->net_text_len ? ": " : "", sb->net_text);
 }
@@ -444,4 +610,7 @@ void net_free(struct launcher *L, struct sandbox *sb) {
         sb->net_ns = safe_close(sb->net_ns);
         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
         sb->net_log = sandbox_unwatch_close(L, sb->net_log);
+        if (sb->net_events >= 0) /* what it said last, before it went */
+                read_events(L, sb);
+        sb->net_events = sandbox_unwatch_close(L, sb->net_events);
 }

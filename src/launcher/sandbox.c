@@ -84,6 +84,8 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         if (!sb)
                 return;
         net_free(L, sb);
+        free(sb->allow);
+        sb->allow = NULL;
         sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
         sb->json_r = sandbox_unwatch_close(L, sb->json_r);
         sb->stdout_r = safe_close(sb->stdout_r);
@@ -189,7 +191,7 @@ static int io_open(struct io *io, struct diag *d) {
 static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
                        struct io *io, struct diag *d) {
         int r;
-        const bool public = in->c->network == LP_NET_PUBLIC;
+        const bool public = in->c->network == LP_NET_PUBLIC, blocked = in->c->network != LP_NET_NONE;
         _cleanup_close_ int args_fd = -1, init_fd = -1, seccomp_fd = -1, passwd_fd = -1, group_fd = -1,
                             hosts_fd = -1, json_w = -1, control_child = -1, resolv_fd = -1, block_r = -1;
         if (in->c->flags & LP_CREATE_CONTROL) {
@@ -213,10 +215,11 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         hosts_fd = memfd_with_data("hosts", plan_etc_hosts, strlen(plan_etc_hosts));
         if (seccomp_fd < 0 || passwd_fd < 0 || group_fd < 0 || hosts_fd < 0)
                 return diag_set(d, -ENOMEM, "sandbox", "cannot create the sandbox's files");
-        if (public) {
+        if (blocked) {
                 int bp[2];
-                resolv_fd = memfd_with_data("resolv.conf", netpolicy_resolv_conf, strlen(netpolicy_resolv_conf));
-                if (resolv_fd < 0 || pipe2(bp, O_CLOEXEC) < 0)
+                if (public)
+                        resolv_fd = memfd_with_data("resolv.conf", netpolicy_resolv_conf, strlen(netpolicy_resolv_conf));
+                if ((public && resolv_fd < 0) || pipe2(bp, O_CLOEXEC) < 0)
                         return diag_set(d, -errno, "sandbox", "cannot create the sandbox's network files: %m");
                 block_r = bp[0];
                 sb->net_block = bp[1];
@@ -224,7 +227,7 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         /* fd numbers as the backend will see them (sandbox_layout_fds below). */
         const struct plan_fds pf = {.init = 4, .seccomp = 5, .code = 6, .passwd = 7, .group = 8, .hosts = 9,
                                     .json_status = 10, .resolv = public ? PLAN_CONTROL_FD + 1 : -1,
-                                    .block = public ? PLAN_CONTROL_FD + 2 : -1};
+                                    .block = blocked ? PLAN_CONTROL_FD + 2 : -1};
         struct buf args;
         buf_init(&args, LP_FRAME_MAX * 2);
         r = plan_bwrap_args(in, &pf, &args, d);
@@ -269,14 +272,15 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         }
         if (pid == 0) {
                 /* index = fd number in bwrap; then the control socket (PLAN_CONTROL_FD; /dev/null
-                 * in its place when there is none but more follow), then, in mode public,
-                 * resolv.conf and the block pipe */
+                 * in its place when there is none but more follow), then, in modes public and
+                 * allowlist, resolv.conf (public only; /dev/null in its place) and the block pipe */
                 const int fds[] = {io->devnull, io->out_w, io->err_w, args_fd, init_fd, seccomp_fd, code_fd,
                                    passwd_fd, group_fd, hosts_fd, json_w,
-                                   control_child >= 0 ? control_child : io->devnull, resolv_fd, block_r};
+                                   control_child >= 0 ? control_child : io->devnull,
+                                   resolv_fd >= 0 ? resolv_fd : io->devnull, block_r};
                 _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 3, "fd layout");
                 child_prepare(sb, parent, fds,
-                              public                ? (int)ARRAY_SIZE(fds)
+                              blocked               ? (int)ARRAY_SIZE(fds)
                               : control_child >= 0 ? PLAN_CONTROL_FD + 1
                                                    : PLAN_CONTROL_FD,
                               geteuid() == 0);
@@ -485,11 +489,16 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                         return diag_set(d, -ENOSYS, "landlock",
                                         "this kernel has no Landlock; allow it explicitly to run without");
         }
+        if (c->network != LP_NET_NONE && !h->is_root)
+                /* slirp4netns and the proxy run as the sandbox's private uid, slirp with a tun
+                 * device node of its own, the proxy with a socket made in the sandbox's network
+                 * namespace (net.c): all take a root launcher. */
+                return diag_set(d, -EPERM, "network", "network mode %s needs the launcher to run as root",
+                                lp_network_name(c->network));
+        if (c->network == LP_NET_ALLOWLIST && L->egress_fd < 0)
+                return diag_set(d, -ENOENT, "network",
+                                "network mode allowlist needs airlock-egress next to the launcher (a broken install)");
         if (c->network == LP_NET_PUBLIC) {
-                /* slirp4netns needs a tun device node of its own and must run as the sandbox's
-                 * private uid (net.c): both take a root launcher. */
-                if (!h->is_root)
-                        return diag_set(d, -EPERM, "network", "network mode public needs the launcher to run as root");
                 if (!h->slirp4netns)
                         return diag_set(d, -ENOENT, "network",
                                         "network mode public needs slirp4netns at " SLIRP4NETNS_PATH
@@ -515,7 +524,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->net_pid = -1;
-        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = -1;
+        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;
@@ -546,7 +555,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         }
 
         /* 3-4. Fork the backend. */
-        struct plan_input in = {.c = c, .env = env, .env_len = env_len,
+        struct plan_input in = {.c = c, .env = env, .env_len = c->env_len,
                                 .landlock_required = !gvisor && !(c->allow_weaker & LP_ALLOW_NO_LANDLOCK)};
         struct io io;
         r = io_open(&io, d);
@@ -569,6 +578,12 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                 remove_tree(sb->run_dir);
                 buf_free(&sb->setup_text);
                 return r;
+        }
+        /* The allowlist, for the proxy (net.c); validated with the rest of the CREATE. A copy
+         * that fails leaves the proxy without entries: it then refuses everything. */
+        if (c->allow_len && (size_t)c->env_len + c->allow_len <= env_len && (sb->allow = malloc(c->allow_len))) {
+                memcpy(sb->allow, env + c->env_len, c->allow_len);
+                sb->allow_len = c->allow_len;
         }
         sb->started_ms = now_ms();
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
@@ -690,8 +705,8 @@ static void read_json_status(struct launcher *L, struct sandbox *sb) {
                         unsigned long long v;
                         if (parse_u64(num, &v) == 0 && v > 0 && v < (1u << 22))
                                 sb->init_pid = (pid_t)v;
-                        /* Public: its namespaces exist now; pid 1 waits on --block-fd. */
-                        if (sb->init_pid > 0 && sb->spec.network == LP_NET_PUBLIC && sb->state == SB_STARTING &&
+                        /* Public, allowlist: its namespaces exist now; pid 1 waits on --block-fd. */
+                        if (sb->init_pid > 0 && sb->spec.network != LP_NET_NONE && sb->state == SB_STARTING &&
                             sb->net_pid < 0 && !sb->net_failed)
                                 net_start(L, sb);
                 }

@@ -1,11 +1,14 @@
 #include "proto/launch_proto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 _Static_assert(sizeof(struct lp_header) == 24, "header layout");
 _Static_assert(sizeof(struct lp_limits) == 48, "limits layout");
-_Static_assert(sizeof(struct lp_create) == 160, "create layout");
+_Static_assert(sizeof(struct lp_create) == 168, "create layout");
+_Static_assert(sizeof(struct lp_egress) == 296, "egress layout");
 _Static_assert(sizeof(struct lp_exited) == 56, "exited layout");
 _Static_assert(sizeof(struct lp_usage) == 16, "usage layout");
 _Static_assert(sizeof(struct lp_usage_ok) == 32, "usage_ok layout");
@@ -18,7 +21,10 @@ static int body_size_for(uint16_t type, size_t *min, size_t *max) {
                 return 0;
         case LP_CREATE:
                 *min = sizeof(struct lp_create);
-                *max = sizeof(struct lp_create) + LP_ENV_MAX_BYTES;
+                *max = sizeof(struct lp_create) + LP_ENV_MAX_BYTES + LP_ALLOW_MAX_BYTES;
+                return 0;
+        case LP_EGRESS:
+                *min = *max = sizeof(struct lp_egress);
                 return 0;
         case LP_SIGNAL:
                 *min = *max = sizeof(struct lp_signal);
@@ -155,6 +161,28 @@ static int valid_runtime_name(const char *s) {
         return 1;
 }
 
+static int validate_allow(const struct lp_create *c, const char *blob, size_t len, struct diag *reterr) {
+        if (c->network != LP_NET_ALLOWLIST && (c->allow_count || len))
+                return diag_set(reterr, -EINVAL, "allowlist", "an allowlist only goes with network mode allowlist");
+        if (c->allow_count > LP_ALLOW_MAX_COUNT || len > LP_ALLOW_MAX_BYTES)
+                return diag_set(reterr, -E2BIG, "allowlist", "%u entries in %zu bytes, at most %d in %d",
+                                c->allow_count, len, LP_ALLOW_MAX_COUNT, LP_ALLOW_MAX_BYTES);
+        size_t off = 0;
+        for (uint32_t i = 0; i < c->allow_count; i++) {
+                const char *nul = off < len ? memchr(blob + off, '\0', len - off) : NULL;
+                if (!nul)
+                        return diag_set(reterr, -EPROTO, "allowlist", "entry %u is missing or not NUL-terminated", i);
+                size_t n = (size_t)(nul - (blob + off));
+                struct lp_allow a;
+                if (lp_parse_allow_entry(blob + off, n, &a) < 0)
+                        return diag_set(reterr, -EINVAL, "allowlist", "entry %u is not HOST:PORT", i);
+                off += n + 1;
+        }
+        if (off != len)
+                return diag_set(reterr, -EPROTO, "allowlist", "%zu trailing bytes after the last entry", len - off);
+        return 0;
+}
+
 #define RANGE(field, v, lo, hi, unit)                                                                                  \
         do {                                                                                                           \
                 if ((v) < (lo) || (v) > (hi))                                                                          \
@@ -162,18 +190,96 @@ static int valid_runtime_name(const char *s) {
                                         (unsigned long long)(v), (unsigned long long)(lo), (unsigned long long)(hi)); \
         } while (0)
 
-int lp_validate_create(const struct lp_create *c, const char *env, size_t env_len, struct diag *reterr) {
+int lp_parse_allow_entry(const char *s, size_t len, struct lp_allow *ret) {
+        memset(ret, 0, sizeof(*ret));
+        const char *colon = NULL;
+        for (size_t i = len; i > 0; i--)
+                if (s[i - 1] == ':') {
+                        colon = s + i - 1;
+                        break;
+                }
+        if (!colon || colon == s)
+                return -EINVAL;
+        size_t digits = len - (size_t)(colon - s) - 1;
+        if (digits == 0 || digits > 5)
+                return -EINVAL;
+        unsigned long port = 0;
+        for (size_t i = 1; i <= digits; i++) {
+                if (colon[i] < '0' || colon[i] > '9')
+                        return -EINVAL;
+                port = port * 10 + (unsigned long)(colon[i] - '0');
+        }
+        if (port < 1 || port > 65535)
+                return -EINVAL;
+        const char *host = s;
+        size_t hn = (size_t)(colon - s);
+        if (hn > 2 && host[0] == '*' && host[1] == '.') { /* subdomains of the rest */
+                ret->wildcard = true;
+                host += 2;
+                hn -= 2;
+        }
+        if (hn > 253)
+                return -EINVAL;
+        size_t label = 0;
+        for (size_t i = 0; i < hn; i++) {
+                char c = host[i];
+                ret->host[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+                if (c == '.') {
+                        if (label == 0 || host[i - 1] == '-')
+                                return -EINVAL;
+                        label = 0;
+                        continue;
+                }
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          (c == '-' && label > 0);
+                if (!ok || ++label > 63)
+                        return -EINVAL;
+        }
+        if (label == 0 || host[hn - 1] == '-')
+                return -EINVAL;
+        ret->host[hn] = '\0';
+        ret->port = (uint16_t)port;
+        unsigned char a4[4];
+        ret->ipv4 = inet_pton(AF_INET, ret->host, a4) == 1;
+        if (ret->ipv4 && ret->wildcard)
+                return -EINVAL; /* "*.10.0.0.1" names nothing */
+        return 0;
+}
+
+int lp_validate_egress(const struct lp_egress *e, struct diag *reterr) {
+        if (e->outcome < LP_EGRESS_ALLOWED || e->outcome > LP_EGRESS_FAILED)
+                return diag_set(reterr, -EINVAL, "outcome", "unknown egress outcome %u", e->outcome);
+        if (e->reason > LP_EGRESS_REASON_MAX || (e->outcome == LP_EGRESS_ALLOWED) != (e->reason == LP_EGRESS_OK))
+                return diag_set(reterr, -EINVAL, "reason", "egress reason %u does not fit outcome %u", e->reason,
+                                e->outcome);
+        if (e->family != 0 && e->family != AF_INET && e->family != AF_INET6)
+                return diag_set(reterr, -EINVAL, "family", "unknown address family %u", e->family);
+        if (!all_zero(e->reserved, sizeof(e->reserved)) || e->reserved2)
+                return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
+        if (!fixed_str_ok(e->host, sizeof(e->host)))
+                return diag_set(reterr, -EINVAL, "host", "host is not NUL-terminated");
+        /* What a request may name: a DNS name, an IPv4 or a bracketless IPv6 literal. Anything
+         * else (control characters for the log) is refused. */
+        for (const char *p = e->host; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == ':' ||
+                      *p == '_'))
+                        return diag_set(reterr, -EINVAL, "host", "host has a character outside [a-z0-9.:_-]");
+        return 0;
+}
+
+int lp_validate_create(const struct lp_create *c, const char *extra, size_t extra_len, struct diag *reterr) {
         if (c->backend != LP_BACKEND_NAMESPACE && c->backend != LP_BACKEND_GVISOR)
                 return diag_set(reterr, -EINVAL, "backend", "unknown isolation backend %u", c->backend);
         if (c->language < LP_LANG_PYTHON || c->language > LP_LANG_BASH)
                 return diag_set(reterr, -EINVAL, "language", "unknown language %u", c->language);
-        if (c->network != LP_NET_NONE && c->network != LP_NET_PUBLIC)
-                return diag_set(reterr, -EOPNOTSUPP, "network", "unknown network mode %u (none 1, public 2)",
-                                c->network);
-        /* runsc runs with --network=none; its own netstack is not wired to any egress. */
-        if (c->network == LP_NET_PUBLIC && c->backend != LP_BACKEND_NAMESPACE)
+        if (c->network != LP_NET_NONE && c->network != LP_NET_PUBLIC && c->network != LP_NET_ALLOWLIST)
                 return diag_set(reterr, -EOPNOTSUPP, "network",
-                                "network mode public needs the namespace backend (gVisor sandboxes have no network)");
+                                "unknown network mode %u (none 1, public 2, allowlist 3)", c->network);
+        /* runsc runs with --network=none; its own netstack is not wired to any egress. */
+        if (c->network != LP_NET_NONE && c->backend != LP_BACKEND_NAMESPACE)
+                return diag_set(reterr, -EOPNOTSUPP, "network",
+                                "network mode %s needs the namespace backend (gVisor sandboxes have no network)",
+                                lp_network_name(c->network));
         if (c->flags & ~(unsigned)LP_CREATE_CONTROL)
                 return diag_set(reterr, -EINVAL, "flags", "unknown CREATE flags 0x%x", c->flags);
         if ((c->flags & LP_CREATE_CONTROL) && c->backend != LP_BACKEND_NAMESPACE)
@@ -201,8 +307,11 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
                 return diag_set(reterr, -EINVAL, "entry_name",
                                 "file name must be 1-63 characters of [A-Za-z0-9._-], not starting with '.' "
                                 "and not 'init' or 'seccomp.bpf'");
-        if (c->env_len != env_len)
-                return diag_set(reterr, -EPROTO, "env_len", "env_len %u but %zu bytes follow", c->env_len, env_len);
+        if ((size_t)c->env_len + c->allow_len != extra_len)
+                return diag_set(reterr, -EPROTO, "env_len", "env_len %u and allow_len %u but %zu bytes follow",
+                                c->env_len, c->allow_len, extra_len);
+        const char *env = extra;
+        size_t env_len = c->env_len;
         if (c->env_count > LP_ENV_MAX_COUNT)
                 return diag_set(reterr, -E2BIG, "env", "%u variables, at most %d", c->env_count, LP_ENV_MAX_COUNT);
         size_t off = 0;
@@ -225,7 +334,7 @@ int lp_validate_create(const struct lp_create *c, const char *env, size_t env_le
         }
         if (off != env_len)
                 return diag_set(reterr, -EPROTO, "env", "%zu trailing bytes after the last variable", env_len - off);
-        return 0;
+        return validate_allow(c, extra + env_len, c->allow_len, reterr);
 }
 
 int lp_validate_hello(const struct lp_hello *h, struct diag *reterr) {
@@ -353,9 +462,30 @@ const char *lp_network_name(uint8_t network) {
                 return "none";
         case LP_NET_PUBLIC:
                 return "public";
+        case LP_NET_ALLOWLIST:
+                return "allowlist";
         default:
                 return "unknown";
         }
+}
+
+const char *lp_egress_outcome_name(uint8_t outcome) {
+        switch (outcome) {
+        case LP_EGRESS_ALLOWED:
+                return "allowed";
+        case LP_EGRESS_REFUSED:
+                return "refused";
+        case LP_EGRESS_FAILED:
+                return "failed";
+        default:
+                return "unknown";
+        }
+}
+
+const char *lp_egress_reason_name(uint8_t reason) {
+        static const char *const names[] = {"ok", "not_listed", "blocked_address", "bad_request", "busy", "unresolved",
+                                            "connect_failed"};
+        return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "unknown";
 }
 
 bool lp_dirent_next(const void *data, size_t len, size_t *off, struct lp_dirent *de, const char **name) {

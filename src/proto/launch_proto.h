@@ -24,6 +24,9 @@
 #define LP_ENV_MAX_COUNT 256
 #define LP_ENV_VALUE_MAX 4096
 #define LP_CODE_MAX_BYTES (16u * 1024u * 1024u)
+#define LP_ALLOW_MAX_COUNT 256
+#define LP_ALLOW_MAX_BYTES 16384
+#define LP_EGRESS_PORT 3128 /* the allowlist proxy, on the sandbox's own loopback */
 
 enum lp_type {
         LP_HELLO = 1,     /* client -> launcher: first frame, once */
@@ -40,6 +43,8 @@ enum lp_type {
         LP_ATTACHED = 106, /* supervisor -> a restarted daemon, after HELLO_OK, once per live
                             * session sandbox: + 3 fds (stdout, stderr, control socket) */
         LP_USAGE_OK = 107,
+        LP_EGRESS = 108,   /* launcher -> client, unsolicited: one connection an allowlist
+                            * sandbox's proxy let through or refused */
 };
 
 struct lp_header {
@@ -55,8 +60,10 @@ enum lp_backend { LP_BACKEND_NAMESPACE = 1, LP_BACKEND_GVISOR = 2 };
 enum lp_language { LP_LANG_PYTHON = 1, LP_LANG_JAVASCRIPT = 2, LP_LANG_BASH = 3 };
 /* none: loopback only. public: egress through a user-mode network stack (slirp4netns),
  * with link-local, cloud metadata and the host's own addresses blocked inside the sandbox
- * (docs/network.md, docs/adr/0013); namespace backend only. */
-enum lp_network { LP_NET_NONE = 1, LP_NET_PUBLIC = 2 };
+ * (docs/network.md, docs/adr/0013). allowlist: only loopback, where the sandbox's own
+ * HTTP(S) proxy listens and connects to the listed HOST:PORTs alone (docs/adr/0014).
+ * Both: namespace backend only, root launcher. */
+enum lp_network { LP_NET_NONE = 1, LP_NET_PUBLIC = 2, LP_NET_ALLOWLIST = 3 };
 
 /* Layers an operator may explicitly accept as missing. Anything not listed here is
  * mandatory and its absence is an error (fail closed). */
@@ -123,7 +130,8 @@ struct lp_host_report {
         char notes[256];       /* one line per missing mandatory piece */
         uint32_t attach_count; /* ATTACHED frames that follow this HELLO_OK */
         uint8_t slirp4netns;   /* network public possible: /usr/bin/slirp4netns and /dev/net/tun */
-        uint8_t reserved[3];
+        uint8_t egress;        /* network allowlist possible: root, and airlock-egress installed */
+        uint8_t reserved[2];
 };
 
 enum lp_create_flags {
@@ -144,7 +152,10 @@ struct lp_create {
         char entry_name[64]; /* file name of the code inside the sandbox */
         uint32_t env_count;
         uint32_t env_len; /* bytes of env blob that follow this struct in the frame */
-        /* env blob: env_count strings "KEY=VALUE\0" back to back */
+        uint32_t allow_count; /* network allowlist: entries, */
+        uint32_t allow_len;   /* and bytes of their blob, which follows the env blob */
+        /* env blob: env_count strings "KEY=VALUE\0" back to back;
+         * allow blob: allow_count strings "host:port\0" (lp_parse_allow_entry, normalized) */
 };
 
 /* What the sandbox really got, reported back to the client (and later the API). */
@@ -227,6 +238,35 @@ struct lp_usage {
 };
 
 /* An unknown sandbox (just exited, or never was) is an ERROR with -ESRCH. */
+enum lp_egress_outcome { LP_EGRESS_ALLOWED = 1, LP_EGRESS_REFUSED = 2, LP_EGRESS_FAILED = 3 };
+enum lp_egress_reason {
+        LP_EGRESS_OK = 0,
+        LP_EGRESS_NOT_LISTED = 1,    /* refused: HOST:PORT is not in the allowlist */
+        LP_EGRESS_BLOCKED_ADDR = 2,  /* refused: every address it resolves to is loopback, private,
+                                      * link-local, metadata or the host's own */
+        LP_EGRESS_BAD_REQUEST = 3,   /* refused: not an HTTP proxy request the proxy takes */
+        LP_EGRESS_BUSY = 4,          /* refused: too many connections at once */
+        LP_EGRESS_RESOLVE = 5,       /* failed: the name does not resolve */
+        LP_EGRESS_CONNECT = 6,       /* failed: no address accepted the connection */
+        LP_EGRESS_REASON_MAX = 6,
+};
+
+/* One record of the proxy's event pipe, and the body of an EGRESS frame (the launcher
+ * fills sandbox_id; everything else comes from the proxy, which the launcher does not
+ * trust: lp_validate_egress before use). */
+struct lp_egress {
+        uint64_t sandbox_id;
+        uint8_t outcome; /* enum lp_egress_outcome */
+        uint8_t reason;  /* enum lp_egress_reason */
+        uint16_t port;
+        uint8_t family;  /* AF_INET, AF_INET6, or 0 when no address was chosen */
+        uint8_t reserved[3];
+        uint8_t addr[16];
+        uint32_t dropped; /* events the proxy could not send before this one */
+        uint32_t reserved2;
+        char host[256];   /* as asked, lower-cased; NUL-terminated */
+};
+
 struct lp_usage_ok {
         uint64_t cpu_usec;
         uint64_t memory_bytes;      /* now */
@@ -315,14 +355,26 @@ int lp_decode(const void *buf, size_t len, struct lp_frame *ret, struct diag *re
 int lp_encode(uint16_t type, uint64_t req_id, const void *body, size_t len, const void *extra,
               size_t extra_len, void *out, size_t out_size);
 
-/* Validate every field of a CREATE body, naming the first bad one. env points at the
- * blob that followed the struct (c->env_len bytes). */
-int lp_validate_create(const struct lp_create *c, const char *env, size_t env_len, struct diag *reterr);
+/* Validate every field of a CREATE body, naming the first bad one. extra points at what
+ * followed the struct: the env blob, then the allow blob (c->env_len + c->allow_len). */
+int lp_validate_create(const struct lp_create *c, const char *extra, size_t extra_len, struct diag *reterr);
 
 int lp_validate_signal(const struct lp_signal *s, struct diag *reterr);
 int lp_validate_hello(const struct lp_hello *h, struct diag *reterr);
 int lp_validate_file(const struct lp_file *f, struct diag *reterr);
 int lp_validate_usage(const struct lp_usage *u, struct diag *reterr);
+int lp_validate_egress(const struct lp_egress *e, struct diag *reterr);
+
+/* A network allowlist entry: HOST:PORT, HOST a DNS name (a leading "*." for its
+ * subdomains) or a dotted-quad IPv4 address, PORT 1-65535. The one grammar of the API,
+ * the launcher and the proxy. */
+struct lp_allow {
+        char host[254]; /* lower-cased, without the "*." */
+        uint16_t port;
+        bool wildcard;  /* "*.host": subdomains of host, not host itself */
+        bool ipv4;      /* host is an IPv4 literal: that address is allowed even when private */
+};
+int lp_parse_allow_entry(const char *s, size_t len, struct lp_allow *ret);
 
 /* A workspace path: relative, '/'-separated, at most LP_PATH_MAX-1 bytes and
  * LP_PATH_DEPTH_MAX parts, no empty, "." or ".." part, no control characters. The empty
@@ -334,6 +386,8 @@ const char *lp_reason_name(uint8_t reason);
 const char *lp_language_name(uint8_t language);
 const char *lp_backend_name(uint8_t backend);
 const char *lp_network_name(uint8_t network);
+const char *lp_egress_outcome_name(uint8_t outcome);
+const char *lp_egress_reason_name(uint8_t reason);
 
 /* Helpers shared by the validator and the CLI. */
 int lp_valid_entry_name(const char *s);

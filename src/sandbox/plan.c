@@ -39,7 +39,27 @@ static const char *const base_env[] = {
         "MPLBACKEND=Agg",
         "MPLCONFIGDIR=/tmp/.matplotlib",
         "NODE_PATH=" SANDBOX_WORKSPACE "/node_modules",
+        /* In-session installs (network modes allowlist and public) land in the workspace:
+         * pip falls back to a user install (HOME/.local, on the runner's sys.path), since
+         * Debian marks the system Python externally managed and it is read-only here
+         * anyway; npm installs into ./node_modules. */
+        "PIP_BREAK_SYSTEM_PACKAGES=1",
+        "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "PIP_NO_INPUT=1",
+        "npm_config_update_notifier=false",
+        "npm_config_fund=false",
         NULL,
+};
+
+/* Mode allowlist: the only way out is the proxy on the sandbox's own loopback. Tools that
+ * honour these (pip, npm, curl, requests, urllib, httpx) use it without being told;
+ * "localhost" stays the sandbox's own, while 127.0.0.1 goes to the proxy, so that an
+ * allowlisted 127.0.0.1:PORT (the host's) can be reached. */
+#define PROXY_URL "http://127.0.0.1:3128"
+_Static_assert(LP_EGRESS_PORT == 3128, "PROXY_URL");
+static const char *const allowlist_env[] = {
+        "HTTP_PROXY=" PROXY_URL, "HTTPS_PROXY=" PROXY_URL, "http_proxy=" PROXY_URL, "https_proxy=" PROXY_URL,
+        "NO_PROXY=localhost",    "no_proxy=localhost",     NULL,
 };
 
 static int add(struct buf *b, const char *s) { return buf_append_str0(b, s); }
@@ -103,6 +123,11 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
 static int each_env(const struct plan_input *in, int (*fn)(void *, const char *, size_t), void *ctx) {
         for (size_t i = 0; base_env[i]; i++) {
                 int r = fn(ctx, base_env[i], strlen(base_env[i]));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; in->c->network == LP_NET_ALLOWLIST && allowlist_env[i]; i++) {
+                int r = fn(ctx, allowlist_env[i], strlen(allowlist_env[i]));
                 if (r < 0)
                         return r;
         }
@@ -238,9 +263,10 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
         TRY(add(out, "ALL"));
         TRY(add(out, "--json-status-fd"));
         TRY(addf(out, "%d", fds->json_status));
-        /* Public: pid 1 waits here, namespaces and mounts built, until the launcher has
-         *    brought tap0 up and installed the rules in the sandbox's network namespace. */
-        if (in->c->network == LP_NET_PUBLIC) {
+        /* Public, allowlist: pid 1 waits here, namespaces and mounts built, until the
+         *    launcher has brought tap0 up and installed the rules in the sandbox's network
+         *    namespace (public), or the proxy listens on its loopback (allowlist). */
+        if (in->c->network != LP_NET_NONE) {
                 TRY(add(out, "--block-fd"));
                 TRY(addf(out, "%d", fds->block));
         }
