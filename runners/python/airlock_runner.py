@@ -452,6 +452,34 @@ def _flush_std():
             pass
 
 
+_user_site = {"mtime": None}
+
+
+def _see_installs():
+    """Make packages installed during the session importable in it.
+
+    `pip install` in a session lands in the user site under the workspace (the system
+    Python is read-only here): Python puts that directory on sys.path only if it existed
+    when the runner started, and the import system caches directory listings. Both are
+    brought up to date before each cell, cheaply when nothing changed.
+    """
+    import site
+
+    path = site.getusersitepackages()
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return
+    if mtime == _user_site["mtime"]:
+        return
+    _user_site["mtime"] = mtime
+    if path not in sys.path:
+        site.addsitedir(path)
+    import importlib
+
+    importlib.invalidate_caches()
+
+
 def _ends_with_semicolon(source_lines, node):
     """`plt.plot(x);` hides the value, as in IPython (offsets are UTF-8 byte offsets)."""
     line = source_lines[node.end_lineno - 1].encode("utf-8")
@@ -481,6 +509,7 @@ class Context:
 
         If the last statement is an expression, its value is the cell's result, as in Jupyter.
         """
+        _see_installs()
         self.used_loop = False
         filename = f"<cell {self.execution_count}>"
         lines = source.splitlines(True)

@@ -123,6 +123,20 @@ static void reply(int fd, int status, const char *reason, const char *fmt, ...) 
                          status, reason, status == 403 ? "refused" : "failed", strlen(text) + 1, text);
         if (n > 0)
                 (void)write_all(fd, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+        /* A lingering close: what the client is still sending is read and dropped for a
+         * moment, so that our close does not reset the connection before it has read the
+         * answer. */
+        shutdown(fd, SHUT_WR);
+        char sink[4096];
+        int64_t until = now_ms() + 1000;
+        for (size_t total = 0; total < 256 * 1024 && now_ms() < until;) {
+                if (wait_fd(fd, POLLIN, (int)(until - now_ms())) <= 0)
+                        break;
+                ssize_t r = read(fd, sink, sizeof(sink));
+                if (r <= 0 && !(r < 0 && (errno == EAGAIN || errno == EINTR)))
+                        break;
+                total += r > 0 ? (size_t)r : 0;
+        }
 }
 
 static void addr_text(const struct sockaddr *sa, char *out, size_t cap) {
@@ -419,8 +433,9 @@ int main(int argc, char **argv) {
                 if (atomic_fetch_add(&active, 1) >= EGRESS_MAX_CONNS ||
                     pthread_create(&t, &attr, conn_thread, (void *)(intptr_t)c) != 0) {
                         atomic_fetch_sub(&active, 1);
-                        reply(c, 503, "Service Unavailable", "airlock: more than %d connections at once through the proxy",
-                              EGRESS_MAX_CONNS);
+                        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nX-Airlock-Egress: refused\r\n"
+                                                   "Connection: close\r\nContent-Length: 0\r\n\r\n";
+                        (void)!write(c, busy, sizeof(busy) - 1); /* once, never blocking the accept loop */
                         emit(LP_EGRESS_REFUSED, LP_EGRESS_BUSY, "", 0, NULL);
                         close(c);
                 }

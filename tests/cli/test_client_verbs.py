@@ -306,8 +306,12 @@ def test_interpreters_create_update_ls_get_rm(cli):
     assert p.returncode == 1 and b"interpreter_not_found" in p.stderr
     p = cli("sessions", "create", "--interpreter", "cli_interp")
     assert p.returncode == 1 and b"(field: interpreter)" in p.stderr
-    p = cli("interpreters", "create", "x_net", "--network", "allowlist", "--allow", "pypi.org:443")
-    assert p.returncode == 1 and b"(field: network.mode)" in p.stderr  # not built yet: refused, never downgraded
+    out = cli.ok("interpreters", "create", "x_net", "--network", "allowlist", "--allow", "pypi.org:443",
+                 "--allow", "*.pythonhosted.org:443").stdout
+    assert b"allowlist (allow pypi.org:443, *.pythonhosted.org:443)" in out, out
+    cli.ok("interpreters", "rm", "x_net")
+    p = cli("interpreters", "create", "x_net", "--network", "allowlist", "--allow", "*.10.0.0.1:80")
+    assert p.returncode == 1 and b"(field: network.allowlist[0])" in p.stderr, p.stderr
 
 
 def test_stats_table_and_json(cli):

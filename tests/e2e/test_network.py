@@ -238,11 +238,7 @@ def test_dns_through_slirp_resolves_a_name_the_test_controls(lab, tmp_path):
     assert "network public" in p.stderr
 
 
-def test_gvisor_and_allowlist_are_refused_not_downgraded(client):
-    # Interpreters: allowlist is not built; it is refused, never run as another mode.
-    r = expect(client.post("/v1/interpreters", json={"name": "net_allow", "network": {
-        "mode": "allowlist", "allowlist": ["pypi.org:443"]}}), 400, "invalid_request", field="network.mode")
-    assert "not built" in r.error["message"]
+def test_gvisor_with_a_network_is_refused_not_downgraded():
     # One-shot runs: gVisor has no network; public with it is bad usage naming the field.
     p = subprocess.run([str(AIRLOCK), "run", "--isolation", "gvisor", "--network", "public", "-c", "pass"],
                        capture_output=True, text=True, timeout=60)
