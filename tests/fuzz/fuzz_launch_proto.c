@@ -35,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct lp_usage u;
                 memcpy(&u, f.body, sizeof(u));
                 (void)lp_validate_usage(&u, &d);
+        } else if (f.hdr.type == LP_EGRESS) {
+                /* what an allowlist sandbox's proxy (which may be the sandbox's by then) sends */
+                struct lp_egress e;
+                memcpy(&e, f.body, sizeof(e));
+                if (lp_validate_egress(&e, &d) == 0 && !memchr(e.host, '\0', sizeof(e.host)))
+                        __builtin_trap();
         }
+        /* The allowlist grammar over raw bytes: an accepted entry is lower-case and has a port. */
+        struct lp_allow a;
+        if (lp_parse_allow_entry((const char *)data, size < 300 ? size : 300, &a) == 0 &&
+            (a.port == 0 || strlen(a.host) == 0 || strlen(a.host) > 253))
+                __builtin_trap();
         return 0;
 }

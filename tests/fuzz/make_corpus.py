@@ -23,6 +23,9 @@ seeds = {
     "create_control": create(flags=1),
     "create_public": create(network=2),
     "create_public_gvisor": create(network=2, backend=2),
+    "create_allowlist": create(b"A=1\0", 1, network=3, allow=[b"pypi.org:443", b"*.pythonhosted.org:443", b"10.0.0.1:80"]),
+    "create_allowlist_bad": create(network=3, allow=[b"*.10.0.0.1:80"]),
+    "create_allow_without_mode": create(allow=[b"pypi.org:443"]),
     "create_bad_entry": create(entry=b"../x"),
     "create_env_unterminated": create(b"A=1", 1),
     "file_read": lp.file_req(1, lp.F_READ, b"data/in.csv"),
@@ -36,6 +39,7 @@ seeds = {
     "usage_bad_flags": frame(5, struct.pack("<QII", 1, 6, 0)),
     "short": b"ARLK",
     "bad_type": frame(77, b"x" * 8),
+    "egress": frame(108, struct.pack("<QBBHB3x16sII256s", 1, 2, 1, 443, 0, b"", 0, 0, b"example.com")),
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:

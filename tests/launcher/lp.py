@@ -29,12 +29,15 @@ def hello(flags: int = 0, version: int = VERSION, req: int = 1) -> bytes:
 
 def create(env: bytes = b"", count: int = 0, lang: int = PYTHON, backend: int = NAMESPACE,
            entry: bytes = b"main.py", runtime: bytes = b"default", memory: int = 256 << 20,
-           timeout_ms: int = 10000, pids: int = 64, flags: int = 0, req: int = 2, network: int = 1) -> bytes:
+           timeout_ms: int = 10000, pids: int = 64, flags: int = 0, req: int = 2, network: int = 1,
+           allow: list[bytes] | None = None) -> bytes:
     limits = struct.pack("<QQQIIIIII", memory, 64 << 20, 64 << 20, 1000, pids, timeout_ms, 1000, 256, 0)
     body = struct.pack("<BBBBI", backend, lang, network, flags, 0) + limits
-    body += runtime.ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<II", count, len(env))
-    assert len(body) == 160, len(body)
-    return frame(CREATE, body + env, req)
+    blob = b"".join(a + b"\0" for a in allow or [])
+    body += runtime.ljust(32, b"\0") + entry.ljust(64, b"\0") + struct.pack("<IIII", count, len(env), len(allow or []),
+                                                                        len(blob))
+    assert len(body) == 168, len(body)
+    return frame(CREATE, body + env + blob, req)
 
 
 def signal(sandbox_id: int, action: int, reason: int, req: int = 3) -> bytes:

@@ -94,7 +94,9 @@ static void test_create_fields(void **state) {
         c = good_create(), c.backend = 9, expect_create_error(c, "", 0, "backend");
         c = good_create(), c.language = 0, expect_create_error(c, "", 0, "language");
         c = good_create(), c.network = 0, expect_create_error(c, "", 0, "network");
-        c = good_create(), c.network = 3, expect_create_error(c, "", 0, "network");
+        c = good_create(), c.network = 4, expect_create_error(c, "", 0, "network");
+        c = good_create(), c.network = LP_NET_ALLOWLIST, c.backend = LP_BACKEND_GVISOR,
+        expect_create_error(c, "", 0, "network");
         /* public needs the namespace backend: gVisor sandboxes have no network */
         c = good_create(), c.network = LP_NET_PUBLIC, c.backend = LP_BACKEND_GVISOR,
         expect_create_error(c, "", 0, "network");
@@ -127,6 +129,38 @@ static void test_create_fields(void **state) {
         c = good_create(), strcpy(c.entry_name, "seccomp.bpf"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), memset(c.entry_name, 'a', sizeof(c.entry_name)),
         expect_create_error(c, "", 0, "entry_name");
+}
+
+static void test_allowlist_blob(void **state) {
+        (void)state;
+        struct diag d = {0};
+        const char blob[] = "A=1\0pypi.org:443\0*.example.com:80\0";
+        struct lp_create c = good_create();
+        c.network = LP_NET_ALLOWLIST, c.env_count = 1, c.env_len = 4, c.allow_count = 2, c.allow_len = sizeof(blob) - 1 - 4;
+        assert_int_equal(lp_validate_create(&c, blob, sizeof(blob) - 1, &d), 0);
+        assert_string_equal(lp_network_name(LP_NET_ALLOWLIST), "allowlist");
+        /* an allowlist only with mode allowlist */
+        c.network = LP_NET_NONE, expect_create_error(c, blob, sizeof(blob) - 1, "allowlist");
+        c.network = LP_NET_ALLOWLIST;
+        c.allow_count = 3, expect_create_error(c, blob, sizeof(blob) - 1, "allowlist"); /* entry 2 is missing */
+        c.allow_count = 1, expect_create_error(c, blob, sizeof(blob) - 1, "allowlist"); /* trailing bytes */
+        c.allow_count = 2, c.allow_len = 5, expect_create_error(c, blob, sizeof(blob) - 1, "env_len");
+        const char bad[] = "a..b:1\0";
+        c = good_create(), c.network = LP_NET_ALLOWLIST, c.allow_count = 1, c.allow_len = sizeof(bad) - 1;
+        expect_create_error(c, bad, sizeof(bad) - 1, "allowlist");
+        /* mode allowlist with no entries: everything refused, which is valid */
+        c = good_create(), c.network = LP_NET_ALLOWLIST;
+        assert_int_equal(lp_validate_create(&c, "", 0, &d), 0);
+        struct lp_egress e;
+        memset(&e, 0, sizeof(e));
+        e.outcome = LP_EGRESS_REFUSED, e.reason = LP_EGRESS_NOT_LISTED, e.port = 443;
+        strcpy(e.host, "pypi.org");
+        assert_int_equal(lp_validate_egress(&e, &d), 0);
+        e.reason = LP_EGRESS_OK, assert_true(lp_validate_egress(&e, &d) < 0); /* refused but ok */
+        e.reason = LP_EGRESS_NOT_LISTED, e.host[3] = '\n', assert_true(lp_validate_egress(&e, &d) < 0);
+        e.host[3] = 'i', memset(e.host, 'a', sizeof(e.host)), assert_true(lp_validate_egress(&e, &d) < 0);
+        memset(e.host, 0, sizeof(e.host)), e.family = 7, assert_true(lp_validate_egress(&e, &d) < 0);
+        e.family = 0, e.outcome = 9, assert_true(lp_validate_egress(&e, &d) < 0);
 }
 
 static void test_env(void **state) {
@@ -281,7 +315,7 @@ static void test_paths(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
-                cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env),
+                cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env), cmocka_unit_test(test_allowlist_blob),
                 cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
                 cmocka_unit_test(test_paths),        cmocka_unit_test(test_usage),
                 cmocka_unit_test(test_dirent_next),
