@@ -6,7 +6,7 @@ import struct
 MAGIC, VERSION = 0x4B4C5241, 1
 HELLO, CREATE, SIGNAL = 1, 2, 3
 FILE, USAGE = 4, 5
-HELLO_OK, CREATED, EXITED, ERROR, FILE_OK, USAGE_OK = 101, 102, 103, 104, 105, 107
+HELLO_OK, CREATED, EXITED, ERROR, FILE_OK, USAGE_OK, EGRESS = 101, 102, 103, 104, 105, 107, 108
 USAGE_RESET_PEAK = 1
 F_READ, F_WRITE, F_LIST, F_STAT, F_REMOVE, F_MKDIR = range(1, 7)
 F_PARENTS, F_RECURSIVE = 1, 2
@@ -87,6 +87,10 @@ def parse(data: bytes) -> dict:
     elif ftype == USAGE_OK:
         cpu, mem, peak, resettable = struct.unpack_from("<QQQB", body)
         out.update(cpu_usec=cpu, memory_bytes=mem, peak=peak, resettable=resettable)
+    elif ftype == EGRESS:
+        sid, outcome, reason, port, family = struct.unpack_from("<QBBHB", body)
+        out.update(sandbox_id=sid, outcome=outcome, reason=reason, port=port, family=family,
+                   host=body[40:296].split(b"\0")[0].decode())
     elif ftype == HELLO_OK:
         out["is_root"], out["userns"], out["seccomp"], out["landlock"], out["cgroup"], out["bwrap"] = body[:6]
     return out

@@ -2,6 +2,7 @@
 refusal, fd handling, and the lifecycle of a sandbox seen from the protocol."""
 import glob
 import os
+import socket
 
 import lp
 from lp import memfd, read_line
@@ -238,12 +239,14 @@ def test_network_modes(launcher):
     from prereq import require  # conftest put testlib on the path
     require(os.access("/usr/bin/slirp4netns", os.X_OK) and os.path.exists("/dev/net/tun"),
             "network mode public needs slirp4netns (apt-get install slirp4netns) and /dev/net/tun")
-    for kwargs, words in [(dict(network=3), "unknown network mode 3"), (dict(network=0), "unknown network mode 0"),
-                          (dict(network=2, backend=lp.GVISOR), "needs the namespace backend")]:
+    for kwargs, words in [(dict(network=4), "unknown network mode 4"), (dict(network=0), "unknown network mode 0"),
+                          (dict(network=2, backend=lp.GVISOR), "needs the namespace backend"),
+                          (dict(network=3, backend=lp.GVISOR), "needs the namespace backend"),
+                          (dict(network=1, allow=[b"pypi.org:443"]), "only goes with network mode allowlist")]:
         fd = memfd(b"pass")
         launcher.send(lp.create(**kwargs), [fd])
         os.close(fd)
-        expect_error(launcher, "network", words)
+        expect_error(launcher, "allowlist" if "allow" in kwargs else "network", words)
     code = (b"import socket, subprocess\n"
             b"print(sorted(n for _, n in socket.if_nameindex()))\n"
             b"print(open('/etc/resolv.conf').read().strip())\n"
@@ -270,6 +273,48 @@ def test_network_modes(launcher):
                 break
             __import__("time").sleep(0.05)
         assert not os.path.exists("/proc/%d" % pid) or _state(pid) == "Z", "slirp4netns %d outlived its sandbox" % pid
+
+
+def test_network_allowlist(launcher):
+    """Mode allowlist (3): the sandbox has only lo, where its proxy listens on 3128 before
+    the program runs; the proxy (the launcher's child, the sandbox's uid) lets the listed
+    entry through, and each connection comes back as an EGRESS frame naming the sandbox."""
+    launcher.hello()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    code = (b"import os, socket, urllib.request\n"
+            b"print(sorted(n for _, n in socket.if_nameindex()))\n"
+            b"print(os.environ['HTTPS_PROXY'])\n"
+            b"for p in (%d, %d):\n"
+            b"    try:\n        urllib.request.urlopen('http://127.0.0.1:%%d/' %% p, timeout=10)\n"
+            b"    except Exception as e:\n        print(type(e).__name__, getattr(e, 'code', ''))\n" % (port, port + 1))
+    fd = memfd(code)
+    launcher.send(lp.create(network=3, allow=[b"127.0.0.1:%d" % port]), [fd])
+    os.close(fd)
+    created, (out_r, err_r) = launcher.recv()
+    assert created["type"] == lp.CREATED and created["isolation"]["network"] == 3, created
+    proxy = [p for p in _children(launcher.proc.pid) if _cmdline(p).startswith("airlock-egress ")]
+    assert len(proxy) == 1 and _cmdline(proxy[0]).split() == ["airlock-egress", "127.0.0.1:%d" % port], proxy
+    conn, _ = srv.accept()  # the listed connection arrives here, from the proxy
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    conn.close()
+    frames = []
+    while True:
+        f, _ = launcher.recv()
+        frames.append(f)
+        if f["type"] == lp.EXITED:
+            break
+    out = b"".join(iter(lambda: os.read(out_r, 65536), b""))
+    os.close(out_r)
+    os.close(err_r)
+    srv.close()
+    assert out.decode().splitlines() == ["['lo']", "http://127.0.0.1:3128", "HTTPError 403"], out
+    events = [(f["sandbox_id"], f["outcome"], f["reason"], f["host"], f["port"]) for f in frames if f["type"] == lp.EGRESS]
+    sid = created["sandbox_id"]
+    assert events == [(sid, 1, 0, "127.0.0.1", port), (sid, 2, 1, "127.0.0.1", port + 1)], frames
 
 
 def _children(pid: int) -> list:
