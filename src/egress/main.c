@@ -40,6 +40,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "egress/confine.h"
 #include "egress/policy.h"
 
 enum { FD_EXIT = 3, FD_READY = 4, FD_LISTEN = 5, FD_EVENTS = 6 };
@@ -404,6 +405,13 @@ int main(int argc, char **argv) {
         host_addresses();
         if (fcntl(FD_EVENTS, F_SETFL, O_NONBLOCK) < 0 || fcntl(FD_LISTEN, F_SETFL, O_NONBLOCK) < 0) {
                 perror("airlock-egress: fds from the launcher");
+                return 2;
+        }
+        /* Before any connection: what a proxy never needs goes (confine.c). */
+        struct diag d = {0};
+        int abi = 0;
+        if (egress_confine(allow, nallow, &abi, &d) < 0) {
+                fprintf(stderr, "airlock-egress: %s: %s\n", d.field, d.msg);
                 return 2;
         }
         if (write(FD_READY, "1", 1) != 1) {
