@@ -53,7 +53,9 @@ static int trial(struct launcher_client *lc, uint8_t backend, uint8_t network) {
         _cleanup_close_ int code = memfd_with_data("doctor", "exit 0\n", 7);
         struct lp_created cr;
         int out = -1, err = -1;
-        const char *label = network == LP_NET_PUBLIC ? "network public" : lp_backend_name(backend);
+        const char *label = network == LP_NET_PUBLIC      ? "network public"
+                            : network == LP_NET_ALLOWLIST ? "network allowlist"
+                                                          : lp_backend_name(backend);
         if (code < 0 || lc_create(lc, &c, "", 0, code, &cr, &out, &err, &d) < 0) {
                 printf("  %-17s FAILED: %s\n", label, d.msg);
                 return -1;
@@ -119,6 +121,9 @@ int cmd_doctor(int argc, char **argv) {
         printf("  %-17s %s\n", "slirp4netns",
                h.slirp4netns ? "yes, and /dev/net/tun (network mode public)"
                              : "no (optional: network mode public needs slirp4netns and /dev/net/tun)");
+        printf("  %-17s %s\n", "egress proxy",
+               h.egress ? "yes (network mode allowlist)"
+                        : "no (network mode allowlist needs a root launcher and airlock-egress beside it)");
         printf("  %-17s %s\n", "TIOCSTI",
                h.tiocsti_legacy ? "host allows it (dev.tty.legacy_tiocsti=1); sandboxes refuse it by seccomp"
                                 : "disabled on the host; sandboxes refuse it by seccomp too");
@@ -140,6 +145,10 @@ int cmd_doctor(int argc, char **argv) {
         else
                 printf("  %-17s skipped (%s)\n", "network public",
                        h.slirp4netns ? "needs root" : "slirp4netns or /dev/net/tun missing");
+        if (h.egress) /* builds the proxy with an empty allowlist, runs `exit 0`: no traffic */
+                trial(&lc, LP_BACKEND_NAMESPACE, LP_NET_ALLOWLIST);
+        else
+                printf("  %-17s skipped (%s)\n", "network allowlist", h.is_root ? "airlock-egress missing" : "needs root");
         lc_stop(&lc);
         printf("verdict: %s\n", ok ? "ready: the default sandbox has every mandatory layer"
                                    : "NOT READY: the default sandbox cannot be built with every mandatory layer");

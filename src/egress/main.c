@@ -1,5 +1,5 @@
 /* airlock-egress: the HTTP(S) proxy of one sandbox in network mode allowlist
- * (docs/adr/0014, docs/network.md).
+ * (docs/adr/0015, docs/network.md).
  *
  * The launcher starts one per allowlist sandbox, already confined: the sandbox's own pool
  * uid, no capabilities, no_new_privs, every mount read-only, in the sandbox's cgroup, in

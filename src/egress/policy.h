@@ -1,4 +1,4 @@
-/* egress policy: the pure part of the allowlist proxy (docs/adr/0014, docs/network.md).
+/* egress policy: the pure part of the allowlist proxy (docs/adr/0015, docs/network.md).
  *
  * What a sandbox's program sends its proxy is hostile input: egress_parse_head() reads
  * one HTTP proxy request head from it (fuzzed: tests/fuzz/fuzz_egress.c). Which

@@ -122,7 +122,7 @@ int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd);
 int sandbox_unwatch_close(struct launcher *L, int fd);
 int sandbox_layout_fds(const int *src, int n);
 
-/* net.c: network modes public (docs/adr/0013) and allowlist (docs/adr/0014) */
+/* net.c: network modes public (docs/adr/0013) and allowlist (docs/adr/0015) */
 /* Once bwrap has reported pid 1; a failure, now or later while starting, kills the sandbox
  * with its reason in the setup text ("network: ..."). */
 void net_start(struct launcher *L, struct sandbox *sb);

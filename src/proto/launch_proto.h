@@ -61,7 +61,7 @@ enum lp_language { LP_LANG_PYTHON = 1, LP_LANG_JAVASCRIPT = 2, LP_LANG_BASH = 3 
 /* none: loopback only. public: egress through a user-mode network stack (slirp4netns),
  * with link-local, cloud metadata and the host's own addresses blocked inside the sandbox
  * (docs/network.md, docs/adr/0013). allowlist: only loopback, where the sandbox's own
- * HTTP(S) proxy listens and connects to the listed HOST:PORTs alone (docs/adr/0014).
+ * HTTP(S) proxy listens and connects to the listed HOST:PORTs alone (docs/adr/0015).
  * Both: namespace backend only, root launcher. */
 enum lp_network { LP_NET_NONE = 1, LP_NET_PUBLIC = 2, LP_NET_ALLOWLIST = 3 };
 

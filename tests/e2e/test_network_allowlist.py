@@ -1,5 +1,5 @@
 """Network mode allowlist: the sandbox's only way out is its own HTTP(S) proxy
-(airlock-egress, docs/network.md, docs/adr/0014), which lets through exactly the listed
+(airlock-egress, docs/network.md, docs/adr/0015), which lets through exactly the listed
 HOST:PORTs. Real daemon, real sandboxes, real pip and npm; the servers are the test's own on
 the host's loopback (127.0.0.1, listed explicitly by address). Nothing is sent anywhere else.
 
@@ -353,6 +353,7 @@ def test_the_proxy_runs_as_the_sandbox_and_goes_with_it(client, allow, daemon):
     uid = status["Uid"].split()
     assert len(set(uid)) == 1 and int(uid[0]) >= 2100000000, "the proxy must run as the sandbox's pool uid: %s" % uid
     assert status["CapEff"].strip() == "0000000000000000" and status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2", status  # its own filter (src/egress/confine.c)
     # every mount it sees is read-only
     with open("/proc/%d/mounts" % pid) as f:
         rw = [line for line in f if line.split()[3].split(",")[0] != "ro"]
