@@ -61,15 +61,24 @@ describe("admin", () => {
         await s.stop();
       }
       await rejects(c.interpreters.create({ name }), ConflictError, { code: "interpreter_exists" });
-      // allowlist is not built yet: refused, never run as another mode
+      // an allowlist entry outside the grammar names its index
       await rejects(
         c.interpreters.create({
           name: `${name}-x`.slice(0, 48),
-          network: { mode: "allowlist", allowlist: ["pypi.org:443"] },
+          network: { mode: "allowlist", allowlist: ["pypi.org:443", "*.10.0.0.1:80"] },
         }),
         BadRequestError,
-        { field: "network.mode" },
+        { field: "network.allowlist[1]" },
       );
+      const allow = await c.interpreters.create({
+        name: `${name}-a`.slice(0, 48),
+        network: { mode: "allowlist", allowlist: ["pypi.org:443"] },
+      });
+      try {
+        assert.deepEqual(allow.network, { mode: "allowlist", allowlist: ["pypi.org:443"] });
+      } finally {
+        await c.interpreters.delete(allow.name);
+      }
     } finally {
       await c.interpreters.delete(name);
     }
