@@ -95,7 +95,9 @@ int lc_hello(struct launcher_client *lc, uint32_t flags, struct lp_host_report *
         struct lp_frame f;
         int fds[FD_PASS_MAX];
         size_t nfds = 0;
-        r = recv_frame(lc, &f, buf, sizeof(buf), fds, &nfds, 0, d);
+        do /* a launcher never sends EGRESS before HELLO_OK; skipped all the same */
+                r = recv_frame(lc, &f, buf, sizeof(buf), fds, &nfds, 0, d);
+        while (r == LP_EGRESS);
         if (r < 0)
                 return r;
         if (r == LP_ERROR)

@@ -44,6 +44,16 @@ int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds) 
         return 0;
 }
 
+int fd_send_nowait(int sock, const void *buf, size_t len) {
+        ssize_t n;
+        do
+                n = send(sock, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
 ssize_t fd_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds, size_t max_fds) {
         *nfds = 0;
         struct iovec iov = {.iov_base = buf, .iov_len = cap};

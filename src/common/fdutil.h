@@ -12,6 +12,8 @@
 
 /* One datagram (SOCK_SEQPACKET) with up to FD_PASS_MAX fds. Returns 0 or -errno. */
 int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+/* The same, never blocking: -EAGAIN when the peer's queue is full. */
+int fd_send_nowait(int sock, const void *buf, size_t len);
 
 /* Receive one datagram. Returns its length (0 = peer closed) or -errno; *nfds is set to
  * the number of fds received into fds[] (at most max_fds). */

@@ -119,6 +119,10 @@ int launch_adopt(int fd, struct diag *d) {
                 size_t nfds = 0;
                 ssize_t n = fd_recv(fd, buf, sizeof(buf), fds, &nfds, 3);
                 struct lp_frame f;
+                if (n > 0 && nfds == 0 && lp_decode(buf, (size_t)n, &f, d) == 0 && f.hdr.type == LP_EGRESS) {
+                        i--; /* an allowlist sandbox's event among them: not one of the ATTACHED */
+                        continue;
+                }
                 if (n <= 0 || lp_decode(buf, (size_t)n, &f, d) < 0 || f.hdr.type != LP_ATTACHED || nfds != 3) {
                         for (size_t k = 0; k < nfds; k++)
                                 close(fds[k]);

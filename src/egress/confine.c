@@ -1,12 +1,15 @@
 /* The proxy's own confinement, on top of what the launcher gave it (the sandbox's uid, no
  * capabilities, no_new_privs, read-only mounts, the sandbox's cgroup): it reads what a
  * hostile program sends, so it gives up, before the first connection, what a proxy never
- * needs. A compromised proxy is then still a process that can connect to TCP ports the
- * allowlist names, and nothing more.
+ * needs. A compromised proxy is then a read-only, unprivileged process in the host's
+ * network namespace that can connect to the TCP ports the allowlist names, on any address,
+ * and send UDP (docs/network.md states it).
  *
  *   Landlock: no file is written, no TCP port bound, and TCP connections go only to the
- *     ports the allowlist names (and 53, DNS over TCP); ports need Linux 6.7 (ABI 4), files
- *     5.13. Without Landlock the rest still holds (stated in docs/network.md).
+ *     ports the allowlist names (and 53, DNS over TCP), on any address: Landlock matches
+ *     ports, not addresses; no abstract UNIX socket or signal outside the process. Ports
+ *     need Linux 6.7 (ABI 4), scoping 6.12 (ABI 6), files 5.13. Without Landlock the rest
+ *     still holds (stated in docs/network.md). UDP is not restricted (the resolver).
  *   seccomp (libseccomp, default allow): no exec, no new namespaces or mounts, no ptrace or
  *     cross-process memory, no kernel keyring, BPF, perf, io_uring, userfaultfd, module or
  *     reboot calls; sockets only AF_INET, AF_INET6 and AF_UNIX (the resolver, nscd), never
@@ -30,7 +33,8 @@
  * layouts, which are ABI, spelled out here. */
 struct ll_ruleset_attr {
         uint64_t handled_access_fs;
-        uint64_t handled_access_net;
+        uint64_t handled_access_net; /* ABI 4 */
+        uint64_t scoped;             /* ABI 6 */
 };
 struct ll_net_port_attr {
         uint64_t allowed_access;
@@ -40,6 +44,8 @@ struct ll_net_port_attr {
 #define LL_ACCESS_FS_TRUNCATE (1ull << 14) /* ABI 3 */
 #define LL_ACCESS_NET_BIND_TCP (1ull << 0)
 #define LL_ACCESS_NET_CONNECT_TCP (1ull << 1)
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ull << 0)
+#define LL_SCOPE_SIGNAL (1ull << 1)
 
 static int landlock(const struct lp_allow *allow, size_t n, int *ret_abi, struct diag *d) {
         long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -54,9 +60,12 @@ static int landlock(const struct lp_allow *allow, size_t n, int *ret_abi, struct
                 fs |= LANDLOCK_ACCESS_FS_REFER;
         if (abi >= 3)
                 fs |= LL_ACCESS_FS_TRUNCATE;
+        /* From ABI 6: no abstract UNIX socket and no signal outside this process (the host's
+         * network namespace has abstract sockets: D-Bus, X11, container runtimes). */
         struct ll_ruleset_attr attr = {.handled_access_fs = fs,
-                                       .handled_access_net = abi >= 4 ? LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP : 0};
-        size_t size = abi >= 4 ? sizeof(attr) : sizeof(attr.handled_access_fs);
+                                       .handled_access_net = abi >= 4 ? LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP : 0,
+                                       .scoped = abi >= 6 ? LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL : 0};
+        size_t size = abi >= 6 ? sizeof(attr) : abi >= 4 ? 2 * sizeof(uint64_t) : sizeof(uint64_t);
         int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
         if (rs < 0)
                 return diag_set(d, -errno, "landlock", "create a ruleset: %m");
@@ -101,7 +110,11 @@ static int seccomp(struct diag *d) {
                  * glibc fall back to clone, whose flags are checked below. */
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(strcmp(denied[i], "clone3") ? EPERM : ENOSYS), nr, 0);
         }
-        /* clone: threads only, never new namespaces (one rule per flag: any set is refused). */
+        /* clone: threads only (no new process, which would outlive a kill of ours without
+         * the cgroup), never new namespaces (one rule per flag: any set is refused). */
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                                     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
         static const uint64_t ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
                                             CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME};
         for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]) && r == 0; i++)

@@ -57,6 +57,13 @@ static struct sockaddr_storage host_addrs[EGRESS_HOST_ADDRS_MAX];
 static size_t nhost;
 static atomic_int active;
 static atomic_uint dropped;
+/* Events are a log, not a firehose: a token bucket of EVENT_RATE per second up to
+ * EVENT_BURST; past it, events are counted as dropped (the connections are still judged). */
+#define EVENT_RATE 20
+#define EVENT_BURST 100
+static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+static double tokens = EVENT_BURST;
+static int64_t bucket_ms;
 
 static int64_t now_ms(void) {
         struct timespec ts;
@@ -79,6 +86,20 @@ static void emit(uint8_t outcome, uint8_t reason, const char *host, uint16_t por
         } else if (sa && sa->sa_family == AF_INET6) {
                 e.family = AF_INET6;
                 memcpy(e.addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        }
+        pthread_mutex_lock(&bucket_lock);
+        int64_t now = now_ms();
+        tokens += (double)(now - bucket_ms) * EVENT_RATE / 1000.0;
+        if (tokens > EVENT_BURST)
+                tokens = EVENT_BURST;
+        bucket_ms = now;
+        bool take = tokens >= 1;
+        if (take)
+                tokens -= 1;
+        pthread_mutex_unlock(&bucket_lock);
+        if (!take) {
+                atomic_fetch_add(&dropped, 1);
+                return;
         }
         e.dropped = atomic_exchange(&dropped, 0);
         if (write(FD_EVENTS, &e, sizeof(e)) != (ssize_t)sizeof(e))
@@ -202,6 +223,11 @@ static void relay(int c, int u, uint64_t up_limit) {
                         p[1].events |= POLLIN;
                 if (n1 > o1)
                         p[1].events |= POLLOUT;
+                /* A side nothing is wanted from is left out: its POLLHUP would wake us for
+                 * nothing, again and again. */
+                for (int i = 0; i < 2; i++)
+                        if (!p[i].events)
+                                p[i].fd = -1;
                 int r = poll(p, 2, EGRESS_IDLE_TIMEOUT_MS);
                 if (r < 0 && errno == EINTR)
                         continue;

@@ -98,6 +98,8 @@ int egress_parse_head(const char *buf, size_t len, struct egress_request *r, con
         r->head_len = (size_t)(end - buf) + 4;
         /* Request line: METHOD SP TARGET SP HTTP/1.x */
         const char *line_end = memchr(buf, '\r', (size_t)(end - buf) + 1);
+        if (line_end[1] != '\n')
+                return *why = "a bare CR in the request line", -EINVAL;
         const char *sp1 = memchr(buf, ' ', (size_t)(line_end - buf));
         if (!sp1 || sp1 == buf || (size_t)(sp1 - buf) >= sizeof(r->method))
                 return *why = "a bad request line", -EINVAL;
@@ -244,33 +246,48 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
                       &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
 }
 
-static const char *v6_blocked(const struct sockaddr *sa);
-
-const char *egress_addr_blocked(const struct sockaddr *sa, const struct sockaddr_storage *host_addrs, size_t nhost) {
-        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
-                return "not an IP address";
-        const char *why = sa->sa_family == AF_INET6 ? v6_blocked(sa) : NULL;
-        if (sa->sa_family == AF_INET)
-                why = v4_blocked(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
-        for (size_t i = 0; !why && i < nhost; i++)
-                if (same_addr(sa, &host_addrs[i]))
-                        why = "this host's own address";
-        return why;
-}
-
-static const char *v6_blocked(const struct sockaddr *sa) {
-        const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+/* An IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:0:0/96, SIIT
+ * ::ffff:0:0:0/96, NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48, IPv4-compatible
+ * ::/96, 6to4 2002::/16): true with the IPv4 address in *v4 (host byte order). Such
+ * addresses are judged as that IPv4 address, for the ranges and the host's own alike. */
+static bool embedded_v4(const uint8_t *b, uint32_t *v4) {
         static const uint8_t zero[16];
         static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const uint8_t siit[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
         static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
-        uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
-        /* Addresses that carry an IPv4 address are judged by it. */
-        if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-                return v4_blocked(v4);
+        static const uint8_t nat64_local[6] = {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01};
+        const uint8_t *p = NULL;
+        if (memcmp(b, mapped, 12) == 0 || memcmp(b, siit, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
+            memcmp(b, nat64_local, 6) == 0)
+                p = b + 12;
+        else if (memcmp(b, zero, 12) == 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1))
+                p = b + 12; /* IPv4-compatible (deprecated); not :: or ::1 */
+        else if (b[0] == 0x20 && b[1] == 0x02)
+                p = b + 2;
+        if (!p)
+                return false;
+        *v4 = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        return true;
+}
+
+static bool host_v4(uint32_t v4, const struct sockaddr_storage *host_addrs, size_t nhost) {
+        for (size_t i = 0; i < nhost; i++) {
+                uint32_t h;
+                if (host_addrs[i].ss_family == AF_INET &&
+                    ntohl(((const struct sockaddr_in *)(const void *)&host_addrs[i])->sin_addr.s_addr) == v4)
+                        return true;
+                if (host_addrs[i].ss_family == AF_INET6 &&
+                    embedded_v4(((const struct sockaddr_in6 *)(const void *)&host_addrs[i])->sin6_addr.s6_addr, &h) &&
+                    h == v4)
+                        return true;
+        }
+        return false;
+}
+
+static const char *v6_blocked(const uint8_t *b) {
+        static const uint8_t zero[16];
         if (memcmp(b, zero, 15) == 0)
                 return b[15] == 1 ? "loopback (::1)" : "unspecified (::)";
-        if (memcmp(b, zero, 12) == 0)
-                return "IPv4-compatible (::/96, deprecated)";
         if ((b[0] & 0xfe) == 0xfc)
                 return b[0] == 0xfd && b[1] == 0x00 && b[2] == 0x0e && b[3] == 0xc2 ? "cloud metadata (fd00:ec2::/32)"
                                                                                    : "unique local (fc00::/7)";
@@ -280,9 +297,32 @@ static const char *v6_blocked(const struct sockaddr *sa) {
                 return "site-local (fec0::/10, deprecated)";
         if (b[0] == 0xff)
                 return "multicast (ff00::/8)";
-        if (b[0] == 0x20 && b[1] == 0x02)
-                return v4_blocked((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5])
-                               ? "6to4 (2002::/16) of a blocked IPv4 address"
-                               : NULL;
         return NULL;
+}
+
+const char *egress_addr_blocked(const struct sockaddr *sa, const struct sockaddr_storage *host_addrs, size_t nhost) {
+        uint32_t v4;
+        if (sa->sa_family == AF_INET)
+                v4 = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+        else if (sa->sa_family != AF_INET6)
+                return "not an IP address";
+        const uint8_t *b = sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr
+                                                     : NULL;
+        if (b && !embedded_v4(b, &v4)) {
+                const char *why = v6_blocked(b);
+                for (size_t i = 0; !why && i < nhost; i++)
+                        if (same_addr(sa, &host_addrs[i]))
+                                why = "this host's own address";
+                return why;
+        }
+        const char *why = v4_blocked(v4);
+        if (!why && host_v4(v4, host_addrs, nhost))
+                why = "this host's own address";
+        /* Mapped, SIIT and NAT64 forms read as their IPv4 address's reason; the two
+         * deprecated carriers say what they are. */
+        if (why && b && b[0] == 0x20)
+                return "6to4 (2002::/16) of a blocked IPv4 address";
+        if (why && b && memcmp(b, (const uint8_t[12]){0}, 12) == 0)
+                return "IPv4-compatible (::/96, deprecated) of a blocked IPv4 address";
+        return why;
 }

@@ -67,6 +67,7 @@ struct sandbox {
         int net_events;
         unsigned char ev_buf[2 * sizeof(struct lp_egress)];
         size_t ev_len;
+        uint64_t ev_dropped; /* records not passed on yet (no HELLO yet, or the client's queue full) */
         struct sandbox *next;
 };
 

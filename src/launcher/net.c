@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fdutil.h"
 #include "launcher/launcher.h"
 #include "sandbox/host_probe.h"
 #include "sandbox/netpolicy.h"
@@ -426,7 +427,18 @@ static void read_events(struct launcher *L, struct sandbox *sb) {
                                 return;
                         }
                         e.sandbox_id = sb->id;
-                        launcher_send(L, LP_EGRESS, 0, &e, sizeof(e), NULL, 0);
+                        /* Never before the client's HELLO (a restarted daemon expects HELLO_OK
+                         * and its ATTACHED frames first), and never blocking the launcher on
+                         * a daemon busy writing logs: what cannot go now is counted in the
+                         * next record that can. */
+                        uint64_t dropped = (uint64_t)e.dropped + sb->ev_dropped;
+                        e.dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+                        char frame[sizeof(struct lp_header) + sizeof(e)];
+                        int len = lp_encode(LP_EGRESS, 0, &e, sizeof(e), NULL, 0, frame, sizeof(frame));
+                        if (L->hello_done && len > 0 && fd_send_nowait(L->client_fd, frame, (size_t)len) == 0)
+                                sb->ev_dropped = 0;
+                        else
+                                sb->ev_dropped = dropped + 1;
                 }
         }
 }

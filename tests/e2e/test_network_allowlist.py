@@ -417,3 +417,50 @@ def test_the_sandbox_cannot_take_the_proxy_port_first(client, sessions, allow):
             "try:\n    s.bind(('127.0.0.1', 3128)); print('bound')\nexcept OSError as e:\n"
             "    print(errno.errorcode[e.errno])\n")
     assert client.run_ok(sid, code)["stdout"].strip() == "EADDRINUSE"
+
+
+FLOOD = r'''
+import socket, threading
+def flood():
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+            s.sendall(b"GET http://127.0.0.1:1/ HTTP/1.1\r\n\r\n")
+            s.recv(4096)
+            s.close()
+        except OSError:
+            pass
+for _ in range(4):
+    threading.Thread(target=flood, daemon=True).start()
+'''
+
+
+def test_a_flood_of_refusals_is_bounded_and_cannot_break_a_daemon_restart(client, sessions, allow, daemon):
+    """A program that opens refused connections as fast as it can: the log gets at most the
+    proxy's event budget (20/s, bursts of 100) and the rest is counted as dropped; and a
+    daemon killed meanwhile comes back with the session (the launcher sends no events
+    before the new daemon's HELLO)."""
+    import os
+    import signal
+
+    import test_restart  # the same supervisor helpers
+
+    sid = sessions(interpreter=allow)
+    client.run_ok(sid, FLOOD)
+    time.sleep(3)
+    lines = [line for line in daemon.log_text().splitlines() if '"msg":"egress"' in line and sid in line]
+    assert 20 <= len(lines) <= 100 + 20 * 10, len(lines)  # the budget, with slack for a slow machine
+    old = test_restart._daemon_pid(daemon)
+    os.kill(old, signal.SIGKILL)
+    test_restart._wait_ready(client, old, daemon)
+    assert client.get_session(sid)["status"] == "ready"
+    assert client.value(sid, "1 + 1") == "2"
+    deadline = time.monotonic() + 10
+    while _dropped(client) == 0 and time.monotonic() < deadline:  # counters start again with the new daemon
+        time.sleep(0.2)
+    assert _dropped(client) > 0, "events past the budget are counted as dropped"
+
+
+def _dropped(client) -> int:
+    text = expect(client.get("/metrics"), 200).body.decode()
+    return int(re.search(r"^airlock_egress_events_dropped_total (\d+)$", text, re.M).group(1))

@@ -98,7 +98,9 @@ static void test_blocked_addresses(void **state) {
                 {"fe80::1", "link-local"},          {"fd00:ec2::254", "metadata"},
                 {"fc00::1", "unique local"},        {"ff02::1", "multicast"},
                 {"2002:a00:1::1", "6to4"},          {"::10.0.0.1", "IPv4-compatible"},
-                {"fec0::1", "site-local"},
+                {"fec0::1", "site-local"},          {"::ffff:203.0.113.7", "own address"},
+                {"64:ff9b::cb00:7107", "own address"}, {"2002:cb00:7107::1", "6to4"},
+                {"64:ff9b:1::a9fe:a9fe", "metadata"}, {"::ffff:0:7f00:1", "loopback"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const char *why = blocked(cases[i].addr);
@@ -167,6 +169,7 @@ static void test_parse_refusals_say_why(void **state) {
                 {"POST http://h/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", "Content-Length"},
                 {"POST http://h/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "Content-Length"},
                 {"G(T http://h/ HTTP/1.1\r\n\r\n", "method"},
+                {"GET http://h/a HTTP/1.1\rX\r\n\r\n", "bare CR in the request line"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct egress_request r;
