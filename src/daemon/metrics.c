@@ -254,15 +254,15 @@ void metrics_render(struct buf *b, const char *per_session) {
         header(b, "airlock_egress_connections_total", "counter",
                "Connections through the allowlist proxies, by outcome (allowed; refused by policy; failed to "
                "resolve or connect) and reason.");
-        for (uint8_t o = LP_EGRESS_ALLOWED; o <= LP_EGRESS_FAILED; o++)
-                for (uint8_t r = 0; r <= LP_EGRESS_REASON_MAX; r++) {
+        for (unsigned o = LP_EGRESS_ALLOWED; o <= LP_EGRESS_FAILED; o++)
+                for (unsigned r = 0; r <= LP_EGRESS_REASON_MAX; r++) {
                         bool fits = o == LP_EGRESS_ALLOWED   ? r == LP_EGRESS_OK
                                     : o == LP_EGRESS_FAILED ? r == LP_EGRESS_RESOLVE || r == LP_EGRESS_CONNECT
                                                             : r != LP_EGRESS_OK && r != LP_EGRESS_RESOLVE &&
                                                                       r != LP_EGRESS_CONNECT;
                         if (fits)
                                 (void)buf_printf(b, "airlock_egress_connections_total{outcome=\"%s\",reason=\"%s\"} %llu\n",
-                                                 lp_egress_outcome_name(o), lp_egress_reason_name(r),
+                                                 lp_egress_outcome_name((uint8_t)o), lp_egress_reason_name((uint8_t)r),
                                                  (unsigned long long)M.egress[o][r]);
                 }
         header(b, "airlock_egress_events_dropped_total", "counter",

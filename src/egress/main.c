@@ -194,13 +194,14 @@ static int connect_to(const struct sockaddr *sa, socklen_t len) {
 /* Bytes both ways until both sides are done (or idle too long). up_limit: how many bytes
  * of the client's may go up (a forwarded request's body); UINT64_MAX for a tunnel. */
 static void relay(int c, int u, uint64_t up_limit) {
-        _cleanup_free_ char *b1 = malloc(RELAY_BUF), *b2 = malloc(RELAY_BUF);
-        if (!b1 || !b2)
+        _cleanup_free_ char *bufs = malloc(2 * RELAY_BUF);
+        if (!bufs)
                 return;
+        char *b1 = bufs, *b2 = bufs + RELAY_BUF;
         size_t n1 = 0, o1 = 0, n2 = 0, o2 = 0; /* 1: client -> upstream, 2: upstream -> client */
+        /* A bodiless forwarded request sends nothing more up (no half-close: Connection:
+         * close already says the server ends the exchange). */
         bool c_eof = up_limit == 0, u_eof = false, c_shut = false, u_shut = false;
-        if (c_eof)
-                shutdown(u, SHUT_WR), u_shut = false; /* a bodiless request: nothing more goes up */
         for (;;) {
                 if (c_eof && n1 == o1 && !u_shut && up_limit == UINT64_MAX) {
                         shutdown(u, SHUT_WR);

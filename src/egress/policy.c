@@ -74,7 +74,7 @@ static bool header_is(const char *line, size_t len, const char *name) {
 }
 
 static const char *header_value(const char *line, size_t len, size_t *vlen) {
-        const char *v = memchr(line, ':', len) + 1;
+        const char *v = (const char *)memchr(line, ':', len) + 1;
         const char *end = line + len;
         while (v < end && (*v == ' ' || *v == '\t'))
                 v++;
@@ -257,11 +257,11 @@ static bool embedded_v4(const uint8_t *b, uint32_t *v4) {
         static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
         static const uint8_t nat64_local[6] = {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01};
         const uint8_t *p = NULL;
+        /* the last 32 bits: mapped, SIIT, NAT64, and IPv4-compatible (deprecated; not :: or ::1) */
         if (memcmp(b, mapped, 12) == 0 || memcmp(b, siit, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
-            memcmp(b, nat64_local, 6) == 0)
+            memcmp(b, nat64_local, 6) == 0 ||
+            (memcmp(b, zero, 12) == 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)))
                 p = b + 12;
-        else if (memcmp(b, zero, 12) == 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1))
-                p = b + 12; /* IPv4-compatible (deprecated); not :: or ::1 */
         else if (b[0] == 0x20 && b[1] == 0x02)
                 p = b + 2;
         if (!p)

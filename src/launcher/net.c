@@ -356,16 +356,11 @@ static int egress_start(struct launcher *L, struct sandbox *sb, struct diag *d) 
         if (r < 0)
                 return r;
         /* argv: the program, then the allowlist (validated with the CREATE). */
-        size_t n = 0;
-        for (size_t off = 0; off < sb->allow_len; off += strlen(sb->allow + off) + 1)
-                n++;
-        _cleanup_free_ char **argv = calloc(n + 2, sizeof(char *));
-        if (!argv)
-                return diag_set(d, -ENOMEM, "network", "out of memory");
-        argv[0] = (char *)"airlock-egress";
-        n = 1;
-        for (size_t off = 0; off < sb->allow_len; off += strlen(sb->allow + off) + 1)
+        char *argv[LP_ALLOW_MAX_COUNT + 2] = {(char *)"airlock-egress"};
+        size_t n = 1;
+        for (size_t off = 0; off < sb->allow_len && n < LP_ALLOW_MAX_COUNT + 1; off += strlen(sb->allow + off) + 1)
                 argv[n++] = sb->allow + off;
+        argv[n] = NULL;
         _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         int log[2] = {-1, -1}, ex[2] = {-1, -1}, ready[2] = {-1, -1}, ev[2] = {-1, -1};
         if (devnull < 0 || pipe2(log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||

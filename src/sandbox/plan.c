@@ -39,16 +39,16 @@ static const char *const base_env[] = {
         "MPLBACKEND=Agg",
         "MPLCONFIGDIR=/tmp/.matplotlib",
         "NODE_PATH=" SANDBOX_WORKSPACE "/node_modules",
-        /* In-session installs (network modes allowlist and public) land in the workspace:
-         * pip falls back to a user install (HOME/.local, on the runner's sys.path), since
-         * Debian marks the system Python externally managed and it is read-only here
-         * anyway; npm installs into ./node_modules. */
-        "PIP_BREAK_SYSTEM_PACKAGES=1",
-        "PIP_DISABLE_PIP_VERSION_CHECK=1",
-        "PIP_NO_INPUT=1",
-        "npm_config_update_notifier=false",
-        "npm_config_fund=false",
         NULL,
+};
+
+/* In-session installs (network modes allowlist and public) land in the workspace: pip
+ * falls back to a user install (HOME/.local, on the runner's sys.path), since Debian marks
+ * the system Python externally managed and it is read-only here anyway; npm installs into
+ * ./node_modules. */
+static const char *const install_env[] = {
+        "PIP_BREAK_SYSTEM_PACKAGES=1",      "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
+        "npm_config_update_notifier=false", "npm_config_fund=false",          NULL,
 };
 
 /* Mode allowlist: the only way out is the proxy on the sandbox's own loopback. Tools that
@@ -123,6 +123,11 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
 static int each_env(const struct plan_input *in, int (*fn)(void *, const char *, size_t), void *ctx) {
         for (size_t i = 0; base_env[i]; i++) {
                 int r = fn(ctx, base_env[i], strlen(base_env[i]));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; install_env[i]; i++) {
+                int r = fn(ctx, install_env[i], strlen(install_env[i]));
                 if (r < 0)
                         return r;
         }
