@@ -193,11 +193,7 @@ static int connect_to(const struct sockaddr *sa, socklen_t len) {
 
 /* Bytes both ways until both sides are done (or idle too long). up_limit: how many bytes
  * of the client's may go up (a forwarded request's body); UINT64_MAX for a tunnel. */
-static void relay(int c, int u, uint64_t up_limit) {
-        _cleanup_free_ char *bufs = malloc(2 * RELAY_BUF);
-        if (!bufs)
-                return;
-        char *b1 = bufs, *b2 = bufs + RELAY_BUF;
+static void relay_with(int c, int u, uint64_t up_limit, char *b1, char *b2) {
         size_t n1 = 0, o1 = 0, n2 = 0, o2 = 0; /* 1: client -> upstream, 2: upstream -> client */
         /* A bodiless forwarded request sends nothing more up (no half-close: Connection:
          * close already says the server ends the exchange). */
@@ -269,6 +265,14 @@ static void relay(int c, int u, uint64_t up_limit) {
                                 n2 = o2 = 0;
                 }
         }
+}
+
+static void relay(int c, int u, uint64_t up_limit) {
+        char *bufs = malloc(2 * RELAY_BUF);
+        if (!bufs)
+                return;
+        relay_with(c, u, up_limit, bufs, bufs + RELAY_BUF);
+        free(bufs);
 }
 
 /* The request head as the origin server gets it: origin-form target, our Host, the
