@@ -124,10 +124,10 @@ static int seccomp(struct diag *d) {
         for (int fam = 0; fam <= 10 && r == 0; fam++)
                 if (fam != AF_UNIX && fam != AF_INET && fam != AF_INET6)
                         r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam));
+                                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam, 0));
         if (r == 0)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                     SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_INET6));
+                                     SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_INET6, 0));
         static const int bad_types[] = {SOCK_RAW, SOCK_PACKET};
         for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]) && r == 0; i++)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
