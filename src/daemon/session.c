@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,8 @@ static struct {
         struct session *list;
         char *runner, *kernel; /* the Python runner; the Node kernel (runners/node) */
         size_t runner_len, kernel_len;
+        char *runner_pyc;      /* the runner compiled once, or NULL: sessions then compile it */
+        size_t runner_pyc_len;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .exited = PTHREAD_COND_INITIALIZER};
 
 /* A whole file (at most 4 MiB) in memory; the runner and the kernel are read once, at start. */
@@ -79,10 +82,66 @@ static int slurp(const char *path, char **ret, size_t *ret_len, struct diag *d) 
         return 0;
 }
 
+/* The runner as bytecode, compiled once by the sandboxes' own Python: every session start
+ * then skips compiling 2000+ lines (about a third of a runner's start-up CPU, which is what
+ * bounds a burst of new sessions; docs/benchmarks.md). Python runs a .pyc named on its
+ * command line directly. The code keeps the path the source would have had in the sandbox,
+ * so tracebacks and the runner's own frame filter see the same file name. Any failure
+ * here only costs that time: sessions get the source. */
+#define RUNNER_PYTHON "/usr/bin/python3"
+static const char compile_runner[] =
+        "import importlib.util, marshal, sys\n"
+        "src = open(sys.argv[1], 'rb').read()\n"
+        "code = compile(src, '/run/airlock/airlock_runner.py', 'exec', dont_inherit=True)\n"
+        "sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n";
+
+static void precompile_runner(const char *runner_path) {
+        int out[2];
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return;
+        pid_t pid = fork();
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(devnull, 2) < 0)
+                        _exit(127);
+                char *const argv[] = {(char *)"python3", (char *)"-I", (char *)"-S", (char *)"-c",
+                                      (char *)compile_runner, (char *)runner_path, NULL};
+                char *const envp[] = {NULL};
+                execve(RUNNER_PYTHON, argv, envp);
+                _exit(127);
+        }
+        close(out[1]);
+        struct buf b;
+        buf_init(&b, 8u << 20);
+        char chunk[65536];
+        ssize_t n = 0;
+        bool ok = pid > 0;
+        while (ok && (n = read(out[0], chunk, sizeof(chunk))) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 || buf_append(&b, chunk, (size_t)n) < 0)
+                        ok = false;
+        }
+        close(out[0]);
+        int status = 0;
+        while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 && b.len > 16) {
+                S.runner_pyc = b.data;
+                S.runner_pyc_len = b.len;
+                return;
+        }
+        buf_free(&b);
+        fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"could not precompile the runner; sessions compile it "
+                        "at start\",\"python\":\"" RUNNER_PYTHON "\"}\n");
+}
+
 int sessions_init(const char *runner_path, const char *kernel_path, struct diag *d) {
         int r = slurp(runner_path, &S.runner, &S.runner_len, d);
         if (r == 0)
                 r = slurp(kernel_path, &S.kernel, &S.kernel_len, d);
+        if (r == 0)
+                precompile_runner(runner_path);
         return r;
 }
 
@@ -420,7 +479,7 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
         c.network = sh->network;
         c.flags = LP_CREATE_CONTROL;
         snprintf(c.runtime, sizeof(c.runtime), "default");
-        snprintf(c.entry_name, sizeof(c.entry_name), "airlock_runner.py");
+        snprintf(c.entry_name, sizeof(c.entry_name), S.runner_pyc ? "airlock_runner.pyc" : "airlock_runner.py");
         c.limits = (struct lp_limits){
                 .memory_bytes = (uint64_t)sh->memory_mb << 20,
                 .workspace_bytes = (uint64_t)sh->workspace_mb << 20,
@@ -452,7 +511,8 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
                 buf_free(&envb);
                 return NULL;
         }
-        _cleanup_close_ int code = memfd_with_data("runner", S.runner, S.runner_len);
+        _cleanup_close_ int code = S.runner_pyc ? memfd_with_data("runner", S.runner_pyc, S.runner_pyc_len)
+                                                : memfd_with_data("runner", S.runner, S.runner_len);
         if (code < 0) {
                 buf_free(&envb);
                 diag_set(d, code, "", "cannot hold the runner");

@@ -241,3 +241,17 @@ def test_execute_body_errors(client, sid):
     expect(client.post(target, body=huge, content_type="application/json", expect_continue=True),
            413, "payload_too_large")
     assert client.value(sid, "'still fine'") == "'still fine'"
+
+
+def test_sessions_run_the_runner_compiled_once(client, sid, daemon):
+    """The daemon compiles the runner once (the sandbox's Python, at start) and sessions run
+    the bytecode: each session start skips compiling it. The runner's own frames stay out
+    of user tracebacks all the same (the code keeps its source path)."""
+    import conftest
+    import procs
+    runners = [procs.cmdline(p) for p, _ in conftest.descendants(daemon.proc.pid)
+               if "airlock_runner" in procs.cmdline(p) and not procs.cmdline(p).startswith("bwrap")]
+    assert runners and all(c.endswith("/run/airlock/airlock_runner.pyc") for c in runners), runners
+    ex = client.execute(sid, "def f():\n    raise KeyError('k')\nf()")
+    tb = "".join(ex["error"]["traceback"])
+    assert "airlock_runner" not in tb and "<cell" in tb, tb
