@@ -238,6 +238,35 @@ def test_dns_through_slirp_resolves_a_name_the_test_controls(lab, tmp_path):
     assert "network public" in p.stderr
 
 
+def test_allowlist_refuses_a_listed_name_that_resolves_to_a_private_address(lab, tmp_path):
+    """Mode allowlist, with the host's resolver pointed at the lab's DNS server (as above):
+    a listed name that resolves to a private address (the lab's 10.231.N.2) is refused by
+    the proxy after resolution, while the same server listed by its address answers (the
+    control). DNS rebinding has nothing to swap: the proxy connects to the address it
+    checked."""
+    require(AIRLOCK.exists(), "%s is not built" % AIRLOCK)
+    require(os.path.exists("/usr/bin/unshare"), "unshare (util-linux) is not installed")
+    os.chmod(tmp_path, 0o755)
+    resolv = lab.resolv_conf(str(tmp_path))
+    name, port = lab.name("web"), netlab.WEB_PORT
+    code = ("import urllib.request, urllib.error\n"
+            "for host in (%r, %r):\n"
+            "    try:\n"
+            "        print(urllib.request.urlopen('http://%%s:%d/' %% host, timeout=10).read().decode())\n"
+            "    except urllib.error.HTTPError as e:\n"
+            "        print(e.code, e.read().decode().strip())\n" % (name, lab.lab_addr, port))
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, str(AIRLOCK), "run", "-v",
+                        "--allow", "%s:%d" % (name, port), "--allow", "%s:%d" % (lab.lab_addr, port), "-c", code],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "403 airlock: %s resolves to %s, which is private (10.0.0.0/8): refused" % (name, lab.lab_addr), \
+        p.stdout + p.stderr
+    assert lines[1] == lab.web_body, p.stdout + p.stderr
+    assert "egress refused %s:%d (blocked_address)" % (name, port) in p.stderr, p.stderr
+
+
 def test_gvisor_with_a_network_is_refused_not_downgraded():
     # One-shot runs: gVisor has no network; public with it is bad usage naming the field.
     p = subprocess.run([str(AIRLOCK), "run", "--isolation", "gvisor", "--network", "public", "-c", "pass"],
