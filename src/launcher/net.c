@@ -244,6 +244,46 @@ static int sandbox_netns(struct sandbox *sb, int *ret_netns, int *ret_userns, st
         return 0;
 }
 
+/* The pipes between the launcher and a network helper (slirp4netns or the proxy): its
+ * stderr, the exit pipe it stops on, its ready signal and, for the proxy, its events. */
+struct helper_pipes {
+        int log[2], ex[2], ready[2], ev[2];
+};
+
+static int helper_pipes_open(struct helper_pipes *p, bool events, struct diag *d) {
+        *p = (struct helper_pipes){{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+        if (pipe2(p->log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(p->ex, O_CLOEXEC) < 0 ||
+            pipe2(p->ready, O_CLOEXEC | O_NONBLOCK) < 0 || (events && pipe2(p->ev, O_CLOEXEC | O_NONBLOCK) < 0))
+                return diag_set(d, -errno, "network", "pipe: %m");
+        return 0;
+}
+
+/* After the fork (or its failure): the child's ends go; on failure ours too. Otherwise the
+ * helper becomes the sandbox's, its fds watched. */
+static int helper_adopt(struct launcher *L, struct sandbox *sb, struct helper_pipes *p, pid_t pid, int r,
+                        const char *what, struct diag *d) {
+        safe_close(p->log[1]);
+        safe_close(p->ex[0]);
+        safe_close(p->ready[1]);
+        safe_close(p->ev[1]);
+        if (r < 0) {
+                safe_close(p->log[0]);
+                safe_close(p->ex[1]);
+                safe_close(p->ready[0]);
+                safe_close(p->ev[0]);
+                return r;
+        }
+        sb->net_pid = pid;
+        sb->net_log = p->log[0];
+        sb->net_exit = p->ex[1];
+        sb->net_ready = p->ready[0];
+        sb->net_events = p->ev[0];
+        if (sandbox_watch(L, sb, sb->net_log) < 0 || sandbox_watch(L, sb, sb->net_ready) < 0 ||
+            (sb->net_events >= 0 && sandbox_watch(L, sb, sb->net_events) < 0))
+                return diag_set(d, -EIO, "network", "cannot watch %s", what);
+        return 0;
+}
+
 static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
         /* 1. The sandbox's network namespace and its owner. */
         _cleanup_close_ int netns = -1, userns = -1;
@@ -261,10 +301,13 @@ static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
                 argv[argc++] = argb.data + off;
         argv[argc] = NULL;
         _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int log[2] = {-1, -1}, ex[2] = {-1, -1}, ready[2] = {-1, -1};
-        if (r == 0 && (devnull < 0 || pipe2(log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
-                       pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0))
-                r = diag_set(d, -errno, "network", "pipe: %m");
+        struct helper_pipes hp;
+        if (r == 0 && devnull < 0)
+                r = diag_set(d, -errno, "network", "open /dev/null: %m");
+        if (r == 0)
+                r = helper_pipes_open(&hp, false, d);
+        else
+                hp = (struct helper_pipes){{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
         pid_t pid = -1;
         if (r == 0) {
                 pid_t parent = getpid();
@@ -272,26 +315,13 @@ static int start(struct launcher *L, struct sandbox *sb, struct diag *d) {
                 if (pid < 0)
                         r = diag_set(d, -errno, "network", "fork: %m");
                 else if (pid == 0)
-                        slirp_child(sb, parent, devnull, log[1], ex[0], ready[1], netns, userns, argv);
+                        slirp_child(sb, parent, devnull, hp.log[1], hp.ex[0], hp.ready[1], netns, userns, argv);
         }
         buf_free(&argb);
-        safe_close(log[1]);
-        safe_close(ex[0]);
-        safe_close(ready[1]);
-        if (r < 0) {
-                safe_close(log[0]);
-                safe_close(ex[1]);
-                safe_close(ready[0]);
-                return r;
-        }
-        sb->net_pid = pid;
-        sb->net_log = log[0];
-        sb->net_exit = ex[1];
-        sb->net_ready = ready[0];
-        sb->net_ns = TAKE_FD(netns);
-        if (sandbox_watch(L, sb, sb->net_log) < 0 || sandbox_watch(L, sb, sb->net_ready) < 0)
-                return diag_set(d, -EIO, "network", "cannot watch slirp4netns");
-        return 0;
+        r = helper_adopt(L, sb, &hp, pid, r, "slirp4netns", d);
+        if (r == 0)
+                sb->net_ns = TAKE_FD(netns);
+        return r;
 }
 
 /* Mode allowlist: the proxy's fds (airlock-egress's header says what each is for). */
@@ -362,10 +392,10 @@ static int egress_start(struct launcher *L, struct sandbox *sb, struct diag *d) 
                 argv[n++] = sb->allow + off;
         argv[n] = NULL;
         _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int log[2] = {-1, -1}, ex[2] = {-1, -1}, ready[2] = {-1, -1}, ev[2] = {-1, -1};
-        if (devnull < 0 || pipe2(log, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
-            pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(ev, O_CLOEXEC | O_NONBLOCK) < 0)
-                r = diag_set(d, -errno, "network", "pipe: %m");
+        struct helper_pipes hp;
+        r = devnull < 0 ? diag_set(d, -errno, "network", "open /dev/null: %m") : helper_pipes_open(&hp, true, d);
+        if (devnull < 0)
+                hp = (struct helper_pipes){{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
         pid_t pid = -1;
         if (r == 0) {
                 pid_t parent = getpid();
@@ -373,28 +403,10 @@ static int egress_start(struct launcher *L, struct sandbox *sb, struct diag *d) 
                 if (pid < 0)
                         r = diag_set(d, -errno, "network", "fork: %m");
                 else if (pid == 0)
-                        egress_child(sb, parent, L->egress_fd, devnull, log[1], ex[0], ready[1], netns, ev[1], argv);
+                        egress_child(sb, parent, L->egress_fd, devnull, hp.log[1], hp.ex[0], hp.ready[1], netns,
+                                     hp.ev[1], argv);
         }
-        safe_close(log[1]);
-        safe_close(ex[0]);
-        safe_close(ready[1]);
-        safe_close(ev[1]);
-        if (r < 0) {
-                safe_close(log[0]);
-                safe_close(ex[1]);
-                safe_close(ready[0]);
-                safe_close(ev[0]);
-                return r;
-        }
-        sb->net_pid = pid;
-        sb->net_log = log[0];
-        sb->net_exit = ex[1];
-        sb->net_ready = ready[0];
-        sb->net_events = ev[0];
-        if (sandbox_watch(L, sb, sb->net_log) < 0 || sandbox_watch(L, sb, sb->net_ready) < 0 ||
-            sandbox_watch(L, sb, sb->net_events) < 0)
-                return diag_set(d, -EIO, "network", "cannot watch the egress proxy");
-        return 0;
+        return helper_adopt(L, sb, &hp, pid, r, "the egress proxy", d);
 }
 
 /* The proxy's events, passed on to the client as EGRESS frames. The proxy runs as the
