@@ -107,9 +107,18 @@ static void bind_ns(int fd, const char *dest) {
                 child_die("bind %s", dest);
 }
 
-/* A helper's own mount namespace (slirp4netns, the proxy): the host's writable and
- * per-user places hidden, resolv.conf still readable (both resolve names on the host). */
-static void own_mounts(void) {
+/* A helper's place (slirp4netns, the proxy): the sandbox's cgroup, so that its CPU, memory
+ * and processes count against the sandbox whose traffic it carries; and a mount namespace
+ * of its own, the host's writable and per-user places hidden, resolv.conf still readable
+ * (both resolve names on the host). */
+static void own_place(struct sandbox *sb) {
+        if (sb->cg) {
+                struct diag d = {0};
+                if (cg_attach(sb->cg, getpid(), &d) < 0) {
+                        dprintf(2, "airlock-launcher: cgroup: %s\n", d.msg);
+                        _exit(125);
+                }
+        }
         if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
                 child_die("unshare");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -176,15 +185,7 @@ __attribute__((noreturn)) static void slirp_child(struct sandbox *sb, pid_t pare
                        "fd layout");
         if (sandbox_layout_fds(fds, (int)ARRAY_SIZE(fds)) < 0)
                 _exit(125); /* no stderr yet: the launcher reports the exit status */
-        /* Its CPU, memory and pids count against the sandbox whose packets it carries. */
-        if (sb->cg) {
-                struct diag d = {0};
-                if (cg_attach(sb->cg, getpid(), &d) < 0) {
-                        dprintf(2, "airlock-launcher: cgroup: %s\n", d.msg);
-                        _exit(125);
-                }
-        }
-        own_mounts();
+        own_place(sb);
         /* The tun device and the namespaces, at the paths slirp4netns is given. */
         if (mount("tmpfs", NET_SLIRP_DIR, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
                 child_die("mount a tmpfs on " NET_SLIRP_DIR " (is the tun driver there?)");
@@ -364,15 +365,7 @@ __attribute__((noreturn)) static void egress_child(struct sandbox *sb, pid_t par
                 _exit(125);
         if (fcntl(EGRESS_PROGRAM_FD, F_SETFD, FD_CLOEXEC) < 0)
                 _exit(125);
-        /* Its CPU, memory, threads count against the sandbox whose connections it carries. */
-        if (sb->cg) {
-                struct diag d = {0};
-                if (cg_attach(sb->cg, getpid(), &d) < 0) {
-                        dprintf(2, "airlock-launcher: cgroup: %s\n", d.msg);
-                        _exit(125);
-                }
-        }
-        own_mounts();
+        own_place(sb);
         lock_down(sb, parent, NULL, NULL, EGRESS_MAX_FILES);
         char *const envp[] = {NULL};
         /* By fd: opened by root at start, so the pool uid needs no path to it. */
