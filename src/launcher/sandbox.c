@@ -187,7 +187,7 @@ static int io_open(struct io *io, struct diag *d) {
 }
 
 static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
-                       struct io *io, struct diag *d) {
+                       int runtime_fd, struct io *io, struct diag *d) {
         int r;
         const bool public = in->c->network == LP_NET_PUBLIC;
         _cleanup_close_ int args_fd = -1, init_fd = -1, seccomp_fd = -1, passwd_fd = -1, group_fd = -1,
@@ -224,7 +224,8 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         /* fd numbers as the backend will see them (sandbox_layout_fds below). */
         const struct plan_fds pf = {.init = 4, .seccomp = 5, .code = 6, .passwd = 7, .group = 8, .hosts = 9,
                                     .json_status = 10, .resolv = public ? PLAN_CONTROL_FD + 1 : -1,
-                                    .block = public ? PLAN_CONTROL_FD + 2 : -1};
+                                    .block = public ? PLAN_CONTROL_FD + 2 : -1,
+                                    .runtime = runtime_fd >= 0 ? PLAN_CONTROL_FD + 3 : -1};
         struct buf args;
         buf_init(&args, LP_FRAME_MAX * 2);
         r = plan_bwrap_args(in, &pf, &args, d);
@@ -270,13 +271,16 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         if (pid == 0) {
                 /* index = fd number in bwrap; then the control socket (PLAN_CONTROL_FD; /dev/null
                  * in its place when there is none but more follow), then, in mode public,
-                 * resolv.conf and the block pipe */
+                 * resolv.conf and the block pipe, then a built runtime's root (the same
+                 * /dev/null stand-ins before it when an earlier one is unused) */
                 const int fds[] = {io->devnull, io->out_w, io->err_w, args_fd, init_fd, seccomp_fd, code_fd,
                                    passwd_fd, group_fd, hosts_fd, json_w,
-                                   control_child >= 0 ? control_child : io->devnull, resolv_fd, block_r};
-                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 3, "fd layout");
+                                   control_child >= 0 ? control_child : io->devnull,
+                                   public ? resolv_fd : io->devnull, public ? block_r : io->devnull, runtime_fd};
+                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 4, "fd layout");
                 child_prepare(sb, parent, fds,
-                              public                ? (int)ARRAY_SIZE(fds)
+                              runtime_fd >= 0       ? (int)ARRAY_SIZE(fds)
+                              : public              ? PLAN_CONTROL_FD + 3
                               : control_child >= 0 ? PLAN_CONTROL_FD + 1
                                                    : PLAN_CONTROL_FD,
                               geteuid() == 0);
@@ -458,9 +462,14 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         /* 1. Fail closed on anything missing. */
         if (L->nsandboxes >= LAUNCHER_MAX_SANDBOXES)
                 return diag_set(d, -EAGAIN, "sandbox", "this launcher already runs %u sandboxes", L->nsandboxes);
-        if (strcmp(c->runtime, "default") != 0)
-                return diag_set(d, -ENOENT, "runtime", "unknown runtime '%s' (this launcher has: default)",
-                                c->runtime);
+        /* A built runtime: found and checked now; its fd is what the sandbox gets. */
+        char rt_dest[128], rt_src[512];
+        _cleanup_close_ int rt_fd = -1;
+        if (strcmp(c->runtime, "default") != 0) {
+                rt_fd = runtime_open(L, c->runtime, rt_dest, sizeof(rt_dest), rt_src, sizeof(rt_src), d);
+                if (rt_fd < 0)
+                        return rt_fd;
+        }
         struct stat st;
         if (fstat(client_code_fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return diag_set(d, -EINVAL, "code", "the code fd must be a regular file or memfd");
@@ -547,11 +556,13 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
 
         /* 3-4. Fork the backend. */
         struct plan_input in = {.c = c, .env = env, .env_len = env_len,
-                                .landlock_required = !gvisor && !(c->allow_weaker & LP_ALLOW_NO_LANDLOCK)};
+                                .landlock_required = !gvisor && !(c->allow_weaker & LP_ALLOW_NO_LANDLOCK),
+                                .runtime_dest = rt_fd >= 0 ? rt_dest : NULL,
+                                .runtime_src = rt_fd >= 0 ? rt_src : NULL};
         struct io io;
         r = io_open(&io, d);
         if (r == 0)
-                r = gvisor ? spawn_runsc(L, sb, &in, code_fd, &io, d) : spawn_bwrap(L, sb, &in, code_fd, &io, d);
+                r = gvisor ? spawn_runsc(L, sb, &in, code_fd, &io, d) : spawn_bwrap(L, sb, &in, code_fd, rt_fd, &io, d);
         safe_close(io.devnull);
         safe_close(io.out_w);
         safe_close(io.err_w);
