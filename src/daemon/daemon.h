@@ -21,7 +21,8 @@
 #include "common/diag.h"
 #include "proto/launch_proto.h"
 
-#define DAEMON_UID 2099999998u /* reserved beside the client uid and the sandbox pool */
+#define DAEMON_UID 2099999998u /* reserved beside the client uid and the sandbox pool; the
+                                 * runtime builder's uid 2099999997 (AIRLOCK_BUILDER_UID) too */
 #define BODY_MAX (1u << 20)     /* JSON request bodies */
 #define OUTPUT_MAX (1u << 20)   /* stdout or stderr kept per execution */
 #define SESSION_ID_LEN 31       /* "sess_" + 26 */

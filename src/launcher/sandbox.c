@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -186,6 +188,39 @@ static int io_open(struct io *io, struct diag *d) {
         return 0;
 }
 
+/* In the backend's child, still root: a mount namespace of its own, where the runtime
+ * directory the launcher checked (runtime_fd) is bound read-only at dest on a small tmpfs
+ * over /opt. bwrap, running as the sandbox's uid, binds dest from there: it resolves
+ * source paths by name, and the real one lies under the daemon's 0700 data directory.
+ * Nothing propagates to the host (everything is made private first). */
+static void stage_runtime(int runtime_fd, const char *host_path, const char *dest) {
+        char src[64], dir[160];
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_fail("runtime: a private mount namespace");
+        /* A mount of the old namespace cannot be bound from here: open the path again in
+         * ours and make sure it is the very directory the launcher checked. */
+        struct stat want, got;
+        int fd = open(host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &got) < 0 || fstat(runtime_fd, &want) < 0 || got.st_dev != want.st_dev ||
+            got.st_ino != want.st_ino)
+                child_fail("runtime: the directory changed after it was checked");
+        snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+        if (mount("airlock-runtime", "/opt", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+                child_fail("runtime: tmpfs on /opt");
+        for (const char *p = strchr(dest + 1, '/');; p = strchr(p + 1, '/')) {
+                size_t n = p ? (size_t)(p - dest) : strlen(dest);
+                snprintf(dir, sizeof(dir), "%.*s", (int)n, dest);
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        child_fail("runtime: mkdir");
+                if (!p)
+                        break;
+        }
+        if (mount(src, dest, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+                child_fail("runtime: bind");
+        close(fd);
+}
+
 static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
                        int runtime_fd, struct io *io, struct diag *d) {
         int r;
@@ -224,8 +259,7 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         /* fd numbers as the backend will see them (sandbox_layout_fds below). */
         const struct plan_fds pf = {.init = 4, .seccomp = 5, .code = 6, .passwd = 7, .group = 8, .hosts = 9,
                                     .json_status = 10, .resolv = public ? PLAN_CONTROL_FD + 1 : -1,
-                                    .block = public ? PLAN_CONTROL_FD + 2 : -1,
-                                    .runtime = runtime_fd >= 0 ? PLAN_CONTROL_FD + 3 : -1};
+                                    .block = public ? PLAN_CONTROL_FD + 2 : -1};
         struct buf args;
         buf_init(&args, LP_FRAME_MAX * 2);
         r = plan_bwrap_args(in, &pf, &args, d);
@@ -271,16 +305,15 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
         if (pid == 0) {
                 /* index = fd number in bwrap; then the control socket (PLAN_CONTROL_FD; /dev/null
                  * in its place when there is none but more follow), then, in mode public,
-                 * resolv.conf and the block pipe, then a built runtime's root (the same
-                 * /dev/null stand-ins before it when an earlier one is unused) */
+                 * resolv.conf and the block pipe */
                 const int fds[] = {io->devnull, io->out_w, io->err_w, args_fd, init_fd, seccomp_fd, code_fd,
                                    passwd_fd, group_fd, hosts_fd, json_w,
-                                   control_child >= 0 ? control_child : io->devnull,
-                                   public ? resolv_fd : io->devnull, public ? block_r : io->devnull, runtime_fd};
-                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 4, "fd layout");
+                                   control_child >= 0 ? control_child : io->devnull, resolv_fd, block_r};
+                _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 3, "fd layout");
+                if (runtime_fd >= 0)
+                        stage_runtime(runtime_fd, in->runtime_src, in->runtime_dest);
                 child_prepare(sb, parent, fds,
-                              runtime_fd >= 0       ? (int)ARRAY_SIZE(fds)
-                              : public              ? PLAN_CONTROL_FD + 3
+                              public                ? (int)ARRAY_SIZE(fds)
                               : control_child >= 0 ? PLAN_CONTROL_FD + 1
                                                    : PLAN_CONTROL_FD,
                               geteuid() == 0);

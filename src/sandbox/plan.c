@@ -196,11 +196,13 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
                 TRY(add(out, links[i][0]));
                 TRY(add(out, links[i][1]));
         }
-        /* A built runtime: the directory the launcher opened and checked, by fd (no path
-         * is resolved again), read-only at the path it was built for. */
+        /* A built runtime, read-only at the path it was built for. The launcher's child
+         * has already bound the directory it opened and checked there, in a mount
+         * namespace of its own (sandbox.c: stage_runtime), so the path resolves to that
+         * very directory and no other. */
         if (in->runtime_dest) {
-                TRY(add(out, "--ro-bind-fd"));
-                TRY(addf(out, "%d", fds->runtime));
+                TRY(add(out, "--ro-bind"));
+                TRY(add(out, in->runtime_dest));
                 TRY(add(out, in->runtime_dest));
         }
         for (size_t i = 0; plan_etc_files[i]; i++) {

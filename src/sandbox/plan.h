@@ -40,8 +40,8 @@ struct plan_input {
         size_t env_len;
         int landlock_required; /* the shim fails closed without Landlock */
         /* A built runtime (NULL for default): where it appears in the sandbox
-         * (LP_RUNTIME_MOUNT_BASE/NAME/vN), and for gVisor the host directory the launcher
-         * checked (the namespace backend binds plan_fds.runtime instead, the fd it checked). */
+         * (LP_RUNTIME_MOUNT_BASE/NAME/vN; the namespace backend finds it at the same path,
+         * staged by the launcher), and for gVisor the host directory the launcher checked. */
         const char *runtime_dest;
         const char *runtime_src;
 };
@@ -60,8 +60,6 @@ struct plan_fds {
          * network up (launcher/net.c) */
         int resolv;
         int block;
-        /* a built runtime's root, opened and checked by the launcher (-1 for default) */
-        int runtime;
 };
 
 /* Files the launcher generates for /etc. */
