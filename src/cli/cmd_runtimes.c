@@ -275,6 +275,7 @@ static void builder_child(const struct build *b, int log_w, int root_fd, int scr
          * bwrap, as the builder uid, binds it from there: it resolves sources by name, and
          * the real path lies under the data directory, which that uid cannot search. */
         char dir[sizeof(b->dest)];
+        umask(022);
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
             mount("airlock-build", "/opt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0) {
                 dprintf(2, "airlock-build: cannot stage the runtime at %s (a mount namespace, /opt): %s\n", b->dest,

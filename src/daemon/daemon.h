@@ -158,6 +158,23 @@ int interpreter_delete(const char *tenant, const char *name, struct diag *reterr
 int interpreter_apply(json_t *interp, json_t *req, struct session_settings *ret, struct diag *reterr);
 void session_settings_free(struct session_settings *s);
 
+/* ---- runtimes (runtimes.c, docs/runtimes.md) ---- */
+
+void runtimes_init(const char *data_dir);
+/* `default` first, then the built ones (DATA_DIR/runtimes), read afresh each call. */
+json_t *runtimes_list(void);
+/* NULL when there is no such runtime. */
+json_t *runtime_get(const char *name);
+/* "default", NAME (its newest ready version) or NAME@vN into "default" or NAME@vN, and the
+ * runtime's environment (a new object; NULL for default). -EINVAL naming `runtime` when
+ * it does not exist or did not build. */
+int runtime_resolve(const char *spec, char *out, size_t cap, json_t **ret_env, struct diag *reterr);
+/* For a missing module's error ("No module named 'x'", "Cannot find module 'x'"): the
+ * sentence naming the runtimes whose ready versions have it, or NULL (free it). */
+char *runtime_hint(const char *error_text);
+/* Append that hint to an execution error's value ({name, value, traceback}), if any. */
+void runtime_hint_error(json_t *error);
+
 /* ---- secrets (secrets.c, docs/adr/0008) ---- */
 
 /* Read the key file (made, 0400, when missing); before privileges are dropped. */

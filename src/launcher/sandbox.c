@@ -195,6 +195,7 @@ static int io_open(struct io *io, struct diag *d) {
  * Nothing propagates to the host (everything is made private first). */
 static void stage_runtime(int runtime_fd, const char *host_path, const char *dest) {
         char src[64], dir[160];
+        umask(022); /* the launcher's 077 would hide the path from the sandbox's uid */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 child_fail("runtime: a private mount namespace");
         /* A mount of the old namespace cannot be bound from here: open the path again in
