@@ -294,3 +294,29 @@ def test_import_errors_name_the_runtimes_that_have_the_package(client, sessions,
     # Control: a module no runtime has gets pip's plain words, no hint.
     err = client.execute(sid, "import airlock_nowhere_module")["error"]
     assert err["value"] == "No module named 'airlock_nowhere_module'", err
+
+
+# What the issue lists as commonly imported, with the Debian package that provides it.
+DEFAULT_STACK = {
+    "numpy": "python3-numpy", "pandas": "python3-pandas", "scipy": "python3-scipy",
+    "statsmodels": "python3-statsmodels", "sympy": "python3-sympy", "matplotlib": "python3-matplotlib",
+    "seaborn": "python3-seaborn", "sklearn": "python3-sklearn", "networkx": "python3-networkx",
+    "requests": "python3-requests", "bs4": "python3-bs4", "lxml": "python3-lxml", "openpyxl": "python3-openpyxl",
+    "xlrd": "python3-xlrd", "pypdf": "python3-pypdf", "docx": "python3-docx", "PIL": "python3-pil",
+    "yaml": "python3-yaml",
+}
+
+
+def test_the_default_runtime_has_what_agents_commonly_import(client, sid):
+    code = ("import importlib, json\nmissing = {}\nfor m in %r:\n    try:\n        importlib.import_module(m)\n"
+            "    except Exception as e:\n        missing[m] = repr(e)\nprint(json.dumps(missing))") % sorted(DEFAULT_STACK)
+    missing = json.loads(client.run_ok(sid, code, timeout_seconds=120)["stdout"])
+    assert not missing, "the default runtime lacks: " + ", ".join(
+        "%s (apt-get install %s: %s)" % (m, DEFAULT_STACK[m], e) for m, e in missing.items())
+    # Node with its built-ins.
+    js = client.run_ok(sid, "for (const m of ['fs', 'path', 'crypto', 'zlib', 'util', 'events', 'stream', 'url',"
+                       " 'os', 'child_process']) require(m); console.log('builtins-ok')", language="javascript")
+    assert js["stdout"] == "builtins-ok\n"
+    # The API says the same of this host.
+    d = expect(client.get("/v1/runtimes/default"), 200).json
+    assert d["missing_modules"] == [] and {m["module"] for m in d["modules"]} == set(DEFAULT_STACK)
