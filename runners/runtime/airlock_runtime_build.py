@@ -10,7 +10,6 @@ the package. Standard library only: it runs on the host's python3.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -276,6 +276,8 @@ static const char *allowed_methods(enum route r) {
         case R_READY:
         case R_METRICS:
         case R_FILES:
+        case R_RUNTIMES:
+        case R_RUNTIME:
                 return "GET";
         case R_SESSIONS:
         case R_KEYS:
@@ -290,9 +292,6 @@ static const char *allowed_methods(enum route r) {
                 return "GET, POST";
         case R_INTERPRETER:
                 return "GET, PATCH, DELETE";
-        case R_RUNTIMES:
-        case R_RUNTIME:
-                return "GET";
         case R_TENANTS:
         case R_AUDIT:
         case R_AUDIT_VERIFY:

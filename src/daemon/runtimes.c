@@ -139,7 +139,7 @@ static json_t *built_runtime(const char *name) {
         closedir(d);
         if (!n)
                 return NULL;
-        qsort(list, n, sizeof(list[0]), cmp_versions);
+        qsort(list, n, sizeof(json_t *), cmp_versions);
         json_t *versions = json_array();
         const char *current = NULL, *desc = NULL;
         for (size_t i = 0; i < n; i++) {

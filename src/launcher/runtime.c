@@ -50,6 +50,8 @@ void runtime_find_data_dir(struct launcher *L) {
         const char *config = NULL, *flag = NULL;
         for (int i = 0; i < L->ndaemon_args; i++) {
                 const char *a = L->daemon_args[i];
+                if (!a)
+                        break;
                 const char *next = i + 1 < L->ndaemon_args ? L->daemon_args[i + 1] : NULL;
                 if ((!strcmp(a, "--config") || !strcmp(a, "-c")) && next)
                         config = next;

@@ -54,7 +54,7 @@ static bool apt_name(const char *s) {
 }
 
 static bool url_ok(const char *s, size_t n) {
-        if (n > RUNTIME_URL_MAX || strlen(s) != n || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
+        if (n > RUNTIME_URL_MAX || strlen(s) != n || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0))
                 return false;
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
