@@ -86,10 +86,11 @@ static json_t *version_view(const char *name, const char *ver) {
                 json_array_append_new(env_names, json_string(k));
         }
         json_t *pk = json_object_get(cfg, "packages"), *npk = json_object_get(cfg, "npm_packages");
-        json_t *out = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:I, s:f}", "version", ver, "status",
+        json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:f}", "version", ver, "status",
                                 is_ready ? "ready" : "failed", "created_at",
                                 json_string_value(json_object_get(m, "created_at")) ?: "", "packages",
-                                pk ? pk : json_array(), "npm_packages", npk ? npk : json_array(), "environment",
+                                pk ? json_incref(pk) : json_array(), "npm_packages",
+                                npk ? json_incref(npk) : json_array(), "environment",
                                 env_names, "size_bytes", json_integer_value(json_object_get(m, "size_bytes")),
                                 "build_seconds", json_number_value(json_object_get(m, "build_seconds")));
         static const char *const opt[] = {"python_version", "node_version", "installed", "npm_installed", NULL};
