@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "cli/cli.h"
 #include "cli/http_client.h"
 #include "client/launcher_client.h"
@@ -49,7 +51,7 @@
 #define LOG_TAIL 400 /* bytes of the log repeated when no package is to blame */
 
 static const char usage[] =
-        "usage: airlock runtimes <build|ls|get> [options]\n"
+        "usage: airlock runtimes <build|ls|get|rm> [options]\n"
         "\n"
         "A runtime is an immutable, versioned, read-only tree (a Python venv over the host's\n"
         "python, npm packages, environment variables) that sandboxes mount. 'default' is the\n"
@@ -62,6 +64,9 @@ static const char usage[] =
         "        \"environment\": {...}, \"apt\": [...], \"index_url\": URL, \"extra_index_urls\": [...]}\n"
         "        --data-dir DIR   the daemon's data directory (default $AIRLOCK_DATA_DIR, else\n"
         "                         /var/lib/airlock)\n"
+        "  airlock runtimes rm NAME[@vN] [--data-dir DIR]\n"
+        "        remove every version of NAME, or one (root, on the host); refused while an\n"
+        "        interpreter or a live session uses it\n"
         "  airlock runtimes ls             the runtimes a daemon offers\n"
         "  airlock runtimes get NAME       one of them, with its versions\n"
         "\n"
@@ -621,6 +626,167 @@ static int runtimes_build(int argc, char **argv) {
         return 0;
 }
 
+/* ---- rm ---- */
+
+/* Who still needs NAME (all_versions) or NAME@vN: interpreters that name it (every tenant's)
+ * and sessions not yet ended that run on it, from the daemon's store, read-only. Returns
+ * the count and the first few in `who`; -errno when the store cannot be read. */
+static int users_of(const char *data_dir, const char *name, const char *version, bool name_loses_all, char *who,
+                    size_t cap) {
+        char db_path[400];
+        snprintf(db_path, sizeof(db_path), "%s/airlock.db", data_dir);
+        if (access(db_path, F_OK) < 0)
+                return 0; /* no daemon has used this data directory: nobody to ask */
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                sqlite3_close(db);
+                return -EIO;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        char exact[64];
+        snprintf(exact, sizeof(exact), "%s@%s", name, version ? version : "");
+        /* Interpreters: NAME@vN pins a version; a bare NAME needs some ready version, so it
+         * counts only when this removal leaves none. */
+        static const char *const sql[] = {
+                "SELECT 'interpreter ' || CASE tenant WHEN '' THEN '' ELSE tenant || '/' END || name, "
+                "json_extract(doc, '$.runtime') FROM interpreters",
+                "SELECT 'session ' || id, json_extract(doc, '$.runtime') FROM sessions WHERE status != 'ended'",
+        };
+        int count = 0;
+        size_t len = 0;
+        who[0] = '\0';
+        for (size_t q = 0; q < ARRAY_SIZE(sql); q++) {
+                sqlite3_stmt *st = NULL;
+                if (sqlite3_prepare_v2(db, sql[q], -1, &st, NULL) != SQLITE_OK) {
+                        sqlite3_close(db);
+                        return -EIO;
+                }
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        const char *label = (const char *)sqlite3_column_text(st, 0);
+                        const char *rt = (const char *)sqlite3_column_text(st, 1);
+                        if (!label || !rt)
+                                continue;
+                        size_t nl = strlen(name);
+                        bool same_name = !strncmp(rt, name, nl) && (rt[nl] == '\0' || rt[nl] == '@');
+                        bool hit = version ? !strcmp(rt, exact) || (!strcmp(rt, name) && name_loses_all && q == 0)
+                                           : same_name;
+                        if (!hit)
+                                continue;
+                        if (count++ < 5) {
+                                int n = snprintf(who + len, len < cap ? cap - len : 0, "%s%s (%s)", len ? ", " : "",
+                                                 label, rt);
+                                if (n > 0)
+                                        len = len + (size_t)n < cap ? len + (size_t)n : cap - 1;
+                        }
+                }
+                sqlite3_finalize(st);
+        }
+        sqlite3_close(db);
+        return count;
+}
+
+static int remove_tree_at(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void)st;
+        (void)ftw;
+        return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
+}
+
+static int runtimes_rm(int argc, char **argv) {
+        const char *prog = "runtimes rm";
+        const char *data_dir = getenv("AIRLOCK_DATA_DIR");
+        static const struct option opts[] = {{"data-dir", required_argument, NULL, 'd'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        int opt;
+        opterr = 0;
+        optind = 1;
+        while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+                if (opt == 'd')
+                        data_dir = optarg;
+                else if (opt == 'h') {
+                        fputs(usage, stdout);
+                        return 0;
+                } else
+                        return cli_getopt_error(prog, opt, argv);
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error(prog, optind >= argc ? "which runtime? give NAME or NAME@vN" : "one at a time");
+        if (!data_dir || !data_dir[0])
+                data_dir = "/var/lib/airlock";
+        if (data_dir[0] != '/' || strlen(data_dir) > 300)
+                return cli_usage_error(prog, "--data-dir: an absolute path of at most 300 bytes");
+        char name[LP_RUNTIME_NAME_MAX + 1];
+        unsigned version;
+        if (lp_parse_runtime(argv[optind], name, sizeof(name), &version) < 0 || !strcmp(name, "default"))
+                return cli_usage_error(prog, "NAME or NAME@vN of a built runtime; got '%.64s'", argv[optind]);
+        if (geteuid() != 0)
+                return cli_usage_error(prog, "removing a runtime needs root (its files are root's)");
+        char name_dir[420], lock_path[440];
+        snprintf(name_dir, sizeof(name_dir), "%s/runtimes/%s", data_dir, name);
+        snprintf(lock_path, sizeof(lock_path), "%s/.lock", name_dir);
+        _cleanup_close_ int lock = open(lock_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+                fprintf(stderr, "airlock: no runtime %s in %s/runtimes\n", name, data_dir);
+                return CLI_EXIT_API;
+        }
+        /* Which versions go, and whether a ready one stays (what a bare NAME would get). */
+        char victims[64][16];
+        size_t nv = 0;
+        bool ready_left = false;
+        DIR *d = opendir(name_dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                char spec[300], nm[LP_RUNTIME_NAME_MAX + 1];
+                unsigned v;
+                snprintf(spec, sizeof(spec), "x@%s", e->d_name);
+                if (lp_parse_runtime(spec, nm, sizeof(nm), &v) < 0)
+                        continue;
+                if (!version || v == version) {
+                        if (nv < ARRAY_SIZE(victims))
+                                snprintf(victims[nv++], sizeof(victims[0]), "v%u", v);
+                } else {
+                        char ready[700];
+                        snprintf(ready, sizeof(ready), "%s/%s/READY", name_dir, e->d_name);
+                        ready_left |= access(ready, F_OK) == 0;
+                }
+        }
+        if (d)
+                closedir(d);
+        if (!nv) {
+                fprintf(stderr, "airlock: runtime %s has no version %s\n", name, argv[optind]);
+                return CLI_EXIT_API;
+        }
+        char who[512];
+        int users = users_of(data_dir, name, version ? victims[0] : NULL, !ready_left, who, sizeof(who));
+        if (users < 0) {
+                fprintf(stderr, "airlock: cannot read %s/airlock.db to see who uses %s: %s\n", data_dir, argv[optind],
+                        strerror(-users));
+                return CLI_EXIT_API;
+        }
+        if (users > 0) {
+                fprintf(stderr, "airlock: runtime %s is in use by %d: %s%s; change or remove those first\n",
+                        argv[optind], users, who, users > 5 ? ", ..." : "");
+                return CLI_EXIT_API;
+        }
+        /* Out of sight first (one rename each: the daemon and the launcher stop seeing
+         * it at once), then gone. */
+        for (size_t i = 0; i < nv; i++) {
+                char from[700], to[720];
+                snprintf(from, sizeof(from), "%s/%s", name_dir, victims[i]);
+                snprintf(to, sizeof(to), "%s/.removing-%s-%d", name_dir, victims[i], (int)getpid());
+                if (rename(from, to) < 0 || nftw(to, remove_tree_at, 64, FTW_PHYS | FTW_DEPTH) < 0) {
+                        fprintf(stderr, "airlock: cannot remove %s: %s\n", from, strerror(errno));
+                        return CLI_EXIT_API;
+                }
+                printf("removed %s@%s\n", name, victims[i]);
+        }
+        if (!version) {
+                unlink(lock_path);
+                rmdir(name_dir);
+        }
+        return 0;
+}
+
 /* ---- ls, get (the daemon's view) ---- */
 
 static const char *str(json_t *obj, const char *key) {
@@ -709,13 +875,15 @@ static int runtimes_remote(const char *sub, int argc, char **argv) {
 }
 
 int cmd_runtimes(int argc, char **argv) {
-        static const char *const subs[] = {"build", "ls", "get", NULL};
+        static const char *const subs[] = {"build", "ls", "get", "rm", NULL};
         const char *sub = NULL;
         char prog[32];
-        int pick = cli_subcommand("runtimes", usage, subs, "build, ls or get", argc, argv, &sub, prog, sizeof(prog));
+        int pick = cli_subcommand("runtimes", usage, subs, "build, ls, get or rm", argc, argv, &sub, prog, sizeof(prog));
         if (pick)
                 return pick < 0 ? 0 : pick;
         if (!strcmp(sub, "build"))
                 return runtimes_build(argc - 1, argv + 1);
+        if (!strcmp(sub, "rm"))
+                return runtimes_rm(argc - 1, argv + 1);
         return runtimes_remote(sub, argc - 1, argv + 1);
 }

@@ -320,3 +320,33 @@ def test_the_default_runtime_has_what_agents_commonly_import(client, sid):
     # The API says the same of this host.
     d = expect(client.get("/v1/runtimes/default"), 200).json
     assert d["missing_modules"] == [] and {m["module"] for m in d["modules"]} == set(DEFAULT_STACK)
+
+
+def test_rm_refuses_while_used_then_removes(client, sessions, daemon, tmp_path):
+    r = build(daemon, "gone", {"environment": {"GONE": "1"}}, tmp_path)
+    assert r.returncode == 0 and r.stdout == "gone@v1\n", r.stderr
+
+    def rm(spec):
+        return subprocess.run([str(AIRLOCK), "runtimes", "rm", spec, "--data-dir", str(daemon.data_dir)],
+                              capture_output=True, text=True, timeout=120)
+    expect(client.post("/v1/interpreters", json={"name": "uses-gone", "runtime": "gone@v1"}), 201)
+    s = sessions.new(interpreter="uses-gone")
+    out = rm("gone@v1")
+    assert out.returncode == 1 and "interpreter default/uses-gone (gone@v1)" in out.stderr, out
+    expect(client.delete("/v1/interpreters/uses-gone"), 409, "interpreter_in_use")  # the session still runs
+    expect(client.delete("/v1/sessions/" + s["id"]), 200)
+    expect(client.delete("/v1/interpreters/uses-gone"), 204)
+    # A live session alone also holds it.
+    expect(client.post("/v1/interpreters", json={"name": "uses-gone2", "runtime": "gone"}), 201)
+    s2 = sessions.new(interpreter="uses-gone2")
+    expect(client.delete("/v1/interpreters/uses-gone2"), 409, "interpreter_in_use")
+    out = rm("gone")
+    assert out.returncode == 1 and "interpreter default/uses-gone2 (gone)" in out.stderr and \
+        "session %s (gone@v1)" % s2["id"] in out.stderr, out
+    expect(client.delete("/v1/sessions/" + s2["id"]), 200)
+    expect(client.delete("/v1/interpreters/uses-gone2"), 204)
+    out = rm("gone")
+    assert out.returncode == 0 and out.stdout == "removed gone@v1\n", out
+    expect(client.get("/v1/runtimes/gone"), 404, "runtime_not_found")
+    assert not (Path(daemon.data_dir) / "runtimes" / "gone").exists()
+    assert rm("gone").returncode == 1  # nothing left to remove
