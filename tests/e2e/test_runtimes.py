@@ -264,6 +264,7 @@ def test_runtimes_api_and_cli(client, anon, probe, daemon):
     err = expect(user.get("/v1/runtimes/Bad_Name"), 400).json["error"]
     assert err["field"] == "name"
     expect(anon.get("/v1/runtimes"), 401)
+    expect(anon.get("/v1/runtimes/default"), 401)
     expect(user.post("/v1/runtimes", json={}), 405)
     env = {"AIRLOCK_URL": "http://127.0.0.1:%d" % daemon.port, "AIRLOCK_API_KEY": daemon.env_key, "PATH": "/usr/bin"}
     out = subprocess.run([str(AIRLOCK), "runtimes", "ls"], env=env, capture_output=True, text=True, timeout=60)
