@@ -261,9 +261,9 @@ static int write_file(const char *dir, const char *name, const char *data, size_
 
 /* The child: drop to the builder uid, then bubblewrap runs the steps (the script) with
  * only the version's root writable, at its final path. fds: 0 /dev/null, 1 and 2 the log
- * pipe, 3 the root (O_PATH, opened as root), 4 the script, 5 the config. */
-static void builder_child(const struct build *b, int log_w, int root_fd, int script_fd, int cfg_fd) {
-        const int fds[] = {-1, log_w, log_w, root_fd, script_fd, cfg_fd};
+ * pipe, 3 the script, 4 the config. */
+static void builder_child(const struct build *b, int log_w, int script_fd, int cfg_fd) {
+        const int fds[] = {-1, log_w, log_w, script_fd, cfg_fd};
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0)
                 _exit(125);
@@ -343,8 +343,8 @@ static void builder_child(const struct build *b, int log_w, int root_fd, int scr
                 A(b->data_dir);
         }
         A("--dir"), A("/tmp/home");
-        A("--ro-bind-data"), A("4"), A("/run/airlock-build/build.py");
-        A("--ro-bind-data"), A("5"), A("/run/airlock-build/config.json");
+        A("--ro-bind-data"), A("3"), A("/run/airlock-build/build.py");
+        A("--ro-bind-data"), A("4"), A("/run/airlock-build/config.json");
         A("--chdir"), A("/tmp");
         A("--cap-drop"), A("ALL");
         A("--");
@@ -540,11 +540,10 @@ static int runtimes_build(int argc, char **argv) {
         _cleanup_free_ char *cfg_text = json_dumps(b.cfg, JSON_COMPACT);
         char script_text[65536];
         ssize_t sn = read_small_file(script, script_text, sizeof(script_text));
-        _cleanup_close_ int root_fd = open(b.root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_close_ int script_fd = sn > 0 ? memfd_with_data("build.py", script_text, (size_t)sn) : -1;
         _cleanup_close_ int cfg_fd = cfg_text ? memfd_with_data("config.json", cfg_text, strlen(cfg_text)) : -1;
         int lp[2];
-        if (root_fd < 0 || script_fd < 0 || cfg_fd < 0 || pipe2(lp, O_CLOEXEC) < 0) {
+        if (script_fd < 0 || cfg_fd < 0 || pipe2(lp, O_CLOEXEC) < 0) {
                 json_decref(b.cfg);
                 close(b.log_fd);
                 return fail(b.name, "cannot prepare the build: %s", strerror(errno));
@@ -552,7 +551,7 @@ static int runtimes_build(int argc, char **argv) {
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0)
-                builder_child(&b, lp[1], root_fd, script_fd, cfg_fd);
+                builder_child(&b, lp[1], script_fd, cfg_fd);
         close(lp[1]);
         struct buf out;
         buf_init(&out, 16u << 20);

@@ -18,21 +18,9 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "daemon/daemon.h"
+#include "runtime/default_stack.h"
 
 static char runtimes_dir[600];
-
-/* What the default runtime covers: the module agents import, and the Debian package
- * that provides it (what `apt-get install` needs when one is missing). */
-static const struct {
-        const char *module, *package;
-} default_stack[] = {
-        {"numpy", "python3-numpy"},         {"pandas", "python3-pandas"},     {"scipy", "python3-scipy"},
-        {"statsmodels", "python3-statsmodels"}, {"sympy", "python3-sympy"},   {"matplotlib", "python3-matplotlib"},
-        {"seaborn", "python3-seaborn"},     {"sklearn", "python3-sklearn"},   {"networkx", "python3-networkx"},
-        {"requests", "python3-requests"},   {"bs4", "python3-bs4"},           {"lxml", "python3-lxml"},
-        {"openpyxl", "python3-openpyxl"},   {"xlrd", "python3-xlrd"},         {"pypdf", "python3-pypdf"},
-        {"docx", "python3-docx"},           {"PIL", "python3-pil"},           {"yaml", "python3-yaml"},
-};
 
 void runtimes_init(const char *data_dir) { snprintf(runtimes_dir, sizeof(runtimes_dir), "%s/runtimes", data_dir); }
 
@@ -46,7 +34,7 @@ static json_t *default_runtime(void) {
         for (size_t i = 0; i < ARRAY_SIZE(default_stack); i++) {
                 char path[160];
                 struct stat st;
-                snprintf(path, sizeof(path), "/usr/lib/python3/dist-packages/%s", default_stack[i].module);
+                snprintf(path, sizeof(path), DEFAULT_STACK_DIR "/%s", default_stack[i].module);
                 json_array_append_new(stat(path, &st) == 0 ? mods : missing,
                                       json_pack("{s:s, s:s}", "module", default_stack[i].module, "debian_package",
                                                 default_stack[i].package));
