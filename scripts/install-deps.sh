@@ -20,6 +20,9 @@ packages=(
   # network mode public: a user-mode network stack per sandbox (docs/network.md)
   slirp4netns
 )
+# npm installs built runtimes' Node packages (docs/runtimes.md). A nodejs from NodeSource
+# bundles it (and conflicts with Debian's npm package): only where there is none.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # gVisor is an optional backend: installed where the distribution has it.
 optional=(runsc)
 if [ "${1:-}" = "--test" ]; then
