@@ -11,11 +11,18 @@ packages=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev
   # the namespace sandbox and the default runtime
   bubblewrap python3 python3-numpy python3-pandas python3-matplotlib python3-pil nodejs procps
+  # the rest of the default runtime's data stack (docs/runtimes.md) and venv for built runtimes
+  python3-scipy python3-statsmodels python3-sympy python3-seaborn python3-sklearn python3-networkx
+  python3-requests python3-bs4 python3-lxml python3-openpyxl python3-xlrd python3-pypdf python3-docx python3-yaml
+  python3-venv python3-pip
   # the JavaScript/TypeScript kernel: acorn parses cells, esbuild transpiles TypeScript
   node-acorn esbuild
   # network mode public: a user-mode network stack per sandbox (docs/network.md)
   slirp4netns
 )
+# npm installs built runtimes' Node packages (docs/runtimes.md). A nodejs from NodeSource
+# bundles it (and conflicts with Debian's npm package): only where there is none.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # gVisor is an optional backend: installed where the distribution has it.
 optional=(runsc)
 if [ "${1:-}" = "--test" ]; then

@@ -14,5 +14,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_interpreters(int argc, char **argv);
+/* `runtimes build` runs here as root; `ls` and `get` ask the daemon. */
+int cmd_runtimes(int argc, char **argv);
 /* The MCP server over stdio: a bridge to the daemon's /mcp. */
 int cmd_mcp(int argc, char **argv);

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "client/launcher_client.h"
 #include "common/cleanup.h"
 #include "common/fdutil.h"
+#include "runtime/default_stack.h"
 #include "sandbox/cgroup.h"
 
 static const char doctor_usage[] = "usage: airlock doctor\n"
@@ -127,6 +129,26 @@ int cmd_doctor(int argc, char **argv) {
         printf("  %-17s %s\n", "TIOCSTI",
                h.tiocsti_legacy ? "host allows it (dev.tty.legacy_tiocsti=1); sandboxes refuse it by seccomp"
                                 : "disabled on the host; sandboxes refuse it by seccomp too");
+        /* The default runtime's data stack (docs/runtimes.md): what is missing, and its package. */
+        char missing[512] = "";
+        size_t mlen = 0, nmissing = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(default_stack); i++) {
+                char path[128];
+                struct stat st;
+                snprintf(path, sizeof(path), DEFAULT_STACK_DIR "/%s", default_stack[i].module);
+                if (stat(path, &st) == 0)
+                        continue;
+                nmissing++;
+                int n = snprintf(missing + mlen, sizeof(missing) - mlen, " %s", default_stack[i].package);
+                if (n > 0 && (size_t)n < sizeof(missing) - mlen)
+                        mlen += (size_t)n;
+        }
+        if (nmissing)
+                printf("  %-17s %zu of %zu data-stack modules missing (apt-get install%s)\n", "default runtime",
+                       nmissing, ARRAY_SIZE(default_stack), missing);
+        else
+                printf("  %-17s python3 with its %zu data-stack modules, node\n", "default runtime",
+                       ARRAY_SIZE(default_stack));
         if (h.notes[0]) {
                 printf("notes\n");
                 for (char *line = h.notes, *nl; line && *line; line = nl ? nl + 1 : NULL) {

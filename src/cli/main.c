@@ -22,6 +22,7 @@ static const char usage[] =
         "  files    put, get, list and remove files in a session's workspace\n"
         "  commands run a shell command (or a background task) in a session\n"
         "  interpreters  named session configurations: defaults and ceilings\n"
+        "  runtimes build a runtime here (root; Python and npm packages), list a daemon's\n"
         "  keys     create, list and revoke API keys (tenants, scopes)\n"
         "  tenants  tenants' quotas of sessions and memory\n"
         "  secrets  set, list and remove secrets sessions can get as variables\n"
@@ -81,6 +82,8 @@ int main(int argc, char **argv) {
                 return cmd_audit(argc - 1, argv + 1);
         if (!strcmp(cmd, "interpreters"))
                 return cmd_interpreters(argc - 1, argv + 1);
+        if (!strcmp(cmd, "runtimes"))
+                return cmd_runtimes(argc - 1, argv + 1);
         if (!strcmp(cmd, "secrets"))
                 return cmd_secrets(argc - 1, argv + 1);
         if (!strcmp(cmd, "stats"))

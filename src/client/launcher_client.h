@@ -35,6 +35,9 @@ void lc_stop(struct launcher_client *lc);
 /* The uid a root-started client drops to: just below the sandboxes' uid pool
  * (UID_POOL_BASE 2100000000), reserved with it; no host account may use either. */
 #define AIRLOCK_CLIENT_UID 2099999999u
+/* The uid `airlock runtimes build` runs pip and npm as (inside bubblewrap, docs/runtimes.md):
+ * below the daemon's DAEMON_UID 2099999998, reserved with it and with the sandbox pool. */
+#define AIRLOCK_BUILDER_UID 2099999997u
 
 /* Drop root in the client once the launcher runs: the client parses local input and
  * copies output; it needs no privilege for either. No-op when not root. */

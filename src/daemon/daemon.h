@@ -21,7 +21,8 @@
 #include "common/diag.h"
 #include "proto/launch_proto.h"
 
-#define DAEMON_UID 2099999998u /* reserved beside the client uid and the sandbox pool */
+#define DAEMON_UID 2099999998u /* reserved beside the client uid and the sandbox pool; the
+                                 * runtime builder's uid 2099999997 (AIRLOCK_BUILDER_UID) too */
 #define BODY_MAX (1u << 20)     /* JSON request bodies */
 #define OUTPUT_MAX (1u << 20)   /* stdout or stderr kept per execution */
 #define SESSION_ID_LEN 31       /* "sess_" + 26 */
@@ -156,6 +157,23 @@ int interpreter_delete(const char *tenant, const char *name, struct diag *reterr
  * -EINVAL naming the field), the interpreter's defaults for the rest. */
 int interpreter_apply(json_t *interp, json_t *req, struct session_settings *ret, struct diag *reterr);
 void session_settings_free(struct session_settings *s);
+
+/* ---- runtimes (runtimes.c, docs/runtimes.md) ---- */
+
+void runtimes_init(const char *data_dir);
+/* `default` first, then the built ones (DATA_DIR/runtimes), read afresh each call. */
+json_t *runtimes_list(void);
+/* NULL when there is no such runtime. */
+json_t *runtime_get(const char *name);
+/* "default", NAME (its newest ready version) or NAME@vN into "default" or NAME@vN, and the
+ * runtime's environment (a new object; NULL for default). -EINVAL naming `runtime` when
+ * it does not exist or did not build. */
+int runtime_resolve(const char *spec, char *out, size_t cap, json_t **ret_env, struct diag *reterr);
+/* For a missing module's error ("No module named 'x'", "Cannot find module 'x'"): the
+ * sentence naming the runtimes whose ready versions have it, or NULL (free it). */
+char *runtime_hint(const char *error_text);
+/* Append that hint to an execution error's value ({name, value, traceback}), if any. */
+void runtime_hint_error(json_t *error);
 
 /* ---- secrets (secrets.c, docs/adr/0008) ---- */
 

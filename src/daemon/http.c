@@ -41,6 +41,8 @@ enum route {
         R_MCP,          /* /mcp: the MCP server (mcp.c); a key with the sessions scope */
         R_INTERPRETERS, /* any key reads; writes take the admin scope (checked in interpreters()) */
         R_INTERPRETER,
+        R_RUNTIMES, /* any key reads (docs/runtimes.md); built on the host, not through the API */
+        R_RUNTIME,
         R_KEYS, /* admin routes: R_KEYS to R_TENANT */
         R_KEY,
         R_SECRETS,
@@ -68,6 +70,7 @@ static const char *route_name(enum route r) {
                 [R_METRICS] = "/metrics", [R_STATS] = "/v1/stats", [R_INTERPRETERS] = "/v1/interpreters",
                 [R_AGENTCORE] = "/code-interpreters (AgentCore)", [R_MCP] = "/mcp",
                 [R_INTERPRETER] = "/v1/interpreters/{name}", [R_KEYS] = "/v1/keys",
+                [R_RUNTIMES] = "/v1/runtimes", [R_RUNTIME] = "/v1/runtimes/{name}",
                 [R_KEY] = "/v1/keys/{key_id}", [R_SECRETS] = "/v1/secrets", [R_SECRET] = "/v1/secrets/{name}",
                 [R_AUDIT] = "/v1/audit", [R_AUDIT_VERIFY] = "/v1/audit/verify", [R_TENANTS] = "/v1/tenants",
                 [R_TENANT] = "/v1/tenants/{name}", [R_SESSIONS] = "/v1/sessions", [R_SESSION] = "/v1/sessions/{id}",
@@ -204,6 +207,7 @@ static enum route route_of(const char *url, struct ctx *x) {
                 {"/v1/sessions", R_SESSIONS}, {"/v1/keys", R_KEYS}, {"/v1/tenants", R_TENANTS},
                 {"/v1/audit", R_AUDIT},  {"/v1/audit/verify", R_AUDIT_VERIFY}, {"/v1/stats", R_STATS},
                 {"/v1/secrets", R_SECRETS}, {"/v1/interpreters", R_INTERPRETERS}, {"/mcp", R_MCP},
+                {"/v1/runtimes", R_RUNTIMES},
         };
         for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
                 if (!strcmp(url, exact[i].url))
@@ -216,6 +220,8 @@ static enum route route_of(const char *url, struct ctx *x) {
                 return R_SECRET;
         if (item_route(url, "/v1/interpreters/", x))
                 return R_INTERPRETER;
+        if (item_route(url, "/v1/runtimes/", x))
+                return R_RUNTIME;
         if (agentcore_path(url))
                 return R_AGENTCORE;
         const char *prefix = "/v1/sessions/";
@@ -270,6 +276,8 @@ static const char *allowed_methods(enum route r) {
         case R_READY:
         case R_METRICS:
         case R_FILES:
+        case R_RUNTIMES:
+        case R_RUNTIME:
                 return "GET";
         case R_SESSIONS:
         case R_KEYS:
@@ -727,6 +735,30 @@ static void interpreters(struct ctx *x, const char *method) {
         }
         audit(x, action, NULL, json_pack("{s:s?, s:o}", "interpreter", name, "fields", fields));
         json_decref(req);
+}
+
+/* ---- runtimes (any key reads; `airlock runtimes build` makes them on the host) ---- */
+
+static void runtimes(struct ctx *x) {
+        if (x->route == R_RUNTIMES) {
+                x->status = MHD_HTTP_OK;
+                x->reply = json_pack("{s:o}", "runtimes", runtimes_list());
+                return;
+        }
+        if (strcmp(x->path, "default") != 0 && !lp_valid_runtime_name(x->path, strlen(x->path))) {
+                fail(x, MHD_HTTP_BAD_REQUEST,
+                     api_error("invalid_request", "name", "a runtime's name: a lowercase letter, then up to %d of "
+                                                          "[a-z0-9-]", LP_RUNTIME_NAME_MAX - 1));
+                return;
+        }
+        json_t *rt = runtime_get(x->path);
+        if (!rt) {
+                fail(x, MHD_HTTP_NOT_FOUND,
+                     api_error("runtime_not_found", NULL, "no runtime %s on this host", x->path));
+                return;
+        }
+        x->status = MHD_HTTP_OK;
+        x->reply = rt;
 }
 
 /* ---- secrets (admin, the key's own tenant; values go in, never out) ---- */
@@ -1754,6 +1786,10 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
         case R_INTERPRETERS:
         case R_INTERPRETER:
                 interpreters(x, method);
+                return respond(c, x);
+        case R_RUNTIMES:
+        case R_RUNTIME:
+                runtimes(x);
                 return respond(c, x);
         case R_TENANTS:
         case R_TENANT:

@@ -102,6 +102,12 @@ static int check(json_t *i, struct diag *d) {
                 return diag_set(d, -ENOTSUP, "network.mode",
                                 "network mode public needs slirp4netns (apt-get install slirp4netns), the tun "
                                 "driver (/dev/net/tun) and the launcher running as root on this host");
+        /* A runtime that exists and built (NAME: some version of it did); which version a
+         * session gets is decided when it starts. */
+        char rt[LP_RUNTIME_MAX + 1];
+        const char *runtime = json_string_value(json_object_get(i, "runtime"));
+        if (runtime && runtime_resolve(runtime, rt, sizeof(rt), NULL, d) < 0)
+                return d ? d->code : -EINVAL;
         size_t env_bytes = 0;
         const char *k;
         json_t *v;

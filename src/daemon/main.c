@@ -210,6 +210,7 @@ int main(int argc, char **argv) {
         }
         if ((launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
             auth_init(data_dir, cfg.tenant_max_sessions, cfg.tenant_max_memory_mb, &d) < 0 ||
+            (runtimes_init(data_dir), 0) ||
             (interpreters_init() < 0 && diag_set(&d, -EIO, "data_dir", "cannot store the built-in interpreter") < 0) ||
             (launcher_fd >= 0 && launch_adopt(launcher_fd, &d) < 0)) {
                 fprintf(stderr, "airlock serve: %s%s%s\n", d.field, d.field[0] ? ": " : "", d.msg);

@@ -336,8 +336,12 @@ int request_interpreter(const char *body, size_t len, bool create, json_t **ret_
         if (!err && desc && json_string_length(json_object_get(req, "description")) > 4096)
                 err = api_error("invalid_request", "description", "at most 4096 bytes");
         const char *runtime = json_string_value(json_object_get(req, "runtime"));
-        if (!err && runtime && strcmp(runtime, "default") != 0)
-                err = api_error("invalid_request", "runtime", "unknown runtime '%.64s' (available: default)", runtime);
+        char rt_name[LP_RUNTIME_NAME_MAX + 1];
+        unsigned rt_version;
+        if (!err && runtime && lp_parse_runtime(runtime, rt_name, sizeof(rt_name), &rt_version) < 0)
+                err = api_error("invalid_request", "runtime",
+                                "runtime: 'default', NAME or NAME@vN (NAME a lowercase letter, then up to %d of "
+                                "[a-z0-9-]); got '%.64s'", LP_RUNTIME_NAME_MAX - 1, runtime);
         return finish(req, err, ret_req, ret_err);
 }
 

@@ -442,9 +442,10 @@ struct shape {
         double memory_mb, cpus, pids, workspace_mb;
         uint8_t network;  /* enum lp_network; the pool holds none only */
         json_t *allow;    /* allowlist mode: ["host:port", ...], borrowed */
+        char runtime[LP_RUNTIME_MAX + 1]; /* "default" or NAME@vN; the pool holds default only */
 };
 
-static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE, NULL};
+static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE, NULL, "default"};
 
 /* The warm pool: sandboxes of the default shape whose runner is already up, so that a
  * default session is an id and a record away. The launcher's deadline for them is the
@@ -478,7 +479,7 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
         c.language = LP_LANG_PYTHON;
         c.network = sh->network;
         c.flags = LP_CREATE_CONTROL;
-        snprintf(c.runtime, sizeof(c.runtime), "default");
+        snprintf(c.runtime, sizeof(c.runtime), "%s", sh->runtime);
         snprintf(c.entry_name, sizeof(c.entry_name), S.runner_pyc ? "airlock_runner.pyc" : "airlock_runner.py");
         c.limits = (struct lp_limits){
                 .memory_bytes = (uint64_t)sh->memory_mb << 20,
@@ -773,10 +774,21 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
                            !strcmp(set.network, "public")      ? LP_NET_PUBLIC
                            : !strcmp(set.network, "allowlist") ? LP_NET_ALLOWLIST
                                                                : LP_NET_NONE,
-                           set.allowlist};
+                           set.allowlist, ""};
+        /* The runtime's version is fixed now (NAME is its newest ready one), and its own
+         * variables go under the interpreter's and the session's. */
+        json_t *env = NULL;
+        int r = runtime_resolve(set.runtime, sh.runtime, sizeof(sh.runtime), &env, d);
+        if (r < 0) {
+                session_settings_free(&set);
+                return r;
+        }
+        if (!env)
+                env = json_object();
+        json_object_update(env, set.env);
         double ttl = set.ttl, idle = set.idle;
-        json_t *env = set.env;
-        int r = create_with(req, tenant, iname, &set, &sh, ttl, idle, env, ret, d);
+        r = create_with(req, tenant, iname, &set, &sh, ttl, idle, env, ret, d);
+        json_decref(env);
         session_settings_free(&set);
         return r;
 }
@@ -794,7 +806,7 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
         }
         bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
-                      sh.network == default_shape.network &&
+                      sh.network == default_shape.network && !strcmp(sh.runtime, default_shape.runtime) &&
                       json_object_size(env) == 0;
         trace_begin("sandbox.start", SPAN_INTERNAL);
         struct session *s = pooled ? pool_take() : NULL;
@@ -840,6 +852,8 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 json_object_set(s->doc, "secrets", json_object_get(req, "secrets")); /* names only */
         if (s->doc)
                 json_object_set_new(s->doc, "execution_timeout_seconds", json_real(s->execution_timeout));
+        if (s->doc) /* the version it got: "default" or NAME@vN */
+                json_object_set_new(s->doc, "runtime", json_string(sh.runtime));
         if (!s->doc) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
@@ -1213,6 +1227,7 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                                 error = json_pack("{s:O?, s:O?, s:O?}", "name", json_object_get(f, "name"), "value",
                                                   json_object_get(f, "value"), "traceback",
                                                   json_object_get(f, "traceback"));
+                                runtime_hint_error(error);
                                 if (listening && sink->event(sink->ctx, "error", json_incref(error)) < 0)
                                         listening = false;
                         } else if (!strcmp(type, "protocol_error")) {

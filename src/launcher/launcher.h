@@ -82,6 +82,7 @@ struct launcher {
         char **daemon_args; /* the user's arguments for the daemon */
         int ndaemon_args;
         char daemon_path[512];
+        char data_dir[384]; /* the daemon's, for built runtimes (runtime.c); supervisor only */
         char *daemon_env[16]; /* the daemon's settings (config_from_env's variables), captured
                                * before the environment is cleared; NULL-terminated */
         uint64_t restarts[SUPERVISE_MAX_RESTARTS];
@@ -130,6 +131,13 @@ void net_start(struct launcher *L, struct sandbox *sb);
 bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd);
 void net_on_exit(struct launcher *L, struct sandbox *sb, int status);
 void net_free(struct launcher *L, struct sandbox *sb);
+
+/* runtime.c: built runtimes (docs/runtimes.md) */
+void runtime_find_data_dir(struct launcher *L);
+/* An O_PATH fd of NAME@vN's checked root; dest gets its in-sandbox path, src its host path
+ * (for gVisor's bundle). -ENOENT (missing or unfinished), -EPERM (not root's, writable). */
+int runtime_open(const struct launcher *L, const char *spec, char *dest, size_t dest_cap, char *src, size_t src_cap,
+                 struct diag *reterr);
 
 /* files.c */
 int sandbox_open_workspace(struct sandbox *sb);

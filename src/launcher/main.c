@@ -438,6 +438,7 @@ static int setup(struct launcher *L) {
                         n++;
                 }
                 L->daemon_env[n] = NULL;
+                runtime_find_data_dir(L);
         }
         static char *empty_env[] = {NULL};
         environ = empty_env;

@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -188,8 +190,42 @@ static int io_open(struct io *io, struct diag *d) {
         return 0;
 }
 
+/* In the backend's child, still root: a mount namespace of its own, where the runtime
+ * directory the launcher checked (runtime_fd) is bound read-only at dest on a small tmpfs
+ * over /opt. bwrap, running as the sandbox's uid, binds dest from there: it resolves
+ * source paths by name, and the real one lies under the daemon's 0700 data directory.
+ * Nothing propagates to the host (everything is made private first). */
+static void stage_runtime(int runtime_fd, const char *host_path, const char *dest) {
+        char src[64], dir[160];
+        umask(022); /* the launcher's 077 would hide the path from the sandbox's uid */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_fail("runtime: a private mount namespace");
+        /* A mount of the old namespace cannot be bound from here: open the path again in
+         * ours and make sure it is the very directory the launcher checked. */
+        struct stat want, got;
+        int fd = open(host_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &got) < 0 || fstat(runtime_fd, &want) < 0 || got.st_dev != want.st_dev ||
+            got.st_ino != want.st_ino)
+                child_fail("runtime: the directory changed after it was checked");
+        snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+        if (mount("airlock-runtime", "/opt", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+                child_fail("runtime: tmpfs on /opt");
+        for (const char *p = strchr(dest + 1, '/');; p = strchr(p + 1, '/')) {
+                size_t n = p ? (size_t)(p - dest) : strlen(dest);
+                snprintf(dir, sizeof(dir), "%.*s", (int)n, dest);
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        child_fail("runtime: mkdir");
+                if (!p)
+                        break;
+        }
+        if (mount(src, dest, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+                child_fail("runtime: bind");
+        close(fd);
+}
+
 static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan_input *in, int code_fd,
-                       struct io *io, struct diag *d) {
+                       int runtime_fd, struct io *io, struct diag *d) {
         int r;
         const bool public = in->c->network == LP_NET_PUBLIC, blocked = in->c->network != LP_NET_NONE;
         _cleanup_close_ int args_fd = -1, init_fd = -1, seccomp_fd = -1, passwd_fd = -1, group_fd = -1,
@@ -279,6 +315,8 @@ static int spawn_bwrap(struct launcher *L, struct sandbox *sb, const struct plan
                                    control_child >= 0 ? control_child : io->devnull,
                                    resolv_fd >= 0 ? resolv_fd : io->devnull, block_r};
                 _Static_assert(ARRAY_SIZE(fds) == PLAN_CONTROL_FD + 3, "fd layout");
+                if (runtime_fd >= 0)
+                        stage_runtime(runtime_fd, in->runtime_src, in->runtime_dest);
                 child_prepare(sb, parent, fds,
                               blocked               ? (int)ARRAY_SIZE(fds)
                               : control_child >= 0 ? PLAN_CONTROL_FD + 1
@@ -462,9 +500,14 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         /* 1. Fail closed on anything missing. */
         if (L->nsandboxes >= LAUNCHER_MAX_SANDBOXES)
                 return diag_set(d, -EAGAIN, "sandbox", "this launcher already runs %u sandboxes", L->nsandboxes);
-        if (strcmp(c->runtime, "default") != 0)
-                return diag_set(d, -ENOENT, "runtime", "unknown runtime '%s' (this launcher has: default)",
-                                c->runtime);
+        /* A built runtime: found and checked now; its fd is what the sandbox gets. */
+        char rt_dest[128], rt_src[512];
+        _cleanup_close_ int rt_fd = -1;
+        if (strcmp(c->runtime, "default") != 0) {
+                rt_fd = runtime_open(L, c->runtime, rt_dest, sizeof(rt_dest), rt_src, sizeof(rt_src), d);
+                if (rt_fd < 0)
+                        return rt_fd;
+        }
         struct stat st;
         if (fstat(client_code_fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return diag_set(d, -EINVAL, "code", "the code fd must be a regular file or memfd");
@@ -556,11 +599,13 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
 
         /* 3-4. Fork the backend. */
         struct plan_input in = {.c = c, .env = env, .env_len = c->env_len,
-                                .landlock_required = !gvisor && !(c->allow_weaker & LP_ALLOW_NO_LANDLOCK)};
+                                .landlock_required = !gvisor && !(c->allow_weaker & LP_ALLOW_NO_LANDLOCK),
+                                .runtime_dest = rt_fd >= 0 ? rt_dest : NULL,
+                                .runtime_src = rt_fd >= 0 ? rt_src : NULL};
         struct io io;
         r = io_open(&io, d);
         if (r == 0)
-                r = gvisor ? spawn_runsc(L, sb, &in, code_fd, &io, d) : spawn_bwrap(L, sb, &in, code_fd, &io, d);
+                r = gvisor ? spawn_runsc(L, sb, &in, code_fd, &io, d) : spawn_bwrap(L, sb, &in, code_fd, rt_fd, &io, d);
         safe_close(io.devnull);
         safe_close(io.out_w);
         safe_close(io.err_w);

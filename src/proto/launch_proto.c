@@ -151,9 +151,42 @@ int lp_valid_env_name(const char *s, size_t len) {
         return 1;
 }
 
-static int valid_runtime_name(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0)
+int lp_parse_runtime(const char *s, char *name, size_t name_cap, unsigned *version) {
+        size_t n = strnlen(s, LP_RUNTIME_MAX + 1);
+        if (n == 0 || n > LP_RUNTIME_MAX)
+                return -EINVAL;
+        if (!strcmp(s, "default")) {
+                if (name_cap < sizeof("default"))
+                        return -ENAMETOOLONG;
+                memcpy(name, "default", sizeof("default"));
+                *version = 0;
+                return 0;
+        }
+        const char *at = memchr(s, '@', n);
+        size_t nlen = at ? (size_t)(at - s) : n;
+        if (!lp_valid_runtime_name(s, nlen) || nlen >= name_cap)
+                return -EINVAL;
+        unsigned v = 0;
+        if (at) {
+                const char *d = at + 1;
+                size_t dl = n - nlen - 1;
+                /* "v" then 1-5 digits without a leading zero: one spelling per version */
+                if (dl < 2 || dl > 6 || d[0] != 'v' || d[1] < '1' || d[1] > '9')
+                        return -EINVAL;
+                for (size_t i = 1; i < dl; i++) {
+                        if (d[i] < '0' || d[i] > '9')
+                                return -EINVAL;
+                        v = v * 10 + (unsigned)(d[i] - '0');
+                }
+        }
+        memcpy(name, s, nlen);
+        name[nlen] = '\0';
+        *version = v;
+        return 0;
+}
+
+int lp_valid_runtime_name(const char *s, size_t n) {
+        if (n == 0 || n > LP_RUNTIME_NAME_MAX || s[0] < 'a' || s[0] > 'z' || s[n - 1] == '-')
                 return 0;
         for (size_t i = 0; i < n; i++)
                 if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
@@ -299,8 +332,14 @@ int lp_validate_create(const struct lp_create *c, const char *extra, size_t extr
                 return diag_set(reterr, -ERANGE, "interrupt_grace", "%u is above %u ms", l->interrupt_grace_ms,
                                 LP_GRACE_MS_MAX);
         RANGE("nofile", l->nofile, LP_NOFILE_MIN, LP_NOFILE_MAX, "files");
-        if (!fixed_str_ok(c->runtime, sizeof(c->runtime)) || !valid_runtime_name(c->runtime))
-                return diag_set(reterr, -EINVAL, "runtime", "runtime name must be 1-31 characters of [a-z0-9-]");
+        char rt_name[LP_RUNTIME_NAME_MAX + 1];
+        unsigned rt_version;
+        if (!fixed_str_ok(c->runtime, sizeof(c->runtime)) ||
+            lp_parse_runtime(c->runtime, rt_name, sizeof(rt_name), &rt_version) < 0 ||
+            (strcmp(rt_name, "default") != 0 && rt_version == 0))
+                return diag_set(reterr, -EINVAL, "runtime",
+                                "runtime must be 'default' or NAME@vN (NAME a letter, then up to %d of [a-z0-9-]; "
+                                "N 1-99999)", LP_RUNTIME_NAME_MAX - 1);
         if (!all_zero(c->runtime + strlen(c->runtime), sizeof(c->runtime) - strlen(c->runtime)))
                 return diag_set(reterr, -EINVAL, "runtime", "bytes after the runtime name must be zero");
         if (!fixed_str_ok(c->entry_name, sizeof(c->entry_name)) || !lp_valid_entry_name(c->entry_name))

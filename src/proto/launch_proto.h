@@ -148,7 +148,7 @@ struct lp_create {
         uint8_t flags;    /* enum lp_create_flags */
         uint32_t allow_weaker; /* enum lp_weaken bits */
         struct lp_limits limits;
-        char runtime[32];    /* runtime name: [a-z0-9-], "default" */
+        char runtime[32];    /* "default" or a built runtime's NAME@vN (lp_parse_runtime) */
         char entry_name[64]; /* file name of the code inside the sandbox */
         uint32_t env_count;
         uint32_t env_len; /* bytes of env blob that follow this struct in the frame */
@@ -388,6 +388,20 @@ const char *lp_backend_name(uint8_t backend);
 const char *lp_network_name(uint8_t network);
 const char *lp_egress_outcome_name(uint8_t outcome);
 const char *lp_egress_reason_name(uint8_t reason);
+
+/* Runtimes (docs/runtimes.md): "default", or a built one as NAME or NAME@vN. NAME is a
+ * lowercase letter, then [a-z0-9-], at most LP_RUNTIME_NAME_MAX, not ending in '-'; N is
+ * 1-99999 without a leading zero. The launcher takes only NAME@vN: which version is the
+ * daemon's choice, at session create. */
+#define LP_RUNTIME_NAME_MAX 24
+#define LP_RUNTIME_MAX 31
+/* Where a built runtime NAME@vN appears inside a sandbox, and where it was built: the
+ * same path, so the venv's absolute paths and scripts' shebangs hold in both. */
+#define LP_RUNTIME_MOUNT_BASE "/opt/airlock/runtimes"
+/* Split s into name and version (0 when s names no version; "default" is version 0).
+ * 0 or -EINVAL. */
+int lp_parse_runtime(const char *s, char *name, size_t name_cap, unsigned *version);
+int lp_valid_runtime_name(const char *s, size_t n);
 
 /* Helpers shared by the validator and the CLI. */
 int lp_valid_entry_name(const char *s);

@@ -103,7 +103,12 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
         TRY(add(out, "--"));
         switch (c->language) {
         case LP_LANG_PYTHON:
-                TRY(add(out, "/usr/bin/python3"));
+                /* A runtime's venv python: its site-packages first, Debian's after
+                 * (--system-site-packages), so the runtime's versions win. */
+                if (in->runtime_dest)
+                        TRY(addf(out, "%s/venv/bin/python3", in->runtime_dest));
+                else
+                        TRY(add(out, "/usr/bin/python3"));
                 TRY(add(out, "-u"));
                 break;
         case LP_LANG_JAVASCRIPT:
@@ -119,10 +124,33 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
         return 0;
 }
 
-/* Visit every environment entry: the base first, then the request's. */
+/* Visit every environment entry: the base first (a built runtime's PATH and NODE_PATH
+ * in place of the base ones, so each name appears once), then the request's, which
+ * carries the runtime's own variables under the interpreter's and the session's. */
 static int each_env(const struct plan_input *in, int (*fn)(void *, const char *, size_t), void *ctx) {
         for (size_t i = 0; base_env[i]; i++) {
-                int r = fn(ctx, base_env[i], strlen(base_env[i]));
+                char tmp[512];
+                const char *e = base_env[i];
+                int n = 0;
+                if (in->runtime_dest && !strncmp(e, "PATH=", 5))
+                        n = snprintf(tmp, sizeof(tmp), "PATH=%s/venv/bin:%s/node/node_modules/.bin:%s",
+                                     in->runtime_dest, in->runtime_dest, e + 5);
+                else if (in->runtime_dest && !strncmp(e, "NODE_PATH=", 10))
+                        n = snprintf(tmp, sizeof(tmp), "%s:%s/node/node_modules", e, in->runtime_dest);
+                if (n < 0 || (size_t)n >= sizeof(tmp))
+                        return -ENAMETOOLONG;
+                if (n > 0)
+                        e = tmp;
+                int r = fn(ctx, e, strlen(e));
+                if (r < 0)
+                        return r;
+        }
+        if (in->runtime_dest) {
+                char tmp[512];
+                int n = snprintf(tmp, sizeof(tmp), "VIRTUAL_ENV=%s/venv", in->runtime_dest);
+                if (n < 0 || (size_t)n >= sizeof(tmp))
+                        return -ENAMETOOLONG;
+                int r = fn(ctx, tmp, (size_t)n);
                 if (r < 0)
                         return r;
         }
@@ -197,6 +225,15 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
                 TRY(add(out, "--symlink"));
                 TRY(add(out, links[i][0]));
                 TRY(add(out, links[i][1]));
+        }
+        /* A built runtime, read-only at the path it was built for. The launcher's child
+         * has already bound the directory it opened and checked there, in a mount
+         * namespace of its own (sandbox.c: stage_runtime), so the path resolves to that
+         * very directory and no other. */
+        if (in->runtime_dest) {
+                TRY(add(out, "--ro-bind"));
+                TRY(add(out, in->runtime_dest));
+                TRY(add(out, in->runtime_dest));
         }
         for (size_t i = 0; plan_etc_files[i]; i++) {
                 TRY(add(out, "--ro-bind-try"));
@@ -342,6 +379,10 @@ int plan_oci_config(const struct plan_input *in, const char *run_dir, struct buf
                                l->nofile, l->nofile, l->pids, l->pids);
         if (r == 0)
                 r = oci_mount(out, "/usr", "bind", "/usr", "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
+        if (r == 0 && in->runtime_dest)
+                r = in->runtime_src ? oci_mount(out, in->runtime_dest, "bind", in->runtime_src,
+                                                "\"rbind\",\"ro\",\"nosuid\",\"nodev\"")
+                                    : -EINVAL;
         for (size_t i = 0; r == 0 && plan_etc_files[i]; i++)
                 r = oci_mount(out, plan_etc_files[i], "bind", plan_etc_files[i],
                               "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");

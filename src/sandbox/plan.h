@@ -8,7 +8,9 @@
  *   read-only files from the runtime plus generated passwd/group/hosts, and resolv.conf
  *   in network mode public), /proc (fresh),
  *   /dev (minimal), /tmp and /dev/shm and /workspace (size-limited tmpfs, writable),
- *   /run/airlock (read-only: the exec shim `init`, the seccomp filter, the code file).
+ *   /run/airlock (read-only: the exec shim `init`, the seccomp filter, the code file),
+ *   and with a built runtime /opt/airlock/runtimes/NAME/vN (read-only: its venv and
+ *   node_modules, docs/runtimes.md).
  *   Everything else does not exist. The root itself is read-only.
  */
 #pragma once
@@ -37,6 +39,11 @@ struct plan_input {
         const char *env; /* the CREATE env blob */
         size_t env_len;
         int landlock_required; /* the shim fails closed without Landlock */
+        /* A built runtime (NULL for default): where it appears in the sandbox
+         * (LP_RUNTIME_MOUNT_BASE/NAME/vN; the namespace backend finds it at the same path,
+         * staged by the launcher), and for gVisor the host directory the launcher checked. */
+        const char *runtime_dest;
+        const char *runtime_src;
 };
 
 /* fd numbers inside the bwrap process for the data it copies into the sandbox */

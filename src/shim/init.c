@@ -130,6 +130,8 @@ static int apply_landlock(int required) {
         allow_path(rs, "/usr", rx, all);
         allow_path(rs, "/etc", rd, all);
         allow_path(rs, SANDBOX_RUN_DIR, rx, all);
+        /* A built runtime (read-only bind; absent on the default runtime). */
+        allow_path(rs, LP_RUNTIME_MOUNT_BASE, rx, all);
         allow_path(rs, "/proc", rd, all);
         allow_path(rs, "/dev", dev, all);
         /* The writable places: everything there, execution included (scripts and tools

@@ -56,8 +56,12 @@ def test_frame_level_refusals(launcher):
 def test_create_field_refusals(launcher):
     launcher.hello()
     cases = [
-        (dict(runtime=b"datascience"), "runtime", "unknown runtime 'datascience'"),
+        # A built runtime goes by NAME@vN (the client picks the version), never a path, and
+        # only a supervising launcher (`airlock serve`, which knows the data dir) has any.
+        (dict(runtime=b"datascience"), "runtime", "'default' or NAME@vN"),
         (dict(runtime=b"../x"), "runtime", "[a-z0-9-]"),
+        (dict(runtime=b"ds@v1/../../etc"), "runtime", "NAME@vN"),
+        (dict(runtime=b"datascience@v1"), "runtime", "only under `airlock serve`"),
         (dict(entry=b"init"), "entry_name", "not 'init'"),
         (dict(entry=b"../../etc/passwd"), "entry_name", ""),
         (dict(memory=1), "memory", "outside"),

@@ -25,6 +25,33 @@ static struct lp_create good_create(void) {
         return c;
 }
 
+static void test_runtime_names(void **state) {
+        (void)state;
+        char name[LP_RUNTIME_NAME_MAX + 1];
+        unsigned v = 99;
+        assert_int_equal(lp_parse_runtime("default", name, sizeof(name), &v), 0);
+        assert_string_equal(name, "default");
+        assert_int_equal(v, 0);
+        assert_int_equal(lp_parse_runtime("data-science2", name, sizeof(name), &v), 0);
+        assert_string_equal(name, "data-science2");
+        assert_int_equal(v, 0);
+        assert_int_equal(lp_parse_runtime("ds@v12", name, sizeof(name), &v), 0);
+        assert_string_equal(name, "ds");
+        assert_int_equal(v, 12);
+        assert_int_equal(lp_parse_runtime("abcdefghijklmnopqrstuvwx@v99999", name, sizeof(name), &v), 0);
+        static const char *const bad[] = {"", "@v1", "ds@", "ds@1", "ds@v", "ds@v0", "ds@v012", "ds@v100000",
+                                          "1ds", "-ds", "ds-", "d_s", "DS", "ds@v1@v2", "d s",
+                                          "abcdefghijklmnopqrstuvwxy", "ds@vx", "../x", NULL};
+        for (size_t i = 0; bad[i]; i++)
+                assert_int_equal(lp_parse_runtime(bad[i], name, sizeof(name), &v), -EINVAL);
+        struct lp_create c = good_create();
+        memset(c.runtime, 0, sizeof(c.runtime));
+        strcpy(c.runtime, "ds@v3");
+        struct diag d = {0};
+        if (lp_validate_create(&c, "", 0, &d) != 0)
+                fail_msg("%s: %s", d.field, d.msg);
+}
+
 static void test_roundtrip(void **state) {
         (void)state;
         struct lp_create c = good_create();
@@ -122,6 +149,14 @@ static void test_create_fields(void **state) {
         c = good_create(), memset(c.runtime, 'a', sizeof(c.runtime)), expect_create_error(c, "", 0, "runtime");
         c = good_create(), strcpy(c.runtime, "../etc"), expect_create_error(c, "", 0, "runtime");
         c = good_create(), c.runtime[10] = 'x', expect_create_error(c, "", 0, "runtime"); /* junk after NUL */
+        /* a built runtime goes by NAME@vN only: the daemon picks the version */
+        c = good_create(), strcpy(c.runtime, "datascience"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "ds@v0"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "ds@v01"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "ds@v123456"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "ds/x@v1"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "Ds@v1"), expect_create_error(c, "", 0, "runtime");
+        c = good_create(), strcpy(c.runtime, "ds-@v1"), expect_create_error(c, "", 0, "runtime");
         c = good_create(), strcpy(c.entry_name, "../x.py"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), strcpy(c.entry_name, ".hidden"), expect_create_error(c, "", 0, "entry_name");
         c = good_create(), strcpy(c.entry_name, "a/b.py"), expect_create_error(c, "", 0, "entry_name");
@@ -314,8 +349,9 @@ static void test_paths(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_rejects),
-                cmocka_unit_test(test_create_fields), cmocka_unit_test(test_env), cmocka_unit_test(test_allowlist_blob),
+                cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_runtime_names),
+                cmocka_unit_test(test_decode_rejects), cmocka_unit_test(test_create_fields),
+                cmocka_unit_test(test_env),           cmocka_unit_test(test_allowlist_blob),
                 cmocka_unit_test(test_signal),        cmocka_unit_test(test_hello),
                 cmocka_unit_test(test_paths),        cmocka_unit_test(test_usage),
                 cmocka_unit_test(test_dirent_next),

@@ -174,6 +174,51 @@ static void test_oci_config(void **state) {
         buf_free(&b);
 }
 
+/* A built runtime: read-only at its build path, its venv's python, its bins first on PATH,
+ * its node_modules on NODE_PATH, once each; gVisor mounts the checked host directory. */
+static void test_built_runtime(void **state) {
+        (void)state;
+        struct lp_create c = spec(LP_LANG_PYTHON);
+        strcpy(c.runtime, "ds@v2");
+        const char env[] = "PATH=/evil";
+        c.env_count = 1, c.env_len = sizeof(env);
+        struct plan_input in = {.c = &c, .env = env, .env_len = sizeof(env), .landlock_required = 1,
+                                .runtime_dest = "/opt/airlock/runtimes/ds/v2",
+                                .runtime_src = "/var/lib/airlock/runtimes/ds/v2/root"};
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        struct diag d = {0};
+        assert_int_equal(plan_bwrap_args(&in, &FDS, &b, &d), 0);
+        long bind = HAS("--ro-bind", "/opt/airlock/runtimes/ds/v2", "/opt/airlock/runtimes/ds/v2");
+        assert_true(bind > 0);
+        assert_true(HAS("--remount-ro", "/") > bind); /* the root goes read-only after it */
+        assert_true(HAS("--setenv", "PATH",
+                        "/opt/airlock/runtimes/ds/v2/venv/bin:/opt/airlock/runtimes/ds/v2/node/node_modules/.bin:"
+                        "/usr/local/bin:/usr/bin:/bin") >= 0);
+        assert_true(HAS("--setenv", "NODE_PATH", "/workspace/node_modules:/opt/airlock/runtimes/ds/v2/node/node_modules") >= 0);
+        assert_true(HAS("--setenv", "VIRTUAL_ENV", "/opt/airlock/runtimes/ds/v2/venv") >= 0);
+        /* the request's own variables still come last (the daemon put the runtime's under them) */
+        assert_true(HAS("--setenv", "PATH", "/evil") > HAS("--setenv", "VIRTUAL_ENV", "/opt/airlock/runtimes/ds/v2/venv"));
+        buf_free(&b);
+        buf_init(&b, 1 << 16);
+        assert_int_equal(plan_payload_argv(&in, &b, &d), 0);
+        assert_true(HAS("--", "/opt/airlock/runtimes/ds/v2/venv/bin/python3", "-u") >= 0);
+        buf_free(&b);
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_oci_config(&in, "/run/airlock/x", &b, &d), 0);
+        assert_non_null(strstr(b.data, "{\"destination\":\"/opt/airlock/runtimes/ds/v2\",\"type\":\"bind\","
+                                        "\"source\":\"/var/lib/airlock/runtimes/ds/v2/root\",\"options\":[\"rbind\",\"ro\""));
+        buf_free(&b);
+        /* Control: the default runtime has none of it. */
+        strcpy(c.runtime, "default");
+        in.runtime_dest = in.runtime_src = NULL;
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &FDS, &b, &d), 0);
+        assert_int_equal(HAS("--setenv", "VIRTUAL_ENV", "/opt/airlock/runtimes/ds/v2/venv"), -1);
+        assert_null(memmem(b.data, b.len, "/opt/airlock", 12));
+        buf_free(&b);
+}
+
 /* Network mode none (the default above) has neither resolv.conf nor a block; public has both,
  * and the shim checks the rules. */
 static void test_network_public(void **state) {
@@ -330,7 +375,7 @@ static void test_caps(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bwrap_layers), cmocka_unit_test(test_env_allowlist),
-                cmocka_unit_test(test_payload),      cmocka_unit_test(test_oci_config),
+                cmocka_unit_test(test_payload),      cmocka_unit_test(test_oci_config), cmocka_unit_test(test_built_runtime),
                 cmocka_unit_test(test_caps),        cmocka_unit_test(test_network_public),
                 cmocka_unit_test(test_slirp_argv),  cmocka_unit_test(test_network_msgs),
         };
