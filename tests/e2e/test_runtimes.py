@@ -351,3 +351,20 @@ def test_rm_refuses_while_used_then_removes(client, sessions, daemon, tmp_path):
     expect(client.get("/v1/runtimes/gone"), 404, "runtime_not_found")
     assert not (Path(daemon.data_dir) / "runtimes" / "gone").exists()
     assert rm("gone").returncode == 1  # nothing left to remove
+
+
+def test_in_session_installs_work_on_a_built_runtime(client, sessions, interp, daemon, index, tmp_path):
+    """A built runtime's venv is read-only: `pip install` in its session goes to the
+    workspace like on the default runtime, and the package is importable next cell."""
+    r = build(daemon, "bare", {"language": "python3", "environment": {"X": "1"}}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    port = index.url.rsplit(":", 1)[1]
+    interp(name="bare-net", runtime="bare", network={"mode": "allowlist", "allowlist": ["127.0.0.1:" + port]})
+    sid = sessions(interpreter="bare-net")
+    ex = client.execute(sid, "import subprocess, sys\n"
+                        "r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--index-url', %r, %r],"
+                        " capture_output=True, text=True)\nprint(r.returncode); print(r.stdout[-1500:]);"
+                        " print(r.stderr[-1500:])" % (index.url + "/simple/", PY_PKG + "==2.0"), timeout_seconds=120)
+    assert ex["stdout"].startswith("0\n"), ex["stdout"]
+    assert client.value(sid, "import airlock_probe; airlock_probe.VALUE") == "'2.0'"
+    assert client.value(sid, "airlock_probe.__file__.startswith('/workspace/')") == "True"
