@@ -188,6 +188,29 @@ static int host_python(char *out, size_t cap) {
         return 0;
 }
 
+/* DATA/runtimes, opened once and checked: root's and written by nobody else. The data dir
+ * is the daemon's (it may rename anything in it at any moment), so root never resolves a
+ * path through it after this: every path of a build or a removal is /proc/self/fd/N/...,
+ * N this fd, which stays open for the whole command. Below it everything is root's, but a
+ * version's root, which is the builder's until its processes are gone and it is sealed. */
+static int open_runtimes(const char *data_dir, bool create, char *base, size_t cap) {
+        _cleanup_close_ int dfd = open(data_dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (create && mkdirat(dfd, "runtimes", 0755) < 0 && errno != EEXIST)
+                return -errno;
+        int fd = openat(dfd, "runtimes", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022 && fchmod(fd, 0755) < 0)) {
+                close(fd);
+                return -EPERM;
+        }
+        snprintf(base, cap, "/proc/self/fd/%d", fd);
+        return fd;
+}
+
 static int mkdir_owned(const char *path, mode_t mode) {
         if (mkdir(path, mode) < 0 && errno != EEXIST)
                 return -errno;
@@ -203,20 +226,47 @@ static int mkdir_owned(const char *path, mode_t mode) {
  * (a number is never reused). */
 static unsigned next_version(const char *name_dir) {
         unsigned max = 0;
+        /* Removed versions too: `.removing-vN-PID` while they go, and NAME/.last for good. */
+        char last_path[520], text[16] = "";
+        snprintf(last_path, sizeof(last_path), "%s/.last", name_dir);
+        int lf = open(last_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (lf >= 0) {
+                ssize_t n = read(lf, text, sizeof(text) - 1);
+                close(lf);
+                char *end = NULL;
+                unsigned long v = n > 0 ? strtoul(text, &end, 10) : 0;
+                if (n > 0 && end != text && v < 1000000)
+                        max = (unsigned)v;
+        }
         DIR *d = opendir(name_dir);
         if (!d)
-                return 1;
+                return max + 1;
         struct dirent *e;
         while ((e = readdir(d))) {
                 char name[LP_RUNTIME_MAX + 1];
                 unsigned v;
                 char spec[300];
-                snprintf(spec, sizeof(spec), "x@%s", e->d_name);
+                const char *entry = e->d_name;
+                if (!strncmp(entry, ".removing-", 10))
+                        entry += 10;
+                snprintf(spec, sizeof(spec), "x@%.*s", (int)strcspn(entry, "-"), entry);
                 if (lp_parse_runtime(spec, name, sizeof(name), &v) == 0 && v > max)
                         max = v;
         }
         closedir(d);
         return max + 1;
+}
+
+/* NAME/.last: the highest version number ever given, so that removing one never frees it. */
+static void note_version(const char *name_dir, unsigned version) {
+        char path[520], text[16];
+        snprintf(path, sizeof(path), "%s/.last", name_dir);
+        int n = snprintf(text, sizeof(text), "%u\n", version);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                (void)write_all(fd, text, (size_t)n);
+                close(fd);
+        }
 }
 
 /* Everything below the root: root's, and written by no one. */
@@ -267,13 +317,35 @@ static void builder_child(const struct build *b, int log_w, int script_fd, int c
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0)
                 _exit(125);
+        /* Still root. The version's root as we made it (through the runtimes fd), then a mount
+         * namespace of our own and, in it, the same directory by name: a bind takes a source
+         * in the caller's namespace. The daemon owns the directories on that name's way and
+         * may have swapped them, so what the name reaches must be the very directory (device
+         * and inode) we made; the bind then goes through that fd, not the name. */
+        struct stat made, found;
+        if (stat(b->root, &made) < 0)
+                _exit(125);
+        char by_name[700];
+        snprintf(by_name, sizeof(by_name), "%s/runtimes/%s/v%u/root", b->data_dir, b->name, b->version);
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                dprintf(2, "airlock-build: cannot make a mount namespace: %s\n", strerror(errno));
+                _exit(125);
+        }
+        int root_fd = open(by_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root_fd < 0 || fstat(root_fd, &found) < 0 || found.st_dev != made.st_dev || found.st_ino != made.st_ino) {
+                dprintf(2, "airlock-build: %s is not the directory made for this build (the data dir changed under "
+                           "us); refusing\n", by_name);
+                _exit(125);
+        }
+        if ((root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 100)) < 0)
+                _exit(125);
         int src[ARRAY_SIZE(fds)];
         for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
                 src[i] = fds[i] < 0 ? null : fcntl(fds[i], F_DUPFD_CLOEXEC, 16);
         for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
                 if (src[i] < 0 || dup2(src[i], (int)i) < 0)
                         _exit(125);
-        close_fds_except((int)ARRAY_SIZE(fds), NULL, 0);
+        close_fds_except((int)ARRAY_SIZE(fds), &root_fd, 1);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Still root: a mount namespace of our own where the version's root appears at its
          * final path, on a small tmpfs over /opt (the host's /opt is not the build's).
@@ -281,8 +353,7 @@ static void builder_child(const struct build *b, int log_w, int script_fd, int c
          * the real path lies under the data directory, which that uid cannot search. */
         char dir[sizeof(b->dest)];
         umask(022);
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-            mount("airlock-build", "/opt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0) {
+        if (mount("airlock-build", "/opt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0) {
                 dprintf(2, "airlock-build: cannot stage the runtime at %s (a mount namespace, /opt): %s\n", b->dest,
                         strerror(errno));
                 _exit(125);
@@ -294,7 +365,9 @@ static void builder_child(const struct build *b, int log_w, int script_fd, int c
                 if (!p)
                         break;
         }
-        if (mount(b->root, b->dest, NULL, MS_BIND, NULL) < 0) {
+        char root_src[64];
+        snprintf(root_src, sizeof(root_src), "/proc/self/fd/%d", root_fd);
+        if (mount(root_src, b->dest, NULL, MS_BIND, NULL) < 0) {
                 dprintf(2, "airlock-build: cannot bind the runtime's root at %s: %s\n", b->dest, strerror(errno));
                 _exit(125);
         }
@@ -372,6 +445,11 @@ static void pump(int from, int log_fd, struct buf *all) {
                 if (n <= 0)
                         return;
                 (void)write_all(log_fd, chunk, (size_t)n);
+                /* The terminal gets no control sequences from a package's build output. */
+                for (ssize_t i = 0; i < n; i++)
+                        if (((unsigned char)chunk[i] < 0x20 && chunk[i] != '\n' && chunk[i] != '\t') ||
+                            chunk[i] == 0x7f)
+                                chunk[i] = '?';
                 (void)write_all(2, chunk, (size_t)n);
                 (void)buf_append(all, chunk, (size_t)n);
         }
@@ -382,7 +460,8 @@ static void pump(int from, int log_fd, struct buf *all) {
 static json_t *read_result(const struct build *b) {
         char path[640];
         snprintf(path, sizeof(path), "%s/" RESULT_FILE, b->root);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* Non-blocking: a FIFO left there would otherwise hold root here forever. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return NULL;
         struct stat st;
@@ -501,14 +580,26 @@ static int runtimes_build(int argc, char **argv) {
 
         /* 2. The version's directories, one build of NAME at a time. */
         char top[400], name_dir[480];
-        snprintf(top, sizeof(top), "%s/runtimes", b.data_dir);
-        snprintf(name_dir, sizeof(name_dir), "%s/%s", top, b.name);
-        if ((mkdir(b.data_dir, 0700) < 0 && errno != EEXIST) || mkdir_owned(top, 0755) < 0 ||
-            mkdir_owned(name_dir, 0755) < 0) {
+        if (mkdir(b.data_dir, 0700) < 0 && errno != EEXIST) {
                 json_decref(b.cfg);
-                return fail(b.name, "cannot make %s (root's directories): %s", name_dir, strerror(errno));
+                return fail(b.name, "cannot make %s: %s", b.data_dir, strerror(errno));
         }
-        chmod(top, 0755);
+        /* Held until we exit, and locked: one build or removal at a time on this host, so
+         * that no other build's processes (the same builder uid) run while a tree is sealed. */
+        int tfd = open_runtimes(b.data_dir, true, top, sizeof(top));
+        if (tfd >= 0 && flock(tfd, LOCK_EX) < 0)
+                tfd = -errno;
+        if (tfd < 0) {
+                json_decref(b.cfg);
+                return fail(b.name, "%s/runtimes: %s", b.data_dir,
+                            tfd == -EPERM ? "not root's and read-only; refusing to build there" : strerror(-tfd));
+        }
+        snprintf(name_dir, sizeof(name_dir), "%s/%s", top, b.name);
+        if (mkdir_owned(name_dir, 0755) < 0) {
+                json_decref(b.cfg);
+                return fail(b.name, "cannot make %s/runtimes/%s (root's directory): %s", b.data_dir, b.name,
+                            strerror(errno));
+        }
         chmod(name_dir, 0755);
         char lock_path[520];
         snprintf(lock_path, sizeof(lock_path), "%s/.lock", name_dir);
@@ -518,6 +609,7 @@ static int runtimes_build(int argc, char **argv) {
                 return fail(b.name, "cannot lock %s: %s", lock_path, strerror(errno));
         }
         b.version = next_version(name_dir);
+        note_version(name_dir, b.version);
         snprintf(b.vdir, sizeof(b.vdir), "%s/v%u", name_dir, b.version);
         snprintf(b.root, sizeof(b.root), "%s/root", b.vdir);
         snprintf(b.dest, sizeof(b.dest), LP_RUNTIME_MOUNT_BASE "/%s/v%u", b.name, b.version);
@@ -526,14 +618,16 @@ static int runtimes_build(int argc, char **argv) {
                 json_decref(b.cfg);
                 return fail(b.name, "cannot make %s: %s", b.root, strerror(errno));
         }
-        char log_path[640];
+        char log_path[640], log_shown[700];
         snprintf(log_path, sizeof(log_path), "%s/build.log", b.vdir);
+        snprintf(log_shown, sizeof(log_shown), "%s/runtimes/%s/v%u/build.log", b.data_dir, b.name, b.version);
         b.log_fd = open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (b.log_fd < 0) {
                 json_decref(b.cfg);
-                return fail(b.name, "cannot create %s: %s", log_path, strerror(errno));
+                return fail(b.name, "cannot create %s: %s", log_shown, strerror(errno));
         }
-        fprintf(stderr, "airlock: building runtime %s@v%u in %s (log: %s)\n", b.name, b.version, b.vdir, log_path);
+        fprintf(stderr, "airlock: building runtime %s@v%u in %s/runtimes/%s/v%u (log: build.log there)\n", b.name,
+                b.version, b.data_dir, b.name, b.version);
 
         /* 3. The confined build. */
         b.started = now_s();
@@ -608,13 +702,13 @@ static int runtimes_build(int argc, char **argv) {
         if (!ok) {
                 if (blamed)
                         return fail(b.name, "package '%s' %s (v%u kept as failed; log: %s)", pkg, why, b.version,
-                                    log_path);
+                                    log_shown);
                 return fail(b.name, "%s (v%u kept as failed; log: %s)",
                             pid < 0                ? "cannot fork the builder"
                             : !WIFEXITED(st)      ? "the builder was killed"
                             : WEXITSTATUS(st) == 0 ? "the builder left no report"
                                                    : "a build step failed (see the log's last lines above)",
-                            b.version, log_path);
+                            b.version, log_shown);
         }
         if (write_file(b.vdir, "READY", "", 0) < 0)
                 return fail(b.name, "cannot write %s/READY: %s", b.vdir, strerror(errno));
@@ -630,6 +724,8 @@ static int runtimes_build(int argc, char **argv) {
 /* Who still needs NAME (all_versions) or NAME@vN: interpreters that name it (every tenant's)
  * and sessions not yet ended that run on it, from the daemon's store, read-only. Returns
  * the count and the first few in `who`; -errno when the store cannot be read. */
+static int stop_after(void *deadline) { return time(NULL) > *(const time_t *)deadline; }
+
 static int users_of(const char *data_dir, const char *name, const char *version, bool name_loses_all, char *who,
                     size_t cap) {
         char db_path[400];
@@ -642,6 +738,13 @@ static int users_of(const char *data_dir, const char *name, const char *version,
                 return -EIO;
         }
         sqlite3_busy_timeout(db, 5000);
+        /* The store is the daemon's file: read it as untrusted (no functions from its
+         * schema, no writes through it), and give up on a query that runs away. */
+        static time_t give_up;
+        give_up = time(NULL) + 10;
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+        sqlite3_progress_handler(db, 10000, stop_after, &give_up);
         char exact[64];
         snprintf(exact, sizeof(exact), "%s@%s", name, version ? version : "");
         /* Interpreters: NAME@vN pins a version; a bare NAME needs some ready version, so it
@@ -720,8 +823,13 @@ static int runtimes_rm(int argc, char **argv) {
                 return cli_usage_error(prog, "NAME or NAME@vN of a built runtime; got '%.64s'", argv[optind]);
         if (geteuid() != 0)
                 return cli_usage_error(prog, "removing a runtime needs root (its files are root's)");
-        char name_dir[420], lock_path[440];
-        snprintf(name_dir, sizeof(name_dir), "%s/runtimes/%s", data_dir, name);
+        char top[64], name_dir[420], lock_path[440];
+        int tfd = open_runtimes(data_dir, false, top, sizeof(top)); /* held and locked until we exit */
+        if (tfd < 0 || flock(tfd, LOCK_EX) < 0) {
+                fprintf(stderr, "airlock: no runtimes in %s (or its runtimes directory is not root's)\n", data_dir);
+                return CLI_EXIT_API;
+        }
+        snprintf(name_dir, sizeof(name_dir), "%s/%s", top, name);
         snprintf(lock_path, sizeof(lock_path), "%s/.lock", name_dir);
         _cleanup_close_ int lock = open(lock_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (lock < 0 || flock(lock, LOCK_EX) < 0) {
@@ -779,7 +887,10 @@ static int runtimes_rm(int argc, char **argv) {
                 }
                 printf("removed %s@%s\n", name, victims[i]);
         }
-        if (!version) {
+        if (!version) { /* NAME is gone: a new build of it starts again at v1 */
+                char last[460];
+                snprintf(last, sizeof(last), "%s/.last", name_dir);
+                unlink(last);
                 unlink(lock_path);
                 rmdir(name_dir);
         }

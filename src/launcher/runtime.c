@@ -109,6 +109,12 @@ int runtime_open(const struct launcher *L, const char *spec, char *dest, size_t 
         _cleanup_close_ int top = open(runtimes, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (top < 0)
                 return diag_set(d, -errno, "runtime", "runtime %s: %s: %m", spec, runtimes);
+        /* The data dir is the daemon's: a `runtimes` there that is not root's (or one the
+         * daemon swapped in) is not trusted. */
+        struct stat tst;
+        if (fstat(top, &tst) < 0 || tst.st_uid != 0 || (tst.st_mode & 022))
+                return diag_set(d, -EPERM, "runtime", "%s is not root's and read-only; refusing to mount from it",
+                                runtimes);
         _cleanup_close_ int nfd = open_component(top, name, spec, d);
         if (nfd < 0)
                 return nfd;

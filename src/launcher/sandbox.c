@@ -504,6 +504,11 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         char rt_dest[128], rt_src[512];
         _cleanup_close_ int rt_fd = -1;
         if (strcmp(c->runtime, "default") != 0) {
+                /* runsc would resolve the runtime's path by name, long after our checks, in a
+                 * directory the daemon owns: only bwrap gets the checked fd. */
+                if (gvisor)
+                        return diag_set(d, -EOPNOTSUPP, "runtime",
+                                        "built runtimes need the namespace backend (gVisor sessions use default)");
                 rt_fd = runtime_open(L, c->runtime, rt_dest, sizeof(rt_dest), rt_src, sizeof(rt_src), d);
                 if (rt_fd < 0)
                         return rt_fd;
