@@ -159,7 +159,7 @@ def run_load(d: Daemon, sessions: int, executions: int, verbose: bool) -> dict:
 # --- noisy neighbours ------------------------------------------------------------------------
 
 HOGS = {
-    # What each does, and what containing it looks like (killed_reason / output).
+    # name: (language, code, execution timeout); contained() says how each must end.
     "fork_bomb": ("bash", "f(){ f | f & }; f; sleep 30", 40),
     "memory_bomb": ("python", "x = []\nwhile True:\n    x.append(bytearray(64 << 20))", 40),
     "disk_fill": ("python", "import os\nwith open('fill.bin', 'wb') as f:\n    try:\n        while True:\n"
@@ -176,7 +176,9 @@ def hog_loop(d: Daemon, name: str, stop: threading.Event, seen: dict, errors: li
     c = d.client()
     try:
         while not stop.is_set():
-            sid = c.create()["id"]
+            # The workspace is a tmpfs charged to the session's memory: a smaller one than
+            # memory_mb makes the disk fill end in ENOSPC, not in the OOM killer.
+            sid = c.create({"limits": {"workspace_mb": 64}} if name == "disk_fill" else {})["id"]
             st, doc = c.req("POST", f"/v1/sessions/{sid}/execute",
                             {"code": code, "language": lang, "timeout_seconds": timeout})
             how = f"HTTP {st} {doc.get('status')} {doc.get('killed_reason') or ''} {doc.get('stdout', '')[-40:].strip()}"

@@ -103,6 +103,7 @@ struct ctx {
         unsigned sent_status;
         /* uploads */
         int fd;
+        int64_t journal; /* its row in the upload journal (store.c), 0 for none */
         uint64_t written;
         int write_err;
 };
@@ -1462,11 +1463,30 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
         return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
 }
 
+static void upload_journal_end(struct ctx *x) {
+        if (x->journal > 0)
+                (void)store_upload_end(x->journal);
+        x->journal = 0;
+}
+
 static void upload_begin(struct ctx *x) {
         struct lreply rep;
         x->fd = -1;
-        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0)
+        /* Journaled before the file is opened: if this daemon is killed mid-upload, the
+         * next one removes the half-written file (main.c). Without the journal (the data
+         * dir is full or broken) the guarantee could not be kept: refuse. */
+        x->journal = store_upload_begin(x->session, x->path);
+        if (x->journal < 0) {
+                x->journal = 0;
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE,
+                     api_error("unavailable", NULL, "the service cannot record the upload (its data dir is full or "
+                                                    "failing): retry later"));
                 return;
+        }
+        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0) {
+                upload_journal_end(x);
+                return;
+        }
         x->fd = rep.fds[0];
         x->upload_started = true;
 }
@@ -1478,7 +1498,11 @@ static void upload_abandon(struct ctx *x) {
         bool rejected = x->rejected;
         json_t *reply = TAKE_PTR(x->reply);
         int status = x->status;
-        (void)file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
+        int r = file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
+        /* Removed, or nothing to remove. Otherwise (the launcher is gone) the journal
+         * keeps the row, and the next daemon removes the file. */
+        if (r == 0 || r == -ENOENT || r == -ESRCH)
+                upload_journal_end(x);
         json_decref(x->reply);
         x->reply = reply;
         x->status = status;
@@ -1787,6 +1811,7 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                                      api_error("internal", NULL, "write failed: %s", strerror(x->write_err)));
                         return respond(c, x);
                 }
+                upload_journal_end(x);
                 x->status = MHD_HTTP_CREATED;
                 x->reply = json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written);
                 audit(x, "file.write", x->session, json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written));
