@@ -1912,6 +1912,12 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         free(text);
 }
 
+/* Connections: one thread each. Idle or half-sent ones are closed after 300 s without
+ * traffic; until then one client address may hold at most a quarter of them, so that a
+ * slow or stuck client (slowloris) cannot keep every other one out (docs/reliability.md). */
+#define CONNECTIONS_MAX 1000
+#define CONNECTIONS_PER_CLIENT 250
+
 int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *d) {
         char host[64];
         const char *colon = strrchr(listen_addr, ':');
@@ -1933,7 +1939,9 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                        unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                       MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+                                       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                                       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT,
+                                       MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
                                        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
                                        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
                 if (!mhd)
@@ -1947,7 +1955,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+                               (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT, MHD_OPTION_END);
         if (!mhd)
                 return diag_set(d, -EADDRINUSE, "listen", "cannot listen on %s", listen_addr);
         return 0;

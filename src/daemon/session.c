@@ -757,8 +757,18 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 metrics_session_refused();
                 return q;
         }
+        /* A session the store cannot record would be lost at the next daemon restart (its
+         * sandbox unknown, killed) and its creation missing from the audit log: refuse it
+         * (a full data dir, docs/reliability.md). */
+        if (store_put_session(s->doc, s->sandbox_id) < 0) {
+                pthread_mutex_unlock(&S.lock);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                metrics_session_refused();
+                return diag_set(d, -EIO, "", "the service cannot record the session (its data dir is full or "
+                                             "failing): retry later");
+        }
         metrics_session_created(from_pool, now_seconds() - started);
-        store_put_session(s->doc, s->sandbox_id);
         s->next = S.list;
         S.list = s;
         *ret = json_deep_copy(s->doc);

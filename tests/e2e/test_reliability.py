@@ -8,20 +8,22 @@ crossed, every hog is stopped by its own limit, and nothing is left behind."""
 from __future__ import annotations
 
 import os
-import resource
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import airlock_api as api
 import leaks
+import procs
 import pytest
 from airlock_api import expect
-from conftest import AIRLOCK, HOST, _free_port, require
+from conftest import AIRLOCK, HOST, _free_port, http_ready
 from test_restart import _daemon_pid, _wait_ready
 
 
@@ -365,3 +367,187 @@ def test_killed_runner_ends_only_its_session(daemon, client, sessions):
     s = client.get_session(victim)
     assert s["status"] == "ended" and s["ended_reason"] == "sandbox_exited", s
     assert client.value(other, "6 * 7") == "42"
+
+
+# --- slow and oversized clients ---------------------------------------------------------------
+
+PER_CLIENT = 250  # src/daemon/http.c CONNECTIONS_PER_CLIENT
+
+
+def test_slow_clients_cannot_keep_others_out(daemon, client, anon):
+    """Slowloris: one address opens more connections than it may hold and never finishes
+    its headers. The connections past its share are closed at once, and everyone else is
+    still served (before the per-client limit, 1000 such connections kept every client out
+    for 300 s)."""
+    socks = []
+    try:
+        for _ in range(PER_CLIENT + 40):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect((HOST, daemon.port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(s)
+        time.sleep(1.0)
+        closed = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                closed += s.recv(16) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        # The control: the limit is what closed them (the rest are held open).
+        assert closed >= 40, "only %d of %d slow connections were refused" % (closed, len(socks))
+        assert len(socks) - closed <= PER_CLIENT
+        expect(anon.get("/healthz"), 200)
+        expect(client.get("/v1/sessions"), 200)
+        # A body over the cap is read and dropped, never held: 413, and the daemon's memory
+        # does not grow by its size.
+        dpid = _daemon_pid(daemon)
+        rss = leaks.rss_kb(dpid)
+        resp = client.post("/v1/sessions", body=b"{" + b" " * (64 << 20) + b"}", content_type="application/json")
+        expect(resp, 413, "payload_too_large")
+        assert leaks.rss_kb(dpid) - rss < 32 << 10, "the daemon held the oversized body (%d -> %d kB)" % (
+            rss, leaks.rss_kb(dpid))
+    finally:
+        for s in socks:
+            s.close()
+    expect(anon.get("/healthz"), 200)
+
+
+# --- daemons of their own: the supervisor killed, the data disk full ----------------------------
+
+
+class Serve:
+    """An `airlock serve` of one test on a data dir the test chooses (which may outlive it)."""
+
+    def __init__(self, checker, data_dir: Path, log: Path):
+        self.checker, self.data_dir, self.log = checker, data_dir, log
+        self.proc = None
+
+    def start(self) -> api.Client:
+        self.port = _free_port()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([str(AIRLOCK), "serve", "--listen", "%s:%d" % (HOST, self.port),
+                                          "--data-dir", str(self.data_dir), "--pool-size", "1"],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 90
+        while not http_ready_quiet(self.port):
+            assert self.proc.poll() is None, "airlock serve exited:\n" + self.log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "airlock serve not ready:\n" + self.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.05)
+        key = (self.data_dir / "api-key").read_text().strip()
+        return api.Client(HOST, self.port, key, self.checker, timeout=60)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(timeout=30) == 0
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+
+
+def http_ready_quiet(port: int) -> bool:
+    try:
+        return http_ready(port)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def own_tmp():
+    tmp = Path(tempfile.mkdtemp(prefix="airlock-rel-"))
+    os.chmod(tmp, 0o755)  # the daemon drops to its own uid: it must reach its data dir
+    yield tmp
+    subprocess.run(["umount", "-l", str(tmp / "data")], check=False, stderr=subprocess.DEVNULL)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_sigkill_of_the_supervisor(checker, own_tmp):
+    """kill -9 of `airlock serve` itself (the root supervisor): every sandbox and the daemon
+    die with it (nothing is left running), and the next start, as systemd's
+    Restart=on-failure does it, reports the lost sessions `launcher_lost`, sweeps their
+    cgroups, keeps the audit chain and serves again."""
+    srv = Serve(checker, own_tmp / "data", own_tmp / "serve.log")
+    c = srv.start()
+    try:
+        sid = c.create_session()["id"]
+        c.run_ok(sid, "x = 1")
+        expect(c.put(api.file_target(sid, "kept.txt"), body=b"data"), 201)
+        old = srv.proc.pid
+        assert leaks.sandbox_procs(old) and leaks.cgroup_dirs(old), "the control: the sandboxes are seen"
+        os.kill(old, signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while (leaks.sandbox_procs(old) or leaks.daemon_pid(old)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leaks.sandbox_procs(old) == [], "sandboxes outlived their supervisor"
+        assert not any("--data-dir %s " % srv.data_dir in procs.cmdline(p) + " " for p in procs.children().get(1, []))
+        c = srv.start()
+        s = c.get_session(sid)
+        assert s["status"] == "ended" and s["ended_reason"] == "launcher_lost", s
+        assert leaks.cgroup_dirs(old) == [], "the dead supervisor's cgroups were not swept"
+        v = expect(c.get("/v1/audit/verify"), 200).json
+        assert v["ok"] is True, v
+        other = c.create_session()["id"]
+        assert c.value(other, "6 * 7") == "42"
+    finally:
+        srv.stop()
+
+
+def test_full_data_disk(checker, own_tmp):
+    """The data dir on a small tmpfs, then filled: requests that must write get a clear 5xx
+    (never a crash or a hang), the daemon keeps serving what it can, the database passes
+    `PRAGMA integrity_check`, and everything works again once there is room."""
+    data = own_tmp / "data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(data)], check=True)
+    srv = Serve(checker, data, own_tmp / "serve.log")
+    c = srv.start()
+    try:
+        sid = c.create_session()["id"]
+        c.run_ok(sid, "x = 1")
+        filler = data / "filler"
+        with open(filler, "wb") as f:  # root fills what is left
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 16))
+                    f.flush()
+            except OSError as e:
+                assert e.errno == 28, e
+        assert os.statvfs(data).f_bavail == 0, "the control: the data disk is full"
+        statuses = []
+        for _ in range(3):
+            statuses.append(c.post("/v1/sessions", json={}).status)
+            statuses.append(c.post("/v1/sessions/%s/execute" % sid, json={"code": "x += 1"}).status)
+            statuses.append(c.put(api.file_target(sid, "f.txt"), body=b"y" * 1000).status)
+            statuses.append(c.post("/v1/keys", json={"name": "k", "scopes": ["sessions"]}).status)
+        print("\n[reliability] full data disk: session create, execute, upload, key create -> %s" % statuses)
+        # What must be recorded to be kept (a session, an upload's journal entry, a key) is
+        # refused, 503; an execution in a live session still runs, and the audit entry it
+        # could not get is reported in the log.
+        assert statuses == [503, 200, 503, 503] * 3, statuses
+        assert "cannot append to the audit log" in srv.log.read_text(errors="replace")
+        expect(c.get("/v1/sessions"), 200)
+        assert srv.proc.poll() is None and http_ready_quiet(srv.port)
+        filler.unlink()
+        # Room again: every kind of write works.
+        other = c.create_session()["id"]
+        c.run_ok(other, "y = 2")
+        expect(c.put(api.file_target(other, "f.txt"), body=b"z"), 201)
+        expect(c.post("/v1/keys", json={"name": "k2", "scopes": ["sessions"]}), 201)
+        v = expect(c.get("/v1/audit/verify"), 200).json
+        assert v["ok"] is True, v
+    finally:
+        srv.stop()
+    db = sqlite3.connect(str(data / "airlock.db"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
