@@ -311,7 +311,8 @@ def run_soak(d: Daemon, minutes: float, workers: int, verbose: bool) -> dict:
 
 def doc_block(mode: str, res: dict, airlock: Path) -> str:
     m = benchlib.machine([])
-    head = (f"Measured {m['date']}, commit {m['git commit']}, {m['cpus']} CPUs ({m['cpu model']}), {m['memory']}, "
+    title = {"load": "Load", "noisy": "Noisy neighbours", "soak": "Soak"}[mode]
+    head = (f"### {title}\n\nMeasured {m['date']}, commit {m['git commit']}, {m['cpus']} CPUs ({m['cpu model']}), {m['memory']}, "
             f"{m['kernel']}, load average at start {m['load average at start']}: `{' '.join(sys.argv[1:])}`.\n\n")
     body = {k: v for k, v in res.items() if k not in ("errors",)}
     return head + "```json\n" + json.dumps(body, indent=1) + "\n```"
