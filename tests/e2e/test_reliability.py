@@ -311,7 +311,9 @@ def test_sigkill_of_the_daemon_mid_upload(daemon, client, sessions):
 
 def test_sigkill_of_the_daemon_mid_create(daemon, client):
     """Sessions being created when the daemon dies: each either exists and works or was
-    never made, and no sandbox is left without a session."""
+    never made, and no sandbox is left without a session (before the fix, a sandbox whose
+    setup ended after the daemon's death ran on, owned by nobody, until its TTL, and its
+    reply went to the next daemon under a request id that daemon might be using)."""
     before = _pool_full(client, daemon)
     listed = {s["id"] for s in expect(client.get("/v1/sessions"), 200).json["sessions"]}
     answers: list = []
@@ -327,7 +329,10 @@ def test_sigkill_of_the_daemon_mid_create(daemon, client):
     ts = [threading.Thread(target=create, args=(k,)) for k in range(6)]
     for t in ts:
         t.start()
-    time.sleep(0.15)
+    # The moment a new sandbox has its cgroups, it is being set up: kill the daemon then.
+    deadline = time.monotonic() + 30
+    while len(leaks.cgroup_dirs(daemon.proc.pid)) <= before["cgroups"] and time.monotonic() < deadline:
+        time.sleep(0.002)
     _kill_daemon_and_wait(daemon, client)
     for t in ts:
         t.join(timeout=60)
@@ -342,7 +347,8 @@ def test_sigkill_of_the_daemon_mid_create(daemon, client):
     for a in made:  # a creation that was answered stands
         assert a.status == 201 and a.json["id"] in now, a
     assert len(made) < 6, "the daemon was killed after every creation: nothing was tested"
-    assert _settled(daemon.proc.pid, before) == [], "a sandbox outlived its lost creation"
+    grew = _settled(daemon.proc.pid, before)
+    assert grew == [], "a sandbox outlived its lost creation: %s\n%s" % (grew, daemon.log_tail(40))
     _audit_ok(client)
 
 
