@@ -5,9 +5,12 @@ loopback port (bench/airlockd.py), and exits 1 on any wrong, lost or failed answ
 leak, 0 otherwise. Figures go to stdout and, with --write-doc, into docs/reliability.md.
 
   noisy  five hostile sessions (fork bomb, memory bomb, disk fill, stdout flood, CPU spin),
-         each started again as soon as it is stopped, while ten neighbours execute small
-         snippets: every neighbour execution must succeed; their latency p50/p99 is
-         reported against the 50 ms bound, with the daemon's peak RSS.
+         each started again in a new session as soon as it is stopped, while ten
+         neighbours run the load's steps, pausing --think-ms (100) between them as an
+         agent would: every neighbour step must succeed and every hog end by its own
+         limit; the neighbours' latency p50/p99 (also by kind of step) is reported against
+         the 50 ms bound, with the daemon's peak RSS. --hogs picks the hogs (`--hogs ''`:
+         none, the baseline; `churn`: sessions made and deleted in a loop).
   load   N sessions x M executions at once (default 100 x 100), python, javascript, bash
          and file upload/download in turn, each answer derived from its session's own token
          and its index; then every session is deleted and the host is checked for leaks
@@ -72,7 +75,10 @@ class Worker:
         self._exec("javascript", f"globalThis.tok = {json.dumps(self.tok)}")
         self._exec("bash", f"TOK={self.tok}")
 
-    def step(self, i: int) -> None:
+    KINDS = ("python", "javascript", "bash", "file")
+
+    def step(self, i: int) -> str:
+        """One checked step; returns its kind (python, javascript, bash or file)."""
         want = f"{self.tok}:{i}"
         kind = (self.n + i) % 4
         if kind == 0:
@@ -88,6 +94,7 @@ class Worker:
             got = self.c.get_file(self.sid, f"f{i % 8}.txt").decode()
         if got != want:
             raise BenchFailure(f"session {self.n} step {i}: got {got!r}, expected {want!r}")
+        return self.KINDS[kind]
 
 
 def settle(d: Daemon, baseline: dict) -> list[str]:
@@ -167,10 +174,14 @@ HOGS = {
                   "os.remove('fill.bin')", 40),
     "stdout_flood": ("python", "while True:\n    print('x' * 65536)", 40),
     "cpu_spin": ("python", "import os\nfor _ in range(3):\n    os.fork()\nwhile True:\n    pass", 10),
+    # Not hostile, only busy: a session made, used once and deleted, again and again (not
+    # in the default set; for telling the cost of sandbox churn from that of the hogs).
+    "churn": ("python", "1", 10),
 }
+DEFAULT_HOGS = ["fork_bomb", "memory_bomb", "disk_fill", "stdout_flood", "cpu_spin"]
 
 
-def hog_loop(d: Daemon, name: str, stop: threading.Event, seen: dict, errors: list[str]) -> None:
+def hog_loop(d: Daemon, name: str, stop: threading.Event, seen: dict, errors: list[str], cpus: float) -> None:
     """Run one hog again and again in fresh sessions until `stop`, recording how it ended."""
     lang, code, timeout = HOGS[name]
     c = d.client()
@@ -178,7 +189,10 @@ def hog_loop(d: Daemon, name: str, stop: threading.Event, seen: dict, errors: li
         while not stop.is_set():
             # The workspace is a tmpfs charged to the session's memory: a smaller one than
             # memory_mb makes the disk fill end in ENOSPC, not in the OOM killer.
-            sid = c.create({"limits": {"workspace_mb": 64}} if name == "disk_fill" else {})["id"]
+            limits: dict = {"workspace_mb": 64} if name == "disk_fill" else {}
+            if cpus != 1.0:
+                limits["cpus"] = cpus
+            sid = c.create({"limits": limits} if limits else {})["id"]
             st, doc = c.req("POST", f"/v1/sessions/{sid}/execute",
                             {"code": code, "language": lang, "timeout_seconds": timeout})
             how = f"HTTP {st} {doc.get('status')} {doc.get('killed_reason') or ''} {doc.get('stdout', '')[-40:].strip()}"
@@ -194,18 +208,20 @@ def hog_loop(d: Daemon, name: str, stop: threading.Event, seen: dict, errors: li
 
 def contained(name: str, outcomes: list[str]) -> bool:
     """Whether a hog's executions ended the way its limit should end them."""
-    want = {"fork_bomb": ("pids", "timeout", "ok"), "memory_bomb": ("oom",), "disk_fill": ("errno 28",),
-            "stdout_flood": ("output_limit",), "cpu_spin": ("timeout",)}[name]
+    want = {"fork_bomb": ("pids",), "memory_bomb": ("oom",), "disk_fill": ("errno 28",),
+            "stdout_flood": ("output_limit",), "cpu_spin": ("timeout",), "churn": ("ok",)}[name]
     return bool(outcomes) and all(any(w in o for w in want) for o in outcomes)
 
 
-def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool) -> dict:
+def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool, hog_names: list[str],
+              think_ms: float, hog_cpus: float) -> dict:
     stop = threading.Event()
     seen: dict[str, list[str]] = {}
     errors: list[str] = []
     lat: list[float] = []
+    by_kind: dict[str, list[float]] = {k: [] for k in Worker.KINDS}
     lock = threading.Lock()
-    hogs = [threading.Thread(target=hog_loop, args=(d, h, stop, seen, errors)) for h in HOGS]
+    hogs = [threading.Thread(target=hog_loop, args=(d, h, stop, seen, errors, hog_cpus)) for h in hog_names]
     for t in hogs:
         t.start()
     time.sleep(3.0)  # every hog under way before the neighbours start timing
@@ -218,10 +234,12 @@ def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool) -> dict
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 t = time.monotonic()
-                w.step(i)
+                kind = w.step(i)
                 with lock:
                     lat.append((time.monotonic() - t) * 1000)
+                    by_kind[kind].append(lat[-1])
                 i += 1
+                time.sleep(think_ms / 1000)
             c.delete(w.sid)
         except BenchFailure as e:
             with lock:
@@ -242,9 +260,13 @@ def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool) -> dict
         t.join(timeout=120)
     lat.sort()
     uncontained = {h: o for h, o in seen.items() if not contained(h, o)}
-    return {"seconds": seconds, "neighbours": neighbours, "neighbour_requests": len(lat),
+    return {"seconds": seconds, "neighbours": neighbours, "think_ms": think_ms, "hogs_run": hog_names,
+            "hog_cpus": hog_cpus,
+            "neighbour_requests": len(lat),
             "p50_ms": round(pct(lat, 0.50), 1), "p99_ms": round(pct(lat, 0.99), 1),
-            "max_ms": round(lat[-1], 1) if lat else None, "peak_daemon_rss_mb": round(peak_rss / 1024, 1),
+            "max_ms": round(lat[-1], 1) if lat else None,
+            "p99_ms_by_kind": {k: round(pct(sorted(v), 0.99), 1) for k, v in by_kind.items() if v},
+            "peak_daemon_rss_mb": round(peak_rss / 1024, 1),
             "hogs": {h: len(o) for h, o in seen.items()}, "hog_outcomes": {h: sorted(set(o)) for h, o in seen.items()},
             "uncontained": uncontained, "errors": errors}
 
@@ -326,12 +348,18 @@ def main() -> int:
     ap.add_argument("--executions", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--neighbours", type=int, default=10)
+    ap.add_argument("--think-ms", type=float, default=100,
+                    help="noisy: each neighbour's pause between steps (an agent thinking; 0: back to back)")
+    ap.add_argument("--hog-cpus", type=float, default=1.0, help="noisy: the hogs' sessions' CPU limit (default 1, the default session's)")
+    ap.add_argument("--hogs", default=",".join(DEFAULT_HOGS), help="noisy: which hogs run (comma-separated; empty for none)")
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--pool", type=int, default=4)
     ap.add_argument("--write-doc", action="store_true", help="put the figures into docs/reliability.md")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args()
+    if any(h not in HOGS for h in a.hogs.split(",") if h):
+        ap.error(f"--hogs: expected names from {', '.join(HOGS)}, got {a.hogs!r}")
     if not 0 < a.minutes <= 24 * 60 or not 0 < a.seconds <= 3600:
         ap.error("--minutes must be in (0, 1440] and --seconds in (0, 3600]: the runs are bounded")
     tmp = Path(tempfile.mkdtemp(prefix="airlock-rel-"))
@@ -343,7 +371,8 @@ def main() -> int:
             res = run_load(d, a.sessions, a.executions, not a.quiet)
             bad = res["errors"] or res["leaks"] or res["done"] != a.sessions * a.executions
         elif a.mode == "noisy":
-            res = run_noisy(d, a.seconds, a.neighbours, not a.quiet)
+            res = run_noisy(d, a.seconds, a.neighbours, not a.quiet, [h for h in a.hogs.split(",") if h], a.think_ms,
+                            a.hog_cpus)
             res["p99_within_50ms"] = res["p99_ms"] < 50
             bad = res["errors"] or res["uncontained"]
         else:
