@@ -233,6 +233,14 @@ def _kill_daemon_and_wait(daemon, client) -> None:
     _wait_ready(client, old, daemon)
 
 
+def _wait_for_file(client, sid: str, path: str) -> None:
+    """Until the session's code has made `path`: the cell is running."""
+    deadline = time.monotonic() + 60
+    while client.get(api.file_target(sid, path)).status != 200:
+        assert time.monotonic() < deadline, "the cell never started"
+        time.sleep(0.02)
+
+
 def _audit_ok(client) -> None:
     v = expect(client.get("/v1/audit/verify"), 200).json
     assert v["ok"] is True, v
@@ -247,13 +255,13 @@ def test_sigkill_of_the_daemon_mid_execution(daemon, client, sessions):
 
     def slow():
         try:
-            seen.append(client.execute(sid, "import time\ntime.sleep(2)\nafter = 2"))
+            seen.append(client.execute(sid, "import time\nopen('started', 'w').close()\ntime.sleep(2)\nafter = 2"))
         except (OSError, AssertionError) as e:
             seen.append(e)
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.7)
+    _wait_for_file(client, sid, "started")
     _kill_daemon_and_wait(daemon, client)
     t.join(timeout=60)
     assert seen and isinstance(seen[0], (OSError, AssertionError)), "the cut-off execution answered: %r" % seen
@@ -357,16 +365,20 @@ def test_killed_runner_ends_only_its_session(daemon, client, sessions):
     reason, the session ends `sandbox_exited`; the other session goes on."""
     victim, other = sessions(), sessions()
     client.run_ok(victim, "open('.marker-%s', 'w').close()" % victim)
-    pid = int(client.value(victim, "import os; os.getpid()"))
-    assert pid == 1 or pid > 0
-    # The runner's host pid: the process of the victim's sandbox whose command is the runner.
+    # A host pid of the victim's sandbox whose root shows its marker: kill the runner, the
+    # sandbox's python3 (its init is the shim, which the runner's death also ends).
     ws = _workspace_root(daemon, victim)
-    runner = int(ws.parent.parent.name)  # /proc/<pid>/root/workspace
-    assert "airlock_runner" in Path("/proc/%d/cmdline" % runner).read_text(errors="replace") or True
+    shown = int(ws.parent.parent.name)  # /proc/<pid>/root/workspace
+    runners = [p for p in leaks.sandbox_procs(daemon.proc.pid)
+               if procs.cmdline(p).startswith("/usr/bin/python3 -u /run/airlock/airlock_runner.py")
+               and os.path.samefile("/proc/%d/root" % p, "/proc/%d/root" % shown)]
+    assert len(runners) == 1, "the victim's runner: %s" % runners
+    runner = runners[0]
     out: list = []
-    t = threading.Thread(target=lambda: out.append(client.execute(victim, "import time\ntime.sleep(30)")))
+    t = threading.Thread(target=lambda: out.append(
+        client.execute(victim, "import time\nopen('started', 'w').close()\ntime.sleep(30)")))
     t.start()
-    time.sleep(0.7)
+    _wait_for_file(client, victim, "started")
     os.kill(runner, signal.SIGKILL)
     t.join(timeout=60)
     assert out and out[0]["status"] == "killed" and out[0]["killed_reason"] == "runner_exited", out
