@@ -331,8 +331,8 @@ def run_soak(d: Daemon, minutes: float, workers: int, verbose: bool) -> dict:
 # --- the report --------------------------------------------------------------------------
 
 
-def doc_block(mode: str, res: dict, airlock: Path) -> str:
-    m = benchlib.machine([])
+def doc_block(mode: str, res: dict, m: dict[str, str]) -> str:
+    """The figures of one run for docs/reliability.md; `m` is the machine and commit at its start."""
     title = {"load": "Load", "noisy": "Noisy neighbours", "soak": "Soak"}[mode]
     head = (f"### {title}\n\nMeasured {m['date']}, commit {m['git commit']}, {m['cpus']} CPUs ({m['cpu model']}), {m['memory']}, "
             f"{m['kernel']}, load average at start {m['load average at start']}: `{' '.join(sys.argv[1:])}`.\n\n")
@@ -362,6 +362,7 @@ def main() -> int:
         ap.error(f"--hogs: expected names from {', '.join(HOGS)}, got {a.hogs!r}")
     if not 0 < a.minutes <= 24 * 60 or not 0 < a.seconds <= 3600:
         ap.error("--minutes must be in (0, 1440] and --seconds in (0, 3600]: the runs are bounded")
+    m = benchlib.machine([])  # at the start: the commit the run's binaries were built from
     tmp = Path(tempfile.mkdtemp(prefix="airlock-rel-"))
     tmp.chmod(0o755)  # the daemon drops to its own uid and must reach its data dir
     d = Daemon(a.airlock.resolve(), a.pool, tmp, a.mode)
@@ -381,9 +382,10 @@ def main() -> int:
     finally:
         left = d.stop()
     res["left_after_stop"] = left
+    res["load_average_at_end"] = benchlib.loadavg()  # the host is shared: how busy it was
     print(json.dumps(res, indent=1))
     if a.write_doc:
-        benchlib.write_doc(DOC, a.mode, f"### Latest `{a.mode}` run\n\n", doc_block(a.mode, res, a.airlock))
+        benchlib.write_doc(DOC, a.mode, f"### Latest `{a.mode}` run\n\n", doc_block(a.mode, res, m))
     return 1 if bad or left else 0
 
 
