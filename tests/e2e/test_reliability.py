@@ -521,8 +521,9 @@ def test_sigkill_of_the_supervisor(checker, own_tmp):
 
 def test_full_data_disk(checker, own_tmp):
     """The data dir on a small tmpfs, then filled: requests that must write get a clear 5xx
-    (never a crash or a hang), the daemon keeps serving what it can, the database passes
-    `PRAGMA integrity_check`, and everything works again once there is room."""
+    (never a crash or a hang), the daemon keeps serving what it can (and comes back from a
+    crash with its sessions), the database passes `PRAGMA integrity_check`, and everything
+    works again once there is room."""
     data = own_tmp / "data"
     data.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(data)], check=True)
@@ -554,6 +555,15 @@ def test_full_data_disk(checker, own_tmp):
         assert "cannot append to the audit log" in srv.log.read_text(errors="replace")
         expect(c.get("/v1/sessions"), 200)
         assert srv.proc.poll() is None and http_ready_quiet(srv.port)
+        # A daemon crash on the full disk: the next one starts and re-attaches the session.
+        old = leaks.daemon_pid(srv.proc.pid)
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while leaks.daemon_pid(srv.proc.pid) in (None, old) or not http_ready_quiet(srv.port):
+            assert time.monotonic() < deadline and srv.proc.poll() is None, srv.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.05)
+        assert c.get_session(sid)["status"] == "ready"
+        assert c.value(sid, "x") == "4"
         filler.unlink()
         # Room again: every kind of write works.
         other = c.create_session()["id"]
