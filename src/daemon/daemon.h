@@ -283,6 +283,7 @@ void metrics_execution(const char *language, const char *status, const char *kil
                        double cpu_seconds);
 void metrics_session_created(bool pooled, double seconds);
 void metrics_session_refused(void);
+void metrics_audit_write_failed(void);
 void metrics_session_ended(const char *reason);
 /* per_session: NULL (aggregates only), "*" (every live session's usage) or a tenant. */
 void metrics_render(struct buf *out, const char *per_session);

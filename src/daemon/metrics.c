@@ -52,6 +52,7 @@ static struct {
         struct histogram create_seconds[2]; /* [0] cold start, [1] from the warm pool */
         uint64_t sessions_ended[NEND];
         uint64_t create_refused_quota;
+        uint64_t audit_write_failures;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t index_of(const char *const *names, size_t n, const char *name) {
@@ -97,6 +98,12 @@ void metrics_session_created(bool pooled, double seconds) {
 void metrics_session_refused(void) {
         pthread_mutex_lock(&M.lock);
         M.create_refused_quota++;
+        pthread_mutex_unlock(&M.lock);
+}
+
+void metrics_audit_write_failed(void) {
+        pthread_mutex_lock(&M.lock);
+        M.audit_write_failures++;
         pthread_mutex_unlock(&M.lock);
 }
 
@@ -245,6 +252,9 @@ void metrics_render(struct buf *b, const char *per_session) {
         for (size_t e = 0; e < NEND; e++)
                 (void)buf_printf(b, "airlock_sessions_ended_total{reason=\"%s\"} %llu\n", end_reasons[e],
                                  (unsigned long long)M.sessions_ended[e]);
+        header(b, "airlock_audit_write_failures_total", "counter",
+               "Audit entries that could not be written (the data disk full or failing): actions the log lacks.");
+        (void)buf_printf(b, "airlock_audit_write_failures_total %llu\n", (unsigned long long)M.audit_write_failures);
         pthread_mutex_unlock(&M.lock);
         header(b, "airlock_sessions_active", "gauge", "Live sessions.");
         (void)buf_printf(b, "airlock_sessions_active %lld\n", (long long)active);

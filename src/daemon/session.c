@@ -764,7 +764,6 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 pthread_mutex_unlock(&S.lock);
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
-                metrics_session_refused();
                 return diag_set(d, -EIO, "", "the service cannot record the session (its data dir is full or "
                                              "failing): retry later");
         }

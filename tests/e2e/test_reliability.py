@@ -553,6 +553,9 @@ def test_full_data_disk(checker, own_tmp):
         # could not get is reported in the log.
         assert statuses == [503, 200, 503, 503] * 3, statuses
         assert "cannot append to the audit log" in srv.log.read_text(errors="replace")
+        metrics = expect(c.get("/metrics", auth=False), 200).body.decode()
+        failures = [ln for ln in metrics.splitlines() if ln.startswith("airlock_audit_write_failures_total ")]
+        assert failures and float(failures[0].split()[1]) >= 3, failures  # the executions', at least
         expect(c.get("/v1/sessions"), 200)
         assert srv.proc.poll() is None and http_ready_quiet(srv.port)
         # A daemon crash on the full disk: the next one starts and re-attaches the session.
