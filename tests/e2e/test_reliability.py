@@ -32,9 +32,11 @@ def _pctl(ms: list[float], q: float) -> float:
     return ms[min(len(ms) - 1, int(q * len(ms)))] if ms else 0.0
 
 
-def _report(record_property, name: str, value) -> None:
+def _report(record_property, capsys, name: str, value) -> None:
+    """Into the JUnit XML and, past pytest's capture, the run's own output (CI's log)."""
     record_property(name, value)
-    print("\n[reliability] %s = %s" % (name, value))
+    with capsys.disabled():
+        print("\n[reliability] %s = %s" % (name, value))
 
 
 class Worker:
@@ -119,7 +121,7 @@ def _pool_full(client, daemon) -> dict:
 # --- load ----------------------------------------------------------------------------------
 
 
-def test_concurrent_sessions_lose_nothing_and_leak_nothing(daemon, client, record_property):
+def test_concurrent_sessions_lose_nothing_and_leak_nothing(daemon, client, record_property, capsys):
     """20 sessions x 20 steps at once (python, javascript, bash, file upload/download),
     then every session deleted: no wrong answer, and the host back to where it was."""
     before = _pool_full(client, daemon)
@@ -144,8 +146,8 @@ def test_concurrent_sessions_lose_nothing_and_leak_nothing(daemon, client, recor
     errors = _in_threads(one, 20)
     assert not errors, "\n".join(errors[:5])
     assert len(lat) == 400
-    _report(record_property, "load_20x20_p50_ms", round(_pctl(lat, 0.5), 1))
-    _report(record_property, "load_20x20_p99_ms", round(_pctl(lat, 0.99), 1))
+    _report(record_property, capsys, "load_20x20_p50_ms", round(_pctl(lat, 0.5), 1))
+    _report(record_property, capsys, "load_20x20_p99_ms", round(_pctl(lat, 0.99), 1))
     assert _settled(daemon.proc.pid, before) == []
     assert seen, "the leak check did not see a live session's sandbox"
 
@@ -166,7 +168,7 @@ HOGS = {
 }
 
 
-def test_noisy_neighbours_are_contained(daemon, client, sessions, record_property):
+def test_noisy_neighbours_are_contained(daemon, client, sessions, record_property, capsys):
     """Five hostile sessions at once while ten others run small steps: each hog is stopped by
     its own limit, no neighbour step fails, the daemon's memory stays bounded."""
     hog_sids = {name: sessions(limits=HOGS[name][2]) if HOGS[name][2] else sessions() for name in HOGS}
@@ -210,9 +212,9 @@ def test_noisy_neighbours_are_contained(daemon, client, sessions, record_propert
             k: ex[k] for k in ("status", "killed_reason", "stderr") if k in ex})
     assert "errno 28" in outcome["disk_fill"]["stdout"], "the disk fill did not end in ENOSPC: %r" % outcome["disk_fill"]
     assert len(outcome["stdout_flood"]["stdout"]) < 64 << 20, "the flood's output was not capped"
-    _report(record_property, "noisy_neighbour_p50_ms", round(_pctl(lat, 0.5), 1))
-    _report(record_property, "noisy_neighbour_p99_ms", round(_pctl(lat, 0.99), 1))
-    _report(record_property, "noisy_daemon_peak_rss_mb", round(max(rss) / 1024, 1))
+    _report(record_property, capsys, "noisy_neighbour_p50_ms", round(_pctl(lat, 0.5), 1))
+    _report(record_property, capsys, "noisy_neighbour_p99_ms", round(_pctl(lat, 0.99), 1))
+    _report(record_property, capsys, "noisy_daemon_peak_rss_mb", round(max(rss) / 1024, 1))
     # Bounded: the daemon streams output through fixed buffers, whatever the hogs print.
     assert max(rss) < 256 * 1024, "daemon RSS reached %d kB" % max(rss)
     # The hogs' sessions: each ended by its limit, or still usable.
@@ -519,7 +521,7 @@ def test_sigkill_of_the_supervisor(checker, own_tmp):
         srv.stop()
 
 
-def test_full_data_disk(checker, own_tmp):
+def test_full_data_disk(checker, own_tmp, capsys):
     """The data dir on a small tmpfs, then filled: requests that must write get a clear 5xx
     (never a crash or a hang), the daemon keeps serving what it can (and comes back from a
     crash with its sessions), the database passes `PRAGMA integrity_check`, and everything
@@ -547,7 +549,8 @@ def test_full_data_disk(checker, own_tmp):
             statuses.append(c.post("/v1/sessions/%s/execute" % sid, json={"code": "x += 1"}).status)
             statuses.append(c.put(api.file_target(sid, "f.txt"), body=b"y" * 1000).status)
             statuses.append(c.post("/v1/keys", json={"name": "k", "scopes": ["sessions"]}).status)
-        print("\n[reliability] full data disk: session create, execute, upload, key create -> %s" % statuses)
+        with capsys.disabled():
+            print("\n[reliability] full data disk: session create, execute, upload, key create -> %s" % statuses)
         # What must be recorded to be kept (a session, an upload's journal entry, a key) is
         # refused, 503; an execution in a live session still runs, and the audit entry it
         # could not get is reported in the log.
