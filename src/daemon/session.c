@@ -24,7 +24,11 @@
 #define RUNNER_READY_TIMEOUT_S 15.0
 #define EXEC_OUTPUT_LIMIT (16u << 20) /* stdout + stderr of one execution; past it, killed */
 #define INTERRUPT_GRACE_S 2.0
-#define EXIT_REPORT_WAIT_S 1.0
+/* How long a dead runner's execution waits for the launcher's word on why (EXITED: oom,
+ * pids, ...). It comes in milliseconds on an idle host; on a loaded one (the whole e2e
+ * suite on the ASan build) an OOM-killed sandbox took more than a second to be reaped and
+ * was reported `runner_exited`. */
+#define EXIT_REPORT_WAIT_S 5.0
 #define RUNNER_FRAME_MAX (16u << 20) /* one JSON line, newline excluded (runner protocol) */
 #define CONTROL_LINE_MAX (RUNNER_FRAME_MAX + 1 + (64u << 10))
 
