@@ -215,8 +215,10 @@ def test_noisy_neighbours_are_contained(daemon, client, sessions, record_propert
     _report(record_property, capsys, "noisy_neighbour_p50_ms", round(_pctl(lat, 0.5), 1))
     _report(record_property, capsys, "noisy_neighbour_p99_ms", round(_pctl(lat, 0.99), 1))
     _report(record_property, capsys, "noisy_daemon_peak_rss_mb", round(max(rss) / 1024, 1))
-    # Bounded: the daemon streams output through fixed buffers, whatever the hogs print.
-    assert max(rss) < 256 * 1024, "daemon RSS reached %d kB" % max(rss)
+    # Bounded: the daemon holds at most 16 MiB of one execution's output, whatever the hogs
+    # print. Its growth while they ran is what counts (the suite's daemon has served every
+    # test before; ASan keeps up to 256 MiB of freed memory in quarantine).
+    assert max(rss) - rss[0] < 256 * 1024, "daemon RSS grew from %d to %d kB" % (rss[0], max(rss))
     # The hogs' sessions: each ended by its limit, or still usable.
     for name, sid in hog_sids.items():
         s = client.get_session(sid)
