@@ -33,8 +33,10 @@ void audit_record(const struct identity *who, const char *tenant, const char *se
         if (fields)
                 json_object_update(entry, fields);
         json_decref(fields);
-        if (store_audit_append(entry) < 0)
+        if (store_audit_append(entry) < 0) {
+                metrics_audit_write_failed();
                 fprintf(stderr, "{\"level\":\"error\",\"msg\":\"cannot append to the audit log\",\"action\":\"%s\"}\n",
                         action);
+        }
         json_decref(entry);
 }

@@ -86,6 +86,12 @@ struct exec_record {
 int store_record_execution(const struct exec_record *e);
 /* Sessions left "ready" or "busy" by a previous daemon: their sandboxes died with it. */
 int store_end_orphans(const char *reason);
+/* The upload journal: a row while a workspace file is being written (its id, > 0, or
+ * -EIO), removed when the file is complete or gone; what is left after a crash are
+ * half-written files of live sessions, {id, session, path, sandbox_id} each. */
+int64_t store_upload_begin(const char *session_id, const char *path);
+int store_upload_end(int64_t id);
+json_t *store_uploads_abandoned(void);
 /* The live (not ended) session of a sandbox, or NULL. */
 json_t *store_session_of_sandbox(uint64_t sandbox_id);
 json_t *store_get_session(const char *id);
@@ -298,6 +304,7 @@ void metrics_execution(const char *language, const char *status, const char *kil
 void metrics_session_created(bool pooled, double seconds);
 void metrics_session_refused(void);
 void metrics_egress(uint8_t outcome, uint8_t reason, uint32_t dropped);
+void metrics_audit_write_failed(void);
 void metrics_session_ended(const char *reason);
 /* per_session: NULL (aggregates only), "*" (every live session's usage) or a tenant. */
 void metrics_render(struct buf *out, const char *per_session);

@@ -106,6 +106,7 @@ struct ctx {
         unsigned sent_status;
         /* uploads */
         int fd;
+        int64_t journal; /* its row in the upload journal (store.c), 0 for none */
         uint64_t written;
         int write_err;
 };
@@ -1494,11 +1495,30 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
         return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
 }
 
+static void upload_journal_end(struct ctx *x) {
+        if (x->journal > 0)
+                (void)store_upload_end(x->journal);
+        x->journal = 0;
+}
+
 static void upload_begin(struct ctx *x) {
         struct lreply rep;
         x->fd = -1;
-        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0)
+        /* Journaled before the file is opened: if this daemon is killed mid-upload, the
+         * next one removes the half-written file (main.c). Without the journal (the data
+         * dir is full or broken) the guarantee could not be kept: refuse. */
+        x->journal = store_upload_begin(x->session, x->path);
+        if (x->journal < 0) {
+                x->journal = 0;
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE,
+                     api_error("unavailable", NULL, "the service cannot record the upload (its data dir is full or "
+                                                    "failing): retry later"));
                 return;
+        }
+        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0) {
+                upload_journal_end(x);
+                return;
+        }
         x->fd = rep.fds[0];
         x->upload_started = true;
 }
@@ -1510,7 +1530,11 @@ static void upload_abandon(struct ctx *x) {
         bool rejected = x->rejected;
         json_t *reply = TAKE_PTR(x->reply);
         int status = x->status;
-        (void)file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
+        int r = file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
+        /* Removed, or nothing to remove. Otherwise (the launcher is gone) the journal
+         * keeps the row, and the next daemon removes the file. */
+        if (r == 0 || r == -ENOENT || r == -ESRCH)
+                upload_journal_end(x);
         json_decref(x->reply);
         x->reply = reply;
         x->status = status;
@@ -1823,6 +1847,7 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                                      api_error("internal", NULL, "write failed: %s", strerror(x->write_err)));
                         return respond(c, x);
                 }
+                upload_journal_end(x);
                 x->status = MHD_HTTP_CREATED;
                 x->reply = json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written);
                 audit(x, "file.write", x->session, json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written));
@@ -1923,6 +1948,12 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         free(text);
 }
 
+/* Connections: one thread each. Idle or half-sent ones are closed after 300 s without
+ * traffic; until then one client address may hold at most a quarter of them, so that a
+ * slow or stuck client (slowloris) cannot keep every other one out (docs/reliability.md). */
+#define CONNECTIONS_MAX 1000
+#define CONNECTIONS_PER_CLIENT 250
+
 int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *d) {
         char host[64];
         const char *colon = strrchr(listen_addr, ':');
@@ -1944,7 +1975,9 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                        unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                       MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+                                       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                                       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT,
+                                       MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
                                        MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_PRIORITIES,
                                        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
                 if (!mhd)
@@ -1958,7 +1991,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+                               (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT, MHD_OPTION_END);
         if (!mhd)
                 return diag_set(d, -EADDRINUSE, "listen", "cannot listen on %s", listen_addr);
         return 0;

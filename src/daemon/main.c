@@ -104,6 +104,33 @@ static int drop_privileges(struct diag *d) {
         return 0;
 }
 
+/* Uploads a killed daemon left half-written in live sessions (the journal, store.c) are
+ * removed before anyone is served, as any failed upload is (docs/api.md), and logged. */
+static void remove_abandoned_uploads(void) {
+        json_t *left = store_uploads_abandoned();
+        size_t i;
+        json_t *u;
+        json_array_foreach(left, i, u) {
+                const char *path = json_string_value(json_object_get(u, "path"));
+                json_int_t sandbox = json_integer_value(json_object_get(u, "sandbox_id"));
+                struct lreply rep;
+                int r = path ? launch_file((uint64_t)sandbox, LP_FILE_REMOVE, 0, 0, path, &rep) : -EINVAL;
+                bool gone = r == 0 && (rep.type != LP_ERROR || rep.err.code == -ENOENT);
+                json_t *line = json_pack("{s:s, s:s, s:O, s:O, s:s?}", "level", gone ? "warn" : "error", "msg",
+                                         gone ? "removed a half-written upload" : "cannot remove a half-written upload",
+                                         "session", json_object_get(u, "session"), "path", json_object_get(u, "path"),
+                                         "detail", gone ? NULL : r < 0 ? strerror(-r) : rep.err.msg);
+                char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+                if (text)
+                        fprintf(stderr, "%s\n", text);
+                free(text);
+                json_decref(line);
+                if (gone)
+                        (void)store_upload_end(json_integer_value(json_object_get(u, "id")));
+        }
+        json_decref(left);
+}
+
 int main(int argc, char **argv) {
         int launcher_fd = -1;
         const char *config_file = NULL;
@@ -225,6 +252,7 @@ int main(int argc, char **argv) {
         }
         /* Sessions whose sandbox the supervisor did not hand back are gone. */
         store_end_orphans("launcher_lost");
+        remove_abandoned_uploads();
         if (trace_init(cfg.otlp_endpoint, &d) < 0 || trace_start(&d) < 0) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;

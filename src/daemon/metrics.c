@@ -54,6 +54,7 @@ static struct {
         uint64_t create_refused_quota;
         uint64_t egress[LP_EGRESS_FAILED + 1][LP_EGRESS_REASON_MAX + 1]; /* [outcome][reason] */
         uint64_t egress_dropped;
+        uint64_t audit_write_failures;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t index_of(const char *const *names, size_t n, const char *name) {
@@ -107,6 +108,12 @@ void metrics_egress(uint8_t outcome, uint8_t reason, uint32_t dropped) {
         if (outcome <= LP_EGRESS_FAILED && reason <= LP_EGRESS_REASON_MAX)
                 M.egress[outcome][reason]++;
         M.egress_dropped += dropped;
+        pthread_mutex_unlock(&M.lock);
+}
+
+void metrics_audit_write_failed(void) {
+        pthread_mutex_lock(&M.lock);
+        M.audit_write_failures++;
         pthread_mutex_unlock(&M.lock);
 }
 
@@ -273,6 +280,9 @@ void metrics_render(struct buf *b, const char *per_session) {
         for (size_t e = 0; e < NEND; e++)
                 (void)buf_printf(b, "airlock_sessions_ended_total{reason=\"%s\"} %llu\n", end_reasons[e],
                                  (unsigned long long)M.sessions_ended[e]);
+        header(b, "airlock_audit_write_failures_total", "counter",
+               "Audit entries that could not be written (the data disk full or failing): actions the log lacks.");
+        (void)buf_printf(b, "airlock_audit_write_failures_total %llu\n", (unsigned long long)M.audit_write_failures);
         pthread_mutex_unlock(&M.lock);
         header(b, "airlock_sessions_active", "gauge", "Live sessions.");
         (void)buf_printf(b, "airlock_sessions_active %lld\n", (long long)active);

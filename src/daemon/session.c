@@ -26,7 +26,11 @@
 #define RUNNER_READY_TIMEOUT_S 15.0
 #define EXEC_OUTPUT_LIMIT (16u << 20) /* stdout + stderr of one execution; past it, killed */
 #define INTERRUPT_GRACE_S 2.0
-#define EXIT_REPORT_WAIT_S 1.0
+/* How long a dead runner's execution waits for the launcher's word on why (EXITED: oom,
+ * pids, ...). It comes in milliseconds on an idle host; on a loaded one (the whole e2e
+ * suite on the ASan build) an OOM-killed sandbox took more than a second to be reaped and
+ * was reported `runner_exited`. */
+#define EXIT_REPORT_WAIT_S 5.0
 #define RUNNER_FRAME_MAX (16u << 20) /* one JSON line, newline excluded (runner protocol) */
 #define CONTROL_LINE_MAX (RUNNER_FRAME_MAX + 1 + (64u << 10))
 
@@ -868,8 +872,17 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 metrics_session_refused();
                 return q;
         }
+        /* A session the store cannot record would be lost at the next daemon restart (its
+         * sandbox unknown, killed) and its creation missing from the audit log: refuse it
+         * (a full data dir, docs/reliability.md). */
+        if (store_put_session(s->doc, s->sandbox_id) < 0) {
+                pthread_mutex_unlock(&S.lock);
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+                return diag_set(d, -EIO, "", "the service cannot record the session (its data dir is full or "
+                                             "failing): retry later");
+        }
         metrics_session_created(from_pool, now_seconds() - started);
-        store_put_session(s->doc, s->sandbox_id);
         s->next = S.list;
         S.list = s;
         *ret = json_deep_copy(s->doc);

@@ -75,7 +75,13 @@ static const char schema[] =
         "  tenant TEXT NOT NULL,"
         "  name TEXT NOT NULL,"
         "  doc TEXT NOT NULL,"
-        "  PRIMARY KEY (tenant, name));";
+        "  PRIMARY KEY (tenant, name));"
+        /* Uploads under way: a row from before the file is opened until it is complete or
+         * removed, so that the next daemon removes what a killed one half-wrote. */
+        "CREATE TABLE IF NOT EXISTS uploads ("
+        "  id INTEGER PRIMARY KEY,"
+        "  session_id TEXT NOT NULL,"
+        "  path TEXT NOT NULL);";
 
 /* Changes to tables that already exist, in order; PRAGMA user_version counts the ones a
  * database has had. Never edit one that has shipped: add the next. */
@@ -228,6 +234,36 @@ int store_end_orphans(const char *reason) {
                         store_end_session(ids[i], reason);
         free(ids);
         return 0;
+}
+
+int64_t store_upload_begin(const char *session_id, const char *path) {
+        const char *text[] = {session_id, path};
+        pthread_mutex_lock(&lock); /* held across the insert and its rowid */
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "INSERT INTO uploads(session_id, path) VALUES(?1, ?2)", -1, &st, NULL);
+        for (int i = 0; rc == SQLITE_OK && i < 2; i++)
+                rc = sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        int64_t id = rc == SQLITE_DONE ? (int64_t)sqlite3_last_insert_rowid(db) : -EIO;
+        pthread_mutex_unlock(&lock);
+        return id;
+}
+
+int store_upload_end(int64_t id) {
+        return exec_stmt("DELETE FROM uploads WHERE id=?1", NULL, 0, &id, 1);
+}
+
+json_t *store_uploads_abandoned(void) {
+        /* Sessions that ended took their workspace with them: only live ones matter. */
+        json_t *out = query_docs("SELECT json_object('id', u.id, 'session', u.session_id, 'path', u.path, "
+                                 "'sandbox_id', s.sandbox_id) FROM uploads u JOIN sessions s ON s.id = u.session_id "
+                                 "WHERE s.status != 'ended'",
+                                 NULL, 0, NULL, 0);
+        (void)exec_stmt("DELETE FROM uploads WHERE session_id NOT IN (SELECT id FROM sessions WHERE status != 'ended')",
+                        NULL, 0, NULL, 0);
+        return out;
 }
 
 json_t *store_session_of_sandbox(uint64_t sandbox_id) {

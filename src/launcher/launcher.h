@@ -26,6 +26,7 @@ enum sb_state { SB_STARTING, SB_RUNNING, SB_DONE };
 struct sandbox {
         uint64_t id;
         uint64_t create_req_id;
+        uint64_t client_gen; /* the launcher's client_gen when it was asked for */
         enum sb_state state;
         struct lp_create spec;
         pid_t pid; /* bwrap or runsc, our direct child; its exit is the sandbox's */
@@ -88,6 +89,7 @@ struct launcher {
         uint64_t restarts[SUPERVISE_MAX_RESTARTS];
         uint64_t stop_deadline_ms;
         int client_fd;
+        uint64_t client_gen; /* counts dropped clients: a reply is for the client that asked */
         int epoll_fd;
         int timer_fd;
         int signal_fd;

@@ -351,6 +351,7 @@ static void drop_client(struct launcher *L) {
                 close(L->client_fd);
         }
         L->client_fd = -1;
+        L->client_gen++;
         L->hello_done = false;
         L->protocol_errors = 0;
 }

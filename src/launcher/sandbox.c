@@ -568,6 +568,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
                 return diag_set(d, -ENOMEM, "sandbox", "out of memory");
         sb->id = L->next_id++;
         sb->create_req_id = req_id;
+        sb->client_gen = L->client_gen;
         sb->spec = *c;
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
@@ -672,6 +673,13 @@ static void became_ready(struct launcher *L, struct sandbox *sb, const char *mar
         }
         sb->landlock_abi = (int)abi;
         sb->state = SB_RUNNING;
+        /* The daemon that asked for it died while it was set up: no session will ever own
+         * it (the next daemon re-attached only what was running then), and a restarted
+         * daemon, numbering its requests afresh, would take the reply for one of its own. */
+        if (sb->client_gen != L->client_gen) {
+                sandbox_kill(L, sb, LP_REASON_STOPPED);
+                return;
+        }
         if (sb->spec.backend == LP_BACKEND_NAMESPACE) {
                 /* bwrap reported its pid-namespace init long before the shim's marker; make
                  * sure we have read it, then hold the workspace for file requests. */
@@ -786,7 +794,10 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
                         diag_set(&d, -ECHILD, "sandbox", "sandbox setup failed: backend exited with status %d%s",
                                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                                  sb->reason == LP_REASON_TIMEOUT ? " (timed out while starting)" : "");
-                launcher_reply_error(L, sb->create_req_id, &d);
+                /* Only to the daemon that asked: a restarted one numbers its requests afresh,
+                 * and would take this for the answer to one of its own. */
+                if (sb->client_gen == L->client_gen)
+                        launcher_reply_error(L, sb->create_req_id, &d);
                 sandbox_free(L, sb);
                 return;
         }

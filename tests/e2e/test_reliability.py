@@ -1,0 +1,589 @@
+"""Reliability under hostile load, faults and bad input (issue #10), the bounded variants
+CI runs; bench/reliability.py has the long ones (100 x 100 load, the one-hour soak, the
+noisy-neighbour latency bound) and docs/reliability.md their latest figures.
+
+No timing is asserted here: latencies are recorded (`record_property` and the terminal),
+never compared with a bound. What is asserted is that nothing fails, nothing is lost or
+crossed, every hog is stopped by its own limit, and nothing is left behind."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import airlock_api as api
+import leaks
+import procs
+import pytest
+from airlock_api import expect
+from conftest import AIRLOCK, HOST, _free_port, http_ready
+from test_restart import _daemon_pid, _wait_ready
+
+
+def _pctl(ms: list[float], q: float) -> float:
+    ms = sorted(ms)
+    return ms[min(len(ms) - 1, int(q * len(ms)))] if ms else 0.0
+
+
+def _report(record_property, capsys, name: str, value) -> None:
+    """Into the JUnit XML and, past pytest's capture, the run's own output (CI's log)."""
+    record_property(name, value)
+    with capsys.disabled():
+        print("\n[reliability] %s = %s" % (name, value))
+
+
+class Worker:
+    """One session whose every answer derives from (its own token, the index): a result
+    lost, run twice or delivered to another session cannot pass."""
+
+    def __init__(self, client: api.Client, sid: str, n: int):
+        self.c, self.sid, self.n = client, sid, n
+        self.tok = "s%d_%s" % (n, os.urandom(6).hex())
+        self.counts = {"python": 0, "javascript": 0, "bash": 0}
+        self.run("python", "tok = %r" % self.tok)
+        self.run("javascript", "globalThis.tok = %r" % self.tok)
+        self.run("bash", "TOK=%s" % self.tok)
+
+    def run(self, lang: str, code: str) -> dict:
+        ex = self.c.execute(self.sid, code, language=lang)
+        assert ex["status"] == "ok", "session %d %s %r: %r" % (self.n, lang, code, ex)
+        self.counts[lang] += 1
+        assert ex["execution_count"] == self.counts[lang], "an execution lost or run twice: %r" % ex
+        return ex
+
+    def step(self, i: int) -> None:
+        want = "%s:%d" % (self.tok, i)
+        kind = (self.n + i) % 4
+        if kind == 0:
+            got = self.run("python", "f'{tok}:%d'" % i)["results"][0]["text/plain"]
+            want = repr(want)
+        elif kind == 1:
+            got = self.run("javascript", "`${tok}:%d`" % i)["results"][0]["text/plain"]
+            want = repr(want)
+        elif kind == 2:
+            got = self.run("bash", 'echo "$TOK:%d"' % i)["stdout"].strip()
+        else:
+            target = api.file_target(self.sid, "f%d.txt" % (i % 4))
+            expect(self.c.put(target, body=want.encode()), 201)
+            got = expect(self.c.get(target), 200).body.decode()
+        assert got == want, "session %d step %d: got %r, expected %r" % (self.n, i, got, want)
+
+
+def _in_threads(fn, n: int) -> list[str]:
+    errors: list[str] = []
+
+    def wrap(k):
+        try:
+            fn(k)
+        except BaseException as e:  # every failure of every thread is reported
+            errors.append("%d: %r" % (k, e))
+
+    ts = [threading.Thread(target=wrap, args=(k,)) for k in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=900)
+    return errors
+
+
+def _settled(supervisor: int, before: dict, wait: float = 60.0) -> list[str]:
+    deadline = time.monotonic() + wait
+    while True:
+        grew = leaks.grown(before, leaks.snapshot(supervisor))
+        if not grew or time.monotonic() > deadline:
+            return grew
+        time.sleep(0.5)
+
+
+POOL_SIZE = 4  # the suite's daemon has the default warm pool (docs/architecture.md 6.5)
+
+
+def _pool_full(client, daemon) -> dict:
+    """The host with the warm pool full and no session of this test: the leak baseline."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = expect(client.get("/metrics", auth=False), 200).body.decode()
+        ready = [ln for ln in text.splitlines() if ln.startswith("airlock_pool_ready ")]
+        if ready and float(ready[0].split()[1]) >= POOL_SIZE:
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    return leaks.snapshot(daemon.proc.pid)
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+def test_concurrent_sessions_lose_nothing_and_leak_nothing(daemon, client, record_property, capsys):
+    """20 sessions x 20 steps at once (python, javascript, bash, file upload/download),
+    then every session deleted: no wrong answer, and the host back to where it was."""
+    before = _pool_full(client, daemon)
+    # The control: a session alive is seen by the leak check.
+    held = client.create_session()["id"]
+    time.sleep(0.5)
+    seen = leaks.grown(before, leaks.snapshot(daemon.proc.pid))
+    expect(client.delete("/v1/sessions/" + held), 200)
+    lat: list[float] = []
+
+    def one(n):
+        c = api.Client(HOST, daemon.port, daemon.key, daemon.checker)
+        w = Worker(c, c.create_session()["id"], n)
+        try:
+            for i in range(20):
+                t = time.monotonic()
+                w.step(i)
+                lat.append((time.monotonic() - t) * 1000)
+        finally:
+            expect(c.delete("/v1/sessions/" + w.sid), 200)
+
+    errors = _in_threads(one, 20)
+    assert not errors, "\n".join(errors[:5])
+    assert len(lat) == 400
+    _report(record_property, capsys, "load_20x20_p50_ms", round(_pctl(lat, 0.5), 1))
+    _report(record_property, capsys, "load_20x20_p99_ms", round(_pctl(lat, 0.99), 1))
+    assert _settled(daemon.proc.pid, before) == []
+    assert seen, "the leak check did not see a live session's sandbox"
+
+
+# --- noisy neighbours ------------------------------------------------------------------------
+
+HOGS = {
+    # name: (language, code, session limits, execution timeout, what containing it looks like)
+    "fork_bomb": ("bash", "f(){ f | f & }; f; sleep 30", {}, 40, ("killed", "pids")),
+    "memory_bomb": ("python", "x = []\nwhile True:\n    x.append(bytearray(64 << 20))", {}, 40, ("killed", "oom")),
+    # A workspace smaller than memory_mb: the tmpfs is charged to the session's memory, so
+    # this fill ends in ENOSPC, not in the OOM killer.
+    "disk_fill": ("python", "with open('fill.bin', 'wb') as f:\n    try:\n        while True:\n"
+                  "            f.write(b'\\0' * (1 << 20))\n    except OSError as e:\n        print('errno', e.errno)",
+                  {"workspace_mb": 32}, 40, ("ok", None)),
+    "stdout_flood": ("python", "while True:\n    print('x' * 65536)", {}, 40, ("killed", "output_limit")),
+    "cpu_spin": ("python", "import os\nfor _ in range(3):\n    os.fork()\nwhile True:\n    pass", {}, 4, ("timeout", None)),
+}
+
+
+def test_noisy_neighbours_are_contained(daemon, client, sessions, record_property, capsys):
+    """Five hostile sessions at once while ten others run small steps: each hog is stopped by
+    its own limit, no neighbour step fails, the daemon's memory stays bounded."""
+    hog_sids = {name: sessions(limits=HOGS[name][2]) if HOGS[name][2] else sessions() for name in HOGS}
+    outcome: dict[str, dict] = {}
+    dpid = _daemon_pid(daemon)
+    rss = [leaks.rss_kb(dpid)]
+    done = threading.Event()
+
+    def hog(name):
+        lang, code, _, timeout, _ = HOGS[name]
+        c = api.Client(HOST, daemon.port, daemon.key, daemon.checker)
+        outcome[name] = c.execute(hog_sids[name], code, language=lang, timeout_seconds=timeout)
+
+    hog_threads = [threading.Thread(target=hog, args=(h,)) for h in HOGS]
+    for t in hog_threads:
+        t.start()
+    lat: list[float] = []
+
+    def neighbour(n):
+        c = api.Client(HOST, daemon.port, daemon.key, daemon.checker)
+        w = Worker(c, c.create_session()["id"], n)
+        try:
+            for i in range(24):
+                t = time.monotonic()
+                w.step(i)
+                lat.append((time.monotonic() - t) * 1000)
+                rss.append(leaks.rss_kb(dpid))
+        finally:
+            expect(c.delete("/v1/sessions/" + w.sid), 200)
+
+    errors = _in_threads(neighbour, 10)
+    for t in hog_threads:
+        t.join(timeout=120)
+    done.set()
+    assert not errors, "a neighbour failed while the hogs ran:\n" + "\n".join(errors[:5])
+    assert len(lat) == 240
+    for name, (_, _, _, _, (status, reason)) in HOGS.items():
+        ex = outcome.get(name)
+        assert ex is not None, "hog %s never answered" % name
+        assert ex["status"] == status and ex["killed_reason"] == reason, "%s was not contained: %r" % (name, {
+            k: ex[k] for k in ("status", "killed_reason", "stderr") if k in ex})
+    assert "errno 28" in outcome["disk_fill"]["stdout"], "the disk fill did not end in ENOSPC: %r" % outcome["disk_fill"]
+    assert len(outcome["stdout_flood"]["stdout"]) < 64 << 20, "the flood's output was not capped"
+    _report(record_property, capsys, "noisy_neighbour_p50_ms", round(_pctl(lat, 0.5), 1))
+    _report(record_property, capsys, "noisy_neighbour_p99_ms", round(_pctl(lat, 0.99), 1))
+    _report(record_property, capsys, "noisy_daemon_peak_rss_mb", round(max(rss) / 1024, 1))
+    # Bounded: the daemon holds at most 16 MiB of one execution's output, whatever the hogs
+    # print. Its growth while they ran is what counts (the suite's daemon has served every
+    # test before; ASan keeps up to 256 MiB of freed memory in quarantine).
+    assert max(rss) - rss[0] < 256 * 1024, "daemon RSS grew from %d to %d kB" % (rss[0], max(rss))
+    # The hogs' sessions: each ended by its limit, or still usable.
+    for name, sid in hog_sids.items():
+        s = client.get_session(sid)
+        if s["status"] == "ended":
+            assert s["ended_reason"] in ("pids", "oom", "output_limit"), (name, s)
+        else:
+            assert client.value(sid, "1 + 1") == "2", name
+
+
+# --- faults: SIGKILL of the daemon in the middle of things ----------------------------------
+
+
+def _kill_daemon_and_wait(daemon, client) -> None:
+    old = _daemon_pid(daemon)
+    os.kill(old, signal.SIGKILL)
+    _wait_ready(client, old, daemon)
+
+
+def _wait_for_file(client, sid: str, path: str) -> None:
+    """Until the session's code has made `path`: the cell is running."""
+    deadline = time.monotonic() + 60
+    while client.get(api.file_target(sid, path)).status != 200:
+        assert time.monotonic() < deadline, "the cell never started"
+        time.sleep(0.02)
+
+
+def _audit_ok(client) -> None:
+    v = expect(client.get("/v1/audit/verify"), 200).json
+    assert v["ok"] is True, v
+
+
+def test_sigkill_of_the_daemon_mid_execution(daemon, client, sessions):
+    """The execution in flight is cut off (its client sees the connection close); the
+    session is honest afterwards: ready, its state kept, and the cell finished."""
+    sid = sessions()
+    client.run_ok(sid, "before = 1")
+    seen = []
+
+    def slow():
+        try:
+            seen.append(client.execute(sid, "import time\nopen('started', 'w').close()\ntime.sleep(2)\nafter = 2"))
+        except (OSError, AssertionError) as e:
+            seen.append(e)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    _wait_for_file(client, sid, "started")
+    _kill_daemon_and_wait(daemon, client)
+    t.join(timeout=60)
+    assert seen and isinstance(seen[0], (OSError, AssertionError)), "the cut-off execution answered: %r" % seen
+    assert client.get_session(sid)["status"] == "ready"
+    # The next execution waits behind the old cell, which ran to its end.
+    assert client.value(sid, "before + after") == "3"
+    _audit_ok(client)
+
+
+def _workspace_root(daemon, sid: str) -> Path:
+    """The session's /workspace as the host sees it (through its runner's root)."""
+    s = leaks.sandbox_procs(daemon.proc.pid)
+    for p in s:
+        root = Path("/proc/%d/root/workspace" % p)
+        try:
+            if (root / (".marker-" + sid)).exists():
+                return root
+        except OSError:
+            continue
+    raise AssertionError("no sandbox process shows the session's marker")
+
+
+def test_sigkill_of_the_daemon_mid_upload(daemon, client, sessions):
+    """An upload cut off by the daemon's death leaves no half-written file: the path is
+    empty afterwards, as for any failed upload (docs/api.md), and the log says so."""
+    sid = sessions()
+    client.run_ok(sid, "open('.marker-%s', 'w').close()" % sid)
+    expect(client.put(api.file_target(sid, "big.bin"), body=b"old"), 201)
+    ws = _workspace_root(daemon, sid)
+    total = 32 << 20
+    s = socket.create_connection((HOST, daemon.port), timeout=30)
+    try:
+        s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+                   % (api.file_target(sid, "big.bin"), daemon.key, total)).encode())
+        sent = 0
+        deadline = time.monotonic() + 30
+        # Half the body, and until the daemon has written some of it into the workspace.
+        while sent < total // 2 or (ws / "big.bin").stat().st_size < 1 << 20:
+            assert time.monotonic() < deadline, "the upload never reached the workspace"
+            s.sendall(b"u" * (1 << 20))
+            sent += 1 << 20
+        partial = (ws / "big.bin").stat().st_size
+        assert 0 < partial < total, "the control: a half-written file is in the workspace (%d bytes)" % partial
+        _kill_daemon_and_wait(daemon, client)
+    finally:
+        s.close()
+    resp = client.get(api.file_target(sid, "big.bin"))
+    assert resp.status == 404, "a half-written upload survived the daemon's death: %r" % resp
+    assert "removed a half-written upload" in daemon.log_text()
+    # The workspace and the session go on.
+    expect(client.put(api.file_target(sid, "big.bin"), body=b"new"), 201)
+    assert expect(client.get(api.file_target(sid, "big.bin")), 200).body == b"new"
+    _audit_ok(client)
+
+
+def test_sigkill_of_the_daemon_mid_create(daemon, client):
+    """Sessions being created when the daemon dies: each either exists and works or was
+    never made, and no sandbox is left without a session (before the fix, a sandbox whose
+    setup ended after the daemon's death ran on, owned by nobody, until its TTL, and its
+    reply went to the next daemon under a request id that daemon might be using)."""
+    before = _pool_full(client, daemon)
+    listed = {s["id"] for s in expect(client.get("/v1/sessions"), 200).json["sessions"]}
+    answers: list = []
+
+    def create(k):
+        c = api.Client(HOST, daemon.port, daemon.key, daemon.checker, timeout=60)
+        try:
+            # Not the pool's shape: each spawns its sandbox while the daemon dies.
+            answers.append(c.post("/v1/sessions", json={"limits": {"memory_mb": 200 + k}}))
+        except (OSError, AssertionError) as e:  # the connection closed without an answer
+            answers.append(e)
+
+    ts = [threading.Thread(target=create, args=(k,)) for k in range(6)]
+    for t in ts:
+        t.start()
+    # The moment a new sandbox has its cgroups, it is being set up: kill the daemon then.
+    deadline = time.monotonic() + 30
+    while len(leaks.cgroup_dirs(daemon.proc.pid)) <= before["cgroups"] and time.monotonic() < deadline:
+        time.sleep(0.002)
+    _kill_daemon_and_wait(daemon, client)
+    for t in ts:
+        t.join(timeout=60)
+    now = {s["id"]: s for s in expect(client.get("/v1/sessions"), 200).json["sessions"]}
+    for sid in set(now) - listed:
+        s = now[sid]
+        assert s["status"] in ("ready", "ended"), s
+        if s["status"] == "ready":
+            assert client.value(sid, "6 * 7") == "42"
+        expect(client.delete("/v1/sessions/" + sid), 200)
+    made = [a for a in answers if not isinstance(a, BaseException)]
+    for a in made:  # a creation that was answered stands
+        assert a.status == 201 and a.json["id"] in now, a
+    assert len(made) < 6, "the daemon was killed after every creation: nothing was tested"
+    grew = _settled(daemon.proc.pid, before)
+    assert grew == [], "a sandbox outlived its lost creation: %s\n%s" % (grew, daemon.log_tail(40))
+    _audit_ok(client)
+
+
+def test_killed_runner_ends_only_its_session(daemon, client, sessions):
+    """SIGKILL of one session's interpreter: its execution in flight is `killed` with a
+    reason, the session ends `sandbox_exited`; the other session goes on."""
+    victim, other = sessions(), sessions()
+    client.run_ok(victim, "open('.marker-%s', 'w').close()" % victim)
+    # A host pid of the victim's sandbox whose root shows its marker: kill the runner, the
+    # sandbox's python3 (its init is the shim, which the runner's death also ends).
+    ws = _workspace_root(daemon, victim)
+    shown = int(ws.parent.parent.name)  # /proc/<pid>/root/workspace
+    runners = [p for p in leaks.sandbox_procs(daemon.proc.pid)
+               if procs.cmdline(p).startswith("/usr/bin/python3 -u /run/airlock/airlock_runner.py")
+               and os.path.samefile("/proc/%d/root" % p, "/proc/%d/root" % shown)]
+    assert len(runners) == 1, "the victim's runner: %s" % runners
+    runner = runners[0]
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(
+        client.execute(victim, "import time\nopen('started', 'w').close()\ntime.sleep(30)")))
+    t.start()
+    _wait_for_file(client, victim, "started")
+    os.kill(runner, signal.SIGKILL)
+    t.join(timeout=60)
+    assert out and out[0]["status"] == "killed" and out[0]["killed_reason"] == "runner_exited", out
+    s = client.get_session(victim)
+    assert s["status"] == "ended" and s["ended_reason"] == "sandbox_exited", s
+    assert client.value(other, "6 * 7") == "42"
+
+
+# --- slow and oversized clients ---------------------------------------------------------------
+
+PER_CLIENT = 250  # src/daemon/http.c CONNECTIONS_PER_CLIENT
+
+
+def test_slow_clients_cannot_keep_others_out(daemon, client, anon):
+    """Slowloris: one address opens more connections than it may hold and never finishes
+    its headers. The connections past its share are closed at once, and everyone else is
+    still served (before the per-client limit, 1000 such connections kept every client out
+    for 300 s)."""
+    socks = []
+    try:
+        for _ in range(PER_CLIENT + 40):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect((HOST, daemon.port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(s)
+        time.sleep(1.0)
+        closed = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                closed += s.recv(16) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        # The control: the limit is what closed them (the rest are held open).
+        assert closed >= 40, "only %d of %d slow connections were refused" % (closed, len(socks))
+        assert len(socks) - closed <= PER_CLIENT
+        expect(anon.get("/healthz"), 200)
+        expect(client.get("/v1/sessions"), 200)
+        # A body over the cap is read and dropped, never held: 413, and the daemon's memory
+        # does not grow by its size.
+        dpid = _daemon_pid(daemon)
+        rss = leaks.rss_kb(dpid)
+        resp = client.post("/v1/sessions", body=b"{" + b" " * (64 << 20) + b"}", content_type="application/json")
+        expect(resp, 413, "payload_too_large")
+        assert leaks.rss_kb(dpid) - rss < 32 << 10, "the daemon held the oversized body (%d -> %d kB)" % (
+            rss, leaks.rss_kb(dpid))
+    finally:
+        for s in socks:
+            s.close()
+    expect(anon.get("/healthz"), 200)
+
+
+# --- daemons of their own: the supervisor killed, the data disk full ----------------------------
+
+
+class Serve:
+    """An `airlock serve` of one test on a data dir the test chooses (which may outlive it)."""
+
+    def __init__(self, checker, data_dir: Path, log: Path):
+        self.checker, self.data_dir, self.log = checker, data_dir, log
+        self.proc = None
+
+    def start(self) -> api.Client:
+        self.port = _free_port()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([str(AIRLOCK), "serve", "--listen", "%s:%d" % (HOST, self.port),
+                                          "--data-dir", str(self.data_dir), "--pool-size", "1"],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 90
+        while not http_ready_quiet(self.port):
+            assert self.proc.poll() is None, "airlock serve exited:\n" + self.log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "airlock serve not ready:\n" + self.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.05)
+        key = (self.data_dir / "api-key").read_text().strip()
+        return api.Client(HOST, self.port, key, self.checker, timeout=60)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(timeout=30) == 0
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+
+
+def http_ready_quiet(port: int) -> bool:
+    try:
+        return http_ready(port)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def own_tmp():
+    tmp = Path(tempfile.mkdtemp(prefix="airlock-rel-"))
+    os.chmod(tmp, 0o755)  # the daemon drops to its own uid: it must reach its data dir
+    yield tmp
+    subprocess.run(["umount", "-l", str(tmp / "data")], check=False, stderr=subprocess.DEVNULL)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_sigkill_of_the_supervisor(checker, own_tmp):
+    """kill -9 of `airlock serve` itself (the root supervisor): every sandbox and the daemon
+    die with it (nothing is left running), and the next start, as systemd's
+    Restart=on-failure does it, reports the lost sessions `launcher_lost`, sweeps their
+    cgroups, keeps the audit chain and serves again."""
+    srv = Serve(checker, own_tmp / "data", own_tmp / "serve.log")
+    c = srv.start()
+    try:
+        sid = c.create_session()["id"]
+        c.run_ok(sid, "x = 1")
+        expect(c.put(api.file_target(sid, "kept.txt"), body=b"data"), 201)
+        old = srv.proc.pid
+        assert leaks.sandbox_procs(old) and leaks.cgroup_dirs(old), "the control: the sandboxes are seen"
+        os.kill(old, signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while (leaks.sandbox_procs(old) or leaks.daemon_pid(old)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leaks.sandbox_procs(old) == [], "sandboxes outlived their supervisor"
+        assert not any("--data-dir %s " % srv.data_dir in procs.cmdline(p) + " " for p in procs.children().get(1, []))
+        c = srv.start()
+        s = c.get_session(sid)
+        assert s["status"] == "ended" and s["ended_reason"] == "launcher_lost", s
+        assert leaks.cgroup_dirs(old) == [], "the dead supervisor's cgroups were not swept"
+        v = expect(c.get("/v1/audit/verify"), 200).json
+        assert v["ok"] is True, v
+        other = c.create_session()["id"]
+        assert c.value(other, "6 * 7") == "42"
+    finally:
+        srv.stop()
+
+
+def test_full_data_disk(checker, own_tmp, capsys):
+    """The data dir on a small tmpfs, then filled: requests that must write get a clear 5xx
+    (never a crash or a hang), the daemon keeps serving what it can (and comes back from a
+    crash with its sessions), the database passes `PRAGMA integrity_check`, and everything
+    works again once there is room."""
+    data = own_tmp / "data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(data)], check=True)
+    srv = Serve(checker, data, own_tmp / "serve.log")
+    c = srv.start()
+    try:
+        sid = c.create_session()["id"]
+        c.run_ok(sid, "x = 1")
+        filler = data / "filler"
+        with open(filler, "wb") as f:  # root fills what is left
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 16))
+                    f.flush()
+            except OSError as e:
+                assert e.errno == 28, e
+        assert os.statvfs(data).f_bavail == 0, "the control: the data disk is full"
+        statuses = []
+        for _ in range(3):
+            statuses.append(c.post("/v1/sessions", json={}).status)
+            statuses.append(c.post("/v1/sessions/%s/execute" % sid, json={"code": "x += 1"}).status)
+            statuses.append(c.put(api.file_target(sid, "f.txt"), body=b"y" * 1000).status)
+            statuses.append(c.post("/v1/keys", json={"name": "k", "scopes": ["sessions"]}).status)
+        with capsys.disabled():
+            print("\n[reliability] full data disk: session create, execute, upload, key create -> %s" % statuses)
+        # What must be recorded to be kept (a session, an upload's journal entry, a key) is
+        # refused, 503; an execution in a live session still runs, and the audit entry it
+        # could not get is reported in the log.
+        assert statuses == [503, 200, 503, 503] * 3, statuses
+        assert "cannot append to the audit log" in srv.log.read_text(errors="replace")
+        metrics = expect(c.get("/metrics", auth=False), 200).body.decode()
+        failures = [ln for ln in metrics.splitlines() if ln.startswith("airlock_audit_write_failures_total ")]
+        assert failures and float(failures[0].split()[1]) >= 3, failures  # the executions', at least
+        expect(c.get("/v1/sessions"), 200)
+        assert srv.proc.poll() is None and http_ready_quiet(srv.port)
+        # A daemon crash on the full disk: the next one starts and re-attaches the session.
+        old = leaks.daemon_pid(srv.proc.pid)
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while leaks.daemon_pid(srv.proc.pid) in (None, old) or not http_ready_quiet(srv.port):
+            assert time.monotonic() < deadline and srv.proc.poll() is None, srv.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.05)
+        assert c.get_session(sid)["status"] == "ready"
+        assert c.value(sid, "x") == "4"
+        filler.unlink()
+        # Room again: every kind of write works.
+        other = c.create_session()["id"]
+        c.run_ok(other, "y = 2")
+        expect(c.put(api.file_target(other, "f.txt"), body=b"z"), 201)
+        expect(c.post("/v1/keys", json={"name": "k2", "scopes": ["sessions"]}), 201)
+        v = expect(c.get("/v1/audit/verify"), 200).json
+        assert v["ok"] is True, v
+    finally:
+        srv.stop()
+    db = sqlite3.connect(str(data / "airlock.db"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
