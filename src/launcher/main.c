@@ -625,6 +625,13 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock-launcher takes no arguments; it is started by `airlock`\n");
                 return 2;
         }
+        /* Every signal to its default action: an ignored one (a service started from a shell
+         * background job ignores SIGINT, nohup SIGHUP) would be inherited by the daemon, the
+         * helpers and every sandbox's program across exec, and an interrupt of an execution
+         * would then do nothing. Signals we wait for are blocked and read in setup(). */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void)signal(sig, SIG_DFL);
         int r = setup(&L);
         if (r < 0) {
                 fprintf(stderr, "airlock-launcher: setup failed: %s\n", strerror(-r));

@@ -318,3 +318,17 @@ def test_reserved_entry_names_are_not_used(airlock, tmp_path):
     f.write_text("print('fine')\n")
     p = run(airlock, "run", "-l", "python", str(f))
     assert (p.returncode, p.stdout) == (0, b"fine\n")  # runs as main.py, not over the shim
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_interrupts_reach_the_program_even_if_the_caller_ignores_sigint(airlock, ignored):
+    """The timeout's interrupt is a KeyboardInterrupt in the program, also when airlock was
+    started with SIGINT ignored (a shell's background job, nohup): the launcher resets every
+    signal's disposition, or the program would inherit SIG_IGN across exec. The `False`
+    case is the control."""
+    code = ("import time\ntry:\n    print('waiting', flush=True)\n    time.sleep(20)\n"
+            "except KeyboardInterrupt:\n    print('interrupted', flush=True)\n")
+    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None
+    p = subprocess.run([str(airlock), "run", "--timeout-seconds", "2", "--interrupt-grace-seconds", "5", "-c", code],
+                       capture_output=True, timeout=60, preexec_fn=pre)
+    assert p.stdout == b"waiting\ninterrupted\n", (p.stdout, p.stderr)
