@@ -373,7 +373,7 @@ int lp_validate_create(const struct lp_create *c, const char *extra, size_t extr
         }
         if (off != env_len)
                 return diag_set(reterr, -EPROTO, "env", "%zu trailing bytes after the last variable", env_len - off);
-        return validate_allow(c, extra + env_len, c->allow_len, reterr);
+        return validate_allow(c, extra ? extra + env_len : "", c->allow_len, reterr); /* NULL when empty */
 }
 
 int lp_validate_hello(const struct lp_hello *h, struct diag *reterr) {
