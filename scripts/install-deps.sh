@@ -19,6 +19,7 @@ packages=(
   node-acorn esbuild
   # network mode public: a user-mode network stack per sandbox (docs/network.md)
   slirp4netns
+  nftables
 )
 # npm installs built runtimes' Node packages (docs/runtimes.md). A nodejs from NodeSource
 # bundles it (and conflicts with Debian's npm package): only where there is none.

@@ -121,8 +121,8 @@ int cmd_doctor(int argc, char **argv) {
         printf("  %-17s %s\n", "bubblewrap", h.bwrap ? h.bwrap_version : "NO");
         printf("  %-17s %s\n", "gvisor (runsc)", h.runsc ? h.runsc_version : "no (optional)");
         printf("  %-17s %s\n", "slirp4netns",
-               h.slirp4netns ? "yes, and /dev/net/tun (network mode public)"
-                             : "no (optional: network mode public needs slirp4netns and /dev/net/tun)");
+               h.slirp4netns ? "yes, with nft and /dev/net/tun (network mode public)"
+                             : "no (optional: network mode public needs slirp4netns, nft (nftables) and /dev/net/tun)");
         printf("  %-17s %s\n", "egress proxy",
                h.egress ? "yes (network mode allowlist)"
                         : "no (network mode allowlist needs a root launcher and airlock-egress beside it)");

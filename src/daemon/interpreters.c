@@ -100,8 +100,9 @@ static int check(json_t *i, struct diag *d) {
                                 LP_ALLOW_MAX_BYTES);
         if (mode && !strcmp(mode, "public") && (!h->is_root || !h->slirp4netns))
                 return diag_set(d, -ENOTSUP, "network.mode",
-                                "network mode public needs slirp4netns (apt-get install slirp4netns), the tun "
-                                "driver (/dev/net/tun) and the launcher running as root on this host");
+                                "network mode public needs slirp4netns and nft (apt-get install slirp4netns "
+                                "nftables), the tun driver (/dev/net/tun) and the launcher running as root on this "
+                                "host");
         /* A runtime that exists and built (NAME: some version of it did); which version a
          * session gets is decided when it starts. */
         char rt[LP_RUNTIME_MAX + 1];

@@ -274,9 +274,9 @@ void session_on_egress(const struct lp_egress *e) {
         /* host is [a-z0-9.:_-] (lp_validate_egress): nothing in it needs escaping. */
         fprintf(stderr,
                 "{\"level\":\"info\",\"msg\":\"egress\",\"outcome\":\"%s\",\"reason\":\"%s\",\"host\":\"%s\","
-                "\"port\":%u,\"address\":\"%s\",\"session\":\"%s\",\"tenant\":\"%s\",\"sandbox_id\":%llu,"
+                "\"port\":%u,\"protocol\":\"%s\",\"address\":\"%s\",\"session\":\"%s\",\"tenant\":\"%s\",\"sandbox_id\":%llu,"
                 "\"dropped_before\":%u}\n",
-                lp_egress_outcome_name(e->outcome), lp_egress_reason_name(e->reason), e->host, e->port, addr, sid,
+                lp_egress_outcome_name(e->outcome), lp_egress_reason_name(e->reason), e->host, e->port, lp_egress_protocol_name(e->protocol), addr, sid,
                 tenant, (unsigned long long)e->sandbox_id, e->dropped);
 }
 

@@ -57,10 +57,9 @@ static struct sockaddr_storage host_addrs[EGRESS_HOST_ADDRS_MAX];
 static size_t nhost;
 static atomic_int active;
 static atomic_uint dropped;
-/* Events are a log, not a firehose: a token bucket of EVENT_RATE per second up to
- * EVENT_BURST; past it, events are counted as dropped (the connections are still judged). */
-#define EVENT_RATE 20
-#define EVENT_BURST 100
+/* Events are a log, not a firehose (launch_proto.h). */
+#define EVENT_RATE LP_EGRESS_EVENT_RATE
+#define EVENT_BURST LP_EGRESS_EVENT_BURST
 static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
 static double tokens = EVENT_BURST;
 static int64_t bucket_ms;
@@ -79,6 +78,7 @@ static void emit(uint8_t outcome, uint8_t reason, const char *host, uint16_t por
         e.outcome = outcome;
         e.reason = reason;
         e.port = port;
+        e.protocol = IPPROTO_TCP;
         snprintf(e.host, sizeof(e.host), "%s", host);
         if (sa && sa->sa_family == AF_INET) {
                 e.family = AF_INET;

@@ -69,6 +69,12 @@ struct sandbox {
         unsigned char ev_buf[2 * sizeof(struct lp_egress)];
         size_t ev_len;
         uint64_t ev_dropped; /* records not passed on yet (no HELLO yet, or the client's queue full) */
+        /* Network mode public (net.c): the NFLOG socket bound in the sandbox's network
+         * namespace, on which the kernel reports every new flow and refusal (flowlog.h),
+         * and the budget of events made from them. */
+        int net_flows;
+        double flow_tokens;
+        int64_t flow_ms;
         struct sandbox *next;
 };
 

@@ -13,10 +13,14 @@
  *      uid with no_new_privs: slirp never runs as root. It joins the user namespace (its
  *      owner may) and the network namespace, creates tap0, says "ready";
  *   3. on ready: a short-lived child joins the sandbox's network namespace and, over
- *      netlink, sets tap0 up (address, default route) and installs the prohibit rules
- *      (netpolicy.c); the launcher itself never leaves its own namespace. Not slirp's
- *      --configure: it also brings lo up, racing bwrap, whose adding of 127.0.0.1 then fails;
+ *      netlink, sets tap0 up (address, default route) and installs the rules that send
+ *      refused addresses into lo (netpolicy.c); runs nft there with the ruleset that logs
+ *      every new flow and refusal; and binds a netlink socket to that log, which it hands
+ *      back (docs/adr/0017). The launcher itself never leaves its own namespace. Not
+ *      slirp's --configure: it also brings lo up, racing bwrap, whose adding of 127.0.0.1
+ *      then fails;
  *   4. release the block: the shim checks the rules from inside, then runs the program.
+ *      From then on the kernel's records become EGRESS frames (read_flows).
  * slirp4netns stops with the sandbox: its --exit-fd is ours, it dies with the launcher
  * (PDEATHSIG) and with the sandbox's cgroup. Any failure before 4 is a setup error.
  */
@@ -47,6 +51,7 @@
 #include "common/cleanup.h"
 #include "common/fdutil.h"
 #include "launcher/launcher.h"
+#include "sandbox/flowlog.h"
 #include "sandbox/host_probe.h"
 #include "sandbox/netpolicy.h"
 
@@ -402,6 +407,70 @@ static int egress_start(struct launcher *L, struct sandbox *sb, struct diag *d) 
         return helper_adopt(L, sb, &hp, pid, r, "the egress proxy", d);
 }
 
+/* One event, validated, to the client as an EGRESS frame. Never before the client's HELLO
+ * (a restarted daemon expects HELLO_OK and its ATTACHED frames first), and never blocking
+ * the launcher on a daemon busy writing logs: what cannot go now is counted in the next
+ * record that can. */
+static void egress_forward(struct launcher *L, struct sandbox *sb, struct lp_egress *e) {
+        e->sandbox_id = sb->id;
+        uint64_t dropped = (uint64_t)e->dropped + sb->ev_dropped;
+        e->dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
+        char frame[sizeof(struct lp_header) + sizeof(*e)];
+        int len = lp_encode(LP_EGRESS, 0, e, sizeof(*e), NULL, 0, frame, sizeof(frame));
+        if (L->hello_done && len > 0 && fd_send_nowait(L->client_fd, frame, (size_t)len) == 0)
+                sb->ev_dropped = 0;
+        else
+                sb->ev_dropped = dropped + 1;
+}
+
+struct flow_ctx {
+        struct launcher *L;
+        struct sandbox *sb;
+};
+
+/* Mode public: one of the kernel's records, within the sandbox's event budget (the same
+ * as the proxy's, launch_proto.h). */
+static void on_flow(const struct lp_egress *rec, void *userdata) {
+        struct flow_ctx *x = userdata;
+        struct sandbox *sb = x->sb;
+        int64_t now = (int64_t)now_ms();
+        sb->flow_tokens += (double)(now - sb->flow_ms) * LP_EGRESS_EVENT_RATE / 1000.0;
+        if (sb->flow_tokens > LP_EGRESS_EVENT_BURST)
+                sb->flow_tokens = LP_EGRESS_EVENT_BURST;
+        sb->flow_ms = now;
+        if (sb->flow_tokens < 1) {
+                sb->ev_dropped++;
+                return;
+        }
+        sb->flow_tokens -= 1;
+        struct lp_egress e = *rec;
+        struct diag d = {0};
+        if (lp_validate_egress(&e, &d) == 0) /* flowlog makes only valid ones: a second lock */
+                egress_forward(x->L, sb, &e);
+}
+
+/* Mode public's flow log, a bounded number of reads per wakeup (the launcher is
+ * single-threaded). Records the kernel could not queue (ENOBUFS: the sandbox made flows
+ * faster than they were read) count as one dropped event: how many is unknown. */
+static void read_flows(struct launcher *L, struct sandbox *sb) {
+        static char buf[1 << 16] __attribute__((aligned(NLMSG_ALIGNTO)));
+        struct flow_ctx x = {L, sb};
+        for (int reads = 0; reads < 16; reads++) {
+                ssize_t n = recv(sb->net_flows, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0 && errno == ENOBUFS) {
+                        sb->ev_dropped++;
+                        continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        sb->net_flows = sandbox_unwatch_close(L, sb->net_flows);
+                        return;
+                }
+                sb->ev_dropped += flowlog_parse(buf, (size_t)n, on_flow, &x);
+        }
+}
+
 /* The proxy's events, passed on to the client as EGRESS frames. The proxy runs as the
  * sandbox's uid and may be the sandbox's by now: every record is validated, and a bounded
  * number is read per wakeup (the launcher is single-threaded). A bad record ends the
@@ -426,19 +495,7 @@ static void read_events(struct launcher *L, struct sandbox *sb) {
                                 sb->net_events = sandbox_unwatch_close(L, sb->net_events);
                                 return;
                         }
-                        e.sandbox_id = sb->id;
-                        /* Never before the client's HELLO (a restarted daemon expects HELLO_OK
-                         * and its ATTACHED frames first), and never blocking the launcher on
-                         * a daemon busy writing logs: what cannot go now is counted in the
-                         * next record that can. */
-                        uint64_t dropped = (uint64_t)e.dropped + sb->ev_dropped;
-                        e.dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
-                        char frame[sizeof(struct lp_header) + sizeof(e)];
-                        int len = lp_encode(LP_EGRESS, 0, &e, sizeof(e), NULL, 0, frame, sizeof(frame));
-                        if (L->hello_done && len > 0 && fd_send_nowait(L->client_fd, frame, (size_t)len) == 0)
-                                sb->ev_dropped = 0;
-                        else
-                                sb->ev_dropped = dropped + 1;
+                        egress_forward(L, sb, &e);
                 }
         }
 }
@@ -483,11 +540,9 @@ static int host_addrs(struct net_addr *out, size_t cap, size_t *n, struct diag *
         return r;
 }
 
-/* Send each request and check its acknowledgement; a positive errno on the first refusal. */
-static int send_msgs(const char *msgs, size_t len) {
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        if (fd < 0)
-                return errno;
+/* Send each request on fd and check its acknowledgement; a positive errno on the first
+ * refusal. */
+static int send_on(int fd, const char *msgs, size_t len) {
         struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
         int r = 0;
         for (size_t off = 0; r == 0 && off + sizeof(struct nlmsghdr) <= len;) {
@@ -506,42 +561,188 @@ static int send_msgs(const char *msgs, size_t len) {
                 else if (((const struct nlmsgerr *)NLMSG_DATA(a))->error)
                         r = -((const struct nlmsgerr *)NLMSG_DATA(a))->error;
         }
-        close(fd);
         return r;
 }
 
-/* In the child of step 3, inside the sandbox's network namespace: tap0 up with its address
- * and route, then the rules (netpolicy_msgs). A positive errno for the exit status. */
-static int set_up(const struct net_addr *host, size_t nhost) {
+/* From here to configure(): the child of step 3, inside the sandbox's network namespace.
+ * Each step says what failed in *why. */
+
+/* tap0 up with its address and route, the refusal table, then the rules (netpolicy_msgs). */
+static int set_up(const struct net_addr *host, size_t nhost, struct diag *why) {
         struct buf msgs;
-        struct diag d = {0};
         buf_init(&msgs, 1 << 20);
-        int r = netpolicy_msgs((int)if_nametoindex(NET_TAP_NAME), host, nhost, 1, &msgs, &d);
-        r = r < 0 ? -r : send_msgs(msgs.data, msgs.len);
+        int r = netpolicy_msgs((int)if_nametoindex(NET_TAP_NAME), (int)if_nametoindex("lo"), host, nhost, 1, &msgs,
+                               why);
+        if (r >= 0) {
+                int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+                int e = fd < 0 ? errno : send_on(fd, msgs.data, msgs.len);
+                if (fd >= 0)
+                        close(fd);
+                r = e ? diag_set(why, -e, "network", "setting up the sandbox's network and its rules: %s", strerror(e))
+                      : 0;
+        }
         buf_free(&msgs);
         return r;
 }
 
+/* nft -f /dev/stdin with the ruleset that logs every flow and refusal, in this namespace.
+ * nft's own message, if it has one, is the error. */
+static int load_ruleset(struct diag *why) {
+        struct buf rules;
+        buf_init(&rules, 1 << 16);
+        int r = netpolicy_nft_ruleset(&rules);
+        int in[2] = {-1, -1}, err[2] = {-1, -1};
+        if (r == 0 && (pipe2(in, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
+                r = -errno;
+        pid_t pid = r == 0 ? fork() : -1;
+        if (pid == 0) {
+                if (dup2(in[0], 0) < 0 || dup2(err[1], 1) < 0 || dup2(err[1], 2) < 0)
+                        _exit(125);
+                char *const argv[] = {(char *)"nft", (char *)"-f", (char *)"/dev/stdin", NULL};
+                char *const envp[] = {NULL};
+                execve(NFT_PATH, argv, envp);
+                _exit(127);
+        }
+        if (r == 0 && pid < 0)
+                r = -errno;
+        safe_close(in[0]);
+        safe_close(err[1]);
+        /* a ruleset of a few hundred bytes: the pipe takes it whole, nft reads it then */
+        if (r == 0 && write(in[1], rules.data, rules.len) != (ssize_t)rules.len)
+                r = -EIO;
+        safe_close(in[1]);
+        char said[256];
+        size_t n = 0;
+        for (ssize_t k; err[0] >= 0 && n < sizeof(said) - 1 && (k = read(err[0], said + n, sizeof(said) - 1 - n)) != 0;)
+                if (k > 0)
+                        n += (size_t)k;
+                else if (errno != EINTR)
+                        break;
+        said[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)said[i] < 0x20 || said[i] == 0x7f)
+                        said[i] = ' ';
+        safe_close(err[0]);
+        int status = 0;
+        while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        buf_free(&rules);
+        if (r < 0)
+                return diag_set(why, r, "network", "running " NFT_PATH ": %s", strerror(-r));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return diag_set(why, -EIO, "network", NFT_PATH " could not load the flow log's rules (status %d)%s%s",
+                                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), n ? ": " : "", said);
+        return 0;
+}
+
+/* A netlink socket bound to this namespace's NFLOG group: the launcher reads it from then
+ * on. Its buffer holds a burst; past that the kernel drops records and the socket says
+ * ENOBUFS (read_flows counts it). */
+static int open_flows(struct diag *why) {
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return diag_set(why, -errno, "network", "the flow log's netlink socket: %m");
+        int size = 1 << 20;
+        struct buf msg;
+        buf_init(&msg, 4096);
+        int r = flowlog_bind_msg(1, &msg);
+        if (r == 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                r = -errno;
+        struct sockaddr_nl me = {.nl_family = AF_NETLINK};
+        if (r == 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+                r = -errno;
+        if (r == 0)
+                r = -send_on(fd, msg.data, msg.len);
+        buf_free(&msg);
+        if (r < 0) {
+                close(fd);
+                return diag_set(why, r, "network", "binding the flow log (NFLOG group %d): %s", FLOWLOG_GROUP,
+                                strerror(-r));
+        }
+        return fd;
+}
+
+/* The child of step 3: the network, the log's rules, the log's socket; then one message
+ * on back: the error text ("" for none), with the socket attached on success. */
+__attribute__((noreturn)) static void configure_child(int netns, int back, const struct net_addr *host,
+                                                       size_t nhost) {
+        struct diag why = {0};
+        int fd = -1;
+        if (setns(netns, CLONE_NEWNET) < 0)
+                diag_set(&why, -errno, "network", "enter the sandbox's network namespace: %m");
+        else if (set_up(host, nhost, &why) == 0 && load_ruleset(&why) == 0)
+                fd = open_flows(&why);
+        struct iovec iov = {.iov_base = why.msg, .iov_len = strlen(why.msg) + 1};
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } c;
+        memset(&c, 0, sizeof(c));
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+                m.msg_control = c.buf;
+                m.msg_controllen = sizeof(c.buf);
+                struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+                h->cmsg_level = SOL_SOCKET;
+                h->cmsg_type = SCM_RIGHTS;
+                h->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(h), &fd, sizeof(int));
+        }
+        _exit(sendmsg(back, &m, MSG_NOSIGNAL) < 0 || fd < 0 ? 1 : 0);
+}
+
+/* Step 3. Returns the flow log's socket. */
 static int configure(struct sandbox *sb, struct diag *d) {
         struct net_addr host[NET_HOST_ADDRS_MAX];
         size_t nhost = 0;
         int r = host_addrs(host, ARRAY_SIZE(host), &nhost, d);
         if (r < 0)
                 return r;
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return diag_set(d, -errno, "network", "socketpair: %m");
         /* A child joins the sandbox's namespace: the launcher itself never leaves its own. */
         pid_t pid = fork();
-        if (pid == 0)
-                _exit(setns(sb->net_ns, CLONE_NEWNET) < 0 ? errno : set_up(host, nhost));
+        if (pid == 0) {
+                close(sp[0]);
+                configure_child(sb->net_ns, sp[1], host, nhost);
+        }
+        close(sp[1]);
+        _cleanup_close_ int back = sp[0];
         if (pid < 0)
                 return diag_set(d, -errno, "network", "fork: %m");
         int status = 0;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return diag_set(d, -errno, "network", "waitpid: %m");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return diag_set(d, -EIO, "network", "setting up the sandbox's network and its rules: %s",
-                                WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "the helper was killed");
-        return 0;
+        /* What it said is queued by now: it sent before it exited. */
+        char said[DIAG_MSG_MAX];
+        struct iovec iov = {.iov_base = said, .iov_len = sizeof(said) - 1};
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } c;
+        memset(&c, 0, sizeof(c));
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
+        ssize_t n = recvmsg(back, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fd = -1;
+        struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
+        if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int)))
+                memcpy(&fd, CMSG_DATA(h), sizeof(int));
+        said[n > 0 ? (size_t)n : 0] = '\0';
+        if (fd >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !(m.msg_flags & MSG_CTRUNC)) {
+                if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+                        int e = errno;
+                        close(fd);
+                        return diag_set(d, -e, "network", "the flow log's socket: %s", strerror(e));
+                }
+                return fd;
+        }
+        safe_close(fd);
+        if (said[0])
+                return diag_set(d, -EIO, "network", "%s", said);
+        return diag_set(d, -EIO, "network", "setting up the sandbox's network: %s",
+                        WIFEXITED(status) ? "the helper said nothing" : "the helper was killed");
 }
 
 /* 3-4: slirp4netns has tap0 up. */
@@ -549,9 +750,19 @@ static void net_ready(struct launcher *L, struct sandbox *sb) {
         struct diag d = {0};
         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
         /* The proxy needs nothing inside: its socket is there already. */
-        if (sb->spec.network == LP_NET_PUBLIC && configure(sb, &d) < 0) {
-                net_fail(L, sb, "%s", d.msg);
-                return;
+        if (sb->spec.network == LP_NET_PUBLIC) {
+                int flows = configure(sb, &d);
+                if (flows < 0) {
+                        net_fail(L, sb, "%s", d.msg);
+                        return;
+                }
+                sb->net_flows = flows;
+                sb->flow_tokens = LP_EGRESS_EVENT_BURST;
+                sb->flow_ms = (int64_t)now_ms();
+                if (sandbox_watch(L, sb, sb->net_flows) < 0) {
+                        net_fail(L, sb, "cannot watch the flow log");
+                        return;
+                }
         }
         sb->net_ns = safe_close(sb->net_ns);
         if (write(sb->net_block, "1", 1) != 1) {
@@ -582,6 +793,10 @@ bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
         }
         if (fd == sb->net_events) {
                 read_events(L, sb);
+                return true;
+        }
+        if (fd == sb->net_flows) {
+                read_flows(L, sb);
                 return true;
         }
         if (fd == sb->net_log) {
@@ -625,4 +840,7 @@ void net_free(struct launcher *L, struct sandbox *sb) {
         if (sb->net_events >= 0) /* what it said last, before it went */
                 read_events(L, sb);
         sb->net_events = sandbox_unwatch_close(L, sb->net_events);
+        if (sb->net_flows >= 0)
+                read_flows(L, sb);
+        sb->net_flows = sandbox_unwatch_close(L, sb->net_flows);
 }

@@ -549,8 +549,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         if (c->network == LP_NET_PUBLIC) {
                 if (!h->slirp4netns)
                         return diag_set(d, -ENOENT, "network",
-                                        "network mode public needs slirp4netns at " SLIRP4NETNS_PATH
-                                        " (apt-get install slirp4netns) and the tun driver (/dev/net/tun)");
+                                        "network mode public needs slirp4netns at " SLIRP4NETNS_PATH ", nft at " NFT_PATH
+                                        " (apt-get install slirp4netns nftables) and the tun driver (/dev/net/tun)");
         }
         if (L->cg.mode == CG_NONE && !(c->allow_weaker & LP_ALLOW_NO_CGROUP))
                 return diag_set(d, -ENOSYS, "cgroup",
@@ -573,7 +573,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->net_pid = -1;
-        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = -1;
+        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = sb->net_flows = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;

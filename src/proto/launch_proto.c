@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -287,6 +288,8 @@ int lp_validate_egress(const struct lp_egress *e, struct diag *reterr) {
                                 e->outcome);
         if (e->family != 0 && e->family != AF_INET && e->family != AF_INET6)
                 return diag_set(reterr, -EINVAL, "family", "unknown address family %u", e->family);
+        if (e->protocol != 0 && e->protocol != IPPROTO_TCP && e->protocol != IPPROTO_UDP && e->protocol != IPPROTO_ICMP)
+                return diag_set(reterr, -EINVAL, "protocol", "unknown protocol %u", e->protocol);
         if (!all_zero(e->reserved, sizeof(e->reserved)) || e->reserved2)
                 return diag_set(reterr, -EINVAL, "reserved", "reserved fields must be zero");
         if (!fixed_str_ok(e->host, sizeof(e->host)))
@@ -525,6 +528,10 @@ const char *lp_egress_reason_name(uint8_t reason) {
         static const char *const names[] = {"ok", "not_listed", "blocked_address", "bad_request", "busy", "unresolved",
                                             "connect_failed"};
         return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "unknown";
+}
+
+const char *lp_egress_protocol_name(uint8_t protocol) {
+        return protocol == IPPROTO_TCP ? "tcp" : protocol == IPPROTO_UDP ? "udp" : protocol == IPPROTO_ICMP ? "icmp" : "";
 }
 
 bool lp_dirent_next(const void *data, size_t len, size_t *off, struct lp_dirent *de, const char **name) {

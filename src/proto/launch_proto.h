@@ -251,20 +251,28 @@ enum lp_egress_reason {
         LP_EGRESS_REASON_MAX = 6,
 };
 
+/* Egress events are a log, not a firehose: per sandbox, a token bucket of this many a
+ * second up to the burst; past it they are counted as dropped (the connections are still
+ * judged). The proxy applies it to its own, the launcher to mode public's. */
+#define LP_EGRESS_EVENT_RATE 20
+#define LP_EGRESS_EVENT_BURST 100
+
 /* One record of the proxy's event pipe, and the body of an EGRESS frame (the launcher
  * fills sandbox_id; everything else comes from the proxy, which the launcher does not
- * trust: lp_validate_egress before use). */
+ * trust: lp_validate_egress before use). In mode public the launcher makes them from the
+ * kernel's log of the sandbox's new flows (sandbox/flowlog.h). */
 struct lp_egress {
         uint64_t sandbox_id;
         uint8_t outcome; /* enum lp_egress_outcome */
         uint8_t reason;  /* enum lp_egress_reason */
         uint16_t port;
         uint8_t family;  /* AF_INET, AF_INET6, or 0 when no address was chosen */
-        uint8_t reserved[3];
+        uint8_t protocol; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 for another */
+        uint8_t reserved[2];
         uint8_t addr[16];
-        uint32_t dropped; /* events the proxy could not send before this one */
+        uint32_t dropped; /* events that could not be sent before this one */
         uint32_t reserved2;
-        char host[256];   /* as asked, lower-cased; NUL-terminated */
+        char host[256];   /* as asked, lower-cased (the address itself in mode public); NUL-terminated */
 };
 
 struct lp_usage_ok {
@@ -388,6 +396,8 @@ const char *lp_backend_name(uint8_t backend);
 const char *lp_network_name(uint8_t network);
 const char *lp_egress_outcome_name(uint8_t outcome);
 const char *lp_egress_reason_name(uint8_t reason);
+/* "tcp", "udp", "icmp", or "" for 0 or another protocol. */
+const char *lp_egress_protocol_name(uint8_t protocol);
 
 /* Runtimes (docs/runtimes.md): "default", or a built one as NAME or NAME@vN. NAME is a
  * lowercase letter, then [a-z0-9-], at most LP_RUNTIME_NAME_MAX, not ending in '-'; N is

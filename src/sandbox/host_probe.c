@@ -128,11 +128,12 @@ int host_probe(struct lp_host_report *r, struct cg_host *ret_cg) {
         if (!r->bwrap)
                 note(r, "bubblewrap not found at " BWRAP_PATH " (apt-get install bubblewrap)");
         r->runsc = access(RUNSC_PATH, X_OK) == 0;
-        /* Network mode public: slirp4netns, and the tun driver's /dev/net (slirp gets a
-         * device node of its own there, launcher/net.c). Only a sandbox asking for public
-         * is refused without them: no note. */
+        /* Network mode public: slirp4netns, the tun driver's /dev/net (slirp gets a device
+         * node of its own there, launcher/net.c) and nft (the rules that log every flow and
+         * refusal). Only a sandbox asking for public is refused without them: no note. */
         struct stat tun;
-        r->slirp4netns = access(SLIRP4NETNS_PATH, X_OK) == 0 && stat("/dev/net/tun", &tun) == 0 && S_ISCHR(tun.st_mode);
+        r->slirp4netns = access(SLIRP4NETNS_PATH, X_OK) == 0 && access(NFT_PATH, X_OK) == 0 &&
+                         stat("/dev/net/tun", &tun) == 0 && S_ISCHR(tun.st_mode);
 
         struct diag d = {0};
         struct cg_host cg;

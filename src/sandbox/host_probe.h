@@ -8,6 +8,8 @@
 #define BWRAP_PATH "/usr/bin/bwrap"
 #define RUNSC_PATH "/usr/bin/runsc"
 #define SLIRP4NETNS_PATH "/usr/bin/slirp4netns"
+/* nftables, for mode public's log of every flow and refusal (docs/adr/0017) */
+#define NFT_PATH "/usr/sbin/nft"
 
 int host_probe(struct lp_host_report *ret, struct cg_host *ret_cg);
 

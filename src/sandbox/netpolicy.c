@@ -7,10 +7,12 @@
 #include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sandbox/flowlog.h"
 #include "sandbox/host_probe.h"
 
 const char netpolicy_resolv_conf[] = "nameserver " NET_DNS "\n";
@@ -63,6 +65,47 @@ int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
         return 0;
 }
 
+/* What the launcher loads with nft into a public sandbox's network namespace (net.c),
+ * after the routes and rules. Output only: the sandbox starts every flow it has.
+ *  - Refused: what the rules sent into lo for an address that is not the sandbox's own
+ *    (the refusal table: link-local, metadata, slirp's host alias, the host's addresses).
+ *    Logged, then TCP gets a reset (ECONNREFUSED at once) and the rest is dropped (EPERM).
+ *  - Allowed: the first packet of each new flow through tap0, each logged once: a TCP
+ *    SYN (per source port, so a retransmitted SYN is not a second flow), a UDP flow per
+ *    address and port, anything else per address; a flow seen again after the set's
+ *    timeout is logged again. The sets are bounded: once one is full, update fails after
+ *    the log statement, so every packet of a new flow is logged rather than none (the
+ *    launcher's budget bounds what reaches the daemon).
+ * Nothing here decides what passes: the routes and rules do, with or without nft. */
+int netpolicy_nft_ruleset(struct buf *out) {
+#define LOG(what) "log group " STR(FLOWLOG_GROUP) " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+#define STR(x) STR_(x)
+#define STR_(x) #x
+        static const char ruleset[] =
+                "table ip airlock {\n"
+                "  set tcp_seen { type ipv4_addr . inet_service . inet_service; size 4096; flags dynamic, timeout; "
+                "timeout 30s; }\n"
+                "  set udp_seen { type ipv4_addr . inet_service; size 4096; flags dynamic, timeout; timeout 60s; }\n"
+                "  set other_seen { type ipv4_addr; size 1024; flags dynamic, timeout; timeout 60s; }\n"
+                "  chain out {\n"
+                "    type filter hook output priority 0; policy accept;\n"
+                "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } " LOG(FLOWLOG_REFUSED)
+                " meta l4proto tcp reject with tcp reset\n"
+                "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } drop\n"
+                "    oifname \"" NET_TAP_NAME "\" tcp flags & (syn | ack) == syn ip daddr . tcp dport . tcp sport != "
+                "@tcp_seen " LOG(FLOWLOG_ALLOWED) " update @tcp_seen { ip daddr . tcp dport . tcp sport }\n"
+                "    oifname \"" NET_TAP_NAME "\" meta l4proto udp ip daddr . udp dport != @udp_seen " LOG(FLOWLOG_ALLOWED)
+                " update @udp_seen { ip daddr . udp dport }\n"
+                "    oifname \"" NET_TAP_NAME "\" meta l4proto != { tcp, udp } ip daddr != @other_seen "
+                LOG(FLOWLOG_ALLOWED) " update @other_seen { ip daddr }\n"
+                "  }\n"
+                "}\n";
+#undef LOG
+#undef STR
+#undef STR_
+        return buf_append(out, ruleset, sizeof(ruleset) - 1);
+}
+
 static int attr(struct buf *b, uint16_t type, const void *data, uint16_t len) {
         struct rtattr a = {.rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type};
         static const char pad[RTA_ALIGNTO] = {0};
@@ -97,12 +140,17 @@ static int end(struct buf *b, size_t start, int r) {
         return r;
 }
 
+/* IPv4: to the refusal table, whose one route leads into the sandbox's own loopback, where
+ * the nftables rules log and refuse what arrives (docs/adr/0017). IPv6, which public mode
+ * does not carry at all (no route, ENETUNREACH for every address): prohibit, should that
+ * change. */
 static int rule_msg(struct buf *b, const struct net_addr *a, uint32_t seq) {
+        const bool v4 = a->family == AF_INET;
         const struct fib_rule_hdr f = {
                 .family = a->family,
                 .dst_len = a->prefix_len,
-                .table = RT_TABLE_UNSPEC,
-                .action = FR_ACT_PROHIBIT,
+                .table = v4 ? NET_REFUSE_TABLE : RT_TABLE_UNSPEC,
+                .action = v4 ? FR_ACT_TO_TBL : FR_ACT_PROHIBIT,
         };
         uint32_t prio = NET_RULE_PRIORITY;
         size_t start;
@@ -111,6 +159,29 @@ static int rule_msg(struct buf *b, const struct net_addr *a, uint32_t seq) {
                 r = attr(b, FRA_PRIORITY, &prio, sizeof(prio));
         if (r == 0)
                 r = attr(b, FRA_DST, a->addr, a->family == AF_INET ? 4 : 16);
+        return end(b, start, r);
+}
+
+/* The refusal table's one route: everything into lo, from 127.0.0.1. Nothing leaves the
+ * namespace that way whether or not the nftables rules are there (the kernel drops what
+ * lo hands back for an address that is not local); with them, the program gets
+ * ECONNREFUSED (TCP) or EPERM (UDP) at once and the launcher a log record. The source
+ * 127.0.0.1 is what the shim checks before the program starts. */
+static int refuse_route_msg(struct buf *b, int lo, uint32_t seq) {
+        const struct rtmsg route = {.rtm_family = AF_INET, .rtm_table = NET_REFUSE_TABLE, .rtm_protocol = RTPROT_BOOT,
+                                    .rtm_scope = RT_SCOPE_LINK, .rtm_type = RTN_UNICAST};
+        uint32_t oif = (uint32_t)lo, table = NET_REFUSE_TABLE;
+        struct in_addr src;
+        if (inet_pton(AF_INET, NET_REFUSE_SOURCE, &src) != 1)
+                return -EINVAL;
+        size_t start;
+        int r = begin(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, seq, &route, sizeof(route), &start);
+        if (r == 0)
+                r = attr(b, RTA_TABLE, &table, sizeof(table));
+        if (r == 0)
+                r = attr(b, RTA_OIF, &oif, sizeof(oif));
+        if (r == 0)
+                r = attr(b, RTA_PREFSRC, &src, sizeof(src));
         return end(b, start, r);
 }
 
@@ -148,17 +219,23 @@ static int link_msgs(struct buf *b, int tap, uint32_t seq) {
         return end(b, start, r);
 }
 
-int netpolicy_msgs(int tap_index, const struct net_addr *host, size_t nhost, uint32_t seq, struct buf *out,
+int netpolicy_msgs(int tap_index, int lo_index, const struct net_addr *host, size_t nhost, uint32_t seq, struct buf *out,
                    struct diag *reterr) {
         if (nhost > NET_HOST_ADDRS_MAX)
                 return diag_set(reterr, -E2BIG, "network", "the host has %zu addresses; at most %d can be blocked",
                                 nhost, NET_HOST_ADDRS_MAX);
         if (tap_index <= 0)
                 return diag_set(reterr, -ENODEV, "network", "no " NET_TAP_NAME " in the sandbox");
+        if (lo_index <= 0)
+                return diag_set(reterr, -ENODEV, "network", "no lo in the sandbox");
         int r = link_msgs(out, tap_index, seq);
+        /* the table before the rules that point at it: a rule to an empty table would fall
+         * through to the default route */
+        if (r == 0)
+                r = refuse_route_msg(out, lo_index, seq + 3);
         if (r < 0)
                 return diag_set(reterr, r, "network", "building the network's set-up: %s", strerror(-r));
-        int n = 3;
+        int n = 4;
         const size_t nfixed = sizeof(blocked) / sizeof(blocked[0]);
         for (size_t i = 0; i < nfixed + nhost; i++) {
                 const struct net_addr *a = i < nfixed ? &blocked[i] : &host[i - nfixed];

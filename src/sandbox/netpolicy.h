@@ -8,9 +8,12 @@
  *   10.0.2.100/24 on tap0 (the sandbox), 10.0.2.2 (the gateway; slirp's alias for the
  *   host's loopback, refused: --disable-host-loopback and a rule below), 10.0.2.3 (slirp's
  *   DNS forwarder, the sandbox's /etc/resolv.conf), IPv4 only.
- * Policy-routing rules in the sandbox's namespace refuse (prohibit: EACCES) link-local,
- * cloud metadata, slirp's host alias and the host's own addresses before any route is
- * looked at; the sandbox has no CAP_NET_ADMIN over its namespace, so it cannot remove them.
+ * Policy-routing rules in the sandbox's namespace send link-local, cloud metadata, slirp's
+ * host alias and the host's own addresses to a table whose one route leads into the
+ * sandbox's own lo, before any other route is looked at: nothing for them ever reaches
+ * tap0. nftables rules (netpolicy_nft_ruleset) log and refuse what arrives there and log
+ * the first packet of every flow through tap0 (flowlog.h). The sandbox has no
+ * CAP_NET_ADMIN over its namespace, so it can remove neither.
  */
 #pragma once
 #include <stddef.h>
@@ -30,6 +33,10 @@
  * (connect() on a UDP socket: a route lookup, no packet). */
 #define NET_PROBE_METADATA "169.254.169.254"
 #define NET_RULE_PRIORITY 100u
+/* The routing table the IPv4 rules send refused destinations to: one route, into lo,
+ * from NET_REFUSE_SOURCE (what the shim checks a refused address gets). */
+#define NET_REFUSE_TABLE 100
+#define NET_REFUSE_SOURCE "127.0.0.1"
 /* The host's own addresses are blocked one by one; more than this many is refused. */
 #define NET_HOST_ADDRS_MAX 256
 
@@ -62,9 +69,13 @@ const struct net_addr *netpolicy_blocked(size_t *n);
 
 /* The netlink requests (NLM_F_ACK each, numbered from seq, back to back into out) that set
  * the sandbox's network up once slirp4netns has created tap0 (its ifindex): tap0 up with
- * NET_MTU, NET_GUEST/24 on it, the default route via NET_GATEWAY; then one prohibit rule at
- * NET_RULE_PRIORITY per fixed prefix and per host address. The rules come last because the
+ * NET_MTU, NET_GUEST/24 on it, the default route via NET_GATEWAY; the refusal table's route
+ * into lo (lo_index); then one rule at NET_RULE_PRIORITY per fixed prefix and per host
+ * address (IPv4: to NET_REFUSE_TABLE; IPv6: prohibit). The rules come last because the
  * kernel checks a new route's gateway against them. Returns the number of requests, or a
  * negative errno (-E2BIG beyond NET_HOST_ADDRS_MAX). */
-int netpolicy_msgs(int tap_index, const struct net_addr *host, size_t nhost, uint32_t seq, struct buf *out,
-                   struct diag *reterr);
+int netpolicy_msgs(int tap_index, int lo_index, const struct net_addr *host, size_t nhost, uint32_t seq,
+                   struct buf *out, struct diag *reterr);
+
+/* The nftables ruleset (nft's syntax) that logs every flow and refusal (flowlog.h). */
+int netpolicy_nft_ruleset(struct buf *out);

@@ -169,9 +169,10 @@ static void close_inherited_fds(unsigned from) {
                 close(fds[i]);
 }
 
-/* 0 when the sandbox has a route to ip, else the errno of the lookup. connect() on a UDP
- * socket only looks the route up (the policy rules included); nothing is sent. */
-static int route_to(const char *ip) {
+/* 0 when the sandbox has a route to ip, with the source address it picks in *src, else
+ * the errno of the lookup. connect() on a UDP socket only looks the route up (the policy
+ * rules included); nothing is sent. */
+static int route_to(const char *ip, struct in_addr *src) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
         if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
                 fail("network: bad address %s", ip);
@@ -179,26 +180,37 @@ static int route_to(const char *ip) {
         if (fd < 0)
                 fail("network: socket: %s", strerror(errno));
         int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+        struct sockaddr_in me = {0};
+        socklen_t len = sizeof(me);
+        if (r == 0 && getsockname(fd, (struct sockaddr *)&me, &len) < 0)
+                r = errno;
         close(fd);
+        *src = me.sin_addr;
         return r;
 }
 
 /* Network mode public, seen from inside before the program runs: the launcher's rules
- * refuse the metadata address and slirp's alias for the host's loopback (EACCES, the
- * rules' prohibit), and slirp's DNS forwarder is reachable (tap0 is up). bwrap's
- * --block-fd lets the sandbox go on EOF too, so a launcher that died half way through
- * must not leave a sandbox with egress and without its rules. */
+ * send the metadata address and slirp's alias for the host's loopback into the refusal
+ * table, whose route leads into lo from NET_REFUSE_SOURCE (never to tap0), and slirp's
+ * DNS forwarder is reachable through tap0 (it is up). bwrap's --block-fd lets the sandbox
+ * go on EOF too, so a launcher that died half way through must not leave a sandbox with
+ * egress and without its rules. */
 static void check_network_public(void) {
         static const char *const refused[] = {NET_PROBE_METADATA, NET_GATEWAY};
+        struct in_addr src, lo, guest;
+        if (inet_pton(AF_INET, NET_REFUSE_SOURCE, &lo) != 1 || inet_pton(AF_INET, NET_GUEST, &guest) != 1)
+                fail("network public: bad built-in addresses");
         for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
-                int e = route_to(refused[k]);
-                if (e != EACCES)
-                        fail("network public: %s is not refused by the sandbox's rules (%s)", refused[k],
-                             e ? strerror(e) : "reachable");
+                int e = route_to(refused[k], &src);
+                if (e || src.s_addr != lo.s_addr)
+                        fail("network public: %s is not sent into lo by the sandbox's rules (%s)", refused[k],
+                             e ? strerror(e) : "routed elsewhere");
         }
-        int e = route_to(NET_DNS);
+        int e = route_to(NET_DNS, &src);
         if (e)
                 fail("network public: no route to %s: %s", NET_DNS, strerror(e));
+        if (src.s_addr != guest.s_addr)
+                fail("network public: %s is not reached through " NET_TAP_NAME, NET_DNS);
 }
 
 static void load_seccomp(const char *path) {

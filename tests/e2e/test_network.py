@@ -1,6 +1,6 @@
 """Network mode public: egress through slirp4netns, with link-local and metadata addresses,
-slirp's alias for the host's loopback and the host's own addresses refused from inside (see
-docs/network.md). Real daemon, real sandboxes, and a network the test builds itself
+slirp's alias for the host's loopback and the host's own addresses refused from inside, and
+every flow and refusal logged and counted (see docs/network.md). Real daemon, real sandboxes, and a network the test builds itself
 (tests/testlib/netlab.py): a namespace behind a veth pair holding a web server, a DNS server
 and a "metadata server" at 169.254.169.254. Nothing is sent anywhere else.
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import conftest
@@ -64,6 +66,28 @@ def probe(client, sid, *probes) -> dict:
     out = client.run_ok(sid, code, timeout_seconds=60)["stdout"]
     res = json.loads(out.strip().splitlines()[-1])
     return {p: res[repr(p)] for p in probes}
+
+
+def egress_lines(daemon, sid, want: int, seconds: float = 10) -> list:
+    """The daemon's egress log lines for one session, once there are `want` of them (they
+    arrive after the replies) or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = [json.loads(line) for line in daemon.log_text().splitlines()
+                 if '"msg":"egress"' in line and sid in line]
+        if len(lines) >= want or time.monotonic() >= deadline:
+            return lines
+        time.sleep(0.1)
+
+
+def flows(lines) -> list:
+    return [(x["outcome"], x["reason"], x["protocol"], x["address"], x["port"]) for x in lines]
+
+
+def egress_metrics(client) -> dict:
+    text = expect(client.get("/metrics"), 200).body.decode()
+    return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(
+        r'^airlock_egress_connections_total\{outcome="(\w+)",reason="(\w+)"\} (\d+)$', text, re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -116,16 +140,22 @@ def test_public_reaches_the_lab_and_none_does_not(client, sessions, public, lab)
     assert client.value(none, "import os; os.path.exists('/etc/resolv.conf')") == "False"
 
 
-def test_metadata_and_link_local_are_refused(client, sessions, public, lab):
+def test_metadata_and_link_local_are_refused(client, sessions, public, lab, daemon):
     # Control: from the host, where slirp4netns connects from, the "metadata server" answers.
     assert netlab.http_get("http://%s/" % netlab.METADATA) == lab.metadata_body
     pub = sessions(interpreter=public)
     got = probe(client, pub, ("http", "http://%s/" % netlab.METADATA), ("tcp", netlab.METADATA, 80),
                 ("udp", netlab.METADATA, 80), ("tcp", "169.254.1.1", 80), ("tcp", "::ffff:169.254.169.254", 80),
                 ("tcp", "100.100.100.200", 80), ("tcp", "fe80::1", 80))
+    # refused at once, inside the sandbox: TCP with a reset, UDP at the send
     for p in list(got)[:6]:
-        assert got[p] == "EACCES", (p, got)
+        assert got[p] == ("EPERM" if p[0] == "udp" else "ECONNREFUSED"), (p, got)
     assert got[("tcp", "fe80::1", 80)] in ("EACCES", "EINVAL", "ENETUNREACH", "EHOSTUNREACH"), got
+    # each IPv4 refusal is logged, in order (IPv6 has no route at all: nothing to log)
+    want = [("refused", "blocked_address", proto, addr, 80) for proto, addr in
+            [("tcp", netlab.METADATA), ("tcp", netlab.METADATA), ("udp", netlab.METADATA), ("tcp", "169.254.1.1"),
+             ("tcp", netlab.METADATA), ("tcp", "100.100.100.200")]]
+    assert flows(egress_lines(daemon, pub, len(want))) == want
     # and the lab itself is still reachable from the same session: the refusal is the rule's
     assert probe(client, pub, ("http", lab.web_url))[("http", lab.web_url)] == "ok " + lab.web_body
 
@@ -139,10 +169,14 @@ def test_the_host_is_not_reachable(client, sessions, public, lab, daemon):
     pub = sessions(interpreter=public)
     got = probe(client, pub, ("tcp", "10.0.2.2", daemon.port), ("tcp", "127.0.0.1", daemon.port),
                 ("tcp", lab.host_addr, port), ("http", "http://10.0.2.2:%d/healthz" % daemon.port))
-    assert got[("tcp", "10.0.2.2", daemon.port)] == "EACCES", got  # slirp's alias for the host's 127.0.0.1
-    assert got[("http", "http://10.0.2.2:%d/healthz" % daemon.port)] == "EACCES", got
+    assert got[("tcp", "10.0.2.2", daemon.port)] == "ECONNREFUSED", got  # slirp's alias for the host's 127.0.0.1
+    assert got[("http", "http://10.0.2.2:%d/healthz" % daemon.port)] == "ECONNREFUSED", got
     assert got[("tcp", "127.0.0.1", daemon.port)] == "ECONNREFUSED", got  # the sandbox's own loopback
-    assert got[("tcp", lab.host_addr, port)] == "EACCES", got  # a host address, blocked by its rule
+    assert got[("tcp", lab.host_addr, port)] == "ECONNREFUSED", got  # a host address, blocked by its rule
+    # the same errno, told apart by the log: the sandbox's own loopback is no refusal
+    want = [("refused", "blocked_address", "tcp", a, p) for a, p in
+            [("10.0.2.2", daemon.port), (lab.host_addr, port), ("10.0.2.2", daemon.port)]]
+    assert flows(egress_lines(daemon, pub, len(want))) == want
 
 
 def test_rules_cannot_be_removed_from_inside(client, sessions, public, lab):
@@ -155,22 +189,89 @@ def ip(*a):
 out = {"rules": ip("rule", "show")[1], "caps": [l for l in open("/proc/self/status") if l.startswith("CapEff")][0].split()[1]}
 for args in (["rule", "del", "prio", "100"], ["rule", "flush"], ["rule", "add", "prio", "1", "lookup", "main"],
              ["route", "add", "169.254.169.254/32", "via", "10.0.2.2"], ["link", "set", "tap0", "down"],
-             ["addr", "add", "169.254.0.9/16", "dev", "tap0"]):
+             ["addr", "add", "169.254.0.9/16", "dev", "tap0"], ["route", "flush", "table", "100"],
+             ["route", "replace", "default", "via", "10.0.2.2", "table", "100"]):
     out[" ".join(args)] = ip(*args)
+for args in (["flush", "ruleset"], ["delete", "table", "ip", "airlock"], ["list", "ruleset"]):
+    p = subprocess.run(["/usr/sbin/nft", *args], capture_output=True, text=True)
+    out["nft " + " ".join(args)] = p.returncode, (p.stdout + p.stderr).strip()
 out["after"] = ip("rule", "show")[1]
+out["table"] = ip("route", "show", "table", "100")[1]
 print(json.dumps(out))
 '''
     out = json.loads(client.run_ok(pub, code)["stdout"])
     assert out["caps"] == "0000000000000000"
-    assert "to 169.254.0.0/16 prohibit" in out["rules"] and "to 10.0.2.2 prohibit" in out["rules"], out
+    assert "to 169.254.0.0/16 lookup 100" in out["rules"] and "to 10.0.2.2 lookup 100" in out["rules"], out
+    assert out["table"] == "default dev lo scope link src 127.0.0.1", out
     for k, v in out.items():
-        if k in ("rules", "caps", "after"):
+        if k in ("rules", "caps", "after", "table"):
             continue
         rc, msg = v
-        assert rc != 0 and "Operation not permitted" in msg, (k, rc, msg)
+        # ip: no capability; nft: not even a netfilter netlink socket (the seccomp filter)
+        why = "Address family not supported" if k.startswith("nft") else "Operation not permitted"
+        assert rc != 0 and why in msg, (k, rc, msg)
     assert out["after"] == out["rules"]
     got = probe(client, pub, ("tcp", netlab.METADATA, 80), ("http", lab.web_url))
-    assert got == {("tcp", netlab.METADATA, 80): "EACCES", ("http", lab.web_url): "ok " + lab.web_body}
+    assert got == {("tcp", netlab.METADATA, 80): "ECONNREFUSED", ("http", lab.web_url): "ok " + lab.web_body}
+
+
+def test_every_flow_and_refusal_is_logged_and_counted(client, sessions, public, lab, daemon):
+    """Mode public: the first packet of every new flow through slirp (a TCP connection, a
+    UDP address and port) is logged and counted as allowed, each refusal as refused; a
+    flow's later packets are not logged again. The control: the flows reached the lab."""
+    before = egress_metrics(client)
+    pub = sessions(interpreter=public)
+    code = r'''
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):  # one UDP flow: logged once
+    u.sendto(b"x", (LAB, 9))
+u.sendto(b"y", (LAB, 10))  # another port: another flow
+for _ in range(2):  # two TCP connections to the same server: two flows
+    with socket.create_connection((LAB, PORT), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        print(s.recv(200).split(b"\r\n")[0].decode())
+try:
+    socket.create_connection((META, 80), timeout=10)
+except ConnectionRefusedError:
+    print("refused")
+'''.replace("LAB", repr(lab.lab_addr)).replace("PORT", str(netlab.WEB_PORT)).replace("META", repr(netlab.METADATA))
+    out = client.run_ok(pub, code)["stdout"].splitlines()
+    assert out[0].startswith("HTTP/1.") and " 200 " in out[0] and out[1] == out[0] and out[2] == "refused", out
+    want = [("allowed", "ok", "udp", lab.lab_addr, 9), ("allowed", "ok", "udp", lab.lab_addr, 10),
+            ("allowed", "ok", "tcp", lab.lab_addr, netlab.WEB_PORT), ("allowed", "ok", "tcp", lab.lab_addr, netlab.WEB_PORT),
+            ("refused", "blocked_address", "tcp", netlab.METADATA, 80)]
+    lines = egress_lines(daemon, pub, len(want))
+    assert flows(lines) == want
+    assert all(x["session"] == pub and x["tenant"] == "default" and x["host"] == x["address"] for x in lines), lines
+    time.sleep(1)  # nothing more comes: a flow's later packets are not logged
+    assert len(egress_lines(daemon, pub, 0, 0)) == len(want)
+    after = egress_metrics(client)
+    assert after[("allowed", "ok")] - before.get(("allowed", "ok"), 0) >= 4, (before, after)
+    assert after[("refused", "blocked_address")] - before.get(("refused", "blocked_address"), 0) >= 1, (before, after)
+
+
+def test_a_flood_of_flows_stays_within_the_event_budget(client, sessions, public, lab, daemon):
+    """A program that opens flows as fast as it can: the log gets at most the budget (20/s,
+    bursts of 100), the rest is counted as dropped, and the sandbox still answers."""
+    pub = sessions(interpreter=public)
+    code = r'''
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n, end = 0, time.monotonic() + 2
+while time.monotonic() < end:
+    u.sendto(b"x", (LAB, 1 + n % 60000))
+    n += 1
+print(n)
+'''.replace("LAB", repr(lab.lab_addr))
+    sent = int(client.run_ok(pub, code)["stdout"])
+    assert sent > 500, sent  # enough flows to exceed the budget
+    time.sleep(2)
+    lines = egress_lines(daemon, pub, 0, 0)
+    assert 20 <= len(lines) <= 100 + 20 * 10, len(lines)  # the budget, with slack for a slow machine
+    text = expect(client.get("/metrics"), 200).body.decode()
+    assert int(re.search(r"^airlock_egress_events_dropped_total (\d+)$", text, re.M).group(1)) > 0
+    assert client.value(pub, "1 + 1") == "2"
 
 
 def test_raw_and_packet_sockets_are_still_refused(client, sessions, public):
@@ -290,7 +391,7 @@ def _run_with_slirp(fake: str, tmp_path, code: str = "print('ran')") -> subproce
     ("echo 'slirp broke' >&2; exit 3", "slirp4netns exited with status 3: slirp broke"),
     ("exit 0", "slirp4netns exited with status 0"),
     # says ready without making tap0: the launcher's set-up finds nothing to set up
-    ("printf 1 >&4; exec sleep 60", "setting up the sandbox's network and its rules: No such device"),
+    ("printf 1 >&4; exec sleep 60", "network: no tap0 in the sandbox"),
 ])
 def test_a_failing_slirp4netns_is_a_setup_error(tmp_path, fake, words):
     """Whatever goes wrong on the way, the program never runs: without egress, and without
@@ -307,6 +408,27 @@ def test_a_failing_slirp4netns_is_a_setup_error(tmp_path, fake, words):
         "the fake slirp4netns outlived its sandbox"
 
 
+def test_a_failing_nft_is_a_setup_error(tmp_path):
+    """Without the flow log's rules (nft fails: here a fake one, bound over /usr/sbin/nft in
+    a mount namespace of the test's own) the program never runs, and the error says what
+    nft said. The control: the same run with the real nft runs the program."""
+    require(AIRLOCK.exists(), "%s is not built" % AIRLOCK)
+    require(os.geteuid() == 0, "root is needed (a launcher of its own, a mount namespace)")
+    require(netlab.public_missing() is None, netlab.public_missing() or "")
+    os.chmod(tmp_path, 0o755)
+    fake = tmp_path / "nft"
+    fake.write_text("#!/bin/sh\ncat >/dev/null; echo 'Error: no nf_tables here' >&2; exit 1\n")
+    fake.chmod(0o755)
+    run = [str(AIRLOCK), "run", "--network", "public", "-c", "print('ran')"]
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        'mount --bind "$0" /usr/sbin/nft && exec "$@"', str(fake), *run],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 125 and "ran" not in p.stdout, (p.returncode, p.stdout, p.stderr)
+    assert "could not load the flow log's rules (status 1): Error: no nf_tables here" in p.stderr, p.stderr
+    control = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert (control.returncode, control.stdout) == (0, "ran\n"), control.stderr
+
+
 def _uid(pid: int) -> int:
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -318,8 +440,9 @@ def _uid(pid: int) -> int:
 def test_the_shim_refuses_to_run_without_the_rules(tmp_path):
     """bwrap's --block-fd also lets the sandbox go on when its pipe reads EOF (a launcher that
     died half way): the shim then checks the rules itself. In a bare network namespace it
-    refuses; with the rules and a route to slirp's resolver it goes on (and fails later, at
-    the seccomp file this test does not give it: the control)."""
+    refuses, and with the old prohibit rules too (they do not lead into lo); with the rules,
+    the refusal table and a route to slirp's resolver it goes on (and fails later, at the
+    seccomp file this test does not give it: the control)."""
     shim = AIRLOCK.parent / "airlock-init"
     require(shim.exists(), "%s is not built" % shim)
     require(os.geteuid() == 0, "root is needed for a network namespace")
@@ -327,10 +450,17 @@ def test_the_shim_refuses_to_run_without_the_rules(tmp_path):
     base = [str(shim), "--nofile", "64", "--seccomp", missing, "--network-public", "--", "/bin/true"]
     bare = subprocess.run(["unshare", "--net", *base], capture_output=True, text=True, timeout=60)
     assert bare.returncode == 126, bare
-    assert "network public: 169.254.169.254 is not refused" in bare.stderr, bare.stderr
-    setup = ("ip link set lo up && ip link add d0 type veth peer name d1 && ip addr add 10.0.2.100/24 dev d0 && "
-             "ip link set d0 up && ip link set d1 up && ip rule add prio 100 to 169.254.0.0/16 prohibit && "
-             "ip rule add prio 100 to 10.0.2.2 prohibit && exec \"$@\"")
+    assert "network public: 169.254.169.254 is not sent into lo" in bare.stderr, bare.stderr
+    link = ("ip link set lo up && ip link add d0 type veth peer name d1 && ip addr add 10.0.2.100/24 dev d0 && "
+            "ip link set d0 up && ip link set d1 up && ")
+    prohibit = link + ("ip rule add prio 100 to 169.254.0.0/16 prohibit && ip rule add prio 100 to 10.0.2.2 prohibit"
+                       " && exec \"$@\"")
+    old = subprocess.run(["unshare", "--net", "sh", "-c", prohibit, "sh", *base], capture_output=True, text=True,
+                         timeout=60)
+    assert old.returncode == 126 and "is not sent into lo" in old.stderr, old
+    setup = link + ("ip route add default dev lo src 127.0.0.1 table 100 && "
+                    "ip rule add prio 100 to 169.254.0.0/16 lookup 100 && ip rule add prio 100 to 10.0.2.2 lookup 100"
+                    " && exec \"$@\"")
     ruled = subprocess.run(["unshare", "--net", "sh", "-c", setup, "sh", *base], capture_output=True, text=True,
                            timeout=60)
     assert ruled.returncode == 126, ruled

@@ -45,3 +45,44 @@ for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(data)
 print(f"wrote {len(seeds)} seeds to {out}")
+
+
+# fuzz_flowlog: NFLOG records as the kernel frames them (src/sandbox/flowlog.c), each one
+# an nlmsghdr, an nfgenmsg, then attributes: the packet header, the prefix, the payload.
+def nla(kind: int, data: bytes) -> bytes:
+    raw = struct.pack("<HH", 4 + len(data), kind) + data
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def nflog(prefix: bytes, packet: bytes) -> bytes:
+    body = struct.pack("<BBH", 2, 0, socket_htons(1)) + nla(1, struct.pack(">HBB", 0x0800, 3, 0))
+    body += nla(10, prefix + b"\0") + nla(9, packet)
+    return struct.pack("<IHHII", 16 + len(body), (4 << 8) | 0, 0, 0, 0) + body
+
+
+def socket_htons(v: int) -> int:
+    return int.from_bytes(v.to_bytes(2, "big"), "little")
+
+
+def ipv4(proto: int, dst: bytes, dport: int, options: bytes = b"") -> bytes:
+    ihl = 5 + len(options) // 4
+    return (struct.pack(">BBHHHBBH4s4s", 0x40 | ihl, 0, 24 + len(options), 1, 0, 64, proto, 0, bytes([10, 0, 2, 100]), dst)
+            + options + struct.pack(">HH", 49153, dport))
+
+
+flow_out = os.path.join(os.path.dirname(out), "flowlog")
+os.makedirs(flow_out, exist_ok=True)
+flow_seeds = {
+    "allowed_tcp": nflog(b"airlock-allowed", ipv4(6, bytes([192, 0, 2, 7]), 443)),
+    "refused_udp": nflog(b"airlock-refused", ipv4(17, bytes([169, 254, 169, 254]), 53)),
+    "allowed_icmp": nflog(b"airlock-allowed", ipv4(1, bytes([198, 51, 100, 1]), 0)),
+    "options": nflog(b"airlock-allowed", ipv4(6, bytes([192, 0, 2, 8]), 8080, b"\x01" * 8)),
+    "two": nflog(b"airlock-allowed", ipv4(17, bytes([192, 0, 2, 9]), 9)) + nflog(b"airlock-refused",
+                                                                                   ipv4(6, bytes([10, 0, 2, 2]), 80)),
+    "other_prefix": nflog(b"something-else", ipv4(6, bytes([192, 0, 2, 7]), 443)),
+    "ack": struct.pack("<IHHII", 36, 2, 0, 1, 0) + b"\0" * 20,
+}
+for name, data in flow_seeds.items():
+    with open(os.path.join(flow_out, name), "wb") as f:
+        f.write(data)
+print(f"wrote {len(flow_seeds)} seeds to {flow_out}")

@@ -88,8 +88,8 @@ def parse(data: bytes) -> dict:
         cpu, mem, peak, resettable = struct.unpack_from("<QQQB", body)
         out.update(cpu_usec=cpu, memory_bytes=mem, peak=peak, resettable=resettable)
     elif ftype == EGRESS:
-        sid, outcome, reason, port, family = struct.unpack_from("<QBBHB", body)
-        out.update(sandbox_id=sid, outcome=outcome, reason=reason, port=port, family=family,
+        sid, outcome, reason, port, family, protocol = struct.unpack_from("<QBBHBB", body)
+        out.update(sandbox_id=sid, outcome=outcome, reason=reason, port=port, family=family, protocol=protocol,
                    host=body[40:296].split(b"\0")[0].decode())
     elif ftype == HELLO_OK:
         out["is_root"], out["userns"], out["seccomp"], out["landlock"], out["cgroup"], out["bwrap"] = body[:6]

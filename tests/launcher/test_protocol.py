@@ -255,8 +255,12 @@ def test_network_modes(launcher):
             b"print(sorted(n for _, n in socket.if_nameindex()))\n"
             b"print(open('/etc/resolv.conf').read().strip())\n"
             b"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            b"try:\n    s.connect(('169.254.169.254', 80)); print('metadata routed')\n"
-            b"except PermissionError:\n    print('metadata refused')\n")
+            b"s.connect(('169.254.169.254', 80)); print(s.getsockname()[0])\n"
+            b"try:\n    s.send(b'x'); print('metadata sent')\n"
+            b"except PermissionError:\n    print('metadata refused')\n"
+            b"t = socket.socket(); t.settimeout(10)\n"
+            b"try:\n    t.connect(('169.254.169.254', 80)); print('metadata connected')\n"
+            b"except ConnectionRefusedError:\n    print('tcp refused')\n")
     fd = memfd(code)
     launcher.send(lp.create(network=2), [fd])
     os.close(fd)
@@ -264,13 +268,21 @@ def test_network_modes(launcher):
     assert created["type"] == lp.CREATED and created["isolation"]["network"] == 2, created
     slirp = [p for p in _children(launcher.proc.pid) if _cmdline(p).startswith("/usr/bin/slirp4netns")]
     assert len(slirp) == 1, "one slirp4netns per public sandbox, the launcher's child"
-    exited, _ = launcher.recv()
+    frames = []
+    while not frames or frames[-1]["type"] != lp.EXITED:
+        frames.append(launcher.recv()[0])
+    exited = frames[-1]
     out = b"".join(iter(lambda: os.read(out_r, 65536), b""))
     err = b"".join(iter(lambda: os.read(err_r, 65536), b""))
     os.close(out_r)
     os.close(err_r)
     assert (exited["type"], exited["exit_code"]) == (lp.EXITED, 0), err
-    assert out == b"['lo', 'tap0']\nnameserver 10.0.2.3\nmetadata refused\n", (out, err)
+    # the refusal table leads into the sandbox's own lo; nft refuses there, and logs
+    assert out == b"['lo', 'tap0']\nnameserver 10.0.2.3\n127.0.0.1\nmetadata refused\ntcp refused\n", (out, err)
+    events = [(f["sandbox_id"], f["outcome"], f["reason"], f["host"], f["port"], f["protocol"])
+              for f in frames if f["type"] == lp.EGRESS]
+    sid = created["sandbox_id"]
+    assert events == [(sid, 2, 2, "169.254.169.254", 80, 17), (sid, 2, 2, "169.254.169.254", 80, 6)], frames
     for pid in slirp:  # killed with the sandbox, then reaped by the launcher
         for _ in range(100):
             if not os.path.exists("/proc/%d" % pid) or _state(pid) == "Z":

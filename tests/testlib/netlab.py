@@ -98,6 +98,8 @@ def public_missing() -> str | None:
         return "slirp4netns is not installed (apt-get install slirp4netns)"
     if not os.path.exists("/dev/net/tun"):
         return "/dev/net/tun is missing (the tun driver)"
+    if not os.access("/usr/sbin/nft", os.X_OK):
+        return "nft is not installed (apt-get install nftables): mode public logs every flow through it"
     return None
 
 

@@ -274,8 +274,9 @@ static void test_slirp_argv(void **state) {
         buf_free(&b);
 }
 
-/* Walk the netlink requests: tap0 up, its address, the default route, then every one a
- * prohibit rule at NET_RULE_PRIORITY with its prefix. */
+/* Walk the netlink requests: tap0 up, its address, the default route, the refusal table's
+ * route into lo, then every one a rule at NET_RULE_PRIORITY with its prefix: IPv4 to the
+ * refusal table, IPv6 prohibit. */
 static void test_network_msgs(void **state) {
         (void)state;
         struct net_addr host[2] = {{.family = AF_INET, .prefix_len = 32, .addr = {192, 0, 2, 2}},
@@ -285,11 +286,11 @@ static void test_network_msgs(void **state) {
         size_t nfixed;
         (void)netpolicy_blocked(&nfixed);
         buf_init(&b, 1 << 16);
-        int n = netpolicy_msgs(5, host, 2, 7, &b, &d);
-        assert_int_equal(n, 3 + (int)nfixed + 2);
+        int n = netpolicy_msgs(5, 1, host, 2, 7, &b, &d);
+        assert_int_equal(n, 4 + (int)nfixed + 2);
         int seen_metadata = 0, seen_host_alias = 0, seen_v6_ll = 0, seen_host = 0;
         size_t off = 0;
-        static const uint16_t first[] = {RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE};
+        static const uint16_t first[] = {RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWROUTE};
         for (int i = 0; i < n; i++) {
                 assert_true(off + sizeof(struct nlmsghdr) <= b.len);
                 const struct nlmsghdr *h = (const void *)(b.data + off);
@@ -297,7 +298,7 @@ static void test_network_msgs(void **state) {
                 assert_true(h->nlmsg_flags & NLM_F_ACK);
                 assert_true(off + h->nlmsg_len <= b.len);
                 off += NLMSG_ALIGN(h->nlmsg_len);
-                if (i < 3) {
+                if (i < 4) {
                         assert_int_equal(h->nlmsg_type, first[i]);
                         if (i == 0) {
                                 const struct ifinfomsg *l = NLMSG_DATA(h);
@@ -307,16 +308,41 @@ static void test_network_msgs(void **state) {
                                 const struct ifaddrmsg *a = NLMSG_DATA(h);
                                 assert_int_equal(a->ifa_index, 5);
                                 assert_int_equal(a->ifa_prefixlen, 24);
-                        } else {
+                        } else if (i == 2) {
                                 const struct rtmsg *r = NLMSG_DATA(h);
                                 assert_int_equal(r->rtm_dst_len, 0); /* the default route */
                                 assert_int_equal(r->rtm_table, RT_TABLE_MAIN);
+                        } else {
+                                /* the refusal table: everything into lo (ifindex 1), from 127.0.0.1 */
+                                const struct rtmsg *r = NLMSG_DATA(h);
+                                assert_int_equal(r->rtm_dst_len, 0);
+                                assert_int_equal(r->rtm_table, NET_REFUSE_TABLE);
+                                uint32_t oif = 0, table = 0;
+                                uint8_t src[4] = {0};
+                                int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*r));
+                                for (const struct rtattr *a = (const void *)((const char *)r + NLMSG_ALIGN(sizeof(*r)));
+                                     RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+                                        if (a->rta_type == RTA_OIF)
+                                                memcpy(&oif, RTA_DATA(a), 4);
+                                        if (a->rta_type == RTA_TABLE)
+                                                memcpy(&table, RTA_DATA(a), 4);
+                                        if (a->rta_type == RTA_PREFSRC)
+                                                memcpy(src, RTA_DATA(a), 4);
+                                }
+                                assert_int_equal(oif, 1);
+                                assert_int_equal(table, NET_REFUSE_TABLE);
+                                assert_memory_equal(src, ((uint8_t[]){127, 0, 0, 1}), 4);
                         }
                         continue;
                 }
                 assert_int_equal(h->nlmsg_type, RTM_NEWRULE);
                 const struct fib_rule_hdr *f = NLMSG_DATA(h);
-                assert_int_equal(f->action, FR_ACT_PROHIBIT);
+                if (f->family == AF_INET) {
+                        assert_int_equal(f->action, FR_ACT_TO_TBL);
+                        assert_int_equal(f->table, NET_REFUSE_TABLE);
+                } else {
+                        assert_int_equal(f->action, FR_ACT_PROHIBIT);
+                }
                 uint32_t prio = 0;
                 const uint8_t *dst = NULL;
                 int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*f));
@@ -348,15 +374,16 @@ static void test_network_msgs(void **state) {
         for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
                 many[i] = (struct net_addr){.family = AF_INET, .prefix_len = 32, .addr = {10, 9, (uint8_t)(i >> 8), (uint8_t)i}};
         buf_init(&b, 1 << 20);
-        assert_int_equal(netpolicy_msgs(5, many, sizeof(many) / sizeof(many[0]), 1, &b, &d), -E2BIG);
+        assert_int_equal(netpolicy_msgs(5, 1, many, sizeof(many) / sizeof(many[0]), 1, &b, &d), -E2BIG);
         assert_string_equal(d.field, "network");
         buf_free(&b);
         struct net_addr bad = {.family = AF_INET, .prefix_len = 33};
         buf_init(&b, 1 << 16);
-        assert_true(netpolicy_msgs(5, &bad, 1, 1, &b, &d) < 0);
+        assert_true(netpolicy_msgs(5, 1, &bad, 1, 1, &b, &d) < 0);
         buf_free(&b);
         buf_init(&b, 1 << 16);
-        assert_int_equal(netpolicy_msgs(0, NULL, 0, 1, &b, &d), -ENODEV); /* no tap0: nothing to set up */
+        assert_int_equal(netpolicy_msgs(0, 1, NULL, 0, 1, &b, &d), -ENODEV); /* no tap0: nothing to set up */
+        assert_int_equal(netpolicy_msgs(5, 0, NULL, 0, 1, &b, &d), -ENODEV); /* no lo */
         buf_free(&b);
 }
 
