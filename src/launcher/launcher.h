@@ -73,6 +73,8 @@ struct sandbox {
          * namespace, on which the kernel reports every new flow and refusal (flowlog.h),
          * and the budget of events made from them. */
         int net_flows;
+        int net_cfg;      /* the set-up child's socket: its one message (net.c configured()) */
+        pid_t net_cfg_pid; /* that child, until it said its word */
         double flow_tokens;
         int64_t flow_ms;
         struct sandbox *next;

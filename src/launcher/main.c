@@ -268,6 +268,10 @@ static void reap_children(struct launcher *L) {
                                 net_on_exit(L, sb, status);
                                 break;
                         }
+                        if (sb->net_cfg_pid == pid) { /* its set-up child: what it says arrives on net_cfg */
+                                sb->net_cfg_pid = -1;
+                                break;
+                        }
                 }
         }
 }

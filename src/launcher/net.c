@@ -171,6 +171,10 @@ static void lock_down(struct sandbox *sb, pid_t parent, const char *except_dir, 
 /* The child's fds until the namespaces are bound where slirp4netns finds them; it gets
  * 0-4 only (netpolicy.h). */
 enum { CHILD_NETNS_FD = 5, CHILD_USERNS_FD = 6 };
+/* The network's set-up in the sandbox (step 3), nft included, ends within this. */
+#define NET_CONFIGURE_TIMEOUT_S 10
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY_(x) #x
 #define NET_SLIRP_MAX_FILES 4096 /* slirp's open files: about the guest's concurrent connections */
 
 /* The forked child that becomes slirp4netns (step 2). fds: /dev/null, its stderr pipe,
@@ -594,8 +598,12 @@ static int load_ruleset(struct diag *why) {
         int in[2] = {-1, -1}, err[2] = {-1, -1};
         if (r == 0 && (pipe2(in, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
                 r = -errno;
+        pid_t parent = getpid();
         pid_t pid = r == 0 ? fork() : -1;
         if (pid == 0) {
+                /* dies with the set-up child, whose alarm bounds the whole set-up */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                        _exit(125);
                 if (dup2(in[0], 0) < 0 || dup2(err[1], 1) < 0 || dup2(err[1], 2) < 0)
                         _exit(125);
                 char *const argv[] = {(char *)"nft", (char *)"-f", (char *)"/dev/stdin", NULL};
@@ -691,31 +699,56 @@ __attribute__((noreturn)) static void configure_child(int netns, int back, const
         _exit(sendmsg(back, &m, MSG_NOSIGNAL) < 0 || fd < 0 ? 1 : 0);
 }
 
-/* Step 3. Returns the flow log's socket. */
-static int configure(struct sandbox *sb, struct diag *d) {
+/* 4: release bwrap's pid 1; the shim checks the rules from inside. */
+static void release(struct launcher *L, struct sandbox *sb) {
+        sb->net_ns = safe_close(sb->net_ns);
+        if (write(sb->net_block, "1", 1) != 1) {
+                net_fail(L, sb, "cannot release the sandbox: %m");
+                return;
+        }
+        sb->net_block = safe_close(sb->net_block);
+        sb->net_up = true;
+}
+
+/* Step 3, started: the child does the work while the launcher goes on serving others (nft
+ * takes tens of milliseconds); its one message arrives on sb->net_cfg (configured()). */
+static int configure_start(struct launcher *L, struct sandbox *sb, struct diag *d) {
         struct net_addr host[NET_HOST_ADDRS_MAX];
         size_t nhost = 0;
         int r = host_addrs(host, ARRAY_SIZE(host), &nhost, d);
         if (r < 0)
                 return r;
         int sp[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
                 return diag_set(d, -errno, "network", "socketpair: %m");
         /* A child joins the sandbox's namespace: the launcher itself never leaves its own. */
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+                        _exit(125);
+                alarm(NET_CONFIGURE_TIMEOUT_S); /* a hung nft ends as a setup error, not a stuck sandbox */
                 close(sp[0]);
                 configure_child(sb->net_ns, sp[1], host, nhost);
         }
         close(sp[1]);
-        _cleanup_close_ int back = sp[0];
-        if (pid < 0)
+        if (pid < 0) {
+                close(sp[0]);
                 return diag_set(d, -errno, "network", "fork: %m");
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return diag_set(d, -errno, "network", "waitpid: %m");
-        /* What it said is queued by now: it sent before it exited. */
+        }
+        sb->net_cfg = sp[0];
+        sb->net_cfg_pid = pid; /* reaped with the launcher's other unknown children */
+        if (sandbox_watch(L, sb, sb->net_cfg) < 0)
+                return diag_set(d, -EIO, "network", "cannot watch the network's set-up");
+        return 0;
+}
+
+/* Step 3, done: what the child said (it sends before it exits; EOF if it died first).
+ * Returns the flow log's socket. */
+static int configure_finish(struct sandbox *sb, struct diag *d) {
         char said[DIAG_MSG_MAX];
         struct iovec iov = {.iov_base = said, .iov_len = sizeof(said) - 1};
         union {
@@ -724,13 +757,15 @@ static int configure(struct sandbox *sb, struct diag *d) {
         } c;
         memset(&c, 0, sizeof(c));
         struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
-        ssize_t n = recvmsg(back, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ssize_t n = recvmsg(sb->net_cfg, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return -EAGAIN;
         int fd = -1;
-        struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
+        struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
         if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int)))
                 memcpy(&fd, CMSG_DATA(h), sizeof(int));
         said[n > 0 ? (size_t)n : 0] = '\0';
-        if (fd >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !(m.msg_flags & MSG_CTRUNC)) {
+        if (fd >= 0 && !said[0] && !(m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
                 if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
                         int e = errno;
                         close(fd);
@@ -741,36 +776,42 @@ static int configure(struct sandbox *sb, struct diag *d) {
         safe_close(fd);
         if (said[0])
                 return diag_set(d, -EIO, "network", "%s", said);
-        return diag_set(d, -EIO, "network", "setting up the sandbox's network: %s",
-                        WIFEXITED(status) ? "the helper said nothing" : "the helper was killed");
+        return diag_set(d, -EIO, "network", "setting up the sandbox's network: the helper %s",
+                        n == 0 ? "died (or took longer than " STRINGIFY(NET_CONFIGURE_TIMEOUT_S) " s)" : "said nothing");
 }
 
-/* 3-4: slirp4netns has tap0 up. */
+/* 3: slirp4netns has tap0 up. */
 static void net_ready(struct launcher *L, struct sandbox *sb) {
         struct diag d = {0};
         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
-        /* The proxy needs nothing inside: its socket is there already. */
         if (sb->spec.network == LP_NET_PUBLIC) {
-                int flows = configure(sb, &d);
-                if (flows < 0) {
+                if (configure_start(L, sb, &d) < 0)
                         net_fail(L, sb, "%s", d.msg);
-                        return;
-                }
-                sb->net_flows = flows;
-                sb->flow_tokens = LP_EGRESS_EVENT_BURST;
-                sb->flow_ms = (int64_t)now_ms();
-                if (sandbox_watch(L, sb, sb->net_flows) < 0) {
-                        net_fail(L, sb, "cannot watch the flow log");
-                        return;
-                }
+                return; /* released in configured() */
         }
-        sb->net_ns = safe_close(sb->net_ns);
-        if (write(sb->net_block, "1", 1) != 1) {
-                net_fail(L, sb, "cannot release the sandbox: %m");
+        /* The proxy needs nothing inside: its socket is there already. */
+        release(L, sb);
+}
+
+/* 3-4: the network and its rules are in (mode public); the flow log from now on. */
+static void configured(struct launcher *L, struct sandbox *sb) {
+        struct diag d = {0};
+        int flows = configure_finish(sb, &d);
+        if (flows == -EAGAIN)
+                return;
+        sb->net_cfg = sandbox_unwatch_close(L, sb->net_cfg);
+        if (flows < 0) {
+                net_fail(L, sb, "%s", d.msg);
                 return;
         }
-        sb->net_block = safe_close(sb->net_block);
-        sb->net_up = true;
+        sb->net_flows = flows;
+        sb->flow_tokens = LP_EGRESS_EVENT_BURST;
+        sb->flow_ms = (int64_t)now_ms();
+        if (sandbox_watch(L, sb, sb->net_flows) < 0) {
+                net_fail(L, sb, "cannot watch the flow log");
+                return;
+        }
+        release(L, sb);
 }
 
 static void keep_text(struct sandbox *sb, const char *p, size_t n) {
@@ -797,6 +838,10 @@ bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
         }
         if (fd == sb->net_flows) {
                 read_flows(L, sb);
+                return true;
+        }
+        if (fd == sb->net_cfg) {
+                configured(L, sb);
                 return true;
         }
         if (fd == sb->net_log) {
@@ -835,6 +880,10 @@ void net_free(struct launcher *L, struct sandbox *sb) {
         sb->net_pid = -1;
         sb->net_block = safe_close(sb->net_block);
         sb->net_ns = safe_close(sb->net_ns);
+        sb->net_cfg = sandbox_unwatch_close(L, sb->net_cfg);
+        if (sb->net_cfg_pid > 0)
+                kill(sb->net_cfg_pid, SIGKILL); /* not reaped yet (reap_children clears it), so still ours */
+        sb->net_cfg_pid = -1;
         sb->net_ready = sandbox_unwatch_close(L, sb->net_ready);
         sb->net_log = sandbox_unwatch_close(L, sb->net_log);
         if (sb->net_events >= 0) /* what it said last, before it went */

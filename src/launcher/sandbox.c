@@ -573,7 +573,8 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->net_pid = -1;
-        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = sb->net_flows = -1;
+        sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = sb->net_flows = sb->net_cfg = -1;
+        sb->net_cfg_pid = -1;
         sb->slot.lock_fd = -1;
         buf_init(&sb->setup_text, LAUNCHER_SETUP_TEXT_MAX);
         sb->state = SB_STARTING;

@@ -408,23 +408,32 @@ def test_a_failing_slirp4netns_is_a_setup_error(tmp_path, fake, words):
         "the fake slirp4netns outlived its sandbox"
 
 
-def test_a_failing_nft_is_a_setup_error(tmp_path):
+@pytest.mark.parametrize("fake,words", [
+    ("cat >/dev/null; echo 'Error: no nf_tables here' >&2; exit 1",
+     "could not load the flow log's rules (status 1): Error: no nf_tables here"),
+    # hangs: the set-up's time limit ends it, and the launcher served others meanwhile
+    ("exec sleep 61.5", "the helper died (or took longer than 10 s)"),
+])
+def test_a_failing_nft_is_a_setup_error(tmp_path, fake, words):
     """Without the flow log's rules (nft fails: here a fake one, bound over /usr/sbin/nft in
     a mount namespace of the test's own) the program never runs, and the error says what
-    nft said. The control: the same run with the real nft runs the program."""
+    went wrong. The control: the same run with the real nft runs the program."""
     require(AIRLOCK.exists(), "%s is not built" % AIRLOCK)
     require(os.geteuid() == 0, "root is needed (a launcher of its own, a mount namespace)")
     require(netlab.public_missing() is None, netlab.public_missing() or "")
     os.chmod(tmp_path, 0o755)
-    fake = tmp_path / "nft"
-    fake.write_text("#!/bin/sh\ncat >/dev/null; echo 'Error: no nf_tables here' >&2; exit 1\n")
-    fake.chmod(0o755)
+    script = tmp_path / "nft"
+    script.write_text("#!/bin/sh\n" + fake + "\n")
+    script.chmod(0o755)
     run = [str(AIRLOCK), "run", "--network", "public", "-c", "print('ran')"]
     p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                        'mount --bind "$0" /usr/sbin/nft && exec "$@"', str(fake), *run],
+                        'mount --bind "$0" /usr/sbin/nft && exec "$@"', str(script), *run],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 125 and "ran" not in p.stdout, (p.returncode, p.stdout, p.stderr)
-    assert "could not load the flow log's rules (status 1): Error: no nf_tables here" in p.stderr, p.stderr
+    assert words in p.stderr, p.stderr
+    time.sleep(0.5)  # the set-up child's death takes its nft along (PR_SET_PDEATHSIG)
+    assert not [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                if conftest.procs.cmdline(pid).startswith("sleep 61.5")], "the fake nft outlived its set-up"
     control = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert (control.returncode, control.stdout) == (0, "ran\n"), control.stderr
 
