@@ -346,6 +346,11 @@ static int oci_mount(struct buf *b, const char *dest, const char *type, const ch
 }
 
 int plan_oci_config(const struct plan_input *in, const char *run_dir, struct buf *out, struct diag *reterr) {
+        /* runsc would resolve a built runtime's path by name, long after the launcher checked
+         * it (docs/runtimes.md): refused here too, not only by the launcher. */
+        if (in->runtime_dest)
+                return diag_set(reterr, -EOPNOTSUPP, "runtime",
+                                "built runtimes need the namespace backend (gVisor sessions use default)");
         const struct lp_limits *l = &in->c->limits;
         struct buf argv;
         buf_init(&argv, 64 * 1024);
@@ -379,10 +384,6 @@ int plan_oci_config(const struct plan_input *in, const char *run_dir, struct buf
                                l->nofile, l->nofile, l->pids, l->pids);
         if (r == 0)
                 r = oci_mount(out, "/usr", "bind", "/usr", "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");
-        if (r == 0 && in->runtime_dest)
-                r = in->runtime_src ? oci_mount(out, in->runtime_dest, "bind", in->runtime_src,
-                                                "\"rbind\",\"ro\",\"nosuid\",\"nodev\"")
-                                    : -EINVAL;
         for (size_t i = 0; r == 0 && plan_etc_files[i]; i++)
                 r = oci_mount(out, plan_etc_files[i], "bind", plan_etc_files[i],
                               "\"rbind\",\"ro\",\"nosuid\",\"nodev\"");

@@ -175,7 +175,8 @@ static void test_oci_config(void **state) {
 }
 
 /* A built runtime: read-only at its build path, its venv's python, its bins first on PATH,
- * its node_modules on NODE_PATH, once each; gVisor mounts the checked host directory. */
+ * its node_modules on NODE_PATH, once each; gVisor's plan refuses it (runsc would resolve
+ * the path after the launcher's checks). */
 static void test_built_runtime(void **state) {
         (void)state;
         struct lp_create c = spec(LP_LANG_PYTHON);
@@ -205,9 +206,8 @@ static void test_built_runtime(void **state) {
         assert_true(HAS("--", "/opt/airlock/runtimes/ds/v2/venv/bin/python3", "-u") >= 0);
         buf_free(&b);
         buf_init(&b, 1 << 20);
-        assert_int_equal(plan_oci_config(&in, "/run/airlock/x", &b, &d), 0);
-        assert_non_null(strstr(b.data, "{\"destination\":\"/opt/airlock/runtimes/ds/v2\",\"type\":\"bind\","
-                                        "\"source\":\"/var/lib/airlock/runtimes/ds/v2/root\",\"options\":[\"rbind\",\"ro\""));
+        assert_true(plan_oci_config(&in, "/run/airlock/x", &b, &d) < 0);
+        assert_null(memmem(b.data, b.len, "/var/lib/airlock/runtimes", 25));
         buf_free(&b);
         /* Control: the default runtime has none of it. */
         strcpy(c.runtime, "default");
