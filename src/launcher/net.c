@@ -571,8 +571,32 @@ static int send_on(int fd, const char *msgs, size_t len) {
 /* From here to configure(): the child of step 3, inside the sandbox's network namespace.
  * Each step says what failed in *why. */
 
+/* bwrap brings lo up (127.0.0.1, then up) in the sandbox while slirp4netns makes tap0; the
+ * refusal table's route goes through lo, which must be up first (ENETDOWN otherwise).
+ * Waited for, not done here: bwrap's adding of 127.0.0.1 fails if lo is up already. */
+static int wait_lo_up(struct diag *why) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return diag_set(why, -errno, "network", "socket: %m");
+        struct ifreq ifr = {0};
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        int r = -ETIMEDOUT;
+        for (int i = 0; i < 5000 && r == -ETIMEDOUT; i++) {
+                if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                        r = -errno;
+                else if (ifr.ifr_flags & IFF_UP)
+                        r = 0;
+                else
+                        usleep(1000);
+        }
+        close(fd);
+        return r ? diag_set(why, r, "network", "the sandbox's lo did not come up: %s", strerror(-r)) : 0;
+}
+
 /* tap0 up with its address and route, the refusal table, then the rules (netpolicy_msgs). */
 static int set_up(const struct net_addr *host, size_t nhost, struct diag *why) {
+        if (wait_lo_up(why) < 0)
+                return -1;
         struct buf msgs;
         buf_init(&msgs, 1 << 20);
         int r = netpolicy_msgs((int)if_nametoindex(NET_TAP_NAME), (int)if_nametoindex("lo"), host, nhost, 1, &msgs,
@@ -591,10 +615,10 @@ static int set_up(const struct net_addr *host, size_t nhost, struct diag *why) {
 
 /* nft -f /dev/stdin with the ruleset that logs every flow and refusal, in this namespace.
  * nft's own message, if it has one, is the error. */
-static int load_ruleset(struct diag *why) {
+static int load_ruleset(const struct net_addr *host, size_t nhost, struct diag *why) {
         struct buf rules;
         buf_init(&rules, 1 << 16);
-        int r = netpolicy_nft_ruleset(&rules);
+        int r = netpolicy_nft_ruleset(host, nhost, &rules);
         int in[2] = {-1, -1}, err[2] = {-1, -1};
         if (r == 0 && (pipe2(in, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
                 r = -errno;
@@ -615,7 +639,7 @@ static int load_ruleset(struct diag *why) {
                 r = -errno;
         safe_close(in[0]);
         safe_close(err[1]);
-        /* a ruleset of a few hundred bytes: the pipe takes it whole, nft reads it then */
+        /* a ruleset of a few KiB at most (256 host addresses): the pipe takes it whole */
         if (r == 0 && write(in[1], rules.data, rules.len) != (ssize_t)rules.len)
                 r = -EIO;
         safe_close(in[1]);
@@ -678,7 +702,7 @@ __attribute__((noreturn)) static void configure_child(int netns, int back, const
         int fd = -1;
         if (setns(netns, CLONE_NEWNET) < 0)
                 diag_set(&why, -errno, "network", "enter the sandbox's network namespace: %m");
-        else if (set_up(host, nhost, &why) == 0 && load_ruleset(&why) == 0)
+        else if (set_up(host, nhost, &why) == 0 && load_ruleset(host, nhost, &why) == 0)
                 fd = open_flows(&why);
         struct iovec iov = {.iov_base = why.msg, .iov_len = strlen(why.msg) + 1};
         union {

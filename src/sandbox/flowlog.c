@@ -30,7 +30,9 @@ int flowlog_bind_msg(uint32_t seq, struct buf *out) {
         const struct nfulnl_msg_config_cmd cmd = {.command = NFULNL_CFG_CMD_BIND};
         const struct nfulnl_msg_config_mode mode = {.copy_range = htonl(FLOWLOG_SNAPLEN),
                                                     .copy_mode = NFULNL_COPY_PACKET};
-        const uint32_t qthresh = htonl(1); /* each record as it comes, not up to 100 a second late */
+        /* Records in batches (one recv for many: the launcher's work per record stays small
+         * under a flood), none waiting longer than 10 ms. */
+        const uint32_t qthresh = htonl(FLOWLOG_BATCH), timeout = htonl(1);
         int r = buf_append(out, &h, sizeof(h));
         if (r == 0)
                 r = buf_append(out, &g, sizeof(g));
@@ -40,6 +42,8 @@ int flowlog_bind_msg(uint32_t seq, struct buf *out) {
                 r = put_attr(out, NFULA_CFG_MODE, &mode, sizeof(mode));
         if (r == 0)
                 r = put_attr(out, NFULA_CFG_QTHRESH, &qthresh, sizeof(qthresh));
+        if (r == 0)
+                r = put_attr(out, NFULA_CFG_TIMEOUT, &timeout, sizeof(timeout));
         if (r < 0)
                 return r;
         const uint32_t len = (uint32_t)(out->len - start);

@@ -25,9 +25,12 @@
 /* Bytes of each packet copied: a whole IPv4 header with options (60) and the ports. */
 #define FLOWLOG_SNAPLEN 64
 
+/* Records the kernel gathers into one netlink message, sent after at most 10 ms. */
+#define FLOWLOG_BATCH 64
+
 /* The NFULNL_MSG_CONFIG request (with NLM_F_ACK) that binds a netlink socket to
- * FLOWLOG_GROUP, copies FLOWLOG_SNAPLEN bytes of each packet and sends every record at once
- * (a queue threshold of 1). 0 or a negative errno. */
+ * FLOWLOG_GROUP, copies FLOWLOG_SNAPLEN bytes of each packet and sends records in batches
+ * of up to FLOWLOG_BATCH, each within 10 ms. 0 or a negative errno. */
 int flowlog_bind_msg(uint32_t seq, struct buf *out);
 
 typedef void (*flowlog_fn)(const struct lp_egress *e, void *userdata);

@@ -67,43 +67,74 @@ int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
 
 /* What the launcher loads with nft into a public sandbox's network namespace (net.c),
  * after the routes and rules. Output only: the sandbox starts every flow it has.
- *  - Refused: what the rules sent into lo for an address that is not the sandbox's own
- *    (the refusal table: link-local, metadata, slirp's host alias, the host's addresses).
- *    Logged, then TCP gets a reset (ECONNREFUSED at once) and the rest is dropped (EPERM).
+ *  - Refused, through lo: what the rules sent into lo for an address that is not the
+ *    sandbox's own (the refusal table). Logged, then TCP gets a reset (ECONNREFUSED at
+ *    once) and the rest is dropped (EPERM).
+ *  - Refused, through any other device: a refused address on a socket bound to tap0
+ *    (SO_BINDTODEVICE, IP_UNICAST_IF, IP_PKTINFO), whose route lookup skips the refusal
+ *    table's lo route (the table's prohibit route answers such lookups, and the kernel then
+ *    tries the address on-link): logged and refused the same way, by address. The second
+ *    lock on that door.
  *  - Allowed: the first packet of each new flow through tap0, each logged once: a TCP
  *    SYN (per source port, so a retransmitted SYN is not a second flow), a UDP flow per
  *    address and port, anything else per address; a flow seen again after the set's
  *    timeout is logged again. The sets are bounded: once one is full, update fails after
- *    the log statement, so every packet of a new flow is logged rather than none (the
- *    launcher's budget bounds what reaches the daemon).
- * Nothing here decides what passes: the routes and rules do, with or without nft. */
-int netpolicy_nft_ruleset(struct buf *out) {
-#define LOG(what) "log group " STR(FLOWLOG_GROUP) " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+ *    the log statement, so every packet of a new flow is logged rather than none.
+ *  - Every log statement is limited (NET_LOG_RATE a second per rule, bursts of twice that):
+ *    a flood costs the launcher, which reads the records, a bounded amount of work. What the
+ *    limit skips is still refused or carried, just not logged.
+ * The blocked addresses are the fixed ones and the host's (IPv4: IPv6 has no route). */
+int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf *out) {
 #define STR(x) STR_(x)
 #define STR_(x) #x
-        static const char ruleset[] =
-                "table ip airlock {\n"
-                "  set tcp_seen { type ipv4_addr . inet_service . inet_service; size 4096; flags dynamic, timeout; "
-                "timeout 30s; }\n"
-                "  set udp_seen { type ipv4_addr . inet_service; size 4096; flags dynamic, timeout; timeout 60s; }\n"
-                "  set other_seen { type ipv4_addr; size 1024; flags dynamic, timeout; timeout 60s; }\n"
-                "  chain out {\n"
-                "    type filter hook output priority 0; policy accept;\n"
-                "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } " LOG(FLOWLOG_REFUSED)
-                " meta l4proto tcp reject with tcp reset\n"
-                "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } drop\n"
-                "    oifname \"" NET_TAP_NAME "\" tcp flags & (syn | ack) == syn ip daddr . tcp dport . tcp sport != "
-                "@tcp_seen " LOG(FLOWLOG_ALLOWED) " update @tcp_seen { ip daddr . tcp dport . tcp sport }\n"
-                "    oifname \"" NET_TAP_NAME "\" meta l4proto udp ip daddr . udp dport != @udp_seen " LOG(FLOWLOG_ALLOWED)
-                " update @udp_seen { ip daddr . udp dport }\n"
-                "    oifname \"" NET_TAP_NAME "\" meta l4proto != { tcp, udp } ip daddr != @other_seen "
-                LOG(FLOWLOG_ALLOWED) " update @other_seen { ip daddr }\n"
-                "  }\n"
-                "}\n";
+#define LOG(what)                                                                                                  \
+        "limit rate " STR(NET_LOG_RATE) "/second burst " STR(NET_LOG_BURST) " packets log group " STR(FLOWLOG_GROUP) \
+        " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+        if (nhost > NET_HOST_ADDRS_MAX)
+                return -E2BIG;
+        int r = buf_printf(out, "define blocked = {");
+        const size_t nfixed = sizeof(blocked) / sizeof(blocked[0]);
+        const char *sep = " ";
+        for (size_t i = 0; r == 0 && i < nfixed + nhost; i++) {
+                const struct net_addr *a = i < nfixed ? &blocked[i] : &host[i - nfixed];
+                char text[INET_ADDRSTRLEN];
+                if (a->family != AF_INET)
+                        continue;
+                if (a->prefix_len > 32 || !inet_ntop(AF_INET, a->addr, text, sizeof(text)))
+                        return -EINVAL;
+                r = buf_printf(out, "%s%s/%u", sep, text, a->prefix_len);
+                sep = ", ";
+        }
+        if (r == 0)
+                r = buf_printf(
+                        out,
+                        " }\n"
+                        "table ip airlock {\n"
+                        "  set tcp_seen { type ipv4_addr . inet_service . inet_service; size 4096; flags dynamic, "
+                        "timeout; timeout 30s; }\n"
+                        "  set udp_seen { type ipv4_addr . inet_service; size 4096; flags dynamic, timeout; timeout 60s; }\n"
+                        "  set other_seen { type ipv4_addr; size 1024; flags dynamic, timeout; timeout 60s; }\n"
+                        "  chain out {\n"
+                        "    type filter hook output priority 0; policy accept;\n"
+                        "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } " LOG(FLOWLOG_REFUSED) "\n"
+                        "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } meta l4proto tcp reject with tcp "
+                        "reset\n"
+                        "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } drop\n"
+                        "    oifname != \"lo\" ip daddr $blocked " LOG(FLOWLOG_REFUSED) "\n"
+                        "    oifname != \"lo\" ip daddr $blocked meta l4proto tcp reject with tcp reset\n"
+                        "    oifname != \"lo\" ip daddr $blocked drop\n"
+                        "    oifname \"" NET_TAP_NAME "\" tcp flags & (syn | ack) == syn ip daddr . tcp dport . tcp sport "
+                        "!= @tcp_seen " LOG(FLOWLOG_ALLOWED) " update @tcp_seen { ip daddr . tcp dport . tcp sport }\n"
+                        "    oifname \"" NET_TAP_NAME "\" meta l4proto udp ip daddr . udp dport != @udp_seen "
+                        LOG(FLOWLOG_ALLOWED) " update @udp_seen { ip daddr . udp dport }\n"
+                        "    oifname \"" NET_TAP_NAME "\" meta l4proto != { tcp, udp } ip daddr != @other_seen "
+                        LOG(FLOWLOG_ALLOWED) " update @other_seen { ip daddr }\n"
+                        "  }\n"
+                        "}\n");
 #undef LOG
 #undef STR
 #undef STR_
-        return buf_append(out, ruleset, sizeof(ruleset) - 1);
+        return r;
 }
 
 static int attr(struct buf *b, uint16_t type, const void *data, uint16_t len) {
@@ -162,15 +193,18 @@ static int rule_msg(struct buf *b, const struct net_addr *a, uint32_t seq) {
         return end(b, start, r);
 }
 
-/* The refusal table's one route: everything into lo, from 127.0.0.1. Nothing leaves the
- * namespace that way whether or not the nftables rules are there (the kernel drops what
+/* The refusal table's routes. First, everything into lo, from 127.0.0.1: nothing leaves
+ * the namespace that way whether or not the nftables rules are there (the kernel drops what
  * lo hands back for an address that is not local); with them, the program gets
  * ECONNREFUSED (TCP) or EPERM (UDP) at once and the launcher a log record. The source
- * 127.0.0.1 is what the shim checks before the program starts. */
-static int refuse_route_msg(struct buf *b, int lo, uint32_t seq) {
+ * 127.0.0.1 is what the shim checks before the program starts. Second, at a worse metric, a
+ * prohibit route for lookups that must use another device (a socket bound to tap0 skips
+ * the lo route; without it the lookup would fall through to the main table's default
+ * route, through slirp): they get EACCES, as before the refusal table. */
+static int refuse_route_msgs(struct buf *b, int lo, uint32_t seq) {
         const struct rtmsg route = {.rtm_family = AF_INET, .rtm_table = NET_REFUSE_TABLE, .rtm_protocol = RTPROT_BOOT,
                                     .rtm_scope = RT_SCOPE_LINK, .rtm_type = RTN_UNICAST};
-        uint32_t oif = (uint32_t)lo, table = NET_REFUSE_TABLE;
+        uint32_t oif = (uint32_t)lo, table = NET_REFUSE_TABLE, metric = NET_REFUSE_PROHIBIT_METRIC;
         struct in_addr src;
         if (inet_pton(AF_INET, NET_REFUSE_SOURCE, &src) != 1)
                 return -EINVAL;
@@ -182,6 +216,16 @@ static int refuse_route_msg(struct buf *b, int lo, uint32_t seq) {
                 r = attr(b, RTA_OIF, &oif, sizeof(oif));
         if (r == 0)
                 r = attr(b, RTA_PREFSRC, &src, sizeof(src));
+        if ((r = end(b, start, r)) < 0)
+                return r;
+        const struct rtmsg prohibit = {.rtm_family = AF_INET, .rtm_table = NET_REFUSE_TABLE,
+                                       .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE,
+                                       .rtm_type = RTN_PROHIBIT};
+        r = begin(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, seq + 1, &prohibit, sizeof(prohibit), &start);
+        if (r == 0)
+                r = attr(b, RTA_TABLE, &table, sizeof(table));
+        if (r == 0)
+                r = attr(b, RTA_PRIORITY, &metric, sizeof(metric));
         return end(b, start, r);
 }
 
@@ -232,10 +276,10 @@ int netpolicy_msgs(int tap_index, int lo_index, const struct net_addr *host, siz
         /* the table before the rules that point at it: a rule to an empty table would fall
          * through to the default route */
         if (r == 0)
-                r = refuse_route_msg(out, lo_index, seq + 3);
+                r = refuse_route_msgs(out, lo_index, seq + 3);
         if (r < 0)
                 return diag_set(reterr, r, "network", "building the network's set-up: %s", strerror(-r));
-        int n = 4;
+        int n = 5;
         const size_t nfixed = sizeof(blocked) / sizeof(blocked[0]);
         for (size_t i = 0; i < nfixed + nhost; i++) {
                 const struct net_addr *a = i < nfixed ? &blocked[i] : &host[i - nfixed];

@@ -29,14 +29,20 @@
 #define NET_PREFIX_LEN 24
 #define NET_GATEWAY "10.0.2.2"
 #define NET_DNS "10.0.2.3"
-/* An address the rules must refuse, which the shim probes before the program starts
- * (connect() on a UDP socket: a route lookup, no packet). */
+/* Addresses the rules must refuse, which the shim probes before the program starts
+ * (connect() on a UDP socket and a route query bound to tap0: lookups, no packet). */
 #define NET_PROBE_METADATA "169.254.169.254"
+#define NET_PROBES_REFUSED {NET_PROBE_METADATA, NET_GATEWAY, "100.100.100.200", "168.63.129.16"}
 #define NET_RULE_PRIORITY 100u
 /* The routing table the IPv4 rules send refused destinations to: one route, into lo,
  * from NET_REFUSE_SOURCE (what the shim checks a refused address gets). */
 #define NET_REFUSE_TABLE 100
 #define NET_REFUSE_SOURCE "127.0.0.1"
+/* The refusal table's prohibit route, for lookups bound to another device than lo. */
+#define NET_REFUSE_PROHIBIT_METRIC 4096u
+/* Each log rule's limit (records a second, and the burst): netpolicy_nft_ruleset. */
+#define NET_LOG_RATE 200
+#define NET_LOG_BURST 400
 /* The host's own addresses are blocked one by one; more than this many is refused. */
 #define NET_HOST_ADDRS_MAX 256
 
@@ -69,13 +75,15 @@ const struct net_addr *netpolicy_blocked(size_t *n);
 
 /* The netlink requests (NLM_F_ACK each, numbered from seq, back to back into out) that set
  * the sandbox's network up once slirp4netns has created tap0 (its ifindex): tap0 up with
- * NET_MTU, NET_GUEST/24 on it, the default route via NET_GATEWAY; the refusal table's route
- * into lo (lo_index); then one rule at NET_RULE_PRIORITY per fixed prefix and per host
+ * NET_MTU, NET_GUEST/24 on it, the default route via NET_GATEWAY; the refusal table's routes
+ * (into lo_index, and prohibit for lookups bound to another device); then one rule at NET_RULE_PRIORITY per fixed prefix and per host
  * address (IPv4: to NET_REFUSE_TABLE; IPv6: prohibit). The rules come last because the
  * kernel checks a new route's gateway against them. Returns the number of requests, or a
  * negative errno (-E2BIG beyond NET_HOST_ADDRS_MAX). */
 int netpolicy_msgs(int tap_index, int lo_index, const struct net_addr *host, size_t nhost, uint32_t seq,
                    struct buf *out, struct diag *reterr);
 
-/* The nftables ruleset (nft's syntax) that logs every flow and refusal (flowlog.h). */
-int netpolicy_nft_ruleset(struct buf *out);
+/* The nftables ruleset (nft's syntax) that logs every flow and refusal (flowlog.h), and
+ * refuses the blocked addresses (the fixed ones and host's IPv4 ones) on any device. 0, or a
+ * negative errno (-E2BIG beyond NET_HOST_ADDRS_MAX). */
+int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf *out);

@@ -22,7 +22,10 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -189,14 +192,59 @@ static int route_to(const char *ip, struct in_addr *src) {
         return r;
 }
 
+/* Whether the route to ip for a socket bound to device oif goes through a gateway: the
+ * kernel's answer to RTM_GETROUTE with RTA_OIF (what SO_BINDTODEVICE gets). A refusal (the
+ * refusal table's prohibit route) is no gateway. */
+static bool bound_route_has_gateway(const char *ip, unsigned oif) {
+        struct {
+                struct nlmsghdr h;
+                struct rtmsg r;
+                struct rtattr dst_a;
+                struct in_addr dst;
+                struct rtattr oif_a;
+                uint32_t oif;
+        } req = {
+                .h = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETROUTE, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1},
+                .r = {.rtm_family = AF_INET, .rtm_dst_len = 32},
+                .dst_a = {.rta_len = RTA_LENGTH(sizeof(struct in_addr)), .rta_type = RTA_DST},
+                .oif_a = {.rta_len = RTA_LENGTH(sizeof(uint32_t)), .rta_type = RTA_OIF},
+                .oif = oif,
+        };
+        _Static_assert(sizeof(req) == NLMSG_LENGTH(sizeof(struct rtmsg)) + 2 * RTA_LENGTH(4), "packed as netlink wants");
+        if (inet_pton(AF_INET, ip, &req.dst) != 1)
+                fail("network: bad address %s", ip);
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                fail("network: netlink socket: %s", strerror(errno));
+        struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+        if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) != (ssize_t)sizeof(req))
+                fail("network: route query: %s", strerror(errno));
+        char answer[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+        ssize_t n = recv(fd, answer, sizeof(answer), 0);
+        close(fd);
+        const struct nlmsghdr *h = (const void *)answer;
+        if (n < (ssize_t)sizeof(*h) || !NLMSG_OK(h, (size_t)n))
+                fail("network: route query: no answer");
+        if (h->nlmsg_type == NLMSG_ERROR)
+                return false; /* refused: no route at all */
+        if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+                fail("network: route query: unexpected answer %u", h->nlmsg_type);
+        int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(struct rtmsg));
+        for (const struct rtattr *a = RTM_RTA(NLMSG_DATA(h)); RTA_OK(a, left); a = RTA_NEXT(a, left))
+                if (a->rta_type == RTA_GATEWAY)
+                        return true;
+        return false;
+}
+
 /* Network mode public, seen from inside before the program runs: the launcher's rules
- * send the metadata address and slirp's alias for the host's loopback into the refusal
- * table, whose route leads into lo from NET_REFUSE_SOURCE (never to tap0), and slirp's
- * DNS forwarder is reachable through tap0 (it is up). bwrap's --block-fd lets the sandbox
- * go on EOF too, so a launcher that died half way through must not leave a sandbox with
- * egress and without its rules. */
+ * send every fixed refused address into the refusal table, whose route leads into lo
+ * from NET_REFUSE_SOURCE (never to tap0), and whose prohibit route keeps a socket bound
+ * to tap0 from falling through to slirp's gateway; slirp's DNS forwarder is reachable
+ * through tap0 (it is up). bwrap's --block-fd lets the sandbox go on EOF too, so a
+ * launcher that died half way through must not leave a sandbox with egress and without
+ * its rules. */
 static void check_network_public(void) {
-        static const char *const refused[] = {NET_PROBE_METADATA, NET_GATEWAY};
+        static const char *const refused[] = NET_PROBES_REFUSED;
         struct in_addr src, lo, guest;
         if (inet_pton(AF_INET, NET_REFUSE_SOURCE, &lo) != 1 || inet_pton(AF_INET, NET_GUEST, &guest) != 1)
                 fail("network public: bad built-in addresses");
@@ -205,6 +253,12 @@ static void check_network_public(void) {
                 if (e || src.s_addr != lo.s_addr)
                         fail("network public: %s is not sent into lo by the sandbox's rules (%s)", refused[k],
                              e ? strerror(e) : "routed elsewhere");
+                unsigned tap = if_nametoindex(NET_TAP_NAME);
+                if (!tap)
+                        fail("network public: no " NET_TAP_NAME);
+                if (bound_route_has_gateway(refused[k], tap))
+                        fail("network public: %s is routed through slirp for a socket bound to " NET_TAP_NAME,
+                             refused[k]);
         }
         int e = route_to(NET_DNS, &src);
         if (e)

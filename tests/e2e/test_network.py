@@ -179,6 +179,65 @@ def test_the_host_is_not_reachable(client, sessions, public, lab, daemon):
     assert flows(egress_lines(daemon, pub, len(want))) == want
 
 
+BOUND_PROBE = r'''
+import errno, json, socket, struct
+TAP = socket.if_nametoindex("tap0")
+def err(f):
+    try:
+        return f()
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+def tcp_bound(host, port):
+    s = socket.socket()
+    s.settimeout(5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"tap0")
+    return err(lambda: (s.connect((host, port)), "connected")[1])
+def tcp_mapped_bound(host, port):
+    s = socket.socket(socket.AF_INET6)
+    s.settimeout(5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"tap0")
+    return err(lambda: (s.connect(("::ffff:" + host, port)), "connected")[1])
+def udp_bound(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"tap0")
+    return err(lambda: (s.sendto(b"x", (host, port)), "sent")[1])
+def udp_unicast_if(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, 50, struct.pack("!I", TAP))  # IP_UNICAST_IF
+    return err(lambda: (s.sendto(b"x", (host, port)), "sent")[1])
+def udp_pktinfo(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    info = struct.pack("@i4s4s", TAP, bytes(4), bytes(4))  # struct in_pktinfo
+    return err(lambda: (s.sendmsg([b"x"], [(socket.IPPROTO_IP, 8, info)], 0, (host, port)), "sent")[1])  # IP_PKTINFO
+print(json.dumps({repr(p): globals()[p[0]](*p[1:]) for p in PROBES}))
+'''
+
+
+def test_a_socket_bound_to_tap0_is_refused_too(client, sessions, public, lab, daemon):
+    """SO_BINDTODEVICE, IP_UNICAST_IF and IP_PKTINFO make the kernel look a route up for
+    tap0 only, skipping the refusal table's way into lo: the table's prohibit route and the
+    nftables rules by address still refuse (and log) every blocked destination. Controls:
+    the same addresses answer from the host, and the same bound socket reaches the lab."""
+    assert netlab.http_get("http://%s/" % netlab.METADATA) == lab.metadata_body
+    port = lab.host_listener()
+    with socket.create_connection((lab.host_addr, port), timeout=5) as s:
+        assert s.recv(100).decode().startswith("host " + lab.token)
+    pub = sessions(interpreter=public)
+    probes = [("tcp_bound", netlab.METADATA, 80), ("tcp_bound", lab.host_addr, port),
+              ("tcp_bound", "100.100.100.200", 80), ("tcp_mapped_bound", netlab.METADATA, 80),
+              ("udp_bound", netlab.METADATA, 53), ("udp_unicast_if", netlab.METADATA, 53),
+              ("udp_pktinfo", netlab.METADATA, 53), ("udp_pktinfo", lab.host_addr, port),
+              ("tcp_bound", lab.lab_addr, netlab.WEB_PORT), ("udp_pktinfo", lab.lab_addr, 53)]
+    code = "PROBES = %r\n" % (probes,) + BOUND_PROBE
+    got = json.loads(client.run_ok(pub, code, timeout_seconds=120)["stdout"].strip().splitlines()[-1])
+    got = {p: got[repr(p)] for p in probes}
+    for p in probes[:8]:
+        assert got[p] in ("ECONNREFUSED", "EPERM", "EACCES"), (p, got)
+    assert got[probes[8]] == "connected" and got[probes[9]] == "sent", got  # the controls
+    refused = [x for x in egress_lines(daemon, pub, 8) if x["outcome"] == "refused"]
+    assert {(x["address"], x["port"]) for x in refused} >= {(netlab.METADATA, 80), (netlab.METADATA, 53)}, refused
+
+
 def test_rules_cannot_be_removed_from_inside(client, sessions, public, lab):
     pub = sessions(interpreter=public)
     code = r'''
@@ -202,7 +261,8 @@ print(json.dumps(out))
     out = json.loads(client.run_ok(pub, code)["stdout"])
     assert out["caps"] == "0000000000000000"
     assert "to 169.254.0.0/16 lookup 100" in out["rules"] and "to 10.0.2.2 lookup 100" in out["rules"], out
-    assert out["table"] == "default dev lo scope link src 127.0.0.1", out
+    assert [line.strip() for line in out["table"].splitlines()] == ["default dev lo scope link src 127.0.0.1",
+                                                                  "prohibit default metric 4096"], out
     for k, v in out.items():
         if k in ("rules", "caps", "after", "table"):
             continue
@@ -460,17 +520,24 @@ def test_the_shim_refuses_to_run_without_the_rules(tmp_path):
     bare = subprocess.run(["unshare", "--net", *base], capture_output=True, text=True, timeout=60)
     assert bare.returncode == 126, bare
     assert "network public: 169.254.169.254 is not sent into lo" in bare.stderr, bare.stderr
-    link = ("ip link set lo up && ip link add d0 type veth peer name d1 && ip addr add 10.0.2.100/24 dev d0 && "
-            "ip link set d0 up && ip link set d1 up && ")
-    prohibit = link + ("ip rule add prio 100 to 169.254.0.0/16 prohibit && ip rule add prio 100 to 10.0.2.2 prohibit"
-                       " && exec \"$@\"")
-    old = subprocess.run(["unshare", "--net", "sh", "-c", prohibit, "sh", *base], capture_output=True, text=True,
-                         timeout=60)
+    link = ("ip link set lo up && ip link add tap0 type veth peer name d1 && ip addr add 10.0.2.100/24 dev tap0 && "
+            "ip link set tap0 up && ip link set d1 up && ip route add default via 10.0.2.2 && ")
+    rules = "".join("ip rule add prio 100 to %s lookup 100 && " % a
+                    for a in ("169.254.0.0/16", "10.0.2.2", "100.100.100.200", "168.63.129.16"))
+
+    def shim_in(setup: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["unshare", "--net", "sh", "-c", setup + "exec \"$@\"", "sh", *base],
+                              capture_output=True, text=True, timeout=60)
+
+    # the old prohibit rules do not lead into lo
+    old = shim_in(link + "ip rule add prio 100 to 169.254.0.0/16 prohibit && ip rule add prio 100 to 10.0.2.2 prohibit"
+                  " && ")
     assert old.returncode == 126 and "is not sent into lo" in old.stderr, old
-    setup = link + ("ip route add default dev lo src 127.0.0.1 table 100 && "
-                    "ip rule add prio 100 to 169.254.0.0/16 lookup 100 && ip rule add prio 100 to 10.0.2.2 lookup 100"
-                    " && exec \"$@\"")
-    ruled = subprocess.run(["unshare", "--net", "sh", "-c", setup, "sh", *base], capture_output=True, text=True,
-                           timeout=60)
+    # the table without its prohibit route: a socket bound to tap0 would reach slirp's gateway
+    unbound = shim_in(link + "ip route add default dev lo src 127.0.0.1 table 100 && " + rules)
+    assert unbound.returncode == 126, unbound
+    assert "169.254.169.254 is routed through slirp for a socket bound to tap0" in unbound.stderr, unbound.stderr
+    ruled = shim_in(link + "ip route add default dev lo src 127.0.0.1 table 100 && "
+                    "ip route add prohibit default metric 4096 table 100 && " + rules)
     assert ruled.returncode == 126, ruled
     assert "network public" not in ruled.stderr and "seccomp: open " + missing in ruled.stderr, ruled.stderr

@@ -191,7 +191,7 @@ static void test_bind_msg(void **state) {
         assert_int_equal(h->nlmsg_seq, 9);
         const struct nfgenmsg *g = NLMSG_DATA(h);
         assert_int_equal(ntohs(g->res_id), FLOWLOG_GROUP);
-        int cmd = -1, copy = -1, qthresh = -1;
+        int cmd = -1, copy = -1, qthresh = -1, timeout = -1;
         for (size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*g)); off + NLA_HDRLEN <= b.len;) {
                 const struct nlattr *a = (const void *)(b.data + off);
                 const void *v = (const char *)a + NLA_HDRLEN;
@@ -201,36 +201,57 @@ static void test_bind_msg(void **state) {
                         copy = (int)ntohl(((const struct nfulnl_msg_config_mode *)v)->copy_range);
                 if (a->nla_type == NFULA_CFG_QTHRESH)
                         qthresh = (int)ntohl(*(const uint32_t *)v);
+                if (a->nla_type == NFULA_CFG_TIMEOUT)
+                        timeout = (int)ntohl(*(const uint32_t *)v);
                 off += NLA_ALIGN(a->nla_len);
         }
         assert_int_equal(cmd, NFULNL_CFG_CMD_BIND);
         assert_int_equal(copy, FLOWLOG_SNAPLEN);
-        assert_int_equal(qthresh, 1);
+        assert_int_equal(qthresh, FLOWLOG_BATCH);
+        assert_int_equal(timeout, 1); /* 1/100 s */
         buf_free(&b);
 }
 
 /* The ruleset logs to the group the launcher binds, with the prefixes the parser takes,
- * and refuses only what the rules sent into lo. */
+ * refuses what the rules sent into lo, and the blocked addresses (the host's IPv4 ones
+ * included) on any other device; every log statement is limited. */
 static void test_ruleset(void **state) {
         (void)state;
+        struct net_addr host[2] = {{.family = AF_INET, .prefix_len = 32, .addr = {192, 0, 2, 2}},
+                                   {.family = AF_INET6, .prefix_len = 128, .addr = {0xfd, [15] = 2}}};
         struct buf b;
         buf_init(&b, 1 << 16);
-        assert_int_equal(netpolicy_nft_ruleset(&b), 0);
+        assert_int_equal(netpolicy_nft_ruleset(host, 2, &b), 0);
         assert_int_equal(buf_append(&b, "", 1), 0);
-        assert_non_null(strstr(b.data, "log group 1 snaplen 64 prefix \"" FLOWLOG_REFUSED "\" meta l4proto tcp reject"));
-        assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 }"));
+        assert_non_null(strstr(b.data, "define blocked = { 169.254.0.0/16, 10.0.2.2/32, 100.100.100.200/32, "
+                                       "168.63.129.16/32, 192.0.2.2/32 }\n"));
+        assert_null(strstr(b.data, "fd00")); /* IPv6: no route, nothing to list */
+        assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 } limit rate 200/second "
+                                       "burst 400 packets log group 1 snaplen 64 prefix \"" FLOWLOG_REFUSED "\"\n"));
+        assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 } meta l4proto tcp "
+                                       "reject with tcp reset\n"));
+        assert_non_null(strstr(b.data, "oifname != \"lo\" ip daddr $blocked limit rate"));
+        assert_non_null(strstr(b.data, "oifname != \"lo\" ip daddr $blocked drop\n"));
         assert_non_null(strstr(b.data, "oifname \"tap0\" meta l4proto udp"));
         assert_non_null(strstr(b.data, "prefix \"" FLOWLOG_ALLOWED "\" update @udp_seen"));
-        /* one drop: what reached lo for an address that is not the sandbox's; nothing
-         * through tap0 is dropped or rejected (the rules decide, nft only logs there) */
-        const char *drop = strstr(b.data, " drop");
-        assert_non_null(drop);
-        assert_null(strstr(drop + 1, " drop"));
-        assert_null(strstr(b.data, "\"tap0\" drop"));
+        /* every log statement comes after its limit */
+        size_t logs = 0;
+        for (const char *p = b.data; (p = strstr(p, " log group ")) != NULL; p++, logs++)
+                assert_memory_equal(p - strlen("limit rate 200/second burst 400 packets"),
+                                    "limit rate 200/second burst 400 packets", 39);
+        assert_int_equal(logs, 5);
+        /* the allowed-flow rules (after the refusals) neither drop nor reject: routes decide */
         const char *tap = strstr(b.data, "oifname \"tap0\"");
         assert_non_null(tap);
         assert_null(strstr(tap, "reject"));
         assert_null(strstr(tap, "drop"));
+        buf_free(&b);
+        /* too many host addresses, or a bad one: refused */
+        static struct net_addr many[NET_HOST_ADDRS_MAX + 1];
+        buf_init(&b, 1 << 16);
+        assert_int_equal(netpolicy_nft_ruleset(many, NET_HOST_ADDRS_MAX + 1, &b), -E2BIG);
+        struct net_addr bad = {.family = AF_INET, .prefix_len = 33};
+        assert_int_equal(netpolicy_nft_ruleset(&bad, 1, &b), -EINVAL);
         buf_free(&b);
 }
 

@@ -287,10 +287,10 @@ static void test_network_msgs(void **state) {
         (void)netpolicy_blocked(&nfixed);
         buf_init(&b, 1 << 16);
         int n = netpolicy_msgs(5, 1, host, 2, 7, &b, &d);
-        assert_int_equal(n, 4 + (int)nfixed + 2);
+        assert_int_equal(n, 5 + (int)nfixed + 2);
         int seen_metadata = 0, seen_host_alias = 0, seen_v6_ll = 0, seen_host = 0;
         size_t off = 0;
-        static const uint16_t first[] = {RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWROUTE};
+        static const uint16_t first[] = {RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWROUTE, RTM_NEWROUTE};
         for (int i = 0; i < n; i++) {
                 assert_true(off + sizeof(struct nlmsghdr) <= b.len);
                 const struct nlmsghdr *h = (const void *)(b.data + off);
@@ -298,7 +298,7 @@ static void test_network_msgs(void **state) {
                 assert_true(h->nlmsg_flags & NLM_F_ACK);
                 assert_true(off + h->nlmsg_len <= b.len);
                 off += NLMSG_ALIGN(h->nlmsg_len);
-                if (i < 4) {
+                if (i < 5) {
                         assert_int_equal(h->nlmsg_type, first[i]);
                         if (i == 0) {
                                 const struct ifinfomsg *l = NLMSG_DATA(h);
@@ -312,6 +312,22 @@ static void test_network_msgs(void **state) {
                                 const struct rtmsg *r = NLMSG_DATA(h);
                                 assert_int_equal(r->rtm_dst_len, 0); /* the default route */
                                 assert_int_equal(r->rtm_table, RT_TABLE_MAIN);
+                        } else if (i == 4) {
+                                /* and prohibit, for lookups bound to another device (tap0) */
+                                const struct rtmsg *r = NLMSG_DATA(h);
+                                assert_int_equal(r->rtm_type, RTN_PROHIBIT);
+                                assert_int_equal(r->rtm_table, NET_REFUSE_TABLE);
+                                uint32_t metric = 0, oif = 0;
+                                int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*r));
+                                for (const struct rtattr *a = (const void *)((const char *)r + NLMSG_ALIGN(sizeof(*r)));
+                                     RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+                                        if (a->rta_type == RTA_PRIORITY)
+                                                memcpy(&metric, RTA_DATA(a), 4);
+                                        if (a->rta_type == RTA_OIF)
+                                                memcpy(&oif, RTA_DATA(a), 4);
+                                }
+                                assert_int_equal(metric, NET_REFUSE_PROHIBIT_METRIC);
+                                assert_int_equal(oif, 0);
                         } else {
                                 /* the refusal table: everything into lo (ifindex 1), from 127.0.0.1 */
                                 const struct rtmsg *r = NLMSG_DATA(h);
