@@ -66,6 +66,8 @@ MAX_ENDED_TASKS = 1024  # ended tasks remembered; the oldest beyond that are for
 TASK_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _TASK_ID = re.compile(r"task_[a-z0-9]{12}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}")
+MAX_PRELOAD = 32
 
 # The daemon is asked to put "type" and "id" first in a frame, so that the id of a frame too
 # large to parse can still be found in its first bytes and echoed in the refusal.
@@ -294,6 +296,7 @@ REQUESTS = {
     "task_stop": {"task_id": ("task_id", True)},
     "list_contexts": {},
     "load_kernel": {"kernel": ("kernel", True), "source": ("string", True)},
+    "preload": {"modules": ("modules", True)},
 }
 
 
@@ -375,6 +378,13 @@ def _check_field(key, rule, value, bad):
         if not ((isinstance(value, int) or value.is_integer()) and 1 <= value <= MAX_TIMEOUT_MS):
             raise bad(f"field '{key}' must be an integer from 1 to {MAX_TIMEOUT_MS}, "
                       f"got {_brief(value)}")
+        return
+    if rule == "modules":
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_PRELOAD:
+            raise bad(f"field '{key}' must be an array of 1 to {MAX_PRELOAD} module names, got {_brief(value)}")
+        for item in value:
+            if not isinstance(item, str) or not _MODULE.fullmatch(item):
+                raise bad(f"field '{key}' has a bad module name {_brief(item)}: dotted Python identifiers only")
         return
     if rule == "env":
         if not isinstance(value, dict):
@@ -1971,6 +1981,7 @@ class Runner:
         self.handlers = {
             "list_contexts": self.list_contexts,
             "load_kernel": self.load_kernel,
+            "preload": self.preload,
             "execute": self.execute,
             "create_context": self.create_context,
             "delete_context": self.delete_context,
@@ -2241,6 +2252,23 @@ class Runner:
             self.node.close()
         self.node = NodeKernel(request["source"])
         self._ack(request)
+
+    def preload(self, request):
+        """Import the modules once, before any cell: a pooled sandbox's first `import pandas`
+        then finds it in sys.modules. Bound in no context's namespace; one that fails is
+        skipped (a runtime without it, say). Its output, if any, is nobody's: dropped."""
+        import contextlib
+        import importlib
+
+        done = []
+        for name in request["modules"]:
+            try:
+                with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                    importlib.import_module(name)
+                done.append(name)
+            except (Exception, SystemExit):  # an optional speed-up, never the session's failure
+                continue
+        self._ack(request, preloaded=done)
 
     def ping(self, request):
         self._ack(request)

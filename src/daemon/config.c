@@ -18,6 +18,7 @@ void config_defaults(struct config *c) {
         snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8470");
         snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/airlock");
         c->pool_size = 4;
+        snprintf(c->pool_preload, sizeof(c->pool_preload), "%s", CONFIG_PRELOAD_DEFAULT);
         c->tenant_max_sessions = 256;
         c->tenant_max_memory_mb = 131072;
 }
@@ -47,6 +48,36 @@ static bool valid_origins(const char *v) {
         return true;
 }
 
+/* pool_preload: "" or comma-separated dotted Python identifiers (the runner protocol's
+ * preload.modules: each part 1-64 characters, at most 8 parts), at most CONFIG_PRELOAD_MAX. */
+static bool valid_preload(const char *v) {
+        size_t count = 0;
+        for (const char *p = v; *p;) {
+                size_t n = strcspn(p, ",");
+                size_t part = 0, parts = 1;
+                for (size_t i = 0; i < n; i++) {
+                        char ch = p[i];
+                        if (ch == '.') {
+                                if (!part || ++parts > 8)
+                                        return false;
+                                part = 0;
+                        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                                   (part && ch >= '0' && ch <= '9')) {
+                                if (++part > 64)
+                                        return false;
+                        } else {
+                                return false;
+                        }
+                }
+                if (!part || ++count > CONFIG_PRELOAD_MAX)
+                        return false;
+                p += n;
+                if (*p == ',' && !*++p)
+                        return false; /* a trailing comma: an empty name */
+        }
+        return true;
+}
+
 static bool valid_listen(const char *v) {
         const char *colon = strrchr(v, ':');
         unsigned long long port;
@@ -69,6 +100,16 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                         return diag_set(d, -EINVAL, key, "%s: pool_size: expected a whole number from 0 to 64, got '%s'",
                                         where, value);
                 c->pool_size = (int)v;
+        } else if (!strcmp(key, "pool_preload")) {
+                if (!strcmp(value, "none"))
+                        value = ""; /* what an environment variable can say for nothing */
+                if (strlen(value) >= sizeof(c->pool_preload) || !valid_preload(value))
+                        return diag_set(d, -EINVAL, key,
+                                        "%s: pool_preload: expected comma-separated Python module names such as "
+                                        "numpy,pandas,matplotlib.pyplot (at most %d, no spaces), or none, got "
+                                        "'%.200s'",
+                                        where, CONFIG_PRELOAD_MAX, value);
+                snprintf(c->pool_preload, sizeof(c->pool_preload), "%s", value);
         } else if (!strcmp(key, "tenant_max_sessions") || !strcmp(key, "tenant_max_memory_mb")) {
                 bool sessions = !strcmp(key, "tenant_max_sessions");
                 unsigned long long v, max = sessions ? 100000 : 1u << 24;
@@ -106,7 +147,7 @@ int config_set(struct config *c, const char *key, const char *value, const char 
                 snprintf(c->otlp_endpoint, sizeof(c->otlp_endpoint), "%s", value);
         } else {
                 return diag_set(d, -EINVAL, key,
-                                "%s: unknown setting '%s' (listen, data_dir, pool_size, tenant_max_sessions, "
+                                "%s: unknown setting '%s' (listen, data_dir, pool_size, pool_preload, tenant_max_sessions, "
                                 "tenant_max_memory_mb, secrets_key_file, tls_cert_file, tls_key_file, otlp_endpoint, "
                                 "agentcore_allow_unsigned_loopback, mcp_allowed_origins)",
                                 where, key);
@@ -212,6 +253,7 @@ int config_from_env(struct config *c, struct diag *d) {
         static const struct {
                 const char *env, *key;
         } vars[] = {{"AIRLOCK_LISTEN", "listen"}, {"AIRLOCK_DATA_DIR", "data_dir"}, {"AIRLOCK_POOL_SIZE", "pool_size"},
+                   {"AIRLOCK_POOL_PRELOAD", "pool_preload"},
                    {"AIRLOCK_TENANT_MAX_SESSIONS", "tenant_max_sessions"},
                    {"AIRLOCK_TENANT_MAX_MEMORY_MB", "tenant_max_memory_mb"},
                    {"AIRLOCK_SECRETS_KEY_FILE", "secrets_key_file"}, {"AIRLOCK_TLS_CERT_FILE", "tls_cert_file"},

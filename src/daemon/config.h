@@ -10,6 +10,9 @@ struct config {
         char listen[64];
         char data_dir[512];
         int pool_size;
+        /* Python modules each warm-pool runner imports before it is handed out, comma-
+         * separated dotted names (at most CONFIG_PRELOAD_MAX); "" (or "none" as given) = none. */
+        char pool_preload[1024];
         /* Quotas of a tenant that has none of its own (PUT /v1/tenants/{name}). */
         long long tenant_max_sessions, tenant_max_memory_mb;
         /* Absolute paths; "" = the default or off (see config_set). */
@@ -21,6 +24,9 @@ struct config {
          * scheme://host[:port] entries, or "*" for any; "" = loopback only. */
         char mcp_allowed_origins[1024];
 };
+
+#define CONFIG_PRELOAD_MAX 32
+#define CONFIG_PRELOAD_DEFAULT "numpy,pandas,matplotlib.pyplot"
 
 void config_defaults(struct config *c);
 /* Parse YAML text (a mapping of scalars). `source` names it in messages ("FILE:LINE"). */

@@ -223,8 +223,10 @@ struct exec_req {
 /* The Python runner, and the Node kernel it starts for JavaScript/TypeScript. */
 int sessions_init(const char *runner_path, const char *kernel_path, struct diag *reterr);
 /* Keep `size` default-shaped sandboxes ready (0 turns the pool off). */
-int sessions_start_pool(int size);
-void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready);
+/* size sandboxes of the default shape kept ready; preload: their runners' modules
+ * (config pool_preload: comma-separated, checked), "" or NULL for none. */
+int sessions_start_pool(int size, const char *preload);
+void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready, int *warm);
 /* Create from a validated request body (http.c checks it). Returns the session JSON. */
 /* -EDQUOT when the tenant's quota (sessions, memory) would be passed. */
 int session_create(json_t *req, const char *tenant, json_t **ret, struct diag *reterr);

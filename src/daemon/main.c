@@ -270,7 +270,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;
         }
-        sessions_start_pool(pool_size);
+        sessions_start_pool(pool_size, cfg.pool_preload);
         fprintf(stderr,
                 "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"scheme\":\"%s\",\"data_dir\":\"%s\"}\n",
                 listen_addr, cfg.tls_cert_file[0] ? "https" : "http", data_dir);

@@ -224,8 +224,8 @@ static void session_series(struct buf *b, json_t *usage, const char *per_session
 
 void metrics_render(struct buf *b, const char *per_session) {
         uint64_t hits, misses;
-        int ready;
-        sessions_pool_stats(&hits, &misses, &ready);
+        int ready, warm;
+        sessions_pool_stats(&hits, &misses, &ready, &warm);
         int64_t active = sessions_active();
         pthread_mutex_lock(&M.lock);
         header(b, "airlock_executions_total", "counter",
@@ -293,6 +293,9 @@ void metrics_render(struct buf *b, const char *per_session) {
         (void)buf_printf(b, "airlock_pool_misses_total %llu\n", (unsigned long long)misses);
         header(b, "airlock_pool_ready", "gauge", "Sandboxes waiting in the warm pool.");
         (void)buf_printf(b, "airlock_pool_ready %d\n", ready);
+        header(b, "airlock_pool_preloaded", "gauge",
+               "Sandboxes waiting in the warm pool whose runner has imported the pool_preload modules.");
+        (void)buf_printf(b, "airlock_pool_preloaded %d\n", warm);
         if (trace_enabled()) {
                 uint64_t exported, dropped, failed;
                 trace_stats(&exported, &dropped, &failed);

@@ -453,16 +453,28 @@ static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE, NULL
 
 /* The warm pool: sandboxes of the default shape whose runner is already up, so that a
  * default session is an id and a record away. The launcher's deadline for them is the
- * longest session TTL; the reaper enforces each session's own TTL. */
+ * longest session TTL; the reaper enforces each session's own TTL.
+ *
+ * Preloading (pool_preload, docs/benchmarks.md): once the pool is full and no session has
+ * been asked of it for POOL_PRELOAD_IDLE_S, the filler takes one not yet warm sandbox out,
+ * has its runner import the modules (runner protocol `preload`: about 1.5 s of CPU for
+ * pandas and pyplot), and puts it back warm. Warm ones are handed out first. Idle only,
+ * one at a time: a burst of creations never competes with preloading for the CPU, and a
+ * sandbox being preloaded is never handed out (its runner is busy). */
 #define POOL_MAX 64
 #define POOL_LAUNCHER_TTL_S 28800.0
+#define POOL_PRELOAD_IDLE_S 1.0
+#define POOL_PRELOAD_TIMEOUT_S 120.0
 static struct {
         pthread_mutex_t lock;
         pthread_cond_t wake;
         struct session *items[POOL_MAX];
-        int n, target;
+        bool warm[POOL_MAX];
+        int n, target, nwarm;
         bool stop;
         uint64_t hits, misses;
+        json_t *preload;   /* the runner's `modules` (array), or NULL for none */
+        double last_asked; /* now_seconds() of the pool's last take */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static void free_unregistered(struct session *s) {
@@ -598,12 +610,78 @@ static struct session *spawn(const struct shape *sh, double launcher_ttl, json_t
         return s;
 }
 
+/* One sandbox's runner imports the pool's modules; false if it did not answer. */
+static bool preload(struct session *s) {
+        json_t *req = json_pack("{s:s, s:s, s:O}", "type", "preload", "id", "preload", "modules", P.preload);
+        json_t *ack = req && send_frame(s, req) == 0 ? await_frame(s, "ack", POOL_PRELOAD_TIMEOUT_S) : NULL;
+        json_decref(req);
+        bool ok = ack && json_is_array(json_object_get(ack, "preloaded"));
+        json_decref(ack);
+        return ok;
+}
+
+/* With P.lock held: the index of a pooled sandbox not yet warm, or -1. */
+static int pool_cold_locked(void) {
+        for (int i = P.n - 1; i >= 0; i--)
+                if (!P.warm[i])
+                        return i;
+        return -1;
+}
+
+/* With P.lock held: remove item i (the last one takes its place). */
+static struct session *pool_remove_locked(int i) {
+        struct session *s = P.items[i];
+        if (P.warm[i])
+                P.nwarm--;
+        P.n--;
+        P.items[i] = P.items[P.n];
+        P.warm[i] = P.warm[P.n];
+        return s;
+}
+
+/* With P.lock held. */
+static void pool_add_locked(struct session *s, bool warm) {
+        P.items[P.n] = s;
+        P.warm[P.n++] = warm;
+        P.nwarm += warm;
+}
+
+/* With P.lock held: preload one cold sandbox if the pool has been left alone long enough;
+ * true if it did something (or waited for the idle time to come). */
+static bool pool_warm_one_locked(void) {
+        int cold = P.preload ? pool_cold_locked() : -1;
+        if (cold < 0)
+                return false;
+        double idle = now_seconds() - P.last_asked;
+        if (idle < POOL_PRELOAD_IDLE_S) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                long ns = ts.tv_nsec + (long)((POOL_PRELOAD_IDLE_S - idle) * 1e9);
+                ts.tv_sec += ns / 1000000000L;
+                ts.tv_nsec = ns % 1000000000L;
+                pthread_cond_timedwait(&P.wake, &P.lock, &ts);
+                return true;
+        }
+        struct session *s = pool_remove_locked(cold);
+        pthread_mutex_unlock(&P.lock);
+        bool ok = preload(s);
+        pthread_mutex_lock(&P.lock);
+        if (ok && !P.stop && P.n < POOL_MAX) {
+                pool_add_locked(s, true);
+        } else {
+                launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
+                free_unregistered(s);
+        }
+        return true;
+}
+
 static void *pool_fill(void *arg) {
         (void)arg;
         pthread_mutex_lock(&P.lock);
         while (!P.stop) {
                 if (P.n >= P.target) {
-                        pthread_cond_wait(&P.wake, &P.lock);
+                        if (!pool_warm_one_locked())
+                                pthread_cond_wait(&P.wake, &P.lock);
                         continue;
                 }
                 pthread_mutex_unlock(&P.lock);
@@ -611,7 +689,7 @@ static void *pool_fill(void *arg) {
                 struct session *s = launch_alive() ? spawn(&default_shape, POOL_LAUNCHER_TTL_S, NULL, &d) : NULL;
                 pthread_mutex_lock(&P.lock);
                 if (s && !P.stop && P.n < POOL_MAX) {
-                        P.items[P.n++] = s;
+                        pool_add_locked(s, false);
                 } else if (s) {
                         launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                         free_unregistered(s);
@@ -627,10 +705,18 @@ static void *pool_fill(void *arg) {
         return NULL;
 }
 
-int sessions_start_pool(int size) {
+int sessions_start_pool(int size, const char *preload) {
         P.target = size < 0 ? 0 : size > POOL_MAX ? POOL_MAX : size;
         if (P.target == 0)
                 return 0;
+        /* comma-separated, checked by config_set */
+        for (const char *p = preload; p && *p;) {
+                size_t n = strcspn(p, ",");
+                if (!P.preload)
+                        P.preload = json_array();
+                json_array_append_new(P.preload, json_stringn(p, n));
+                p += n + (p[n] == ',');
+        }
         pthread_t t;
         if (pthread_create(&t, NULL, pool_fill, NULL) != 0)
                 return -EAGAIN;
@@ -638,17 +724,25 @@ int sessions_start_pool(int size) {
         return 0;
 }
 
-void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready) {
+void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready, int *warm) {
         pthread_mutex_lock(&P.lock);
         *hits = P.hits;
         *misses = P.misses;
         *ready = P.n;
+        *warm = P.nwarm;
         pthread_mutex_unlock(&P.lock);
 }
 
 static struct session *pool_take(void) {
         pthread_mutex_lock(&P.lock);
-        struct session *s = P.n > 0 ? P.items[--P.n] : NULL;
+        P.last_asked = now_seconds();
+        int pick = P.n - 1; /* a warm one first */
+        for (int i = P.n - 1; i >= 0 && P.nwarm > 0; i--)
+                if (P.warm[i]) {
+                        pick = i;
+                        break;
+                }
+        struct session *s = pick >= 0 ? pool_remove_locked(pick) : NULL;
         if (s)
                 P.hits++;
         else
@@ -663,7 +757,7 @@ static void pool_drain(void) {
         P.stop = true;
         pthread_cond_broadcast(&P.wake);
         while (P.n > 0) {
-                struct session *s = P.items[--P.n];
+                struct session *s = pool_remove_locked(P.n - 1);
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);
         }

@@ -468,6 +468,12 @@ static void read_flows(struct launcher *L, struct sandbox *sb) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
                 if (n <= 0) {
+                        /* Not expected of the kernel: the log ends here, which the next
+                         * sandbox's events (and this one's dropped count) cannot show, so say it. */
+                        fprintf(stderr,
+                                "{\"level\":\"error\",\"msg\":\"the flow log of a public sandbox ended\","
+                                "\"sandbox_id\":%llu,\"error\":\"%s\"}\n",
+                                (unsigned long long)sb->id, n < 0 ? strerror(errno) : "end of file");
                         sb->net_flows = sandbox_unwatch_close(L, sb->net_flows);
                         return;
                 }
