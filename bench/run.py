@@ -170,10 +170,13 @@ def now_ms() -> float:
     return time.perf_counter_ns() / 1e6
 
 
-def settle_pool(c: Client, want: int = POOL_SIZE, timeout: float = 5.0) -> None:
-    """Wait (untimed) until the daemon's warm pool is full again."""
-    deadline = time.monotonic() + timeout
-    while c.metrics().get("airlock_pool_ready", 0) < want and time.monotonic() < deadline:
+def settle_pool(c: Client, want: int = POOL_SIZE, timeout: float = 5.0, warm: bool = False) -> None:
+    """Wait (untimed) until the daemon's warm pool is full again; with warm, until its
+    sandboxes have also preloaded pool_preload's modules (the daemon does that once the
+    pool has been left alone for a second, one sandbox at a time: docs/architecture.md 6.5)."""
+    metric = "airlock_pool_preloaded" if warm else "airlock_pool_ready"
+    deadline = time.monotonic() + (timeout if not warm else max(timeout, 60.0))
+    while c.metrics().get(metric, 0) < want and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -315,7 +318,7 @@ def b1(S: Systems, runs: int, warmup: int, show: bool, pandas: bool = False) -> 
     def airlock(d: Daemon, key: str, record: bool) -> None:
         c = d.c
         if d is S.pooled:
-            settle_pool(c)
+            settle_pool(c, warm=pandas)
             before = c.metrics().get("airlock_pool_hits_total", 0)
         t0 = now_ms()
         doc = c.create()
@@ -1161,7 +1164,8 @@ def report(r: dict) -> str:
     if iso:
         L.append("- Airlock session isolation (from `POST /v1/sessions`): " + ", ".join(
             f"{k} {json.dumps(v) if isinstance(v, bool) else v}" for k, v in iso.items()))
-    L.append(f"- Airlock daemons: `airlock serve --pool-size {POOL_SIZE}` (the default; B1 pool, B2, B3, B6) and "
+    L.append(f"- Airlock daemons: `airlock serve --pool-size {POOL_SIZE}` (the default, with the default "
+             f"`pool_preload` of numpy, pandas and matplotlib.pyplot; B1 pool, B1p, B2, B3, B6) and "
              f"`airlock serve --pool-size 0` (B1 no pool, B4, B5), as root, for the whole run")
     if r.get("jupyter"):
         L.append(f"- Jupyter: {r['jupyter']}; `python -m kernel_gateway` (jupyter-websocket mode, token auth), "

@@ -4,7 +4,8 @@ A second daemon runs from a copy of the build whose runner records every line th
 sends it (into the session's workspace, read back through the files API). Every recorded
 frame must validate as a request of the schema, for each kind of request the daemon makes:
 execute (plain, with a context), command (foreground and background), task_status and
-task_stop. The runner's own frames are validated by tests/runner."""
+task_stop, and the warm pool's preload (its one pooled sandbox becomes the session). The
+runner's own frames are validated by tests/runner."""
 import json
 import shutil
 import time
@@ -42,7 +43,7 @@ def recording(checker, tmp_path_factory):
     (copy / "airlock_runner.py").write_text(source.replace(marker, RECORDER + marker, 1))
     daemon = Daemon(checker)
     daemon.argv[0] = str(copy / "airlock")
-    daemon.argv += ["--pool-size", "0"]
+    daemon.argv += ["--pool-size", "1"]  # with the default pool_preload
     daemon.start()
     yield Client(HOST, daemon.port, daemon.key, checker)
     daemon.stop()
@@ -54,6 +55,10 @@ REQUEST = {"$schema": SCHEMA["$schema"], "$defs": SCHEMA["$defs"], "$ref": "#/$d
 
 def test_every_frame_the_daemon_sends_is_valid(recording):
     client = recording
+    deadline = time.monotonic() + 120
+    while "airlock_pool_preloaded 1" not in expect(client.get("/metrics"), 200).body.decode():
+        assert time.monotonic() < deadline, "the pool did not preload its sandbox"
+        time.sleep(0.2)
     sid = client.create_session()["id"]
     client.run_ok(sid, "x = 1")
     client.run_ok(sid, "y = 2", context_id="ctx-2")
@@ -74,7 +79,7 @@ def test_every_frame_the_daemon_sends_is_valid(recording):
     frames = [json.loads(line) for line in lines]
     kinds = {f["type"] for f in frames}
     assert {"execute", "command", "task_status", "task_stop", "load_kernel", "create_context", "list_contexts",
-            "reset_context", "delete_context"} <= kinds, kinds
+            "reset_context", "delete_context", "preload"} <= kinds, kinds
     for f in frames:
         jsonschema.validate(f, REQUEST)
     # ... and has the shape of the same request in the golden transcripts.

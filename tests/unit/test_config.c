@@ -42,6 +42,15 @@ static void test_defaults_and_yaml(void **state) {
         assert_string_equal(c.mcp_allowed_origins, "https://app.example.com:8443, http://[fd00::1]");
         assert_int_equal(parse(&c, "mcp_allowed_origins: \"*\"\n", &d), 0);
         assert_string_equal(c.mcp_allowed_origins, "*");
+        /* the warm pool's preload: the data stack by default, a list, or none */
+        config_defaults(&c);
+        assert_string_equal(c.pool_preload, "numpy,pandas,matplotlib.pyplot");
+        assert_int_equal(parse(&c, "pool_preload: polars,duckdb,sklearn.linear_model,_x1\n", &d), 0);
+        assert_string_equal(c.pool_preload, "polars,duckdb,sklearn.linear_model,_x1");
+        assert_int_equal(parse(&c, "pool_preload: none\n", &d), 0);
+        assert_string_equal(c.pool_preload, "");
+        assert_int_equal(parse(&c, "pool_preload: \"\"\n", &d), 0);
+        assert_string_equal(c.pool_preload, "");
 }
 
 static void test_bad_values_name_source_and_key(void **state) {
@@ -56,6 +65,15 @@ static void test_bad_values_name_source_and_key(void **state) {
                 {"otlp_endpoint: grpc://collector:4317\n", "otlp_endpoint", "http:// or https://"},
                 {"otlp_endpoint: \"http://a b\"\n", "otlp_endpoint", "http:// or https://"},
                 {"pool_size: 65\n", "pool_size", "0 to 64"},
+                {"pool_preload: \"numpy, pandas\"\n", "pool_preload", "module names"},
+                {"pool_preload: \"os;import shutil\"\n", "pool_preload", "module names"},
+                {"pool_preload: numpy,\n", "pool_preload", "module names"},
+                {"pool_preload: .numpy\n", "pool_preload", "module names"},
+                {"pool_preload: a..b\n", "pool_preload", "module names"},
+                {"pool_preload: 1numpy\n", "pool_preload", "module names"},
+                {"pool_preload: a.b.c.d.e.f.g.h.i\n", "pool_preload", "module names"},
+                {"pool_preload: a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,aa,bb,cc,dd,ee,ff,gg\n", "pool_preload",
+                 "at most 32"},
                 {"colour: blue\n", "colour", "unknown setting 'colour'"},
                 {"mcp_allowed_origins: app.example.com\n", "mcp_allowed_origins", "comma-separated origins"},
                 {"mcp_allowed_origins: https://a.example/path\n", "mcp_allowed_origins", "no path"},
