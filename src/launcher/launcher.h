@@ -141,6 +141,9 @@ void net_start(struct launcher *L, struct sandbox *sb);
 bool net_on_readable(struct launcher *L, struct sandbox *sb, int fd);
 void net_on_exit(struct launcher *L, struct sandbox *sb, int status);
 void net_free(struct launcher *L, struct sandbox *sb);
+/* Mode public: the flow log's last records (the kernel batches them) as EGRESS frames, now:
+ * before the sandbox's EXITED. */
+void net_drain(struct launcher *L, struct sandbox *sb);
 
 /* runtime.c: built runtimes (docs/runtimes.md) */
 void runtime_find_data_dir(struct launcher *L);

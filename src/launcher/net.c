@@ -903,6 +903,20 @@ void net_on_exit(struct launcher *L, struct sandbox *sb, int status) {
                          sb->net_text_len ? ": " : "", sb->net_text);
 }
 
+void net_drain(struct launcher *L, struct sandbox *sb) {
+        if (sb->net_flows < 0)
+                return;
+        /* Unbinding the log's instance makes the kernel send what it holds back first. */
+        struct buf msg;
+        buf_init(&msg, 4096);
+        struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+        if (flowlog_unbind_msg(2, &msg) == 0)
+                (void)sendto(sb->net_flows, msg.data, msg.len, MSG_DONTWAIT, (struct sockaddr *)&kernel, sizeof(kernel));
+        buf_free(&msg);
+        read_flows(L, sb);
+        sb->net_flows = sandbox_unwatch_close(L, sb->net_flows);
+}
+
 void net_free(struct launcher *L, struct sandbox *sb) {
         sb->net_exit = safe_close(sb->net_exit); /* slirp4netns exits on EOF */
         if (sb->net_pid > 0)
@@ -919,7 +933,5 @@ void net_free(struct launcher *L, struct sandbox *sb) {
         if (sb->net_events >= 0) /* what it said last, before it went */
                 read_events(L, sb);
         sb->net_events = sandbox_unwatch_close(L, sb->net_events);
-        if (sb->net_flows >= 0)
-                read_flows(L, sb);
-        sb->net_flows = sandbox_unwatch_close(L, sb->net_flows);
+        net_drain(L, sb);
 }

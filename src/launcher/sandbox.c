@@ -825,6 +825,7 @@ void sandbox_on_exit(struct launcher *L, struct sandbox *sb, int status) {
         ex.limit_value = sb->limit_value;
         ex.wall_ms = now_ms() - sb->started_ms;
         sb->state = SB_DONE;
+        net_drain(L, sb); /* its connections' events before its end */
         /* Only to a client that has said HELLO: a daemon being restarted learns of the
          * sandboxes that ended meanwhile from the ATTACHED frames it does not get. */
         if (L->hello_done)

@@ -51,6 +51,25 @@ int flowlog_bind_msg(uint32_t seq, struct buf *out) {
         return 0;
 }
 
+int flowlog_unbind_msg(uint32_t seq, struct buf *out) {
+        const size_t start = out->len;
+        const struct nlmsghdr h = {.nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG,
+                                   .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = seq};
+        const struct nfgenmsg g = {.nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0,
+                                   .res_id = htons(FLOWLOG_GROUP)};
+        const struct nfulnl_msg_config_cmd cmd = {.command = NFULNL_CFG_CMD_UNBIND};
+        int r = buf_append(out, &h, sizeof(h));
+        if (r == 0)
+                r = buf_append(out, &g, sizeof(g));
+        if (r == 0)
+                r = put_attr(out, NFULA_CFG_CMD, &cmd, sizeof(cmd));
+        if (r < 0)
+                return r;
+        const uint32_t len = (uint32_t)(out->len - start);
+        memcpy(out->data + start + offsetof(struct nlmsghdr, nlmsg_len), &len, sizeof(len));
+        return 0;
+}
+
 /* The packet (from its IPv4 header) into e; false when it is not one we can read. */
 static bool parse_packet(const uint8_t *p, size_t len, struct lp_egress *e) {
         if (len < 20 || p[0] >> 4 != 4)

@@ -33,6 +33,10 @@
  * of up to FLOWLOG_BATCH, each within 10 ms. 0 or a negative errno. */
 int flowlog_bind_msg(uint32_t seq, struct buf *out);
 
+/* The request (no ACK) that unbinds the group: the kernel first sends the records it was
+ * still gathering (the last batch), then stops logging for the socket. */
+int flowlog_unbind_msg(uint32_t seq, struct buf *out);
+
 typedef void (*flowlog_fn)(const struct lp_egress *e, void *userdata);
 
 /* Each NFLOG packet record among the netlink messages in buf (what one recv gave), as an

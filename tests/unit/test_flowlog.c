@@ -210,6 +210,17 @@ static void test_bind_msg(void **state) {
         assert_int_equal(qthresh, FLOWLOG_BATCH);
         assert_int_equal(timeout, 1); /* 1/100 s */
         buf_free(&b);
+        /* and its unbinding, which flushes the last batch: no ACK to mix with the records */
+        buf_init(&b, 4096);
+        assert_int_equal(flowlog_unbind_msg(3, &b), 0);
+        h = (const void *)b.data;
+        assert_int_equal(h->nlmsg_len, b.len);
+        assert_int_equal(h->nlmsg_flags, NLM_F_REQUEST);
+        const struct nlattr *a = (const void *)(b.data + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
+        assert_int_equal(a->nla_type, NFULA_CFG_CMD);
+        assert_int_equal(((const struct nfulnl_msg_config_cmd *)((const char *)a + NLA_HDRLEN))->command,
+                         NFULNL_CFG_CMD_UNBIND);
+        buf_free(&b);
 }
 
 /* The ruleset logs to the group the launcher binds, with the prefixes the parser takes,
