@@ -761,8 +761,12 @@ static int configure_start(struct launcher *L, struct sandbox *sb, struct diag *
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
                         _exit(125);
                 alarm(NET_CONFIGURE_TIMEOUT_S); /* a hung nft ends as a setup error, not a stuck sandbox */
-                close(sp[0]);
-                configure_child(sb->net_ns, sp[1], host, nhost);
+                /* Only what it needs (its stdio, the namespace, its socket): other sandboxes'
+                 * pipes and sockets must not outlive their owners in here. */
+                int ns = fcntl(sb->net_ns, F_DUPFD, 100), back = fcntl(sp[1], F_DUPFD, 100);
+                if (ns < 0 || back < 0 || dup2(ns, 3) < 0 || dup2(back, 4) < 0 || close_range(5, ~0U, 0) < 0)
+                        _exit(125);
+                configure_child(3, 4, host, nhost);
         }
         close(sp[1]);
         if (pid < 0) {

@@ -90,8 +90,9 @@ static bool parse_packet(const uint8_t *p, size_t len, struct lp_egress *e) {
         return true;
 }
 
-/* One NFULNL_MSG_PACKET's attributes (after its nfgenmsg). */
-static bool parse_record(const uint8_t *p, size_t len, struct lp_egress *e) {
+/* One NFULNL_MSG_PACKET's attributes (after its nfgenmsg): 1 an event in e, 0 a skip
+ * marker, -1 not understood. */
+static int parse_record(const uint8_t *p, size_t len, struct lp_egress *e) {
         const uint8_t *payload = NULL;
         size_t payload_len = 0;
         int outcome = 0;
@@ -99,7 +100,7 @@ static bool parse_record(const uint8_t *p, size_t len, struct lp_egress *e) {
                 struct nlattr a;
                 memcpy(&a, p + off, sizeof(a));
                 if (a.nla_len < NLA_HDRLEN || a.nla_len > len - off)
-                        return false;
+                        return -1;
                 const uint8_t *data = p + off + NLA_HDRLEN;
                 const size_t n = a.nla_len - NLA_HDRLEN;
                 switch (a.nla_type & NLA_TYPE_MASK) {
@@ -109,8 +110,10 @@ static bool parse_record(const uint8_t *p, size_t len, struct lp_egress *e) {
                                 outcome = LP_EGRESS_ALLOWED;
                         else if (n == sizeof(FLOWLOG_REFUSED) && !memcmp(data, FLOWLOG_REFUSED, n))
                                 outcome = LP_EGRESS_REFUSED;
+                        else if (n == sizeof(FLOWLOG_SKIPPED) && !memcmp(data, FLOWLOG_SKIPPED, n))
+                                return 0;
                         else
-                                return false;
+                                return -1;
                         break;
                 case NFULA_PAYLOAD:
                         payload = data;
@@ -122,11 +125,11 @@ static bool parse_record(const uint8_t *p, size_t len, struct lp_egress *e) {
                 off += NLA_ALIGN(a.nla_len);
         }
         if (!outcome || !payload)
-                return false;
+                return -1;
         memset(e, 0, sizeof(*e));
         e->outcome = (uint8_t)outcome;
         e->reason = outcome == LP_EGRESS_ALLOWED ? LP_EGRESS_OK : LP_EGRESS_BLOCKED_ADDR;
-        return parse_packet(payload, payload_len, e);
+        return parse_packet(payload, payload_len, e) ? 1 : -1;
 }
 
 size_t flowlog_parse(const void *buf, size_t len, flowlog_fn fn, void *userdata) {
@@ -141,7 +144,7 @@ size_t flowlog_parse(const void *buf, size_t len, flowlog_fn fn, void *userdata)
                 if (h.nlmsg_type == ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) {
                         struct lp_egress e;
                         const size_t g = NLMSG_ALIGN(sizeof(struct nfgenmsg));
-                        if (body >= g && parse_record(p + off + sizeof(h) + g, body - g, &e))
+                        if (body >= g && parse_record(p + off + sizeof(h) + g, body - g, &e) > 0)
                                 fn(&e, userdata);
                         else
                                 bad++;

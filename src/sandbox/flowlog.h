@@ -22,6 +22,8 @@
 #define FLOWLOG_GROUP 1
 #define FLOWLOG_ALLOWED "airlock-allowed"
 #define FLOWLOG_REFUSED "airlock-refused"
+/* the kernel's log limit left records out since the last such one (how many: unknown) */
+#define FLOWLOG_SKIPPED "airlock-skipped"
 /* Bytes of each packet copied: a whole IPv4 header with options (60) and the ports. */
 #define FLOWLOG_SNAPLEN 64
 
@@ -41,6 +43,8 @@ typedef void (*flowlog_fn)(const struct lp_egress *e, void *userdata);
 
 /* Each NFLOG packet record among the netlink messages in buf (what one recv gave), as an
  * lp_egress (sandbox_id 0, dropped 0, host the destination address as text) for fn.
- * Returns how many records were not understood: a truncated message, a prefix that is not
- * ours, a packet that is not IPv4 or too short for its header. */
+ * Returns how many records were not passed on: FLOWLOG_SKIPPED markers (each stands for at
+ * least one record the kernel's limit left out), and records not understood (a truncated
+ * message, a prefix that is not ours, a packet that is not IPv4 or too short for its
+ * header). */
 size_t flowlog_parse(const void *buf, size_t len, flowlog_fn fn, void *userdata);

@@ -25,6 +25,12 @@ static const struct net_addr blocked[] = {
         /* slirp's alias for the host's own 127.0.0.1 (also refused by slirp itself with
          * --disable-host-loopback): the Airlock daemon and every host loopback service */
         {AF_INET, 32, {10, 0, 2, 2}},
+        /* the host's loopback itself: a socket bound to tap0 skips the sandbox's own local
+         * routes, and slirp would connect to 127.x on the host (--disable-host-loopback covers
+         * only 10.0.2.2). The local table, ahead of these rules, still serves the sandbox's
+         * own 127.x to every socket that is not bound to tap0. 0.0.0.0/8 likewise. */
+        {AF_INET, 8, {127}},
+        {AF_INET, 8, {0}},
         /* metadata outside link-local: Alibaba Cloud, Azure's WireServer */
         {AF_INET, 32, {100, 100, 100, 200}},
         {AF_INET, 32, {168, 63, 129, 16}},
@@ -72,9 +78,9 @@ int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
  *    once) and the rest is dropped (EPERM).
  *  - Refused, through any other device: a refused address on a socket bound to tap0
  *    (SO_BINDTODEVICE, IP_UNICAST_IF, IP_PKTINFO), whose route lookup skips the refusal
- *    table's lo route (the table's prohibit route answers such lookups, and the kernel then
- *    tries the address on-link): logged and refused the same way, by address. The second
- *    lock on that door.
+ *    table's lo route (the table's prohibit route keeps it from the main table's default
+ *    route; the kernel then tries the address on-link, where only slirp's own addresses
+ *    answer): logged and refused here, by address. For bound sockets this is the lock.
  *  - Allowed: the first packet of each new flow through tap0, each logged once: a TCP
  *    SYN (per source port, so a retransmitted SYN is not a second flow), a UDP flow per
  *    address and port, anything else per address; a flow seen again after the set's
@@ -82,14 +88,23 @@ int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
  *    the log statement, so every packet of a new flow is logged rather than none.
  *  - Every log statement is limited (NET_LOG_RATE a second per rule, bursts of twice that):
  *    a flood costs the launcher, which reads the records, a bounded amount of work. What the
- *    limit skips is still refused or carried, just not logged.
+ *    limit skips is still refused or carried, just not logged; a companion rule says, at
+ *    most twice a second, that records were skipped (FLOWLOG_SKIPPED), which the launcher
+ *    counts as dropped events.
  * The blocked addresses are the fixed ones and the host's (IPv4: IPv6 has no route). */
 int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf *out) {
 #define STR(x) STR_(x)
 #define STR_(x) #x
+/* A logged rule: limited, and marks what it logged (the mark lives only while the chain
+ * runs: it never leaves the namespace, and the program cannot set it without CAP_NET_ADMIN). */
 #define LOG(what)                                                                                                  \
-        "limit rate " STR(NET_LOG_RATE) "/second burst " STR(NET_LOG_BURST) " packets log group " STR(FLOWLOG_GROUP) \
-        " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+        "limit rate " STR(NET_LOG_RATE) "/second burst " STR(NET_LOG_BURST) " packets meta mark set " STR(NET_LOG_MARK) \
+        " log group " STR(FLOWLOG_GROUP) " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+/* Its companion, with the same match: what the limit left out, told a few times a second
+ * (the launcher counts each as a dropped event; how many were left out is not known). */
+#define SKIPPED                                                                                                     \
+        "meta mark != " STR(NET_LOG_MARK) " limit rate 2/second log group " STR(FLOWLOG_GROUP) " snaplen " STR(    \
+                FLOWLOG_SNAPLEN) " prefix \"" FLOWLOG_SKIPPED "\""
         if (nhost > NET_HOST_ADDRS_MAX)
                 return -E2BIG;
         int r = buf_printf(out, "define blocked = {");
@@ -117,21 +132,29 @@ int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf 
                         "  chain out {\n"
                         "    type filter hook output priority 0; policy accept;\n"
                         "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } " LOG(FLOWLOG_REFUSED) "\n"
+                        "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } " SKIPPED "\n"
                         "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } meta l4proto tcp reject with tcp "
                         "reset\n"
                         "    oifname \"lo\" ip daddr != { 127.0.0.0/8, " NET_GUEST " } drop\n"
                         "    oifname != \"lo\" ip daddr $blocked " LOG(FLOWLOG_REFUSED) "\n"
+                        "    oifname != \"lo\" ip daddr $blocked " SKIPPED "\n"
                         "    oifname != \"lo\" ip daddr $blocked meta l4proto tcp reject with tcp reset\n"
                         "    oifname != \"lo\" ip daddr $blocked drop\n"
                         "    oifname \"" NET_TAP_NAME "\" tcp flags & (syn | ack) == syn ip daddr . tcp dport . tcp sport "
                         "!= @tcp_seen " LOG(FLOWLOG_ALLOWED) " update @tcp_seen { ip daddr . tcp dport . tcp sport }\n"
+                        "    oifname \"" NET_TAP_NAME "\" tcp flags & (syn | ack) == syn ip daddr . tcp dport . tcp sport "
+                        "!= @tcp_seen " SKIPPED "\n"
                         "    oifname \"" NET_TAP_NAME "\" meta l4proto udp ip daddr . udp dport != @udp_seen "
                         LOG(FLOWLOG_ALLOWED) " update @udp_seen { ip daddr . udp dport }\n"
+                        "    oifname \"" NET_TAP_NAME "\" meta l4proto udp ip daddr . udp dport != @udp_seen " SKIPPED "\n"
                         "    oifname \"" NET_TAP_NAME "\" meta l4proto != { tcp, udp } ip daddr != @other_seen "
                         LOG(FLOWLOG_ALLOWED) " update @other_seen { ip daddr }\n"
+                        "    oifname \"" NET_TAP_NAME "\" meta l4proto != { tcp, udp } ip daddr != @other_seen " SKIPPED
+                        "\n"
                         "  }\n"
                         "}\n");
 #undef LOG
+#undef SKIPPED
 #undef STR
 #undef STR_
         return r;
@@ -200,7 +223,9 @@ static int rule_msg(struct buf *b, const struct net_addr *a, uint32_t seq) {
  * 127.0.0.1 is what the shim checks before the program starts. Second, at a worse metric, a
  * prohibit route for lookups that must use another device (a socket bound to tap0 skips
  * the lo route; without it the lookup would fall through to the main table's default
- * route, through slirp): they get EACCES, as before the refusal table. */
+ * route, through slirp's gateway). The kernel then assumes such an address is on-link, and
+ * on tap0 only slirp's own addresses answer ARP; the nftables rules refuse it by address
+ * before that (netpolicy_nft_ruleset). */
 static int refuse_route_msgs(struct buf *b, int lo, uint32_t seq) {
         const struct rtmsg route = {.rtm_family = AF_INET, .rtm_table = NET_REFUSE_TABLE, .rtm_protocol = RTPROT_BOOT,
                                     .rtm_scope = RT_SCOPE_LINK, .rtm_type = RTN_UNICAST};

@@ -32,7 +32,7 @@
 /* Addresses the rules must refuse, which the shim probes before the program starts
  * (connect() on a UDP socket and a route query bound to tap0: lookups, no packet). */
 #define NET_PROBE_METADATA "169.254.169.254"
-#define NET_PROBES_REFUSED {NET_PROBE_METADATA, NET_GATEWAY, "100.100.100.200", "168.63.129.16"}
+#define NET_PROBES_REFUSED {NET_PROBE_METADATA, NET_GATEWAY, "100.100.100.200", "168.63.129.16", "127.0.0.1"}
 #define NET_RULE_PRIORITY 100u
 /* The routing table the IPv4 rules send refused destinations to: one route, into lo,
  * from NET_REFUSE_SOURCE (what the shim checks a refused address gets). */
@@ -43,6 +43,7 @@
 /* Each log rule's limit (records a second, and the burst): netpolicy_nft_ruleset. */
 #define NET_LOG_RATE 200
 #define NET_LOG_BURST 400
+#define NET_LOG_MARK 0x1a1
 /* The host's own addresses are blocked one by one; more than this many is refused. */
 #define NET_HOST_ADDRS_MAX 256
 

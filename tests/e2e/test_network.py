@@ -238,6 +238,34 @@ def test_a_socket_bound_to_tap0_is_refused_too(client, sessions, public, lab, da
     assert {(x["address"], x["port"]) for x in refused} >= {(netlab.METADATA, 80), (netlab.METADATA, 53)}, refused
 
 
+def test_the_hosts_loopback_is_not_reachable_from_a_bound_socket(client, sessions, public, daemon):
+    """A socket bound to tap0 skips the sandbox's own local routes: 127.0.0.1 would go to
+    slirp, which would send it to the host's loopback (--disable-host-loopback covers only
+    10.0.2.2). The rules refuse 127.0.0.0/8 for such sockets. Controls: the test's UDP
+    socket on the host's 127.0.0.1 receives what the test itself sends; an unbound socket
+    in the sandbox reaches the sandbox's own loopback."""
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    host.bind(("127.0.0.1", 0))
+    host.settimeout(0.5)
+    uport = host.getsockname()[1]
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"control", ("127.0.0.1", uport))
+    assert host.recv(100) == b"control"
+    pub = sessions(interpreter=public)
+    probes = [("udp_bound", "127.0.0.1", uport), ("udp_unicast_if", "127.0.0.1", uport),
+              ("udp_pktinfo", "127.0.0.1", uport), ("udp_bound", "127.0.0.53", 53),
+              ("tcp_bound", "127.0.0.1", daemon.port), ("tcp_mapped_bound", "127.0.0.1", daemon.port)]
+    code = "PROBES = %r\n" % (probes,) + BOUND_PROBE
+    got = json.loads(client.run_ok(pub, code, timeout_seconds=120)["stdout"].strip().splitlines()[-1])
+    got = {p: got[repr(p)] for p in probes}
+    for p in probes:
+        assert got[p] in ("ECONNREFUSED", "EPERM", "EACCES"), (p, got)
+    with pytest.raises(TimeoutError):
+        print("the host's loopback received", host.recv(100))
+    host.close()
+    # the sandbox's own loopback, unbound, is its own (nothing listens there: refused by it)
+    assert client.value(pub, "import socket\ns = socket.socket()\ns.connect_ex(('127.0.0.1', %d))" % daemon.port) == "111"
+
+
 def test_rules_cannot_be_removed_from_inside(client, sessions, public, lab):
     pub = sessions(interpreter=public)
     code = r'''
@@ -523,7 +551,7 @@ def test_the_shim_refuses_to_run_without_the_rules(tmp_path):
     link = ("ip link set lo up && ip link add tap0 type veth peer name d1 && ip addr add 10.0.2.100/24 dev tap0 && "
             "ip link set tap0 up && ip link set d1 up && ip route add default via 10.0.2.2 && ")
     rules = "".join("ip rule add prio 100 to %s lookup 100 && " % a
-                    for a in ("169.254.0.0/16", "10.0.2.2", "100.100.100.200", "168.63.129.16"))
+                    for a in ("169.254.0.0/16", "10.0.2.2", "127.0.0.0/8", "100.100.100.200", "168.63.129.16"))
 
     def shim_in(setup: str) -> subprocess.CompletedProcess:
         return subprocess.run(["unshare", "--net", "sh", "-c", setup + "exec \"$@\"", "sh", *base],

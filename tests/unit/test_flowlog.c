@@ -132,8 +132,9 @@ static void test_bad_records(void **state) {
         p[0] = 0x44; /* IHL below 5 */
         record(&b, FLOWLOG_ALLOWED, p, 24);
         record(&b, FLOWLOG_ALLOWED, p, packet(p, IPPROTO_TCP, "192.0.2.7", 443, 0, 0) - 4); /* no ports: port 0 */
+        record(&b, FLOWLOG_SKIPPED, p, packet(p, IPPROTO_UDP, "192.0.2.12", 53, 0, 0)); /* counted, no event */
         record(&b, FLOWLOG_REFUSED, p, packet(p, IPPROTO_TCP, "192.0.2.11", 22, 0, 0));
-        assert_int_equal(flowlog_parse(b.data, b.len, collect, &s), 7);
+        assert_int_equal(flowlog_parse(b.data, b.len, collect, &s), 8);
         assert_int_equal(s.n, 2);
         assert_int_equal(s.e[0].port, 0);
         assert_string_equal(s.e[1].host, "192.0.2.11");
@@ -234,23 +235,35 @@ static void test_ruleset(void **state) {
         buf_init(&b, 1 << 16);
         assert_int_equal(netpolicy_nft_ruleset(host, 2, &b), 0);
         assert_int_equal(buf_append(&b, "", 1), 0);
-        assert_non_null(strstr(b.data, "define blocked = { 169.254.0.0/16, 10.0.2.2/32, 100.100.100.200/32, "
-                                       "168.63.129.16/32, 192.0.2.2/32 }\n"));
+        assert_non_null(strstr(b.data, "define blocked = { 169.254.0.0/16, 10.0.2.2/32, 127.0.0.0/8, 0.0.0.0/8, "
+                                       "100.100.100.200/32, 168.63.129.16/32, 192.0.2.2/32 }\n"));
         assert_null(strstr(b.data, "fd00")); /* IPv6: no route, nothing to list */
         assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 } limit rate 200/second "
-                                       "burst 400 packets log group 1 snaplen 64 prefix \"" FLOWLOG_REFUSED "\"\n"));
+                                       "burst 400 packets meta mark set 0x1a1 log group 1 snaplen 64 prefix \""
+                                       FLOWLOG_REFUSED "\"\n"));
+        assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 } meta mark != 0x1a1 "
+                                       "limit rate 2/second log group 1 snaplen 64 prefix \"" FLOWLOG_SKIPPED "\"\n"));
         assert_non_null(strstr(b.data, "oifname \"lo\" ip daddr != { 127.0.0.0/8, 10.0.2.100 } meta l4proto tcp "
                                        "reject with tcp reset\n"));
         assert_non_null(strstr(b.data, "oifname != \"lo\" ip daddr $blocked limit rate"));
         assert_non_null(strstr(b.data, "oifname != \"lo\" ip daddr $blocked drop\n"));
         assert_non_null(strstr(b.data, "oifname \"tap0\" meta l4proto udp"));
         assert_non_null(strstr(b.data, "prefix \"" FLOWLOG_ALLOWED "\" update @udp_seen"));
-        /* every log statement comes after its limit */
-        size_t logs = 0;
-        for (const char *p = b.data; (p = strstr(p, " log group ")) != NULL; p++, logs++)
-                assert_memory_equal(p - strlen("limit rate 200/second burst 400 packets"),
-                                    "limit rate 200/second burst 400 packets", 39);
-        assert_int_equal(logs, 5);
+        /* every log statement comes after its limit: five logged rules, each with its
+         * companion that tells of what the limit left out */
+        static const char logged[] = "limit rate 200/second burst 400 packets meta mark set 0x1a1";
+        static const char skipped[] = "meta mark != 0x1a1 limit rate 2/second";
+        size_t nlogged = 0, nskipped = 0;
+        for (const char *p = b.data; (p = strstr(p, " log group ")) != NULL; p++) {
+                if (!memcmp(p - strlen(logged), logged, strlen(logged)))
+                        nlogged++;
+                else if (!memcmp(p - strlen(skipped), skipped, strlen(skipped)))
+                        nskipped++;
+                else
+                        fail_msg("a log statement without its limit: %.80s", p - 60);
+        }
+        assert_int_equal(nlogged, 5);
+        assert_int_equal(nskipped, 5);
         /* the allowed-flow rules (after the refusals) neither drop nor reject: routes decide */
         const char *tap = strstr(b.data, "oifname \"tap0\"");
         assert_non_null(tap);
