@@ -21,13 +21,16 @@ static int put_attr(struct buf *b, uint16_t type, const void *data, uint16_t len
         return r;
 }
 
-int flowlog_bind_msg(uint32_t seq, struct buf *out) {
+/* A NFULNL_MSG_CONFIG request for FLOWLOG_GROUP with its command; the bind's settings when
+ * bind. Its length is patched in at the end. */
+static int config_msg(uint32_t seq, bool bind, struct buf *out) {
         const size_t start = out->len;
         const struct nlmsghdr h = {.nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG,
-                                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = seq};
+                                   .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | (bind ? NLM_F_ACK : 0)),
+                                   .nlmsg_seq = seq};
         const struct nfgenmsg g = {.nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0,
                                    .res_id = htons(FLOWLOG_GROUP)};
-        const struct nfulnl_msg_config_cmd cmd = {.command = NFULNL_CFG_CMD_BIND};
+        const struct nfulnl_msg_config_cmd cmd = {.command = bind ? NFULNL_CFG_CMD_BIND : NFULNL_CFG_CMD_UNBIND};
         const struct nfulnl_msg_config_mode mode = {.copy_range = htonl(FLOWLOG_SNAPLEN),
                                                     .copy_mode = NFULNL_COPY_PACKET};
         /* Records in batches (one recv for many: the launcher's work per record stays small
@@ -38,11 +41,11 @@ int flowlog_bind_msg(uint32_t seq, struct buf *out) {
                 r = buf_append(out, &g, sizeof(g));
         if (r == 0)
                 r = put_attr(out, NFULA_CFG_CMD, &cmd, sizeof(cmd));
-        if (r == 0)
+        if (r == 0 && bind)
                 r = put_attr(out, NFULA_CFG_MODE, &mode, sizeof(mode));
-        if (r == 0)
+        if (r == 0 && bind)
                 r = put_attr(out, NFULA_CFG_QTHRESH, &qthresh, sizeof(qthresh));
-        if (r == 0)
+        if (r == 0 && bind)
                 r = put_attr(out, NFULA_CFG_TIMEOUT, &timeout, sizeof(timeout));
         if (r < 0)
                 return r;
@@ -51,23 +54,12 @@ int flowlog_bind_msg(uint32_t seq, struct buf *out) {
         return 0;
 }
 
+int flowlog_bind_msg(uint32_t seq, struct buf *out) {
+        return config_msg(seq, true, out);
+}
+
 int flowlog_unbind_msg(uint32_t seq, struct buf *out) {
-        const size_t start = out->len;
-        const struct nlmsghdr h = {.nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG,
-                                   .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = seq};
-        const struct nfgenmsg g = {.nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0,
-                                   .res_id = htons(FLOWLOG_GROUP)};
-        const struct nfulnl_msg_config_cmd cmd = {.command = NFULNL_CFG_CMD_UNBIND};
-        int r = buf_append(out, &h, sizeof(h));
-        if (r == 0)
-                r = buf_append(out, &g, sizeof(g));
-        if (r == 0)
-                r = put_attr(out, NFULA_CFG_CMD, &cmd, sizeof(cmd));
-        if (r < 0)
-                return r;
-        const uint32_t len = (uint32_t)(out->len - start);
-        memcpy(out->data + start + offsetof(struct nlmsghdr, nlmsg_len), &len, sizeof(len));
-        return 0;
+        return config_msg(seq, false, out);
 }
 
 /* The packet (from its IPv4 header) into e; false when it is not one we can read. */
