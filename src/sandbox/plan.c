@@ -38,6 +38,9 @@ static const char *const base_env[] = {
         "PYTHONPATH=" SANDBOX_WORKSPACE,
         "MPLBACKEND=Agg",
         "MPLCONFIGDIR=/tmp/.matplotlib",
+        /* caches (fontconfig's, pip's...) in /tmp, not among the user's files in HOME: a
+         * warm pool's preload must leave the workspace as empty as a fresh one */
+        "XDG_CACHE_HOME=/tmp/.cache",
         "NODE_PATH=" SANDBOX_WORKSPACE "/node_modules",
         NULL,
 };

@@ -33,12 +33,15 @@ def test_a_pooled_session_starts_with_the_data_stack_imported(client, sessions):
     hits = metric(client, "airlock_pool_hits_total")
     sid = sessions()
     assert metric(client, "airlock_pool_hits_total") == hits + 1  # it came from the pool
-    # imported, but no name bound in the session's namespace
+    # imported, but no name bound in the session's namespace, and nothing left in the
+    # workspace (fontconfig's cache, say: caches go to /tmp)
     assert client.value(sid, CHECK) == "(['matplotlib.pyplot', 'numpy', 'pandas'], False)"
+    assert client.value(sid, "import os\nos.listdir('/workspace')") == "[]"
     # and the preloaded pyplot still turns figures into results (the runner's hooks hold)
     ex = client.run_ok(sid, "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()")
     assert any("image/png" in r for r in ex["results"]), ex
     assert client.value(sid, "import pandas as pd\nint(pd.DataFrame({'a': [1, 2, 3]}).a.sum())") == "6"
+    assert client.value(sid, "os.listdir('/workspace')") == "[]"
 
 
 def test_a_session_of_another_shape_is_not_preloaded(client, sessions):

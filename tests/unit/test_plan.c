@@ -207,7 +207,7 @@ static void test_built_runtime(void **state) {
         buf_free(&b);
         buf_init(&b, 1 << 20);
         assert_true(plan_oci_config(&in, "/run/airlock/x", &b, &d) < 0);
-        assert_null(memmem(b.data, b.len, "/var/lib/airlock/runtimes", 25));
+        assert_true(b.len == 0 || !memmem(b.data, b.len, "/var/lib/airlock/runtimes", 25));
         buf_free(&b);
         /* Control: the default runtime has none of it. */
         strcpy(c.runtime, "default");
