@@ -48,6 +48,7 @@ struct sandbox {
         uint64_t limit_value;
         uint64_t started_ms, deadline_ms, kill_at_ms;
         bool interrupted;
+        bool kill_sent; /* a kill round went to its cgroup; each tick sends another until it exits */
         char run_dir[160]; /* gVisor bundle directory, "" for bwrap */
         char gv_name[64];  /* gVisor container id */
         /* Network mode public (net.c): slirp4netns, our child, and what ties it to the
@@ -71,6 +72,20 @@ struct sandbox {
         uint64_t ev_dropped; /* records not passed on yet (no HELLO yet, or the client's queue full) */
         struct sandbox *next;
 };
+
+/* A cgroup still emptying after its sandbox ended, with the sandbox's uid slot: the uid
+ * is not handed out again while a process of it may still run. The event loop never waits
+ * for a cgroup to empty (hundreds of exits take tens of milliseconds, and every other
+ * sandbox's requests would wait with them): each tick tries again (sandbox.c). */
+struct grave {
+        struct cg *cg;
+        struct uid_slot slot;
+        uint64_t since_ms;
+        struct grave *next;
+};
+/* Past this, a cgroup that will not empty (a task stuck in the kernel) is given up on as
+ * cg_destroy() gives up: its directory stays for the next launcher's sweep. */
+#define GRAVE_GIVE_UP_MS 30000
 
 #define SUPERVISE_MAX_RESTARTS 5
 #define SUPERVISE_RESTART_WINDOW_MS 60000
@@ -101,6 +116,7 @@ struct launcher {
         uint64_t next_id;
         unsigned nsandboxes;
         struct sandbox *sandboxes;
+        struct grave *graves;
         struct lp_host_report host;
         struct cg_host cg;
         void *seccomp_bpf;
@@ -119,6 +135,9 @@ void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_interrupt_only(struct sandbox *sb);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
+/* The graves: another attempt at each (every tick), or, at exit, a bounded wait for all. */
+void graves_tick(struct launcher *L);
+void graves_flush(struct launcher *L);
 void remove_tree(const char *path);
 /* Shared with net.c: an fd of the sandbox in the launcher's epoll set; the fixed fd
  * layout 0..n-1 of a forked child (closing everything else). */

@@ -283,6 +283,11 @@ static void kill_everything(struct launcher *L) {
                 if (L->sandboxes)
                         usleep(5000);
         }
+        /* Not reaped in time: at least nothing of theirs runs on (killing waits here). */
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                if (sb->cg)
+                        (void)cg_kill_all(sb->cg);
+        graves_flush(L);
         /* As the subreaper we also hold every orphan of the sandboxes (a pid-namespace
          * init still dying, say). Leaving before they are reaped would hand them to the
          * host's init, which may never reap them: wait, bounded, until none is left. */
@@ -601,6 +606,7 @@ static int loop(struct launcher *L) {
                                         next = sb->next;
                                         sandbox_tick(L, sb);
                                 }
+                                graves_tick(L);
                         } else {
                                 int fd;
                                 struct sandbox *sb = sandbox_for_event(L, data, &fd);

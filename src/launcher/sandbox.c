@@ -82,6 +82,52 @@ void remove_tree(const char *path) {
                 nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The sandbox's cgroup and uid slot: released now if its cgroup is empty, else kept in a
+ * grave until it is (launcher.h). */
+static void bury(struct launcher *L, struct sandbox *sb) {
+        if (cg_destroy_nowait(&sb->cg) == 0) {
+                uid_pool_release(&sb->slot);
+                return;
+        }
+        struct grave *g = calloc(1, sizeof(*g));
+        if (!g) { /* no room to come back later: wait, as before graves existed */
+                sb->cg = cg_destroy(sb->cg);
+                uid_pool_release(&sb->slot);
+                return;
+        }
+        g->cg = TAKE_PTR(sb->cg);
+        g->slot = sb->slot;
+        sb->slot.lock_fd = -1;
+        g->since_ms = now_ms();
+        g->next = L->graves;
+        L->graves = g;
+}
+
+void graves_tick(struct launcher *L) {
+        uint64_t now = now_ms();
+        for (struct grave **p = &L->graves; *p;) {
+                struct grave *g = *p;
+                if (cg_destroy_nowait(&g->cg) == -EBUSY && now - g->since_ms < GRAVE_GIVE_UP_MS) {
+                        p = &g->next;
+                        continue;
+                }
+                g->cg = cg_destroy(g->cg); /* NULL already, or given up on after a last try */
+                uid_pool_release(&g->slot);
+                *p = g->next;
+                free(g);
+        }
+}
+
+void graves_flush(struct launcher *L) {
+        while (L->graves) {
+                struct grave *g = L->graves;
+                L->graves = g->next;
+                g->cg = cg_destroy(g->cg);
+                uid_pool_release(&g->slot);
+                free(g);
+        }
+}
+
 void sandbox_free(struct launcher *L, struct sandbox *sb) {
         if (!sb)
                 return;
@@ -95,8 +141,7 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->workspace_fd = safe_close(sb->workspace_fd);
         for (int i = 0; i < 3; i++)
                 sb->keep[i] = safe_close(sb->keep[i]);
-        sb->cg = cg_destroy(sb->cg);
-        uid_pool_release(&sb->slot);
+        bury(L, sb);
         remove_tree(sb->run_dir);
         buf_free(&sb->setup_text);
         launcher_unlink(L, sb);
@@ -962,11 +1007,17 @@ void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason) {
         if (sb->reason == LP_REASON_NONE)
                 sb->reason = reason;
         sb->kill_at_ms = 0;
-        /* With a cgroup, everything the sandbox started dies at once (freezer or
-         * cgroup.kill), the backend process included. Without one, killing the backend
-         * kills the pid namespace's init (PDEATHSIG) and with it every process inside. */
-        if (sb->cg)
-                cg_kill_all(sb->cg);
+        /* With a cgroup, everything the sandbox started gets SIGKILL at once, the backend
+         * process included, and cannot fork any more (cg_kill_nowait()). Without one,
+         * killing the backend kills the pid namespace's init (PDEATHSIG) and with it every
+         * process inside. Not waited for: a fork bomb's hundreds of exits take tens of
+         * milliseconds, in which this loop serves every other sandbox; the next ticks
+         * send another round until the backend's exit is reaped, and its cgroup is
+         * removed once empty (graves). */
+        if (sb->cg) {
+                (void)cg_kill_nowait(sb->cg);
+                sb->kill_sent = true;
+        }
         if (sb->init_pid > 0)
                 kill(sb->init_pid, SIGKILL);
         kill(sb->pid, SIGKILL);
@@ -976,6 +1027,11 @@ void sandbox_tick(struct launcher *L, struct sandbox *sb) {
         if (sb->state == SB_DONE)
                 return;
         uint64_t now = now_ms();
+        if (sb->kill_sent) {
+                /* A child forked just before the first round (cg_kill_nowait()). */
+                (void)cg_kill_nowait(sb->cg);
+                return;
+        }
         if (sb->state == SB_STARTING && now >= sb->started_ms + SETUP_TIMEOUT_MS) {
                 sandbox_kill(L, sb, LP_REASON_SETUP);
                 return;

@@ -109,12 +109,31 @@ int cg_read_usage(struct cg *c, struct cg_stats *ret);
  * became resettable only in Linux 6.12, and then per open file). */
 int cg_reset_peak(struct cg *c);
 
-/* Kill every process inside and wait (bounded, ~1 s) until none are left.
- * v2: cgroup.kill when present; else freeze + SIGKILL each pid in cgroup.procs + thaw. */
+/* Kill every process inside and wait (bounded, ~1 s) until none are left: rounds of
+ * cg_kill_nowait(). For callers that may block (shutdown, leftovers of a dead launcher). */
 int cg_kill_all(struct cg *c);
+
+/* One round of cg_kill_all() without its wait. Returns how many processes were inside
+ * (0: none, nothing to do), or -errno. Every listed process gets SIGKILL; a fork racing
+ * with the round cannot leave a process behind for good:
+ *  - v2 with cgroup.kill: the kernel kills the cgroup's processes, forks in flight included;
+ *  - otherwise, with the pids controller, pids.max drops to 0 first, so no fork succeeds
+ *    from then on and a child forked just before shows up in the next round;
+ *  - without either, the freezer holds the processes while they are listed and killed.
+ * Hundreds of processes take tens of milliseconds to exit: an event loop (the launcher,
+ * which serves every other sandbox meanwhile) calls this and comes back later rather
+ * than wait for them. */
+int cg_kill_nowait(struct cg *c);
 
 /* Kill what is left, rmdir every directory, free c. Accepts NULL. Returns NULL. */
 struct cg *cg_destroy(struct cg *c);
+
+/* cg_destroy() without waiting: a kill round, then each directory removed once.
+ * 0 when everything is gone (*c freed and set to NULL; also when the kernel refused for
+ * another reason than a busy cgroup, as cg_destroy() gives up); -EBUSY while processes
+ * are still inside or exiting: *c is kept, with the directories not yet removed, for
+ * another call later. */
+int cg_destroy_nowait(struct cg **c);
 
 const char *cg_mode_name(enum cg_mode m);
 

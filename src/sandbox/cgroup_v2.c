@@ -2,6 +2,7 @@
  * enabled top-down through every cgroup.subtree_control on the way to the parent. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -185,15 +186,15 @@ static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
         return res;
 }
 
-static int v2_kill_all(struct cg *c) {
+static int v2_kill_round(struct cg *c) {
         const char *dir = c->dirs[0];
         char procs[PATH_MAX], freeze[PATH_MAX];
         if (cg_path(procs, sizeof(procs), "%s/cgroup.procs", dir) < 0 ||
             cg_path(freeze, sizeof(freeze), "%s/cgroup.freeze", dir) < 0)
                 return -ENAMETOOLONG;
-
         /* cgroup.kill kills every process, including ones forked while it runs, in one go;
-         * afterwards we only wait for the exits. */
+         * what is still listed afterwards is exiting (a later round kills it again,
+         * harmlessly). */
         bool killed = false;
         if (c->controllers & CG_C_KILL) {
                 int r = cg_write_attr(dir, "cgroup.kill", "1", NULL);
@@ -201,33 +202,27 @@ static int v2_kill_all(struct cg *c) {
                         return r;
                 killed = r == 0;
         }
-        uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
-        unsigned backoff = CG_POLL_FIRST_US;
-        for (;;) {
-                uint64_t n = 0;
-                int r = cg_count_procs(procs, &n);
-                if (r == -ENOENT)
-                        return 0; /* the directory is gone: nothing left inside */
-                if (r < 0)
-                        return r;
-                if (n == 0)
-                        return 0;
-                if (cg_now_ms() >= deadline)
-                        return -EBUSY;
-                if (!killed) {
-                        /* Pre-5.14 fallback. Frozen, nothing inside can fork between our read of
-                         * cgroup.procs and the kills; v2's freezer lets SIGKILL through. */
-                        bool frozen = cg_write_file(freeze, "1") == 0;
-                        (void)cg_kill_procs(procs, NULL);
-                        if (frozen)
-                                (void)cg_write_file(freeze, "0");
-                }
-                cg_sleep_backoff(&backoff);
+        uint64_t n = 0;
+        int r = cg_count_procs(procs, &n);
+        if (r == -ENOENT)
+                return 0; /* the directory is gone: nothing left inside */
+        if (r < 0)
+                return r;
+        if (n > 0 && !killed) {
+                /* Pre-5.14 fallback: forks refused from now on (pids.max 0) where the pids
+                 * controller is on, else frozen, so that nothing inside can fork between our
+                 * read of cgroup.procs and the kills; v2's freezer lets SIGKILL through. */
+                bool frozen = !cg_block_forks(c, (c->controllers & CG_C_PIDS) ? dir : NULL) &&
+                              cg_write_file(freeze, "1") == 0;
+                (void)cg_kill_procs(procs, NULL);
+                if (frozen)
+                        (void)cg_write_file(freeze, "0");
         }
+        return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-static int v2_destroy(struct cg *c) {
-        return cg_rmdir_owned(c);
+static int v2_destroy(struct cg *c, bool wait) {
+        return cg_rmdir_owned(c, wait);
 }
 
 static int v2_adopt(struct cg *c, const struct cg_host *h) {
@@ -253,6 +248,6 @@ const struct cg_ops cg_v2_ops = {
         .create = v2_create,
         .attach = v2_attach,
         .read_stats = v2_read_stats,
-        .kill_all = v2_kill_all,
+        .kill_round = v2_kill_round,
         .destroy = v2_destroy,
 };

@@ -499,6 +499,93 @@ static void test_destroy_with_live_process(void **state) {
         assert_null(cg_destroy(NULL));
 }
 
+/* What the launcher does with a fork bomb (docs/reliability.md, "Noisy neighbours"): it
+ * must not wait for hundreds of exits, so it kills in rounds that return at once. The
+ * first round refuses every fork from then on (pids.max 0: the real v1 file), so the bomb
+ * cannot grow back between rounds, and the rounds end with the cgroup empty. */
+static void test_kill_nowait_ends_a_fork_bomb(void **state) {
+        (void)state;
+        struct cg_limits l = { .memory_bytes = 256 * MIB, .cpu_millis = 1000, .pids = 64 };
+        struct cg *c = create_ok("bomb", &l);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                child_attach_or_die(c);
+                for (;;)
+                        (void)fork(); /* every process forks for ever, refused or not */
+        }
+        struct cg_stats s = { 0 };
+        for (int i = 0; i < 2000 && s.pids_max_hits == 0; i++) {
+                assert_int_equal(cg_read_stats(c, &s), 0);
+                if (s.pids_max_hits == 0)
+                        usleep(5000);
+        }
+        if (s.pids_max_hits == 0)
+                fail_msg("the fork bomb never reached pids.max");
+
+        int n = cg_kill_nowait(c);
+        if (n <= 0)
+                fail_msg("the first round saw %d processes", n);
+        assert_string_equal(attr("pids", "bomb", "pids.max"), "0\n");
+        /* Rounds until empty, each without waiting; a bound, not a timing: 10 s. */
+        int rounds = 1;
+        while ((n = cg_kill_nowait(c)) > 0 && rounds < 2000) {
+                rounds++;
+                usleep(5000);
+        }
+        assert_int_equal(n, 0);
+        assert_int_equal(cg_read_stats(c, &s), 0);
+        assert_int_equal(s.nprocs, 0);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        reap_all(); /* the bomb's orphans, reparented to us */
+        assert_int_equal(cg_destroy_nowait(&c), 0);
+        assert_null(c);
+        assert_gone("bomb");
+}
+
+/* A cgroup with a live process is not removed by a destroy that must not wait: the
+ * process is killed, the call says -EBUSY and keeps every directory for the next call,
+ * which removes them once the process is gone. */
+static void test_destroy_nowait_keeps_a_busy_cgroup(void **state) {
+        (void)state;
+        struct cg_limits l = { .memory_bytes = 64 * MIB, .pids = 4 };
+        struct cg *c = create_ok("later", &l);
+        int fds[2];
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(fds[0]);
+                child_attach_or_die(c);
+                (void)!write(fds[1], "r", 1);
+                for (;;)
+                        pause();
+        }
+        close(fds[1]);
+        char ready;
+        assert_int_equal(read(fds[0], &ready, 1), 1);
+        close(fds[0]);
+        assert_int_equal(cg_destroy_nowait(&c), -EBUSY);
+        assert_non_null(c);
+        for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
+                assert_true(dir_exists(cgdir(ctrls[i], "later")));
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        int r = -EBUSY;
+        for (int i = 0; i < 2000 && r == -EBUSY; i++) {
+                r = cg_destroy_nowait(&c);
+                if (r == -EBUSY)
+                        usleep(5000);
+        }
+        assert_int_equal(r, 0);
+        assert_null(c);
+        assert_gone("later");
+        assert_int_equal(cg_destroy_nowait(&c), 0); /* NULL: nothing to do */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_detect, test_teardown),
@@ -510,6 +597,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_cpu_usage, test_teardown),
                 cmocka_unit_test_teardown(test_reset_peak, test_teardown),
                 cmocka_unit_test_teardown(test_destroy_with_live_process, test_teardown),
+                cmocka_unit_test_teardown(test_kill_nowait_ends_a_fork_bomb, test_teardown),
+                cmocka_unit_test_teardown(test_destroy_nowait_keeps_a_busy_cgroup, test_teardown),
         };
         setup_host();
         return cmocka_run_group_tests(tests, NULL, group_teardown);

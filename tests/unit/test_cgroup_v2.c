@@ -580,13 +580,69 @@ static void test_kill_all_fallback_signals_listed_pids(void **state) {
         assert_int_equal(waitpid(child, &status, 0), child);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGKILL);
-        /* Frozen around the kills, thawed afterwards. */
-        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0");
+        /* With the pids controller on, forks are refused from the first round on, and
+         * the freezer is left alone. */
+        assert_string_equal(get(sub("airlock/k"), "pids.max"), "0");
+        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0\n");
 
         put(sub("airlock/k"), "cgroup.procs", "");
         assert_int_equal(cg_kill_all(c), 0);
         cg_destroy(c);
         assert_false(exists("airlock/k"));
+}
+
+/* Without cgroup.kill nor the pids controller: frozen around the kills, thawed after. */
+static void test_kill_fallback_without_pids_freezes(void **state) {
+        (void)state;
+        F.no_kill = true;
+        put(F.root, "cgroup.controllers", "cpuset cpu io memory\n");
+        prepare_ok();
+        assert_false(H.controllers & (CG_C_KILL | CG_C_PIDS));
+        struct cg_limits l = { 0 };
+        struct cg *c = create_ok("k", &l);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                for (;;)
+                        pause();
+        }
+        char procs[64];
+        snprintf(procs, sizeof(procs), "%d\n", (int)child);
+        put(sub("airlock/k"), "cgroup.procs", procs);
+        assert_int_equal(cg_kill_nowait(c), 1);
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0");
+        assert_string_equal(get(sub("airlock/k"), "pids.max"), "max\n");
+        put(sub("airlock/k"), "cgroup.procs", "");
+        cg_destroy(c);
+}
+
+/* The launcher's kill and teardown never wait: one round says how many processes were
+ * inside, and a destroy with processes inside keeps the cgroup (-EBUSY) for later. */
+static void test_kill_and_destroy_nowait(void **state) {
+        (void)state;
+        prepare_ok();
+        struct cg_limits l = { .pids = 16 };
+        struct cg *c = create_ok("busy", &l);
+        put(sub("airlock/busy"), "cgroup.procs", "");
+        assert_int_equal(cg_kill_nowait(c), 0);
+        /* Listed pids that are not ours to kill: ESRCH is fine, the count is what counts. */
+        put(sub("airlock/busy"), "cgroup.procs", "2147483646\n2147483645\n");
+        assert_int_equal(cg_kill_nowait(c), 2);
+        assert_string_equal(get(sub("airlock/busy"), "cgroup.kill"), "1");
+        assert_string_equal(get(sub("airlock/busy"), "pids.max"), "16"); /* cgroup.kill needs no fork block */
+        int rmdirs = F.rmdirs;
+        assert_int_equal(cg_destroy_nowait(&c), -EBUSY);
+        assert_non_null(c);
+        assert_true(exists("airlock/busy"));
+        assert_int_equal(F.rmdirs, rmdirs);
+        put(sub("airlock/busy"), "cgroup.procs", "");
+        assert_int_equal(cg_destroy_nowait(&c), 0);
+        assert_null(c);
+        assert_false(exists("airlock/busy"));
+        assert_int_equal(cg_destroy_nowait(&c), 0);
 }
 
 /* ---- parsers ------------------------------------------------------------------------ */
@@ -646,6 +702,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stats_parse, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_all_uses_cgroup_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_all_fallback_signals_listed_pids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_fallback_without_pids_freezes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_and_destroy_nowait, setup, teardown),
                 cmocka_unit_test(test_parse_u64),
                 cmocka_unit_test(test_parse_keyed),
         };
