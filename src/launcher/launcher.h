@@ -36,6 +36,7 @@ struct sandbox {
         int keep[3];            /* supervisor: copies of stdout, stderr, control for a restarted daemon */
         struct lp_isolation isolation;
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
+        int pids_events;        /* cgroup v2 pids.events (EPOLLPRI at a refused fork), -1 on v1 */
         pid_t init_pid;
         struct cg *cg;
         struct uid_slot slot;

@@ -57,6 +57,13 @@ int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd) {
         return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* cgroupfs event files poll readable at all times: what changes is EPOLLPRI. */
+static int watch_priority(struct launcher *L, struct sandbox *sb, int fd) {
+        struct epoll_event ev = {.events = EPOLLPRI};
+        ev.data.u64 = ((sb->id & 0xffffffffu) << 32) | (uint32_t)fd;
+        return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 int sandbox_unwatch_close(struct launcher *L, int fd) {
         if (fd >= 0) {
                 epoll_ctl(L->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
@@ -136,6 +143,7 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->allow = NULL;
         sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
         sb->json_r = sandbox_unwatch_close(L, sb->json_r);
+        sb->pids_events = sandbox_unwatch_close(L, sb->pids_events);
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
         sb->workspace_fd = safe_close(sb->workspace_fd);
@@ -615,7 +623,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->create_req_id = req_id;
         sb->client_gen = L->client_gen;
         sb->spec = *c;
-        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
+        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = sb->pids_events = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->net_pid = -1;
         sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = -1;
@@ -684,8 +692,14 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->started_ms = now_ms();
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
         fcntl(sb->stderr_r, F_SETFL, O_NONBLOCK);
+        /* v2: the first refused fork ends the sandbox as it happens, not at the next tick:
+         * a fork bomb left 50 ms at its limit keeps forking and dying there, on CPUs the
+         * other sandboxes and the daemon share. v1 never notifies: the tick reads it. */
+        if (sb->cg && (sb->pids_events = cg_open_pids_events(sb->cg)) < 0)
+                sb->pids_events = -1;
         if (sandbox_watch(L, sb, sb->stderr_r) < 0 ||
-            (sb->json_r >= 0 && sandbox_watch(L, sb, sb->json_r) < 0)) {
+            (sb->json_r >= 0 && sandbox_watch(L, sb, sb->json_r) < 0) ||
+            (sb->pids_events >= 0 && watch_priority(L, sb, sb->pids_events) < 0)) {
                 r = -errno;
                 kill(sb->pid, SIGKILL);
                 while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
@@ -816,8 +830,21 @@ static void read_json_status(struct launcher *L, struct sandbox *sb) {
         }
 }
 
+/* pids.events changed (v2): a fork was refused. Reading it also rearms the event. */
+static void on_pids_event(struct launcher *L, struct sandbox *sb) {
+        uint64_t hits = 0;
+        if (cg_read_pids_events(sb->pids_events, &hits) < 0 || hits > 0)
+                sb->pids_events = sandbox_unwatch_close(L, sb->pids_events); /* once is enough */
+        if (hits > 0 && sb->reason == LP_REASON_NONE && sb->state != SB_DONE) {
+                sb->limit_value = sb->spec.limits.pids;
+                sandbox_kill(L, sb, LP_REASON_PIDS);
+        }
+}
+
 void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
-        if (fd == sb->stderr_r && sb->state == SB_STARTING)
+        if (fd == sb->pids_events)
+                on_pids_event(L, sb);
+        else if (fd == sb->stderr_r && sb->state == SB_STARTING)
                 read_setup(L, sb);
         else if (fd == sb->json_r)
                 read_json_status(L, sb);

@@ -556,6 +556,23 @@ int cg_kill_nowait(struct cg *c) {
         return c->ops->kill_round(c);
 }
 
+int cg_open_pids_events(struct cg *c) {
+        if (!c)
+                return -EINVAL;
+        return c->ops->open_pids_events ? c->ops->open_pids_events(c) : -EOPNOTSUPP;
+}
+
+int cg_read_pids_events(int fd, uint64_t *ret) {
+        char buf[256];
+        ssize_t n;
+        while ((n = pread(fd, buf, sizeof(buf) - 1, 0)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return cg_parse_keyed(buf, "max", ret);
+}
+
 struct cg *cg_destroy(struct cg *c) {
         if (!c)
                 return NULL;

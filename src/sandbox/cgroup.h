@@ -135,6 +135,17 @@ struct cg *cg_destroy(struct cg *c);
  * another call later. */
 int cg_destroy_nowait(struct cg **c);
 
+/* An fd on which poll/epoll reports EPOLLPRI when the cgroup refuses a fork (pids.events
+ * changed), for a caller that ends a sandbox at its first refused fork as it happens
+ * rather than at its next look. v2 only: -EOPNOTSUPP on v1, whose pids.events counts
+ * but never wakes poll or inotify (measured on Linux 6.18, docs/reliability.md), and
+ * where the caller reads cg_read_stats() on a timer instead.
+ * -ENOENT without the pids controller. The caller closes it. */
+int cg_open_pids_events(struct cg *c);
+/* Read such an fd from its start (which also clears its poll state) and return the
+ * count of refused forks ("max" in pids.events). */
+int cg_read_pids_events(int fd, uint64_t *ret);
+
 const char *cg_mode_name(enum cg_mode m);
 
 /* Leftovers of a launcher that died without cleaning up (SIGKILL, power loss): call

@@ -42,6 +42,9 @@ struct cg_ops {
         /* Record the directories of an existing cgroup called c->name (for removing one a
          * dead launcher left behind). -ENOENT when there is none. */
         int (*adopt)(struct cg *c, const struct cg_host *h);
+        /* An fd polling EPOLLPRI at a refused fork; -EOPNOTSUPP where the kernel never
+         * notifies (v1). */
+        int (*open_pids_events)(struct cg *c);
         /* Path of the directory whose subdirectories are the sandboxes' cgroups. */
         int (*parent_dir)(const struct cg_host *h, char *buf, size_t size);
 };

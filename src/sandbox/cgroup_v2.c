@@ -1,6 +1,7 @@
 /* cgroup v2 (unified hierarchy): one directory per sandbox under the parent, controllers
  * enabled top-down through every cgroup.subtree_control on the way to the parent. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -236,12 +237,24 @@ static int v2_adopt(struct cg *c, const struct cg_host *h) {
         return 0;
 }
 
+static int v2_open_pids_events(struct cg *c) {
+        if (!(c->controllers & CG_C_PIDS))
+                return -ENOENT;
+        char path[PATH_MAX];
+        int r = cg_path(path, sizeof(path), "%s/pids.events", c->dirs[0]);
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
 static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         return cg_path(buf, size, "%s/%s", h->fsroot, cg_parent_rel(h));
 }
 
 const struct cg_ops cg_v2_ops = {
         .read_usage = v2_read_usage,
+        .open_pids_events = v2_open_pids_events,
         .adopt = v2_adopt,
         .parent_dir = v2_parent_dir,
         .prepare = v2_prepare,

@@ -645,6 +645,38 @@ static void test_kill_and_destroy_nowait(void **state) {
         assert_int_equal(cg_destroy_nowait(&c), 0);
 }
 
+/* v2 notifies a refused fork: the launcher polls pids.events of the sandbox's own cgroup
+ * for EPOLLPRI and reads the count of refusals from it. */
+static void test_pids_events_fd(void **state) {
+        (void)state;
+        prepare_ok();
+        struct cg_limits l = { .pids = 16 };
+        struct cg *c = create_ok("ev", &l);
+        int fd = cg_open_pids_events(c);
+        assert_true(fd >= 0);
+        uint64_t hits = 99;
+        assert_int_equal(cg_read_pids_events(fd, &hits), 0);
+        assert_int_equal(hits, 0);
+        put(sub("airlock/ev"), "pids.events", "max 3\n");
+        assert_int_equal(cg_read_pids_events(fd, &hits), 0); /* the same fd, read afresh */
+        assert_int_equal(hits, 3);
+        struct stat a, b;
+        assert_int_equal(fstat(fd, &a), 0);
+        assert_int_equal(stat(path_in(sub("airlock/ev"), "pids.events"), &b), 0);
+        assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        close(fd);
+        cg_destroy(c);
+
+        /* Without the pids controller there is nothing to watch. */
+        teardown(NULL);
+        setup(NULL);
+        put(F.root, "cgroup.controllers", "cpu memory\n");
+        prepare_ok();
+        c = create_ok("ev", &(struct cg_limits){ 0 });
+        assert_int_equal(cg_open_pids_events(c), -ENOENT);
+        cg_destroy(c);
+}
+
 /* ---- parsers ------------------------------------------------------------------------ */
 
 static void test_parse_u64(void **state) {
@@ -704,6 +736,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_kill_all_fallback_signals_listed_pids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_fallback_without_pids_freezes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_and_destroy_nowait, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pids_events_fd, setup, teardown),
                 cmocka_unit_test(test_parse_u64),
                 cmocka_unit_test(test_parse_keyed),
         };
