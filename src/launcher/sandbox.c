@@ -1069,7 +1069,7 @@ void sandbox_tick(struct launcher *L, struct sandbox *sb) {
                 sandbox_kill(L, sb, sb->reason);
         if (sb->cg && sb->reason == LP_REASON_NONE) {
                 struct cg_stats cs;
-                if (cg_read_stats(sb->cg, &cs) == 0) {
+                if (cg_read_events(sb->cg, &cs) == 0) {
                         if (cs.oom_kills > 0) {
                                 sb->limit_value = sb->spec.limits.memory_bytes;
                                 sandbox_kill(L, sb, LP_REASON_OOM);

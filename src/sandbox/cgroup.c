@@ -538,6 +538,13 @@ int cg_read_usage(struct cg *c, struct cg_stats *ret) {
         return c->ops->read_usage(c, ret);
 }
 
+int cg_read_events(struct cg *c, struct cg_stats *ret) {
+        if (!c || !ret)
+                return -EINVAL;
+        *ret = (struct cg_stats){ 0 };
+        return c->ops->read_events(c, ret);
+}
+
 int cg_reset_peak(struct cg *c) {
         if (!c)
                 return -EINVAL;

@@ -103,6 +103,9 @@ int cg_read_stats(struct cg *c, struct cg_stats *ret);
 /* Only cpu_usec, memory_current_bytes and memory_peak_bytes (three reads): for the
  * per-execution figures, where read_stats' process count and event files would cost. */
 int cg_read_usage(struct cg *c, struct cg_stats *ret);
+/* Only oom_kills and pids_max_hits (two reads): what the launcher's tick looks at, every
+ * 50 ms for every sandbox, where read_stats' six files were most of its work. */
+int cg_read_events(struct cg *c, struct cg_stats *ret);
 
 /* Make the memory peak count from now (one execution's own, not the sandbox's).
  * v1: memory.max_usage_in_bytes is reset by writing 0 to it. v2: -EOPNOTSUPP (memory.peak

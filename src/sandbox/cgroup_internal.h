@@ -31,6 +31,8 @@ struct cg_ops {
         /* CPU time and memory (now and peak) only: what each execution reads twice, so
          * the cheap subset of read_stats. */
         int (*read_usage)(struct cg *c, struct cg_stats *ret);
+        /* The limit-event counters only (OOM kills, refused forks): the tick's read. */
+        int (*read_events)(struct cg *c, struct cg_stats *ret);
         /* Start a new memory high-water mark; -EOPNOTSUPP where the layout has none. */
         int (*reset_peak)(struct cg *c);
         /* One round: SIGKILL to everything inside, forks racing with it stopped (see

@@ -173,15 +173,22 @@ static int v2_read_usage(struct cg *c, struct cg_stats *ret) {
         return res;
 }
 
-static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
+static int v2_read_events(struct cg *c, struct cg_stats *ret) {
         const char *dir = c->dirs[0];
         char path[PATH_MAX];
-        int res = v2_read_usage(c, ret);
-
+        int res = 0;
         if ((c->controllers & CG_C_MEMORY) && cg_path(path, sizeof(path), "%s/memory.events", dir) == 0)
                 keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         if ((c->controllers & CG_C_PIDS) && cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
                 keep_first(&res, cg_read_keyed(path, "max", &ret->pids_max_hits));
+        return res;
+}
+
+static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
+        const char *dir = c->dirs[0];
+        char path[PATH_MAX];
+        int res = v2_read_usage(c, ret);
+        keep_first(&res, v2_read_events(c, ret));
         if (cg_path(path, sizeof(path), "%s/cgroup.procs", dir) == 0)
                 keep_first(&res, cg_count_procs(path, &ret->nprocs));
         return res;
@@ -254,6 +261,7 @@ static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
 
 const struct cg_ops cg_v2_ops = {
         .read_usage = v2_read_usage,
+        .read_events = v2_read_events,
         .open_pids_events = v2_open_pids_events,
         .adopt = v2_adopt,
         .parent_dir = v2_parent_dir,

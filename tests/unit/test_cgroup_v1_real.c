@@ -275,6 +275,10 @@ static void test_oom_kill(void **state) {
         assert_int_equal(cg_read_stats(c, &s), 0);
         if (s.oom_kills < 1)
                 fail_msg("oom_kills = %llu", (unsigned long long)s.oom_kills);
+        struct cg_stats e; /* the launcher tick's read: the same count, and nothing else */
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.oom_kills, s.oom_kills);
+        assert_int_equal(e.memory_peak_bytes + e.cpu_usec + e.nprocs, 0);
         assert_true(s.memory_peak_bytes > 0);
         assert_true(s.memory_peak_bytes <= 32 * MIB);
         assert_true(s.cpu_usec > 0);
@@ -324,6 +328,10 @@ static void test_pids_limit(void **state) {
         assert_int_equal(cg_read_stats(c, &s), 0);
         if (s.pids_max_hits < 1)
                 fail_msg("pids_max_hits = %llu", (unsigned long long)s.pids_max_hits);
+        struct cg_stats e;
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.pids_max_hits, s.pids_max_hits);
+        assert_int_equal(e.nprocs, 0);
         assert_int_equal(s.nprocs, 7); /* the orphaned sleepers */
 
         assert_int_equal(cg_kill_all(c), 0);

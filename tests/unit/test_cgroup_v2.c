@@ -514,6 +514,12 @@ static void test_stats_parse(void **state) {
         assert_int_equal(u.memory_current_bytes, 4096);
         assert_int_equal(u.cpu_usec, 1234567);
         assert_int_equal(u.oom_kills + u.pids_max_hits + u.nprocs, 0);
+        /* The tick's read: the two event counters, nothing else. */
+        struct cg_stats e;
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.oom_kills, 3);
+        assert_int_equal(e.pids_max_hits, 7);
+        assert_int_equal(e.memory_peak_bytes + e.memory_current_bytes + e.cpu_usec + e.nprocs, 0);
         /* v2 has no resettable peak before Linux 6.12: said so, and nothing is written. */
         assert_int_equal(cg_reset_peak(c), -EOPNOTSUPP);
         assert_int_equal(s.oom_kills, 3);
