@@ -359,15 +359,6 @@ int cg_rmdir_owned(struct cg *c, bool wait) {
         return ret;
 }
 
-void cg_lower_cpu_weight(const char *dir, const char *file, unsigned dflt, unsigned want) {
-        char path[PATH_MAX], val[16];
-        uint64_t cur;
-        if (cg_path(path, sizeof(path), "%s/%s", dir, file) < 0 || cg_read_u64(path, &cur) < 0 || cur != dflt)
-                return;
-        (void)cg_path(val, sizeof(val), "%u", want);
-        (void)cg_write_file(path, val);
-}
-
 bool cg_block_forks(struct cg *c, const char *pids_dir) {
         if (!pids_dir)
                 return false;

@@ -34,18 +34,6 @@ enum cg_controller {
 };
 
 #define CG_PATH_MAX 256
-
-/* The CPU weight of the sandboxes' parent, in v2 units (kernel default 100; v1 cpu.shares
- * = weight * 1024 / 100, default 1024): all sandboxes together weigh a quarter of the
- * service's own processes (the daemon and the launcher, outside the parent), so that
- * under contention the requests of every session are served before the hogs' programs
- * run on. Measured (docs/reliability.md): behind a fork bomb's processes the launcher
- * waited up to 33 ms for a CPU, the daemon's connection threads 30 ms. Written by
- * cg_host_prepare() only where the parent still has the kernel's default: an operator's
- * own setting stays. It does not cap anything: an idle host gives sandboxes every CPU. */
-#define CG_SANDBOXES_CPU_WEIGHT 25u
-#define CG_CPU_WEIGHT_DEFAULT 100u
-#define CG_V1_SHARES_PER_WEIGHT 1024u /* v1 cpu.shares of the default weight */
 #define CG_NAME_MAX 64
 
 /* Test seam for a fake tree. A real cgroupfs fills every new directory with its interface
@@ -95,8 +83,7 @@ struct cg; /* one sandbox's cgroup */
 int cg_host_detect(const char *fsroot, const char *parent, struct cg_host *ret, struct diag *reterr);
 
 /* The second half of cg_host_detect(): given h->mode, h->fsroot and h->parent already set
- * (and, in tests, h->fake_fs), create the parent, give it CG_SANDBOXES_CPU_WEIGHT and fill
- * h->controllers. Tests call it
+ * (and, in tests, h->fake_fs), create the parent and fill h->controllers. Tests call it
  * on a hand-built cg_host with mode = CG_V2 and fsroot = a temporary directory, since
  * detection rightly reports CG_NONE for a tree that is not a cgroup filesystem.
  * v2: the process calling this must not live in the parent or any cgroup between it and

@@ -114,10 +114,6 @@ int cg_mkdir_owned(struct cg *c, const char *path);
 int cg_mkdir_parents(const struct cg_host *h, const char *base, const char *rel,
                      int (*on_level)(const struct cg_host *h, const char *dir, struct diag *reterr),
                      struct diag *reterr);
-/* Set dir's CPU weight file (v2 cpu.weight, v1 cpu.shares) to want if it holds the
- * kernel's default dflt; best effort (a parent whose file we cannot read or write keeps
- * its weight), since a weight is not a limit. */
-void cg_lower_cpu_weight(const char *dir, const char *file, unsigned dflt, unsigned want);
 /* rmdir every owned directory, newest first. With wait, EBUSY is retried for a while
  * (the kernel lets go of a cgroup asynchronously from its last exit) and then given up
  * on; without, the first EBUSY is returned and that directory and the older ones stay

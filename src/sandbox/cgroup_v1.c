@@ -38,13 +38,6 @@ static int v1_prepare(struct cg_host *h, struct diag *reterr) {
                         return r;
                 h->controllers |= v1_ctrls[i].bit;
         }
-        if (h->controllers & CG_C_CPU) {
-                r = cg_path(root, sizeof(root), "%s/cpu/%s", h->fsroot, cg_parent_rel(h));
-                if (r < 0)
-                        return cg_fail(reterr, r, "build path under", h->fsroot);
-                cg_lower_cpu_weight(root, "cpu.shares", CG_V1_SHARES_PER_WEIGHT,
-                                    CG_SANDBOXES_CPU_WEIGHT * CG_V1_SHARES_PER_WEIGHT / CG_CPU_WEIGHT_DEFAULT);
-        }
         /* Swap accounting (memsw) is a boot-time choice (swapaccount=, CONFIG_MEMCG_SWAP). */
         if (h->controllers & CG_C_MEMORY) {
                 r = cg_path(root, sizeof(root), "%s/memory/memory.memsw.limit_in_bytes", h->fsroot);

@@ -88,12 +88,6 @@ static int v2_prepare(struct cg_host *h, struct diag *reterr) {
         r = cg_mkdir_parents(h, h->fsroot, cg_parent_rel(h), v2_enable, reterr);
         if (r < 0)
                 return r;
-        if (h->controllers & CG_C_CPU) {
-                r = cg_path(path, sizeof(path), "%s/%s", h->fsroot, cg_parent_rel(h));
-                if (r < 0)
-                        return cg_fail(reterr, r, "build path under", h->fsroot);
-                cg_lower_cpu_weight(path, "cpu.weight", CG_CPU_WEIGHT_DEFAULT, CG_SANDBOXES_CPU_WEIGHT);
-        }
 
         /* cgroup.kill (Linux 5.14) exists in every non-root cgroup or in none. */
         r = cg_path(path, sizeof(path), "%s/%s/cgroup.kill", h->fsroot, cg_parent_rel(h));

@@ -205,19 +205,12 @@ static void test_detect(void **state) {
         for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
                 assert_true(dir_exists(cgdir(ctrls[i], NULL)));
 
-        /* The sandboxes' parent weighs a quarter of a default task group (the service). */
-        assert_string_equal(attr("cpu", NULL, "cpu.shares"), "256\n");
-
-        /* Detecting again (a restart) reuses the existing parent, and a weight set on it
-         * by someone else stays. */
-        write_small(cgdir("cpu", NULL), "cpu.shares", "3000");
+        /* Detecting again (a restart) reuses the existing parent. */
         struct cg_host again;
         struct diag d = { 0 };
         assert_int_equal(cg_host_detect(FSROOT, parent, &again, &d), 0);
         assert_int_equal(again.mode, CG_V1);
         assert_int_equal(again.controllers, H.controllers);
-        assert_string_equal(attr("cpu", NULL, "cpu.shares"), "3000\n");
-        write_small(cgdir("cpu", NULL), "cpu.shares", "256");
 }
 
 static void test_create_writes_limits(void **state) {

@@ -138,7 +138,6 @@ static int fake_fs(enum cg_fake_event ev, const char *dir, void *userdata) {
         put(dir, "memory.peak", "0\n");
         put(dir, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
         put(dir, "cpu.max", "max 100000\n");
-        put(dir, "cpu.weight", "100\n");
         put(dir, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
         if (!f->no_pids_max)
                 put(dir, "pids.max", "max\n");
@@ -232,23 +231,6 @@ static void test_prepare_enables_controllers(void **state) {
         assert_true(exists("airlock"));
         assert_string_equal(get(sub("airlock"), "cgroup.subtree_control"), "+memory +cpu +pids");
         assert_int_equal(H.controllers, CG_C_MEMORY | CG_C_CPU | CG_C_PIDS | CG_C_KILL);
-        /* The sandboxes together weigh a quarter of a sibling at the default: the service. */
-        assert_string_equal(get(sub("airlock"), "cpu.weight"), "25");
-}
-
-/* A weight someone set on the parent (an operator, a systemd slice) is theirs to keep;
- * a sandbox's own cgroup keeps the default (its siblings are sandboxes). */
-static void test_prepare_keeps_a_set_cpu_weight(void **state) {
-        (void)state;
-        prepare_ok();
-        put(sub("airlock"), "cpu.weight", "300\n");
-        struct cg_host again = H;
-        struct diag d = { 0 };
-        assert_int_equal(cg_host_prepare(&again, &d), 0);
-        assert_string_equal(get(sub("airlock"), "cpu.weight"), "300\n");
-        struct cg *c = create_ok("w", &(struct cg_limits){ .cpu_millis = 1000 });
-        assert_string_equal(get(sub("airlock/w"), "cpu.weight"), "100\n");
-        cg_destroy(c);
 }
 
 static void test_prepare_writes_only_missing(void **state) {
@@ -743,7 +725,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_detect_rejects_long_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_enables_controllers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_writes_only_missing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_prepare_keeps_a_set_cpu_weight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_leaves_enabled_levels_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_nested_absolute_parent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_refuses_bad_parent, setup, teardown),
