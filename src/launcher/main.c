@@ -471,6 +471,16 @@ static int setup(struct launcher *L) {
         }
 
         host_probe(&L->host, &L->cg);
+        if (L->supervise && L->cg.mode == CG_V1) {
+                /* Best effort, a weight is no safeguard: without it we run where we were started. */
+                struct diag wd = {0};
+                int wr = cg_host_join_cpu_group(&L->cg, LAUNCHER_SERVICE_CPU_GROUP, LAUNCHER_SERVICE_CPU_WEIGHT,
+                                                getpid(), &wd);
+                if (wr < 0)
+                        fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"cannot weigh the service above the sandboxes\","
+                                        "\"error\":\"%s\"}\n",
+                                strerror(-wr));
+        }
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
                 return -errno;
         if (geteuid() == 0)

@@ -149,6 +149,15 @@ int cg_open_pids_events(struct cg *c);
  * count of refused forks ("max" in pids.events). */
 int cg_read_pids_events(int fd, uint64_t *ret);
 
+/* v1: move pid into the cpu hierarchy's top-level group `name` (created if missing) of
+ * the given weight (v2 units, default 100; cpu.shares = weight * 1024 / 100). For the
+ * service's own processes, so that they weigh more than the sandboxes' parent (one group
+ * of the default weight, however many sandboxes it holds) without the sandboxes weighing
+ * less than anything else on the host. -EOPNOTSUPP on v2, where the service's group is
+ * its systemd unit's (CPUWeight=, deploy/airlock.service). */
+int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                           struct diag *reterr);
+
 const char *cg_mode_name(enum cg_mode m);
 
 /* Leftovers of a launcher that died without cleaning up (SIGKILL, power loss): call

@@ -596,6 +596,38 @@ static void test_destroy_nowait_keeps_a_busy_cgroup(void **state) {
         assert_int_equal(cg_destroy_nowait(&c), 0); /* NULL: nothing to do */
 }
 
+/* `airlock serve` weighs itself above the sandboxes' parent: a top-level cpu group of its
+ * own with four times the default shares, the pid moved into it (the real v1 files). */
+static void test_join_cpu_group(void **state) {
+        (void)state;
+        char name[sizeof(parent) + 8], dir[PATH_MAX];
+        snprintf(name, sizeof(name), "%s-svc", parent);
+        snprintf(dir, sizeof(dir), FSROOT "/cpu/%s", name);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                for (;;)
+                        pause();
+        }
+        struct diag d = { 0 };
+        int r = cg_host_join_cpu_group(&H, name, 400, pid, &d);
+        char shares[32] = "", mine[4096] = "", want[128];
+        (void)read_small(dir, "cpu.shares", shares, sizeof(shares));
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        (void)read_small(path, "cgroup", mine, sizeof(mine));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        force_remove(dir);
+        if (r < 0)
+                fail_msg("cg_host_join_cpu_group: %d %s", r, d.msg);
+        assert_string_equal(shares, "4096\n");
+        snprintf(want, sizeof(want), ":cpu:/%s\n", name);
+        if (!strstr(mine, want) && !(snprintf(want, sizeof(want), ",cpu:/%s\n", name), strstr(mine, want)))
+                fail_msg("the process is not in %s: %s", name, mine);
+        assert_int_equal(cg_host_join_cpu_group(&H, "Bad/Name", 400, getpid(), &d), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_detect, test_teardown),
@@ -609,6 +641,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_destroy_with_live_process, test_teardown),
                 cmocka_unit_test_teardown(test_kill_nowait_ends_a_fork_bomb, test_teardown),
                 cmocka_unit_test_teardown(test_destroy_nowait_keeps_a_busy_cgroup, test_teardown),
+                cmocka_unit_test_teardown(test_join_cpu_group, test_teardown),
         };
         setup_host();
         return cmocka_run_group_tests(tests, NULL, group_teardown);
