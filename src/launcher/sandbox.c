@@ -693,8 +693,9 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
         fcntl(sb->stderr_r, F_SETFL, O_NONBLOCK);
         /* v2: the first refused fork ends the sandbox as it happens, not at the next tick:
-         * a fork bomb left 50 ms at its limit keeps forking and dying there, on CPUs the
-         * other sandboxes and the daemon share. v1 never notifies: the tick reads it. */
+         * a program that ignores the refusals (a fork loop) would otherwise go on trying
+         * for up to a tick, on CPUs the other sandboxes and the daemon share. v1 never
+         * notifies (cgroup.h): the tick reads it there. */
         if (sb->cg && (sb->pids_events = cg_open_pids_events(sb->cg)) < 0)
                 sb->pids_events = -1;
         if (sandbox_watch(L, sb, sb->stderr_r) < 0 ||
