@@ -58,6 +58,7 @@ class Worker:
         self.c, self.sid, self.n = c, sid, n
         self.tok = "s%d_%s" % (n, secrets.token_hex(6))
         self.counts = {"python": 0, "javascript": 0, "bash": 0}
+        self.last_exec_ms: float | None = None  # the daemon's duration_ms of the last execution
         self.setup()
 
     def _exec(self, lang: str, code: str) -> dict:
@@ -65,6 +66,7 @@ class Worker:
         if st != 200 or doc.get("status") != "ok":
             raise BenchFailure(f"session {self.n} {lang} {code[:80]!r}: HTTP {st}: {str(doc)[:600]}")
         self.counts[lang] += 1
+        self.last_exec_ms = doc.get("duration_ms")
         if doc.get("execution_count") != self.counts[lang]:
             raise BenchFailure(f"session {self.n} {lang}: execution_count {doc.get('execution_count')}, "
                                f"expected {self.counts[lang]} (an execution lost or run twice)")
@@ -81,6 +83,7 @@ class Worker:
         """One checked step; returns its kind (python, javascript, bash or file)."""
         want = f"{self.tok}:{i}"
         kind = (self.n + i) % 4
+        self.last_exec_ms = None
         if kind == 0:
             got = (self._exec("python", f"f'{{tok}}:{i}'")["results"] or [{}])[0].get("text/plain")
             want = repr(want)
@@ -220,6 +223,11 @@ def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool, hog_nam
     errors: list[str] = []
     lat: list[float] = []
     by_kind: dict[str, list[float]] = {k: [] for k in Worker.KINDS}
+    # An execution's latency in two: the daemon's duration_ms (the code sent to the
+    # session's runner, run there, its results back: the sandbox's share) and the rest
+    # (HTTP, the daemon, the launcher's usage readings).
+    in_sandbox: list[float] = []
+    outside: list[float] = []
     lock = threading.Lock()
     hogs = [threading.Thread(target=hog_loop, args=(d, h, stop, seen, errors, hog_cpus)) for h in hog_names]
     for t in hogs:
@@ -238,6 +246,9 @@ def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool, hog_nam
                 with lock:
                     lat.append((time.monotonic() - t) * 1000)
                     by_kind[kind].append(lat[-1])
+                    if w.last_exec_ms is not None:
+                        in_sandbox.append(w.last_exec_ms)
+                        outside.append(lat[-1] - w.last_exec_ms)
                 i += 1
                 time.sleep(think_ms / 1000)
             c.delete(w.sid)
@@ -266,6 +277,8 @@ def run_noisy(d: Daemon, seconds: float, neighbours: int, verbose: bool, hog_nam
             "p50_ms": round(pct(lat, 0.50), 1), "p99_ms": round(pct(lat, 0.99), 1),
             "max_ms": round(lat[-1], 1) if lat else None,
             "p99_ms_by_kind": {k: round(pct(sorted(v), 0.99), 1) for k, v in by_kind.items() if v},
+            "executions_p99_ms_in_sandbox": round(pct(sorted(in_sandbox), 0.99), 1),
+            "executions_p99_ms_outside": round(pct(sorted(outside), 0.99), 1),
             "peak_daemon_rss_mb": round(peak_rss / 1024, 1),
             "hogs": {h: len(o) for h, o in seen.items()}, "hog_outcomes": {h: sorted(set(o)) for h, o in seen.items()},
             "uncontained": uncontained, "errors": errors}

@@ -20,6 +20,13 @@
 #define LAUNCHER_STATE_DIR "/run/airlock"
 #define LAUNCHER_TICK_MS 50
 #define LAUNCHER_SETUP_TEXT_MAX 4096
+/* cgroup v1: `airlock serve` (this process and the daemon) runs in its own top-level cpu
+ * group of four times the default weight: the sandboxes' parent is one group of the
+ * default weight, so under contention the service's requests are served first, while the
+ * sandboxes keep the weight of any other group on the host (docs/reliability.md, "Noisy
+ * neighbours"). A weight, not a limit: the service uses what it needs, a fraction of a CPU. */
+#define LAUNCHER_SERVICE_CPU_GROUP "airlock-service"
+#define LAUNCHER_SERVICE_CPU_WEIGHT 400u
 
 enum sb_state { SB_STARTING, SB_RUNNING, SB_DONE };
 
@@ -36,6 +43,7 @@ struct sandbox {
         int keep[3];            /* supervisor: copies of stdout, stderr, control for a restarted daemon */
         struct lp_isolation isolation;
         int json_r;             /* bwrap --json-status-fd, for the pid-namespace init */
+        int pids_events;        /* cgroup v2 pids.events (EPOLLPRI at a refused fork), -1 on v1 */
         pid_t init_pid;
         struct cg *cg;
         struct uid_slot slot;
@@ -48,6 +56,7 @@ struct sandbox {
         uint64_t limit_value;
         uint64_t started_ms, deadline_ms, kill_at_ms;
         bool interrupted;
+        bool kill_sent; /* a kill round went to its cgroup; each tick sends another until it exits */
         char run_dir[160]; /* gVisor bundle directory, "" for bwrap */
         char gv_name[64];  /* gVisor container id */
         /* Network mode public (net.c): slirp4netns, our child, and what ties it to the
@@ -80,6 +89,20 @@ struct sandbox {
         struct sandbox *next;
 };
 
+/* A cgroup still emptying after its sandbox ended, with the sandbox's uid slot: the uid
+ * is not handed out again while a process of it may still run. The event loop never waits
+ * for a cgroup to empty (hundreds of exits take tens of milliseconds, and every other
+ * sandbox's requests would wait with them): each tick tries again (sandbox.c). */
+struct grave {
+        struct cg *cg;
+        struct uid_slot slot;
+        uint64_t since_ms;
+        struct grave *next;
+};
+/* Past this, a cgroup that will not empty (a task stuck in the kernel) is given up on as
+ * cg_destroy() gives up: its directory stays for the next launcher's sweep. */
+#define GRAVE_GIVE_UP_MS 30000
+
 #define SUPERVISE_MAX_RESTARTS 5
 #define SUPERVISE_RESTART_WINDOW_MS 60000
 
@@ -109,6 +132,7 @@ struct launcher {
         uint64_t next_id;
         unsigned nsandboxes;
         struct sandbox *sandboxes;
+        struct grave *graves;
         struct lp_host_report host;
         struct cg_host cg;
         void *seccomp_bpf;
@@ -127,6 +151,9 @@ void sandbox_interrupt(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_interrupt_only(struct sandbox *sb);
 void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason);
 void sandbox_free(struct launcher *L, struct sandbox *sb);
+/* The graves: another attempt at each (every tick), or, at exit, a bounded wait for all. */
+void graves_tick(struct launcher *L);
+void graves_flush(struct launcher *L);
 void remove_tree(const char *path);
 /* Shared with net.c: an fd of the sandbox in the launcher's epoll set; the fixed fd
  * layout 0..n-1 of a forked child (closing everything else). */

@@ -287,6 +287,11 @@ static void kill_everything(struct launcher *L) {
                 if (L->sandboxes)
                         usleep(5000);
         }
+        /* Not reaped in time: at least nothing of theirs runs on (killing waits here). */
+        for (struct sandbox *sb = L->sandboxes; sb; sb = sb->next)
+                if (sb->cg)
+                        (void)cg_kill_all(sb->cg);
+        graves_flush(L);
         /* As the subreaper we also hold every orphan of the sandboxes (a pid-namespace
          * init still dying, say). Leaving before they are reaped would hand them to the
          * host's init, which may never reap them: wait, bounded, until none is left. */
@@ -470,6 +475,16 @@ static int setup(struct launcher *L) {
         }
 
         host_probe(&L->host, &L->cg);
+        if (L->supervise && L->cg.mode == CG_V1) {
+                /* Best effort, a weight is no safeguard: without it we run where we were started. */
+                struct diag wd = {0};
+                int wr = cg_host_join_cpu_group(&L->cg, LAUNCHER_SERVICE_CPU_GROUP, LAUNCHER_SERVICE_CPU_WEIGHT,
+                                                getpid(), &wd);
+                if (wr < 0)
+                        fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"cannot weigh the service above the sandboxes\","
+                                        "\"error\":\"%s\"}\n",
+                                strerror(-wr));
+        }
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
                 return -errno;
         if (geteuid() == 0)
@@ -605,6 +620,7 @@ static int loop(struct launcher *L) {
                                         next = sb->next;
                                         sandbox_tick(L, sb);
                                 }
+                                graves_tick(L);
                         } else {
                                 int fd;
                                 struct sandbox *sb = sandbox_for_event(L, data, &fd);

@@ -57,6 +57,13 @@ int sandbox_watch(struct launcher *L, struct sandbox *sb, int fd) {
         return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* cgroupfs event files poll readable at all times: what changes is EPOLLPRI. */
+static int watch_priority(struct launcher *L, struct sandbox *sb, int fd) {
+        struct epoll_event ev = {.events = EPOLLPRI};
+        ev.data.u64 = ((sb->id & 0xffffffffu) << 32) | (uint32_t)fd;
+        return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 int sandbox_unwatch_close(struct launcher *L, int fd) {
         if (fd >= 0) {
                 epoll_ctl(L->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
@@ -82,6 +89,52 @@ void remove_tree(const char *path) {
                 nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The sandbox's cgroup and uid slot: released now if its cgroup is empty, else kept in a
+ * grave until it is (launcher.h). */
+static void bury(struct launcher *L, struct sandbox *sb) {
+        if (cg_destroy_nowait(&sb->cg) == 0) {
+                uid_pool_release(&sb->slot);
+                return;
+        }
+        struct grave *g = calloc(1, sizeof(*g));
+        if (!g) { /* no room to come back later: wait, as before graves existed */
+                sb->cg = cg_destroy(sb->cg);
+                uid_pool_release(&sb->slot);
+                return;
+        }
+        g->cg = TAKE_PTR(sb->cg);
+        g->slot = sb->slot;
+        sb->slot.lock_fd = -1;
+        g->since_ms = now_ms();
+        g->next = L->graves;
+        L->graves = g;
+}
+
+void graves_tick(struct launcher *L) {
+        uint64_t now = now_ms();
+        for (struct grave **p = &L->graves; *p;) {
+                struct grave *g = *p;
+                if (cg_destroy_nowait(&g->cg) == -EBUSY && now - g->since_ms < GRAVE_GIVE_UP_MS) {
+                        p = &g->next;
+                        continue;
+                }
+                g->cg = cg_destroy(g->cg); /* NULL already, or given up on after a last try */
+                uid_pool_release(&g->slot);
+                *p = g->next;
+                free(g);
+        }
+}
+
+void graves_flush(struct launcher *L) {
+        while (L->graves) {
+                struct grave *g = L->graves;
+                L->graves = g->next;
+                g->cg = cg_destroy(g->cg);
+                uid_pool_release(&g->slot);
+                free(g);
+        }
+}
+
 void sandbox_free(struct launcher *L, struct sandbox *sb) {
         if (!sb)
                 return;
@@ -90,13 +143,13 @@ void sandbox_free(struct launcher *L, struct sandbox *sb) {
         sb->allow = NULL;
         sb->stderr_r = sandbox_unwatch_close(L, sb->stderr_r);
         sb->json_r = sandbox_unwatch_close(L, sb->json_r);
+        sb->pids_events = sandbox_unwatch_close(L, sb->pids_events);
         sb->stdout_r = safe_close(sb->stdout_r);
         sb->control = safe_close(sb->control);
         sb->workspace_fd = safe_close(sb->workspace_fd);
         for (int i = 0; i < 3; i++)
                 sb->keep[i] = safe_close(sb->keep[i]);
-        sb->cg = cg_destroy(sb->cg);
-        uid_pool_release(&sb->slot);
+        bury(L, sb);
         remove_tree(sb->run_dir);
         buf_free(&sb->setup_text);
         launcher_unlink(L, sb);
@@ -570,7 +623,7 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->create_req_id = req_id;
         sb->client_gen = L->client_gen;
         sb->spec = *c;
-        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = -1;
+        sb->stdout_r = sb->stderr_r = sb->json_r = sb->control = sb->workspace_fd = sb->pids_events = -1;
         sb->keep[0] = sb->keep[1] = sb->keep[2] = -1;
         sb->net_pid = -1;
         sb->net_block = sb->net_ready = sb->net_exit = sb->net_log = sb->net_ns = sb->net_events = sb->net_flows = sb->net_cfg = -1;
@@ -640,8 +693,15 @@ int sandbox_start(struct launcher *L, uint64_t req_id, const struct lp_create *c
         sb->started_ms = now_ms();
         sb->deadline_ms = sb->started_ms + c->limits.timeout_ms;
         fcntl(sb->stderr_r, F_SETFL, O_NONBLOCK);
+        /* v2: the first refused fork ends the sandbox as it happens, not at the next tick:
+         * a program that ignores the refusals (a fork loop) would otherwise go on trying
+         * for up to a tick, on CPUs the other sandboxes and the daemon share. v1 never
+         * notifies (cgroup.h): the tick reads it there. */
+        if (sb->cg && (sb->pids_events = cg_open_pids_events(sb->cg)) < 0)
+                sb->pids_events = -1;
         if (sandbox_watch(L, sb, sb->stderr_r) < 0 ||
-            (sb->json_r >= 0 && sandbox_watch(L, sb, sb->json_r) < 0)) {
+            (sb->json_r >= 0 && sandbox_watch(L, sb, sb->json_r) < 0) ||
+            (sb->pids_events >= 0 && watch_priority(L, sb, sb->pids_events) < 0)) {
                 r = -errno;
                 kill(sb->pid, SIGKILL);
                 while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
@@ -772,8 +832,21 @@ static void read_json_status(struct launcher *L, struct sandbox *sb) {
         }
 }
 
+/* pids.events changed (v2): a fork was refused. Reading it also rearms the event. */
+static void on_pids_event(struct launcher *L, struct sandbox *sb) {
+        uint64_t hits = 0;
+        if (cg_read_pids_events(sb->pids_events, &hits) < 0 || hits > 0)
+                sb->pids_events = sandbox_unwatch_close(L, sb->pids_events); /* once is enough */
+        if (hits > 0 && sb->reason == LP_REASON_NONE && sb->state != SB_DONE) {
+                sb->limit_value = sb->spec.limits.pids;
+                sandbox_kill(L, sb, LP_REASON_PIDS);
+        }
+}
+
 void sandbox_on_readable(struct launcher *L, struct sandbox *sb, int fd) {
-        if (fd == sb->stderr_r && sb->state == SB_STARTING)
+        if (fd == sb->pids_events)
+                on_pids_event(L, sb);
+        else if (fd == sb->stderr_r && sb->state == SB_STARTING)
                 read_setup(L, sb);
         else if (fd == sb->json_r)
                 read_json_status(L, sb);
@@ -964,11 +1037,17 @@ void sandbox_kill(struct launcher *L, struct sandbox *sb, uint8_t reason) {
         if (sb->reason == LP_REASON_NONE)
                 sb->reason = reason;
         sb->kill_at_ms = 0;
-        /* With a cgroup, everything the sandbox started dies at once (freezer or
-         * cgroup.kill), the backend process included. Without one, killing the backend
-         * kills the pid namespace's init (PDEATHSIG) and with it every process inside. */
-        if (sb->cg)
-                cg_kill_all(sb->cg);
+        /* With a cgroup, everything the sandbox started gets SIGKILL at once, the backend
+         * process included, and cannot fork any more (cg_kill_nowait()). Without one,
+         * killing the backend kills the pid namespace's init (PDEATHSIG) and with it every
+         * process inside. Not waited for: a fork bomb's hundreds of exits take tens of
+         * milliseconds, in which this loop serves every other sandbox; the next ticks
+         * send another round until the backend's exit is reaped, and its cgroup is
+         * removed once empty (graves). */
+        if (sb->cg) {
+                (void)cg_kill_nowait(sb->cg);
+                sb->kill_sent = true;
+        }
         if (sb->init_pid > 0)
                 kill(sb->init_pid, SIGKILL);
         kill(sb->pid, SIGKILL);
@@ -978,6 +1057,11 @@ void sandbox_tick(struct launcher *L, struct sandbox *sb) {
         if (sb->state == SB_DONE)
                 return;
         uint64_t now = now_ms();
+        if (sb->kill_sent) {
+                /* A child forked just before the first round (cg_kill_nowait()). */
+                (void)cg_kill_nowait(sb->cg);
+                return;
+        }
         if (sb->state == SB_STARTING && now >= sb->started_ms + SETUP_TIMEOUT_MS) {
                 sandbox_kill(L, sb, LP_REASON_SETUP);
                 return;
@@ -988,7 +1072,7 @@ void sandbox_tick(struct launcher *L, struct sandbox *sb) {
                 sandbox_kill(L, sb, sb->reason);
         if (sb->cg && sb->reason == LP_REASON_NONE) {
                 struct cg_stats cs;
-                if (cg_read_stats(sb->cg, &cs) == 0) {
+                if (cg_read_events(sb->cg, &cs) == 0) {
                         if (cs.oom_kills > 0) {
                                 sb->limit_value = sb->spec.limits.memory_bytes;
                                 sandbox_kill(L, sb, LP_REASON_OOM);

@@ -334,7 +334,7 @@ int cg_mkdir_parents(const struct cg_host *h, const char *base, const char *rel,
         return 0;
 }
 
-int cg_rmdir_owned(struct cg *c) {
+int cg_rmdir_owned(struct cg *c, bool wait) {
         int ret = 0;
         while (c->ndirs > 0) {
                 const char *dir = c->dirs[c->ndirs - 1];
@@ -346,15 +346,38 @@ int cg_rmdir_owned(struct cg *c) {
                 uint64_t deadline = cg_now_ms() + 500;
                 for (;;) {
                         r = rmdir(dir) < 0 ? -errno : 0;
-                        if (r != -EBUSY || cg_now_ms() >= deadline)
+                        if (r != -EBUSY || !wait || cg_now_ms() >= deadline)
                                 break;
                         cg_sleep_backoff(&backoff);
                 }
+                if (r == -EBUSY && !wait)
+                        return r;
                 if (r < 0 && r != -ENOENT && ret == 0)
                         ret = r;
                 c->ndirs--;
         }
         return ret;
+}
+
+bool cg_block_forks(struct cg *c, const char *pids_dir) {
+        if (!pids_dir)
+                return false;
+        if (!c->forks_blocked)
+                c->forks_blocked = cg_write_attr(pids_dir, "pids.max", "0", NULL) == 0;
+        return c->forks_blocked;
+}
+
+int cg_kill_rounds(struct cg *c) {
+        uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
+        unsigned backoff = CG_POLL_FIRST_US;
+        for (;;) {
+                int r = c->ops->kill_round(c);
+                if (r <= 0)
+                        return r;
+                if (cg_now_ms() >= deadline)
+                        return -EBUSY;
+                cg_sleep_backoff(&backoff);
+        }
 }
 
 void cg_sleep_backoff(unsigned *us) {
@@ -488,7 +511,7 @@ int cg_create(const struct cg_host *h, const char *name, const struct cg_limits 
         int r = ops->create(c, h, l, reterr);
         if (r < 0) {
                 /* Nothing was attached yet, so there is nothing to kill: only the directories. */
-                (void)ops->destroy(c);
+                (void)ops->destroy(c, true);
                 return r;
         }
         *ret = TAKE_PTR(c);
@@ -515,6 +538,13 @@ int cg_read_usage(struct cg *c, struct cg_stats *ret) {
         return c->ops->read_usage(c, ret);
 }
 
+int cg_read_events(struct cg *c, struct cg_stats *ret) {
+        if (!c || !ret)
+                return -EINVAL;
+        *ret = (struct cg_stats){ 0 };
+        return c->ops->read_events(c, ret);
+}
+
 int cg_reset_peak(struct cg *c) {
         if (!c)
                 return -EINVAL;
@@ -524,16 +554,75 @@ int cg_reset_peak(struct cg *c) {
 int cg_kill_all(struct cg *c) {
         if (!c)
                 return -EINVAL;
-        return c->ops->kill_all(c);
+        return cg_kill_rounds(c);
+}
+
+int cg_kill_nowait(struct cg *c) {
+        if (!c)
+                return -EINVAL;
+        return c->ops->kill_round(c);
+}
+
+int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                           struct diag *reterr) {
+        if (!h || !cg_name_valid(name) || weight < 1 || weight > 10000 || pid <= 0)
+                return diag_set(reterr, -EINVAL, "cgroup", "bad cpu group arguments");
+        if (h->mode != CG_V1 || !(h->controllers & CG_C_CPU))
+                return diag_set(reterr, -EOPNOTSUPP, "cgroup", "no v1 cpu hierarchy");
+        char dir[PATH_MAX], val[32];
+        int r = cg_path(dir, sizeof(dir), "%s/cpu/%s", h->fsroot, name);
+        if (r < 0)
+                return cg_fail(reterr, r, "build path under", h->fsroot);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return cg_fail(reterr, -errno, "create cgroup", dir);
+        (void)cg_path(val, sizeof(val), "%u", weight * 1024u / 100u < 2 ? 2 : weight * 1024u / 100u);
+        r = cg_write_attr(dir, "cpu.shares", val, reterr);
+        if (r < 0)
+                return r;
+        (void)cg_path(val, sizeof(val), "%d", (int)pid);
+        return cg_write_attr(dir, "cgroup.procs", val, reterr);
+}
+
+int cg_open_pids_events(struct cg *c) {
+        if (!c)
+                return -EINVAL;
+        return c->ops->open_pids_events ? c->ops->open_pids_events(c) : -EOPNOTSUPP;
+}
+
+int cg_read_pids_events(int fd, uint64_t *ret) {
+        char buf[256];
+        ssize_t n;
+        while ((n = pread(fd, buf, sizeof(buf) - 1, 0)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return cg_parse_keyed(buf, "max", ret);
 }
 
 struct cg *cg_destroy(struct cg *c) {
         if (!c)
                 return NULL;
-        (void)c->ops->kill_all(c);
-        (void)c->ops->destroy(c);
+        (void)cg_kill_rounds(c);
+        (void)c->ops->destroy(c, true);
         free(c);
         return NULL;
+}
+
+int cg_destroy_nowait(struct cg **cp) {
+        if (!cp || !*cp)
+                return 0;
+        struct cg *c = *cp;
+        int r = c->ops->kill_round(c);
+        /* Something still inside: rmdir would only say EBUSY. An error reading the list
+         * is not a reason to keep the cgroup forever: rmdir decides then. */
+        if (r > 0)
+                return -EBUSY;
+        if (c->ops->destroy(c, false) == -EBUSY)
+                return -EBUSY;
+        free(c);
+        *cp = NULL;
+        return 0;
 }
 
 int cg_for_each_child(const struct cg_host *h, void (*fn)(const char *name, void *userdata), void *userdata) {

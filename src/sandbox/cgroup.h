@@ -103,18 +103,60 @@ int cg_read_stats(struct cg *c, struct cg_stats *ret);
 /* Only cpu_usec, memory_current_bytes and memory_peak_bytes (three reads): for the
  * per-execution figures, where read_stats' process count and event files would cost. */
 int cg_read_usage(struct cg *c, struct cg_stats *ret);
+/* Only oom_kills and pids_max_hits (two reads): what the launcher's tick looks at, every
+ * 50 ms for every sandbox, where read_stats' six files were most of its work. */
+int cg_read_events(struct cg *c, struct cg_stats *ret);
 
 /* Make the memory peak count from now (one execution's own, not the sandbox's).
  * v1: memory.max_usage_in_bytes is reset by writing 0 to it. v2: -EOPNOTSUPP (memory.peak
  * became resettable only in Linux 6.12, and then per open file). */
 int cg_reset_peak(struct cg *c);
 
-/* Kill every process inside and wait (bounded, ~1 s) until none are left.
- * v2: cgroup.kill when present; else freeze + SIGKILL each pid in cgroup.procs + thaw. */
+/* Kill every process inside and wait (bounded, ~1 s) until none are left: rounds of
+ * cg_kill_nowait(). For callers that may block (shutdown, leftovers of a dead launcher). */
 int cg_kill_all(struct cg *c);
+
+/* One round of cg_kill_all() without its wait. Returns how many processes were inside
+ * (0: none, nothing to do), or -errno. Every listed process gets SIGKILL; a fork racing
+ * with the round cannot leave a process behind for good:
+ *  - v2 with cgroup.kill: the kernel kills the cgroup's processes, forks in flight included;
+ *  - otherwise, with the pids controller, pids.max drops to 0 first, so no fork succeeds
+ *    from then on and a child forked just before shows up in the next round;
+ *  - without either, the freezer holds the processes while they are listed and killed.
+ * Hundreds of processes take tens of milliseconds to exit: an event loop (the launcher,
+ * which serves every other sandbox meanwhile) calls this and comes back later rather
+ * than wait for them. */
+int cg_kill_nowait(struct cg *c);
 
 /* Kill what is left, rmdir every directory, free c. Accepts NULL. Returns NULL. */
 struct cg *cg_destroy(struct cg *c);
+
+/* cg_destroy() without waiting: a kill round, then each directory removed once.
+ * 0 when everything is gone (*c freed and set to NULL; also when the kernel refused for
+ * another reason than a busy cgroup, as cg_destroy() gives up); -EBUSY while processes
+ * are still inside or exiting: *c is kept, with the directories not yet removed, for
+ * another call later. */
+int cg_destroy_nowait(struct cg **c);
+
+/* An fd on which poll/epoll reports EPOLLPRI when the cgroup refuses a fork (pids.events
+ * changed), for a caller that ends a sandbox at its first refused fork as it happens
+ * rather than at its next look. v2 only: -EOPNOTSUPP on v1, whose pids.events counts
+ * but never wakes poll or inotify (measured on Linux 6.18, docs/reliability.md), and
+ * where the caller reads cg_read_stats() on a timer instead.
+ * -ENOENT without the pids controller. The caller closes it. */
+int cg_open_pids_events(struct cg *c);
+/* Read such an fd from its start (which also clears its poll state) and return the
+ * count of refused forks ("max" in pids.events). */
+int cg_read_pids_events(int fd, uint64_t *ret);
+
+/* v1: move pid into the cpu hierarchy's top-level group `name` (created if missing) of
+ * the given weight (v2 units, default 100; cpu.shares = weight * 1024 / 100). For the
+ * service's own processes, so that they weigh more than the sandboxes' parent (one group
+ * of the default weight, however many sandboxes it holds) without the sandboxes weighing
+ * less than anything else on the host. -EOPNOTSUPP on v2, where the service's group is
+ * its systemd unit's (CPUWeight=, deploy/airlock.service). */
+int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                           struct diag *reterr);
 
 const char *cg_mode_name(enum cg_mode m);
 

@@ -31,14 +31,22 @@ struct cg_ops {
         /* CPU time and memory (now and peak) only: what each execution reads twice, so
          * the cheap subset of read_stats. */
         int (*read_usage)(struct cg *c, struct cg_stats *ret);
+        /* The limit-event counters only (OOM kills, refused forks): the tick's read. */
+        int (*read_events)(struct cg *c, struct cg_stats *ret);
         /* Start a new memory high-water mark; -EOPNOTSUPP where the layout has none. */
         int (*reset_peak)(struct cg *c);
-        int (*kill_all)(struct cg *c);
-        /* rmdir every directory in c->dirs (deepest last-created first); c is freed by the caller. */
-        int (*destroy)(struct cg *c);
+        /* One round: SIGKILL to everything inside, forks racing with it stopped (see
+         * cg_kill_nowait()). Returns how many processes were listed, or -errno. */
+        int (*kill_round)(struct cg *c);
+        /* rmdir every directory in c->dirs (deepest last-created first); c is freed by the
+         * caller. With wait false, one attempt each: -EBUSY leaves the rest in c->dirs. */
+        int (*destroy)(struct cg *c, bool wait);
         /* Record the directories of an existing cgroup called c->name (for removing one a
          * dead launcher left behind). -ENOENT when there is none. */
         int (*adopt)(struct cg *c, const struct cg_host *h);
+        /* An fd polling EPOLLPRI at a refused fork; -EOPNOTSUPP where the kernel never
+         * notifies (v1). */
+        int (*open_pids_events)(struct cg *c);
         /* Path of the directory whose subdirectories are the sandboxes' cgroups. */
         int (*parent_dir)(const struct cg_host *h, char *buf, size_t size);
 };
@@ -56,6 +64,7 @@ struct cg {
         size_t ndirs;
         char dirs[CG_V1_NCTRL][PATH_MAX];
         int v1_dir[CG_V1_NCTRL];        /* v1: index into dirs per controller, -1 when unused */
+        bool forks_blocked;             /* pids.max set to 0 by a kill round */
         cg_fake_fs_fn fake_fs;
         void *fake_fs_userdata;
 };
@@ -105,8 +114,16 @@ int cg_mkdir_owned(struct cg *c, const char *path);
 int cg_mkdir_parents(const struct cg_host *h, const char *base, const char *rel,
                      int (*on_level)(const struct cg_host *h, const char *dir, struct diag *reterr),
                      struct diag *reterr);
-/* rmdir every owned directory, newest first, retrying briefly on EBUSY. */
-int cg_rmdir_owned(struct cg *c);
+/* rmdir every owned directory, newest first. With wait, EBUSY is retried for a while
+ * (the kernel lets go of a cgroup asynchronously from its last exit) and then given up
+ * on; without, the first EBUSY is returned and that directory and the older ones stay
+ * in c->dirs for a later call. */
+int cg_rmdir_owned(struct cg *c, bool wait);
+/* The kill rounds of cg_kill_all(), until empty or CG_KILL_TIMEOUT_MS. */
+int cg_kill_rounds(struct cg *c);
+/* Refuse every fork in the cgroup from now on (pids.max 0), once; false when there is no
+ * pids directory to do it with. */
+bool cg_block_forks(struct cg *c, const char *pids_dir);
 
 void cg_sleep_ms(unsigned ms);
 /* Sleep *us microseconds, then double it up to CG_POLL_MS: the usual wait (a process

@@ -3,6 +3,7 @@
  * ("cpu,cpuacct" with cpu and cpuacct as symlinks) share one directory. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,11 +165,10 @@ static int v1_read_usage(struct cg *c, struct cg_stats *ret) {
         return res;
 }
 
-static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
+static int v1_read_events(struct cg *c, struct cg_stats *ret) {
         char path[PATH_MAX];
         const char *dir;
-        int res = v1_read_usage(c, ret);
-
+        int res = 0;
         if ((dir = ctrl_dir(c, CG_V1_MEMORY))) {
                 if (cg_path(path, sizeof(path), "%s/memory.oom_control", dir) == 0)
                         keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
@@ -177,6 +177,14 @@ static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
                 if (cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
                         keep_first(&res, cg_read_keyed(path, "max", &ret->pids_max_hits));
         }
+        return res;
+}
+
+static int v1_read_stats(struct cg *c, struct cg_stats *ret) {
+        char path[PATH_MAX];
+        const char *dir;
+        int res = v1_read_usage(c, ret);
+        keep_first(&res, v1_read_events(c, ret));
         dir = ctrl_dir(c, CG_V1_PIDS);
         if (!dir)
                 dir = ctrl_dir(c, CG_V1_MEMORY);
@@ -204,44 +212,46 @@ static bool v1_freeze(const char *dir) {
         return true;
 }
 
-static int v1_kill_all(struct cg *c) {
-        const char *freezer = ctrl_dir(c, CG_V1_FREEZER);
-        uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
-        unsigned backoff = CG_POLL_FIRST_US;
+static int v1_kill_round(struct cg *c) {
         char path[PATH_MAX];
-        for (;;) {
-                /* A process may sit in some hierarchies only (a half-done attach): every
-                 * directory must be empty. */
-                uint64_t total = 0;
-                for (size_t i = 0; i < c->ndirs; i++) {
-                        uint64_t n = 0;
-                        if (cg_path(path, sizeof(path), "%s/cgroup.procs", c->dirs[i]) < 0)
-                                return -ENAMETOOLONG;
-                        int r = cg_count_procs(path, &n);
-                        if (r < 0 && r != -ENOENT)
-                                return r;
-                        total += n;
-                }
-                if (total == 0)
-                        return 0;
-                if (cg_now_ms() >= deadline)
-                        return -EBUSY;
-
-                /* Frozen, nothing can fork between reading cgroup.procs and the kills. v1's
-                 * freezer holds the SIGKILLs until the thaw, which must therefore always
-                 * follow: a cgroup left FROZEN with dying tasks could never be removed. */
-                bool frozen = freezer && v1_freeze(freezer);
-                for (size_t i = 0; i < c->ndirs; i++)
-                        if (cg_path(path, sizeof(path), "%s/cgroup.procs", c->dirs[i]) == 0)
-                                (void)cg_kill_procs(path, NULL);
-                if (frozen)
-                        (void)cg_write_attr(freezer, "freezer.state", "THAWED", NULL);
-                cg_sleep_backoff(&backoff);
+        /* A process may sit in some hierarchies only (a half-done attach): every
+         * directory must be empty. */
+        uint64_t total = 0, counts[CG_V1_NCTRL] = {0};
+        for (size_t i = 0; i < c->ndirs; i++) {
+                if (cg_path(path, sizeof(path), "%s/cgroup.procs", c->dirs[i]) < 0)
+                        return -ENAMETOOLONG;
+                int r = cg_count_procs(path, &counts[i]);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                total += counts[i];
         }
+        if (total == 0)
+                return 0;
+        /* With forks refused (pids.max 0) the listed processes are all there will be,
+         * give or take a child forked just before, which the next round sees: no need to
+         * wait for the freezer, which on v1 reaches FROZEN only once every task has
+         * stopped (up to 100 ms here). Without a pids directory, frozen, nothing can fork
+         * between reading cgroup.procs and the kills. v1's freezer holds the SIGKILLs
+         * until the thaw, which must therefore always follow: a cgroup left FROZEN with
+         * dying tasks could never be removed. */
+        const char *freezer = ctrl_dir(c, CG_V1_FREEZER);
+        bool frozen = !cg_block_forks(c, ctrl_dir(c, CG_V1_PIDS)) && freezer && v1_freeze(freezer);
+        /* Every process of the sandbox is in every hierarchy (it joined them all before it
+         * could fork): the pids directory's list is the whole of it, and another list is
+         * worth killing from only when it is longer. A dying fork bomb is listed with its
+         * hundreds of processes in each of five directories, every tick until it is gone. */
+        int pids = c->v1_dir[CG_V1_PIDS];
+        for (size_t i = 0; i < c->ndirs; i++)
+                if ((pids < 0 || (int)i == pids || counts[i] > counts[pids]) &&
+                    cg_path(path, sizeof(path), "%s/cgroup.procs", c->dirs[i]) == 0)
+                        (void)cg_kill_procs(path, NULL);
+        if (frozen)
+                (void)cg_write_attr(freezer, "freezer.state", "THAWED", NULL);
+        return total > INT_MAX ? INT_MAX : (int)total;
 }
 
-static int v1_destroy(struct cg *c) {
-        return cg_rmdir_owned(c);
+static int v1_destroy(struct cg *c, bool wait) {
+        return cg_rmdir_owned(c, wait);
 }
 
 static int v1_adopt(struct cg *c, const struct cg_host *h) {
@@ -276,12 +286,13 @@ static int v1_reset_peak(struct cg *c) {
 const struct cg_ops cg_v1_ops = {
         .reset_peak = v1_reset_peak,
         .read_usage = v1_read_usage,
+        .read_events = v1_read_events,
         .adopt = v1_adopt,
         .parent_dir = v1_parent_dir,
         .prepare = v1_prepare,
         .create = v1_create,
         .attach = v1_attach,
         .read_stats = v1_read_stats,
-        .kill_all = v1_kill_all,
+        .kill_round = v1_kill_round,
         .destroy = v1_destroy,
 };

@@ -1,7 +1,9 @@
 /* cgroup v2 (unified hierarchy): one directory per sandbox under the parent, controllers
  * enabled top-down through every cgroup.subtree_control on the way to the parent. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,29 +173,36 @@ static int v2_read_usage(struct cg *c, struct cg_stats *ret) {
         return res;
 }
 
-static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
+static int v2_read_events(struct cg *c, struct cg_stats *ret) {
         const char *dir = c->dirs[0];
         char path[PATH_MAX];
-        int res = v2_read_usage(c, ret);
-
+        int res = 0;
         if ((c->controllers & CG_C_MEMORY) && cg_path(path, sizeof(path), "%s/memory.events", dir) == 0)
                 keep_first(&res, cg_read_keyed(path, "oom_kill", &ret->oom_kills));
         if ((c->controllers & CG_C_PIDS) && cg_path(path, sizeof(path), "%s/pids.events", dir) == 0)
                 keep_first(&res, cg_read_keyed(path, "max", &ret->pids_max_hits));
+        return res;
+}
+
+static int v2_read_stats(struct cg *c, struct cg_stats *ret) {
+        const char *dir = c->dirs[0];
+        char path[PATH_MAX];
+        int res = v2_read_usage(c, ret);
+        keep_first(&res, v2_read_events(c, ret));
         if (cg_path(path, sizeof(path), "%s/cgroup.procs", dir) == 0)
                 keep_first(&res, cg_count_procs(path, &ret->nprocs));
         return res;
 }
 
-static int v2_kill_all(struct cg *c) {
+static int v2_kill_round(struct cg *c) {
         const char *dir = c->dirs[0];
         char procs[PATH_MAX], freeze[PATH_MAX];
         if (cg_path(procs, sizeof(procs), "%s/cgroup.procs", dir) < 0 ||
             cg_path(freeze, sizeof(freeze), "%s/cgroup.freeze", dir) < 0)
                 return -ENAMETOOLONG;
-
         /* cgroup.kill kills every process, including ones forked while it runs, in one go;
-         * afterwards we only wait for the exits. */
+         * what is still listed afterwards is exiting (a later round kills it again,
+         * harmlessly). */
         bool killed = false;
         if (c->controllers & CG_C_KILL) {
                 int r = cg_write_attr(dir, "cgroup.kill", "1", NULL);
@@ -201,33 +210,27 @@ static int v2_kill_all(struct cg *c) {
                         return r;
                 killed = r == 0;
         }
-        uint64_t deadline = cg_now_ms() + CG_KILL_TIMEOUT_MS;
-        unsigned backoff = CG_POLL_FIRST_US;
-        for (;;) {
-                uint64_t n = 0;
-                int r = cg_count_procs(procs, &n);
-                if (r == -ENOENT)
-                        return 0; /* the directory is gone: nothing left inside */
-                if (r < 0)
-                        return r;
-                if (n == 0)
-                        return 0;
-                if (cg_now_ms() >= deadline)
-                        return -EBUSY;
-                if (!killed) {
-                        /* Pre-5.14 fallback. Frozen, nothing inside can fork between our read of
-                         * cgroup.procs and the kills; v2's freezer lets SIGKILL through. */
-                        bool frozen = cg_write_file(freeze, "1") == 0;
-                        (void)cg_kill_procs(procs, NULL);
-                        if (frozen)
-                                (void)cg_write_file(freeze, "0");
-                }
-                cg_sleep_backoff(&backoff);
+        uint64_t n = 0;
+        int r = cg_count_procs(procs, &n);
+        if (r == -ENOENT)
+                return 0; /* the directory is gone: nothing left inside */
+        if (r < 0)
+                return r;
+        if (n > 0 && !killed) {
+                /* Pre-5.14 fallback: forks refused from now on (pids.max 0) where the pids
+                 * controller is on, else frozen, so that nothing inside can fork between our
+                 * read of cgroup.procs and the kills; v2's freezer lets SIGKILL through. */
+                bool frozen = !cg_block_forks(c, (c->controllers & CG_C_PIDS) ? dir : NULL) &&
+                              cg_write_file(freeze, "1") == 0;
+                (void)cg_kill_procs(procs, NULL);
+                if (frozen)
+                        (void)cg_write_file(freeze, "0");
         }
+        return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-static int v2_destroy(struct cg *c) {
-        return cg_rmdir_owned(c);
+static int v2_destroy(struct cg *c, bool wait) {
+        return cg_rmdir_owned(c, wait);
 }
 
 static int v2_adopt(struct cg *c, const struct cg_host *h) {
@@ -241,18 +244,31 @@ static int v2_adopt(struct cg *c, const struct cg_host *h) {
         return 0;
 }
 
+static int v2_open_pids_events(struct cg *c) {
+        if (!(c->controllers & CG_C_PIDS))
+                return -ENOENT;
+        char path[PATH_MAX];
+        int r = cg_path(path, sizeof(path), "%s/pids.events", c->dirs[0]);
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+}
+
 static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         return cg_path(buf, size, "%s/%s", h->fsroot, cg_parent_rel(h));
 }
 
 const struct cg_ops cg_v2_ops = {
         .read_usage = v2_read_usage,
+        .read_events = v2_read_events,
+        .open_pids_events = v2_open_pids_events,
         .adopt = v2_adopt,
         .parent_dir = v2_parent_dir,
         .prepare = v2_prepare,
         .create = v2_create,
         .attach = v2_attach,
         .read_stats = v2_read_stats,
-        .kill_all = v2_kill_all,
+        .kill_round = v2_kill_round,
         .destroy = v2_destroy,
 };

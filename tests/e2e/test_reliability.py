@@ -228,6 +228,32 @@ def test_noisy_neighbours_are_contained(daemon, client, sessions, record_propert
             assert client.value(sid, "1 + 1") == "2", name
 
 
+def _cpu_cgroup(pid: int) -> str | None:
+    """The v1 cpu hierarchy's group of pid, None where there is none (cgroup v2)."""
+    for line in Path("/proc/%d/cgroup" % pid).read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if "cpu" in ctrls.split(","):
+            return path
+    return None
+
+
+def test_service_weighs_more_than_the_sandboxes(daemon, client, sessions):
+    """cgroup v1: `airlock serve` and its daemon run in a top-level cpu group of their own,
+    four times the default weight, while every sandbox is under the parent of the default
+    weight (launcher.h). On v2 the service's group is its systemd unit's: nothing moves."""
+    sid = sessions()
+    client.run_ok(sid, "open('.marker-%s', 'w').close()" % sid)
+    supervisor, dpid = daemon.proc.pid, _daemon_pid(daemon)
+    runner = int(_workspace_root(daemon, sid).parent.parent.name)
+    if _cpu_cgroup(supervisor) is None:
+        assert "airlock-service" not in Path("/proc/%d/cgroup" % supervisor).read_text()
+        return
+    assert _cpu_cgroup(supervisor) == "/airlock-service"
+    assert _cpu_cgroup(dpid) == "/airlock-service"
+    assert Path("/sys/fs/cgroup/cpu/airlock-service/cpu.shares").read_text() == "4096\n"
+    assert _cpu_cgroup(runner).startswith("/airlock/sb-"), _cpu_cgroup(runner)
+
+
 # --- faults: SIGKILL of the daemon in the middle of things ----------------------------------
 
 

@@ -275,6 +275,10 @@ static void test_oom_kill(void **state) {
         assert_int_equal(cg_read_stats(c, &s), 0);
         if (s.oom_kills < 1)
                 fail_msg("oom_kills = %llu", (unsigned long long)s.oom_kills);
+        struct cg_stats e; /* the launcher tick's read: the same count, and nothing else */
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.oom_kills, s.oom_kills);
+        assert_int_equal(e.memory_peak_bytes + e.cpu_usec + e.nprocs, 0);
         assert_true(s.memory_peak_bytes > 0);
         assert_true(s.memory_peak_bytes <= 32 * MIB);
         assert_true(s.cpu_usec > 0);
@@ -324,6 +328,10 @@ static void test_pids_limit(void **state) {
         assert_int_equal(cg_read_stats(c, &s), 0);
         if (s.pids_max_hits < 1)
                 fail_msg("pids_max_hits = %llu", (unsigned long long)s.pids_max_hits);
+        struct cg_stats e;
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.pids_max_hits, s.pids_max_hits);
+        assert_int_equal(e.nprocs, 0);
         assert_int_equal(s.nprocs, 7); /* the orphaned sleepers */
 
         assert_int_equal(cg_kill_all(c), 0);
@@ -499,6 +507,127 @@ static void test_destroy_with_live_process(void **state) {
         assert_null(cg_destroy(NULL));
 }
 
+/* What the launcher does with a fork bomb (docs/reliability.md, "Noisy neighbours"): it
+ * must not wait for hundreds of exits, so it kills in rounds that return at once. The
+ * first round refuses every fork from then on (pids.max 0: the real v1 file), so the bomb
+ * cannot grow back between rounds, and the rounds end with the cgroup empty. */
+static void test_kill_nowait_ends_a_fork_bomb(void **state) {
+        (void)state;
+        struct cg_limits l = { .memory_bytes = 256 * MIB, .cpu_millis = 1000, .pids = 64 };
+        struct cg *c = create_ok("bomb", &l);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                child_attach_or_die(c);
+                for (;;)
+                        (void)fork(); /* every process forks for ever, refused or not */
+        }
+        struct cg_stats s = { 0 };
+        for (int i = 0; i < 2000 && s.pids_max_hits == 0; i++) {
+                assert_int_equal(cg_read_stats(c, &s), 0);
+                if (s.pids_max_hits == 0)
+                        usleep(5000);
+        }
+        if (s.pids_max_hits == 0)
+                fail_msg("the fork bomb never reached pids.max");
+
+        int n = cg_kill_nowait(c);
+        if (n <= 0)
+                fail_msg("the first round saw %d processes", n);
+        assert_string_equal(attr("pids", "bomb", "pids.max"), "0\n");
+        /* Rounds until empty, each without waiting; a bound, not a timing: 10 s. */
+        int rounds = 1;
+        while ((n = cg_kill_nowait(c)) > 0 && rounds < 2000) {
+                rounds++;
+                usleep(5000);
+        }
+        assert_int_equal(n, 0);
+        assert_int_equal(cg_read_stats(c, &s), 0);
+        assert_int_equal(s.nprocs, 0);
+        /* v1's pids.events never notifies (the launcher reads it on its tick instead). */
+        assert_int_equal(cg_open_pids_events(c), -EOPNOTSUPP);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        reap_all(); /* the bomb's orphans, reparented to us */
+        assert_int_equal(cg_destroy_nowait(&c), 0);
+        assert_null(c);
+        assert_gone("bomb");
+}
+
+/* A cgroup with a live process is not removed by a destroy that must not wait: the
+ * process is killed, the call says -EBUSY and keeps every directory for the next call,
+ * which removes them once the process is gone. */
+static void test_destroy_nowait_keeps_a_busy_cgroup(void **state) {
+        (void)state;
+        struct cg_limits l = { .memory_bytes = 64 * MIB, .pids = 4 };
+        struct cg *c = create_ok("later", &l);
+        int fds[2];
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(fds[0]);
+                child_attach_or_die(c);
+                (void)!write(fds[1], "r", 1);
+                for (;;)
+                        pause();
+        }
+        close(fds[1]);
+        char ready;
+        assert_int_equal(read(fds[0], &ready, 1), 1);
+        close(fds[0]);
+        assert_int_equal(cg_destroy_nowait(&c), -EBUSY);
+        assert_non_null(c);
+        for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
+                assert_true(dir_exists(cgdir(ctrls[i], "later")));
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        int r = -EBUSY;
+        for (int i = 0; i < 2000 && r == -EBUSY; i++) {
+                r = cg_destroy_nowait(&c);
+                if (r == -EBUSY)
+                        usleep(5000);
+        }
+        assert_int_equal(r, 0);
+        assert_null(c);
+        assert_gone("later");
+        assert_int_equal(cg_destroy_nowait(&c), 0); /* NULL: nothing to do */
+}
+
+/* `airlock serve` weighs itself above the sandboxes' parent: a top-level cpu group of its
+ * own with four times the default shares, the pid moved into it (the real v1 files). */
+static void test_join_cpu_group(void **state) {
+        (void)state;
+        char name[sizeof(parent) + 8], dir[PATH_MAX];
+        snprintf(name, sizeof(name), "%s-svc", parent);
+        snprintf(dir, sizeof(dir), FSROOT "/cpu/%s", name);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                for (;;)
+                        pause();
+        }
+        struct diag d = { 0 };
+        int r = cg_host_join_cpu_group(&H, name, 400, pid, &d);
+        char shares[32] = "", mine[4096] = "", want[128];
+        (void)read_small(dir, "cpu.shares", shares, sizeof(shares));
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        (void)read_small(path, "cgroup", mine, sizeof(mine));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        force_remove(dir);
+        if (r < 0)
+                fail_msg("cg_host_join_cpu_group: %d %s", r, d.msg);
+        assert_string_equal(shares, "4096\n");
+        snprintf(want, sizeof(want), ":cpu:/%s\n", name);
+        if (!strstr(mine, want) && !(snprintf(want, sizeof(want), ",cpu:/%s\n", name), strstr(mine, want)))
+                fail_msg("the process is not in %s: %s", name, mine);
+        assert_int_equal(cg_host_join_cpu_group(&H, "Bad/Name", 400, getpid(), &d), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_detect, test_teardown),
@@ -510,6 +639,9 @@ int main(void) {
                 cmocka_unit_test_teardown(test_cpu_usage, test_teardown),
                 cmocka_unit_test_teardown(test_reset_peak, test_teardown),
                 cmocka_unit_test_teardown(test_destroy_with_live_process, test_teardown),
+                cmocka_unit_test_teardown(test_kill_nowait_ends_a_fork_bomb, test_teardown),
+                cmocka_unit_test_teardown(test_destroy_nowait_keeps_a_busy_cgroup, test_teardown),
+                cmocka_unit_test_teardown(test_join_cpu_group, test_teardown),
         };
         setup_host();
         return cmocka_run_group_tests(tests, NULL, group_teardown);

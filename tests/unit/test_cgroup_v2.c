@@ -514,6 +514,12 @@ static void test_stats_parse(void **state) {
         assert_int_equal(u.memory_current_bytes, 4096);
         assert_int_equal(u.cpu_usec, 1234567);
         assert_int_equal(u.oom_kills + u.pids_max_hits + u.nprocs, 0);
+        /* The tick's read: the two event counters, nothing else. */
+        struct cg_stats e;
+        assert_int_equal(cg_read_events(c, &e), 0);
+        assert_int_equal(e.oom_kills, 3);
+        assert_int_equal(e.pids_max_hits, 7);
+        assert_int_equal(e.memory_peak_bytes + e.memory_current_bytes + e.cpu_usec + e.nprocs, 0);
         /* v2 has no resettable peak before Linux 6.12: said so, and nothing is written. */
         assert_int_equal(cg_reset_peak(c), -EOPNOTSUPP);
         assert_int_equal(s.oom_kills, 3);
@@ -580,13 +586,104 @@ static void test_kill_all_fallback_signals_listed_pids(void **state) {
         assert_int_equal(waitpid(child, &status, 0), child);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGKILL);
-        /* Frozen around the kills, thawed afterwards. */
-        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0");
+        /* With the pids controller on, forks are refused from the first round on, and
+         * the freezer is left alone. */
+        assert_string_equal(get(sub("airlock/k"), "pids.max"), "0");
+        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0\n");
 
         put(sub("airlock/k"), "cgroup.procs", "");
         assert_int_equal(cg_kill_all(c), 0);
         cg_destroy(c);
         assert_false(exists("airlock/k"));
+}
+
+/* Without cgroup.kill nor the pids controller: frozen around the kills, thawed after. */
+static void test_kill_fallback_without_pids_freezes(void **state) {
+        (void)state;
+        F.no_kill = true;
+        put(F.root, "cgroup.controllers", "cpuset cpu io memory\n");
+        prepare_ok();
+        assert_false(H.controllers & (CG_C_KILL | CG_C_PIDS));
+        struct cg_limits l = { 0 };
+        struct cg *c = create_ok("k", &l);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                for (;;)
+                        pause();
+        }
+        char procs[64];
+        snprintf(procs, sizeof(procs), "%d\n", (int)child);
+        put(sub("airlock/k"), "cgroup.procs", procs);
+        assert_int_equal(cg_kill_nowait(c), 1);
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_string_equal(get(sub("airlock/k"), "cgroup.freeze"), "0");
+        assert_string_equal(get(sub("airlock/k"), "pids.max"), "max\n");
+        put(sub("airlock/k"), "cgroup.procs", "");
+        cg_destroy(c);
+}
+
+/* The launcher's kill and teardown never wait: one round says how many processes were
+ * inside, and a destroy with processes inside keeps the cgroup (-EBUSY) for later. */
+static void test_kill_and_destroy_nowait(void **state) {
+        (void)state;
+        prepare_ok();
+        struct cg_limits l = { .pids = 16 };
+        struct cg *c = create_ok("busy", &l);
+        put(sub("airlock/busy"), "cgroup.procs", "");
+        assert_int_equal(cg_kill_nowait(c), 0);
+        /* Listed pids that are not ours to kill: ESRCH is fine, the count is what counts. */
+        put(sub("airlock/busy"), "cgroup.procs", "2147483646\n2147483645\n");
+        assert_int_equal(cg_kill_nowait(c), 2);
+        assert_string_equal(get(sub("airlock/busy"), "cgroup.kill"), "1");
+        assert_string_equal(get(sub("airlock/busy"), "pids.max"), "16"); /* cgroup.kill needs no fork block */
+        int rmdirs = F.rmdirs;
+        assert_int_equal(cg_destroy_nowait(&c), -EBUSY);
+        assert_non_null(c);
+        assert_true(exists("airlock/busy"));
+        assert_int_equal(F.rmdirs, rmdirs);
+        put(sub("airlock/busy"), "cgroup.procs", "");
+        assert_int_equal(cg_destroy_nowait(&c), 0);
+        assert_null(c);
+        assert_false(exists("airlock/busy"));
+        assert_int_equal(cg_destroy_nowait(&c), 0);
+}
+
+/* v2 notifies a refused fork: the launcher polls pids.events of the sandbox's own cgroup
+ * for EPOLLPRI and reads the count of refusals from it. */
+static void test_pids_events_fd(void **state) {
+        (void)state;
+        prepare_ok();
+        struct cg_limits l = { .pids = 16 };
+        struct cg *c = create_ok("ev", &l);
+        int fd = cg_open_pids_events(c);
+        assert_true(fd >= 0);
+        uint64_t hits = 99;
+        assert_int_equal(cg_read_pids_events(fd, &hits), 0);
+        assert_int_equal(hits, 0);
+        put(sub("airlock/ev"), "pids.events", "max 3\n");
+        assert_int_equal(cg_read_pids_events(fd, &hits), 0); /* the same fd, read afresh */
+        assert_int_equal(hits, 3);
+        struct stat a, b;
+        assert_int_equal(fstat(fd, &a), 0);
+        assert_int_equal(stat(path_in(sub("airlock/ev"), "pids.events"), &b), 0);
+        assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        close(fd);
+        cg_destroy(c);
+
+        /* Without the pids controller there is nothing to watch. */
+        teardown(NULL);
+        setup(NULL);
+        put(F.root, "cgroup.controllers", "cpu memory\n");
+        prepare_ok();
+        c = create_ok("ev", &(struct cg_limits){ 0 });
+        assert_int_equal(cg_open_pids_events(c), -ENOENT);
+        cg_destroy(c);
+        /* The service's own cpu group is v1's: on v2 it is its systemd unit's. */
+        struct diag d = { 0 };
+        assert_int_equal(cg_host_join_cpu_group(&H, "airlock-service", 400, getpid(), &d), -EOPNOTSUPP);
 }
 
 /* ---- parsers ------------------------------------------------------------------------ */
@@ -646,6 +743,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stats_parse, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_all_uses_cgroup_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_all_fallback_signals_listed_pids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_fallback_without_pids_freezes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_and_destroy_nowait, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pids_events_fd, setup, teardown),
                 cmocka_unit_test(test_parse_u64),
                 cmocka_unit_test(test_parse_keyed),
         };
