@@ -609,25 +609,25 @@ static void files(const char *native, const char *tool, json_t *args, const stru
                         const void *data = text ? (const void *)json_string_value(text) : bytes;
                         if (text)
                                 len = json_string_length(text);
+                        /* Journaled (workspace.c): a daemon killed mid-write leaves no
+                         * half-written file. */
                         struct lreply rep;
-                        rc = !text && !bytes ? -EINVAL
-                                             : file_op(sandbox, LP_FILE_WRITE, LP_FILE_PARENTS, 0644, path, &rep);
-                        if (rc == 0 && rep.nfds != 1) {
-                                for (size_t f = 0; f < rep.nfds; f++)
-                                        close(rep.fds[f]);
-                                rc = -EIO;
-                        } else if (rc == 0) {
-                                rc = write_all(rep.fds[0], data, len);
-                                close(rep.fds[0]);
-                        }
+                        enum ws_status ws = !text && !bytes ? WS_FAILED
+                                                            : ws_write_file(native, sandbox, 0644, path, data, len, &rep);
+                        const char *why = !text && !bytes         ? "the blob is not base64"
+                                          : ws == WS_UNRECORDED  ? "the service cannot record the write (its data dir "
+                                                                   "is full or failing): retry later"
+                                          : ws == WS_NO_LAUNCHER ? "the sandbox launcher is unavailable"
+                                          : ws == WS_FAILED      ? strerror(-rep.err.code)
+                                                                 : NULL;
                         free(bytes);
                         audit_record(q->who, NULL, native, "file.write",
                                      json_pack("{s:s, s:I, s:s, s:i}", "path", path, "size", (json_int_t)len, "api",
-                                               "agentcore", "status", rc == 0 ? 200 : 400));
-                        if (rc < 0) {
-                                char msg[LP_PATH_MAX + 64];
-                                snprintf(msg, sizeof(msg), "Failed to write %s: %s", path,
-                                         rc == -EINVAL ? "the blob is not base64" : strerror(-rc));
+                                               "agentcore", "status",
+                                               ws == WS_OK ? 200 : ws == WS_FAILED ? 400 : 503));
+                        if (ws != WS_OK) {
+                                char msg[LP_PATH_MAX + 64 + 128];
+                                snprintf(msg, sizeof(msg), "Failed to write %s: %s", path, why);
                                 json_array_append_new(content, text_block(msg));
                                 is_error = true;
                         } else {

@@ -70,6 +70,40 @@ int launch_usage_end(struct usage_call *c, struct lp_usage_ok *ret);
 bool launch_alive(void);
 const struct lp_host_report *launch_host(void);
 
+/* ---- workspace writes (workspace.c) ---- */
+
+/* A workspace file the daemon writes for a client: a REST upload (streamed), MCP's
+ * write_file and AgentCore's writeFiles (from a body it holds). Each is journaled in the
+ * store (store_upload_begin) from before the file is opened until it is complete or
+ * removed, so that a daemon killed mid-write leaves a row, and the next one removes the
+ * half-written file before it serves anyone (main.c) rather than serve part of a file as
+ * the whole. */
+struct ws_write {
+        int64_t journal; /* its row in the journal, 0 for none */
+        uint64_t sandbox;
+        int fd; /* the file, -1 when not open */
+        char path[LP_PATH_MAX];
+};
+enum ws_status {
+        WS_OK,
+        WS_UNRECORDED,  /* the journal cannot be written (the data dir is full or failing) */
+        WS_NO_LAUNCHER, /* the launcher is unavailable */
+        WS_FAILED,      /* refused or failed: rep says why (LP_ERROR, err.code and err.msg) */
+};
+/* Journal, then open path for writing (LP_FILE_WRITE, its parents made). On WS_OK w->fd is
+ * the file, and w needs ws_write_done or ws_write_abandon; otherwise nothing is left. */
+enum ws_status ws_write_open(struct ws_write *w, const char *session_id, uint64_t sandbox, uint32_t mode,
+                             const char *path, struct lreply *rep);
+/* The file is complete: it stays. WS_UNRECORDED when its journal row cannot be removed (the
+ * next daemon would remove the file): the file is removed now, and the write has failed. */
+enum ws_status ws_write_done(struct ws_write *w);
+/* The write failed: the file is removed, and its row with it (kept when the launcher cannot
+ * remove it, for the next daemon). */
+void ws_write_abandon(struct ws_write *w);
+/* All of it at once from memory: open, write, done or abandon. */
+enum ws_status ws_write_file(const char *session_id, uint64_t sandbox, uint32_t mode, const char *path,
+                             const void *data, size_t len, struct lreply *rep);
+
 /* ---- store (store.c) ---- */
 
 int store_open(const char *data_dir, struct diag *reterr);

@@ -91,7 +91,7 @@ struct ctx {
         struct buf body;
         bool rejected; /* an error reply is queued already: discard the rest of the body */
         bool bad_session, long_path; /* route_of saw an unusable id or path */
-        bool upload_started;
+        bool upload_started; /* the file is open or written: an unfinished upload removes it */
         int status;
         json_t *reply;
         char *raw_uri; /* as the client sent it (SigV4 signs the encoded path and query) */
@@ -105,8 +105,7 @@ struct ctx {
         double started;
         unsigned sent_status;
         /* uploads */
-        int fd;
-        int64_t journal; /* its row in the upload journal (store.c), 0 for none */
+        struct ws_write up; /* journaled (workspace.c) */
         uint64_t written;
         int write_err;
 };
@@ -1280,9 +1279,9 @@ static void contexts(struct ctx *x, const char *method) {
 
 /* ---- files ---- */
 
-static int file_request_raw(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
-        uint64_t sandbox;
-        int r = session_sandbox(x->session, &sandbox);
+/* The session's sandbox for a file request on path, or the failure. */
+static int file_target(struct ctx *x, uint8_t op, const char *path, uint64_t *sandbox) {
+        int r = session_sandbox(x->session, sandbox);
         if (r == -ENOENT) {
                 fail(x, MHD_HTTP_NOT_FOUND, api_error("session_not_found", NULL, "no session %s", x->session));
                 return r;
@@ -1298,24 +1297,34 @@ static int file_request_raw(struct ctx *x, uint8_t op, uint8_t flags, const char
                                 path));
                 return -EINVAL;
         }
+        return 0;
+}
+
+/* The launcher's refusal (LP_ERROR) as the reply. */
+static int file_refused(struct ctx *x, const struct lreply *rep) {
+        int e = -rep->err.code;
+        if (e == ENOENT)
+                fail(x, MHD_HTTP_NOT_FOUND, api_error("file_not_found", "path", "%s", rep->err.msg));
+        else if (e == ENOSPC)
+                fail(x, MHD_HTTP_INSUFFICIENT_STORAGE, api_error("workspace_full", "path", "%s", rep->err.msg));
+        else if (e == ESRCH)
+                fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "session %s has ended", x->session));
+        else
+                fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", "path", "%s", rep->err.msg));
+        return -e;
+}
+
+static int file_request_raw(struct ctx *x, uint8_t op, uint8_t flags, const char *path, struct lreply *rep) {
+        uint64_t sandbox;
+        int r = file_target(x, op, path, &sandbox);
+        if (r < 0)
+                return r;
         r = launch_file(sandbox, op, flags, 0, path, rep);
         if (r < 0) {
                 fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "the launcher is unavailable"));
                 return r;
         }
-        if (rep->type == LP_ERROR) {
-                int e = -rep->err.code;
-                if (e == ENOENT)
-                        fail(x, MHD_HTTP_NOT_FOUND, api_error("file_not_found", "path", "%s", rep->err.msg));
-                else if (e == ENOSPC)
-                        fail(x, MHD_HTTP_INSUFFICIENT_STORAGE, api_error("workspace_full", "path", "%s", rep->err.msg));
-                else if (e == ESRCH)
-                        fail(x, MHD_HTTP_CONFLICT, api_error("session_ended", NULL, "session %s has ended", x->session));
-                else
-                        fail(x, MHD_HTTP_BAD_REQUEST, api_error("invalid_request", "path", "%s", rep->err.msg));
-                return -e;
-        }
-        return 0;
+        return rep->type == LP_ERROR ? file_refused(x, rep) : 0;
 }
 
 /* Every file operation goes through here and is audited (a write when it completes, with
@@ -1495,51 +1504,38 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct ctx *x) {
         return send_json(c, (unsigned)x->status, TAKE_PTR(x->reply));
 }
 
-static void upload_journal_end(struct ctx *x) {
-        if (x->journal > 0)
-                (void)store_upload_end(x->journal);
-        x->journal = 0;
-}
-
 static void upload_begin(struct ctx *x) {
+        uint64_t sandbox;
         struct lreply rep;
-        x->fd = -1;
-        /* Journaled before the file is opened: if this daemon is killed mid-upload, the
-         * next one removes the half-written file (main.c). Without the journal (the data
-         * dir is full or broken) the guarantee could not be kept: refuse. */
-        x->journal = store_upload_begin(x->session, x->path);
-        if (x->journal < 0) {
-                x->journal = 0;
+        if (file_target(x, LP_FILE_WRITE, x->path, &sandbox) < 0) {
+                audit(x, "file.write", x->session, json_pack("{s:s, s:i}", "path", x->path, "status", x->status));
+                return;
+        }
+        switch (ws_write_open(&x->up, x->session, sandbox, 0, x->path, &rep)) {
+        case WS_OK:
+                x->upload_started = true;
+                return;
+        case WS_UNRECORDED: /* not audited: the store that would keep it is failing */
                 fail(x, MHD_HTTP_SERVICE_UNAVAILABLE,
                      api_error("unavailable", NULL, "the service cannot record the upload (its data dir is full or "
                                                     "failing): retry later"));
                 return;
+        case WS_NO_LAUNCHER:
+                fail(x, MHD_HTTP_SERVICE_UNAVAILABLE, api_error("unavailable", NULL, "the launcher is unavailable"));
+                break;
+        case WS_FAILED:
+                file_refused(x, &rep);
+                break;
         }
-        if (file_request(x, LP_FILE_WRITE, LP_FILE_PARENTS, x->path, &rep) < 0) {
-                upload_journal_end(x);
-                return;
-        }
-        x->fd = rep.fds[0];
-        x->upload_started = true;
+        audit(x, "file.write", x->session, json_pack("{s:s, s:i}", "path", x->path, "status", x->status));
 }
 
-/* An upload that did not finish leaves no half-written file behind. */
-static void upload_abandon(struct ctx *x) {
-        x->fd = safe_close(x->fd);
-        struct lreply rep;
-        bool rejected = x->rejected;
-        json_t *reply = TAKE_PTR(x->reply);
-        int status = x->status;
-        int r = file_request(x, LP_FILE_REMOVE, 0, x->path, &rep);
-        /* Removed, or nothing to remove. Otherwise (the launcher is gone) the journal
-         * keeps the row, and the next daemon removes the file. */
-        if (r == 0 || r == -ENOENT || r == -ESRCH)
-                upload_journal_end(x);
-        json_decref(x->reply);
-        x->reply = reply;
-        x->status = status;
-        x->rejected = rejected;
+/* An upload that did not finish (the client went, or the write failed) leaves no
+ * half-written file behind. */
+static void upload_abandon(struct ctx *x, json_t *status) {
+        ws_write_abandon(&x->up);
         x->upload_started = false;
+        audit(x, "file.write", x->session, json_pack("{s:s, s:o}", "path", x->path, "status", status));
 }
 
 static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const char *url, const char *method,
@@ -1583,7 +1579,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 x = calloc(1, sizeof(*x));
                 if (!x)
                         return MHD_NO;
-                x->fd = -1;
+                x->up.fd = -1;
                 *con_cls = x;
         }
         if (first) {
@@ -1698,8 +1694,8 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                 /* After a rejection the rest of the body is read and dropped, so the
                  * connection stays usable and the error can be answered. */
                 if (!x->rejected && x->route == R_FILE) {
-                        if (x->fd >= 0 && !x->write_err) {
-                                int r = write_all(x->fd, data, *size);
+                        if (x->up.fd >= 0 && !x->write_err) {
+                                int r = write_all(x->up.fd, data, *size);
                                 if (r < 0)
                                         x->write_err = -r;
                                 else
@@ -1833,21 +1829,23 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                         return respond(c, x);
                 }
                 /* PUT: the body went straight into the file */
-                x->fd = safe_close(x->fd);
-                x->upload_started = false; /* complete: the file stays, unless it failed */
                 if (x->write_err) {
-                        x->upload_started = true;
-                        upload_abandon(x);
-                        x->rejected = false;
                         if (x->write_err == ENOSPC)
                                 fail(x, MHD_HTTP_INSUFFICIENT_STORAGE,
                                      api_error("workspace_full", "path", "the workspace is full"));
                         else
                                 fail(x, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                      api_error("internal", NULL, "write failed: %s", strerror(x->write_err)));
+                        upload_abandon(x, json_integer(x->status));
                         return respond(c, x);
                 }
-                upload_journal_end(x);
+                x->upload_started = false; /* complete: the file stays */
+                if (ws_write_done(&x->up) != WS_OK) {
+                        fail(x, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             api_error("unavailable", NULL, "the service cannot record the upload (its data dir is "
+                                                            "full or failing): retry later"));
+                        return respond(c, x);
+                }
                 x->status = MHD_HTTP_CREATED;
                 x->reply = json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written);
                 audit(x, "file.write", x->session, json_pack("{s:s, s:I}", "path", x->path, "size", (json_int_t)x->written));
@@ -1895,11 +1893,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         struct ctx *x = *con_cls;
         if (!x)
                 return;
-        if (x->upload_started && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-                upload_abandon(x);
+        if (x->upload_started)
+                upload_abandon(x, json_string("aborted"));
         log_request(x, toe);
         release_unverified(x);
-        safe_close(x->fd);
         buf_free(&x->body);
         json_decref(x->reply);
         free(x->raw_uri);

@@ -802,29 +802,24 @@ static json_t *write_file(struct call *c, json_t *args) {
         uint64_t sandbox;
         if ((err = sandbox_of(sid, &sandbox)))
                 return err;
+        /* Journaled (workspace.c): a daemon killed mid-write leaves no half-written file. */
         struct lreply rep;
-        memset(&rep, 0, sizeof(rep));
         int status = 200;
-        if (launch_file(sandbox, LP_FILE_WRITE, LP_FILE_PARENTS, 0, path, &rep) < 0) {
+        switch (ws_write_file(sid, sandbox, 0, path, data, len, &rep)) {
+        case WS_OK:
+                break;
+        case WS_UNRECORDED:
+                err = tool_error("The service cannot record the write (its data dir is full or failing); try again "
+                                 "later.");
+                status = 503;
+                break;
+        case WS_NO_LAUNCHER:
                 err = tool_error("The sandbox launcher is unavailable; try again.");
                 status = 503;
-        } else if (rep.type == LP_ERROR || rep.nfds != 1) {
-                close_fds(&rep);
+                break;
+        case WS_FAILED:
                 err = file_failure(path, &rep, &status);
-        } else {
-                int w = write_all(rep.fds[0], data, len);
-                close(rep.fds[0]);
-                if (w < 0) {
-                        /* No half-written file stays behind. */
-                        struct lreply gone;
-                        memset(&gone, 0, sizeof(gone));
-                        if (launch_file(sandbox, LP_FILE_REMOVE, 0, 0, path, &gone) == 0)
-                                close_fds(&gone);
-                        rep.type = LP_ERROR;
-                        rep.err.code = w;
-                        snprintf(rep.err.msg, sizeof(rep.err.msg), "%s", strerror(-w));
-                        err = file_failure(path, &rep, &status);
-                }
+                break;
         }
         audit(c, sid, "file.write", status, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)len));
         if (err)

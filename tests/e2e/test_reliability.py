@@ -7,6 +7,7 @@ never compared with a bound. What is asserted is that nothing fails, nothing is 
 crossed, every hog is stopped by its own limit, and nothing is left behind."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -347,6 +348,101 @@ def test_sigkill_of_the_daemon_mid_upload(daemon, client, sessions):
     _audit_ok(client)
 
 
+MCP_ACCEPT = "application/json, text/event-stream"
+AGENTCORE_INVOKE = "/code-interpreters/aws.codeinterpreter.v1/tools/invoke"
+
+
+def _mcp_write(daemon, client, sid: str, path: str, content: str) -> bytes:
+    """MCP's write_file of `content` into the session, as one raw HTTP request."""
+    init = expect(client.post("/mcp", headers={"Accept": MCP_ACCEPT}, json={
+        "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}), 200)
+    msid = init.header("Mcp-Session-Id")
+    expect(client.post("/mcp", headers={"Accept": MCP_ACCEPT, "Mcp-Session-Id": msid},
+                       json={"jsonrpc": "2.0", "method": "notifications/initialized"}), 202)
+    body = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "write_file", "arguments": {"session_id": sid, "path": path, "content": content}}}).encode()
+    return ("POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Accept: %s\r\nMcp-Session-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+            % (daemon.key, MCP_ACCEPT, msid, len(body))).encode() + body
+
+
+def _agentcore_write(daemon, key: dict, sid: str, path: str, content: str) -> bytes:
+    """AgentCore's writeFiles of `content` into the session, signed by botocore's SigV4Auth,
+    as one raw HTTP request."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = json.dumps({"name": "writeFiles", "arguments": {"content": [{"path": path, "text": content}]}}).encode()
+    req = AWSRequest(method="POST", url="http://%s:%d%s" % (HOST, daemon.port, AGENTCORE_INVOKE), data=body,
+                     headers={"Content-Type": "application/json", "x-amzn-code-interpreter-session-id": sid[5:]})
+    SigV4Auth(Credentials(key["id"], key["secret"]), "bedrock-agentcore", "us-east-1").add_auth(req)
+    head = "".join("%s: %s\r\n" % kv for kv in req.headers.items())
+    return ("POST %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n"
+            % (AGENTCORE_INVOKE, HOST, daemon.port, head, len(body))).encode() + body
+
+
+def _removed_lines(daemon, path: str) -> int:
+    n = 0
+    for line in daemon.log_text().splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        n += isinstance(doc, dict) and doc.get("msg") == "removed a half-written upload" and doc.get("path") == path
+    return n
+
+
+def _send(daemon, raw: bytes, answer: list) -> None:
+    try:
+        with socket.create_connection((HOST, daemon.port), timeout=120) as s:
+            s.sendall(raw)
+            answer.append(s.recv(65536))
+    except OSError as e:
+        answer.append(e)
+
+
+def _sigkill_mid_write(daemon, client, sid: str, path: str, request, total: int) -> int:
+    """Sends request() (a write of `total` bytes to `path` from a body the daemon holds) and
+    kills the daemon as soon as part of the file is in the workspace (the control: a
+    half-written file is there). The write takes a few tens of milliseconds; when it ends
+    before the kill, the whole file is there and the client was answered, and the attempt
+    is made again. Returns the partial size seen."""
+    ws = _workspace_root(daemon, sid)
+    for _attempt in range(5):
+        removed = _removed_lines(daemon, path)
+        answer: list = []
+        pid = _daemon_pid(daemon)
+        t = threading.Thread(target=_send, args=(daemon, request(), answer))
+        t.start()
+        partial, deadline = 0, time.monotonic() + 60
+        while time.monotonic() < deadline and t.is_alive():
+            try:
+                partial = os.stat(ws / path).st_size
+            except FileNotFoundError:
+                continue
+            if 0 < partial < total:
+                os.kill(pid, signal.SIGKILL)
+                break
+        else:
+            t.join(timeout=60)
+            assert (ws / path).stat().st_size == total, "the write neither finished nor was seen: %r" % answer
+            expect(client.delete(api.file_target(sid, path)), 204)
+            continue
+        _wait_ready(client, pid, daemon)
+        t.join(timeout=60)
+        assert answer and not (isinstance(answer[0], bytes) and answer[0].startswith(b"HTTP/1.1 200")), \
+            "the cut-off write was answered: %r" % answer[0][:200]
+        if _removed_lines(daemon, path) > removed:
+            return partial
+        # Nothing removed: only right, and then rare, when the kill came just after the
+        # write was complete (its journal row gone), and the file stands whole.
+        left = (ws / path).stat().st_size
+        assert left == total, "a half-written file survived the daemon's death: %d of %d bytes" % (left, total)
+        expect(client.delete(api.file_target(sid, path)), 204)
+    raise AssertionError("five writes of %d bytes ended before the daemon could be killed in them" % total)
+
+
 def test_sigkill_of_the_daemon_mid_create(daemon, client):
     """Sessions being created when the daemon dies: each either exists and works or was
     never made, and no sandbox is left without a session (before the fix, a sandbox whose
@@ -487,8 +583,14 @@ class Serve:
             assert self.proc.poll() is None, "airlock serve exited:\n" + self.log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "airlock serve not ready:\n" + self.log.read_text(errors="replace")[-3000:]
             time.sleep(0.05)
-        key = (self.data_dir / "api-key").read_text().strip()
-        return api.Client(HOST, self.port, key, self.checker, timeout=60)
+        self.key = (self.data_dir / "api-key").read_text().strip()
+        return api.Client(HOST, self.port, self.key, self.checker, timeout=60)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def log_tail(self, n: int) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -515,6 +617,56 @@ def own_tmp():
     yield tmp
     subprocess.run(["umount", "-l", str(tmp / "data")], check=False, stderr=subprocess.DEVNULL)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("api_name", ["mcp", "agentcore"])
+def test_sigkill_of_the_daemon_mid_write(checker, own_tmp, api_name):
+    """A file written by MCP's write_file or AgentCore's writeFiles from the body the daemon
+    holds, cut off by the daemon's death, leaves no half-written file: journaled as an
+    upload is, and removed by the next daemon, which logs it. On a daemon of its own: the
+    supervisor restarts a daemon at most 5 times a minute (a crash loop past that), and the
+    tests above kill the suite's."""
+    daemon = Serve(checker, own_tmp / "data", own_tmp / "serve.log")
+    client = daemon.start()
+    try:
+        _mid_write(daemon, client, api_name)
+    finally:
+        daemon.stop()
+
+
+def _mid_write(daemon, client, api_name: str) -> None:
+    sid = client.create_session()["id"]
+    client.run_ok(sid, "open('.marker-%s', 'w').close()" % sid)
+    path = "%s-big.txt" % api_name
+    if api_name == "mcp":
+        total = 20 << 20  # under the 24 MiB of an MCP request
+
+        def request(content="w" * total):
+            return _mcp_write(daemon, client, sid, path, content)
+    else:
+        total = 96 << 20
+        key = expect(client.post("/v1/keys", json={"tenant": "default", "name": "mid-write"}), 201).json
+
+        def request(content="w" * total):
+            return _agentcore_write(daemon, key, sid, path, content)
+    partial = _sigkill_mid_write(daemon, client, sid, path, request, total)
+    assert 0 < partial < total
+    resp = client.get(api.file_target(sid, path))
+    assert resp.status == 404, "a half-written %s write survived the daemon's death: %r" % (api_name, resp)
+    # The control: the same write, not cut off, leaves the whole file; the session goes on.
+    with socket.create_connection((HOST, daemon.port), timeout=120) as s:
+        s.sendall(request())
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 200") and (b"Wrote %d bytes" % total in got or b"Successfully wrote all 1 files"
+                                                in got), got[:500]
+    assert client.value(sid, "import os; os.path.getsize(%r)" % path) == str(total)
+    assert "removed a half-written upload" in daemon.log_text()
+    _audit_ok(client)
 
 
 def test_sigkill_of_the_supervisor(checker, own_tmp):
