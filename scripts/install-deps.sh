@@ -2,7 +2,8 @@
 # Installs what Airlock builds and runs with, from the distribution's packages.
 #   scripts/install-deps.sh          build + run (what `make run` needs)
 #   scripts/install-deps.sh --test   also the test tooling (what `make test` and CI need)
-# Idempotent: does nothing when every package is already installed.
+# Idempotent: installs nothing when every package is already installed; then (re)builds
+# matplotlib's font cache for the sandboxes (build-font-cache.sh).
 set -euo pipefail
 
 packages=(
@@ -47,18 +48,19 @@ want_optional=()
 for p in "${optional[@]}"; do
   installed "$p" || want_optional+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ] && [ ${#want_optional[@]} -eq 0 ]; then
-  exit 0
-fi
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ] || [ ${#want_optional[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  for p in "${want_optional[@]}"; do
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" ||
+      echo "note: $p is not available here; that backend stays off (airlock doctor says so)"
+  done
 fi
-for p in "${want_optional[@]}"; do
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" ||
-    echo "note: $p is not available here; that backend stays off (airlock doctor says so)"
-done
+# Every time (a fraction of a second), so that it follows the installed matplotlib and fonts.
+"${sudo[@]}" "$(dirname "$0")/build-font-cache.sh" >/dev/null

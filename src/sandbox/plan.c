@@ -299,6 +299,11 @@ int plan_bwrap_args(const struct plan_input *in, const struct plan_fds *fds, str
                 else
                         TRY(addf(out, SANDBOX_RUN_DIR "/%s", in->c->entry_name));
         }
+        /* Shared by every sandbox, so read-only; absent on a host that has not built it
+         * (sessions then build their own, as matplotlib does by itself). */
+        TRY(add(out, "--ro-bind-try"));
+        TRY(add(out, PLAN_FONT_CACHE));
+        TRY(add(out, SANDBOX_FONT_CACHE));
         TRY(add(out, "--remount-ro"));
         TRY(add(out, "/"));
         TRY(add(out, "--chdir"));

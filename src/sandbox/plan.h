@@ -8,7 +8,8 @@
  *   read-only files from the runtime plus generated passwd/group/hosts, and resolv.conf
  *   in network mode public), /proc (fresh),
  *   /dev (minimal), /tmp and /dev/shm and /workspace (size-limited tmpfs, writable),
- *   /run/airlock (read-only: the exec shim `init`, the seccomp filter, the code file),
+ *   /run/airlock (read-only: the exec shim `init`, the seccomp filter, the code file,
+ *   and matplotlib's font cache where the host has one),
  *   and with a built runtime /opt/airlock/runtimes/NAME/vN (read-only: its venv and
  *   node_modules, docs/runtimes.md).
  *   Everything else does not exist. The root itself is read-only.
@@ -27,6 +28,12 @@
 #define SANDBOX_INIT SANDBOX_RUN_DIR "/init"
 #define SANDBOX_SECCOMP SANDBOX_RUN_DIR "/seccomp.bpf"
 #define SANDBOX_WORKSPACE "/workspace"
+/* matplotlib's font cache, built once on the host (scripts/build-font-cache.sh) and seen
+ * read-only by every sandbox, where the runner copies it into the session's own
+ * MPLCONFIGDIR (airlock_runner.py): the first `import matplotlib.pyplot` reads it instead
+ * of building one. Under /run/airlock, where the shim's Landlock rules allow reading. */
+#define PLAN_FONT_CACHE "/var/cache/airlock/matplotlib"
+#define SANDBOX_FONT_CACHE SANDBOX_RUN_DIR "/matplotlib"
 /* The control socket: this fd in bwrap's fd table; the shim moves it to fd 3. */
 #define PLAN_CONTROL_FD 11
 

@@ -2,9 +2,12 @@
 PNG plus chart data with the plotted values, display() order, result limits, and the SSE
 stream keeping a cell's order. Real daemon, real sandboxes."""
 import base64
+import glob
+import json
 import struct
 
 from airlock_api import expect, file_target
+from prereq import require
 from test_streaming import stream
 
 CHART = "application/vnd.airlock.chart+json"
@@ -208,3 +211,56 @@ def test_stream_keeps_the_cells_order(client, sid):
     assert plot - first_value > 1.5, "the plot arrived with the first value, not after the sleep"
     end = events[-1][1]
     assert [r.get(CHART, {}).get("type") or r["text/plain"] for r in end["results"]] == ["'first value'", "line"]
+
+
+FONT_CACHE_PROBE = """import errno, io, json, logging, os
+log = io.StringIO()
+fm_log = logging.getLogger('matplotlib.font_manager')
+fm_log.addHandler(logging.StreamHandler(log))
+fm_log.setLevel(logging.DEBUG)
+%s
+import matplotlib, matplotlib.pyplot
+from matplotlib import font_manager as fm
+name = 'fontlist-v%%s.json' %% fm.FontManager.__version__
+own, shared = os.path.join(matplotlib.get_cachedir(), name), os.path.join('/run/airlock/matplotlib', name)
+def refused(fn):
+    try:
+        fn()
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    return None
+print(json.dumps({
+    'log': log.getvalue(), 'own': own, 'own_is_file': os.path.isfile(own) and not os.path.islink(own),
+    'same': open(own, 'rb').read() == open(shared, 'rb').read() if os.path.exists(shared) else None,
+    'fonts_here': all(os.path.isfile(f.fname) for f in fm.fontManager.ttflist),
+    'shared_owner_is_me': os.stat(shared).st_uid == os.getuid(),
+    'shared_writable': os.access(shared, os.W_OK) or os.access(os.path.dirname(shared), os.W_OK),
+    'append': refused(lambda: open(shared, 'a').close()),
+    'create': refused(lambda: open(shared + '.mine', 'w').close()),
+    'chmod': refused(lambda: os.chmod(shared, 0o666)),
+    'remove': refused(lambda: os.unlink(shared)),
+}))
+"""
+
+
+def test_sessions_start_with_the_shared_font_cache(client, sessions):
+    """matplotlib's font cache is built once on the host (scripts/build-font-cache.sh) and
+    shared read-only: a session's first `import matplotlib.pyplot` reads the copy in its
+    own MPLCONFIGDIR and builds nothing (docs/benchmarks.md, B1p); no sandbox can change
+    the shared cache."""
+    require(bool(glob.glob("/var/cache/airlock/matplotlib/fontlist-v*.json")),
+            "no shared matplotlib font cache on this host: run scripts/build-font-cache.sh (install-deps.sh does)")
+    got = json.loads(client.run_ok(sessions(), FONT_CACHE_PROBE % "")["stdout"])
+    assert "Using fontManager instance from " + got["own"] in got["log"], got
+    assert "generated new fontManager" not in got["log"], got
+    assert got["own"].startswith("/tmp/") and got["own_is_file"] and got["same"], got
+    assert got["fonts_here"], "the shared cache names fonts this sandbox cannot see"
+    assert not got["shared_owner_is_me"] and not got["shared_writable"], got
+    assert got["append"] in ("EROFS", "EACCES") and got["create"] in ("EROFS", "EACCES"), got
+    assert got["chmod"] in ("EROFS", "EPERM") and got["remove"] in ("EROFS", "EACCES"), got
+    # The control: without the copy, the same probe sees matplotlib build its cache (and
+    # write it where it can: the session's own directory).
+    rebuilt = json.loads(client.run_ok(sessions(), FONT_CACHE_PROBE % (
+        "import glob\nfor f in glob.glob(os.path.join(os.environ['MPLCONFIGDIR'], 'fontlist-*')): os.unlink(f)"))["stdout"])
+    assert "generated new fontManager" in rebuilt["log"] and "Using fontManager" not in rebuilt["log"], rebuilt
+    assert rebuilt["own_is_file"], rebuilt

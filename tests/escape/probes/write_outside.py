@@ -6,7 +6,7 @@ import glob
 p = Probe("write outside the workspace")
 tag = ".airlock-escape-probe-%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000)
 dirs = ["/", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/local/bin", "/etc", "/var",
-        "/var/tmp", "/run", "/run/airlock", "/home", "/root", "/opt", "/srv", "/mnt", "/bin",
+        "/var/tmp", "/run", "/run/airlock", "/run/airlock/matplotlib", "/home", "/root", "/opt", "/srv", "/mnt", "/bin",
         "/sbin", "/lib", "/boot", "/dev", "/sys", "/sys/fs/cgroup", "/proc", "/proc/sys"]
 for d in dirs:
     path = os.path.join(d, tag)
@@ -24,7 +24,7 @@ for d in dirs:
     except OSError:
         pass
 existing = ["/etc/passwd", "/etc/hosts", "/etc/resolv.conf", "/usr/bin/env", "/usr/lib/os-release",
-            "/usr/bin/bash"] + sorted(glob.glob("/run/airlock/*"))
+            "/usr/bin/bash"] + sorted(glob.glob("/run/airlock/*")) + sorted(glob.glob("/run/airlock/matplotlib/*"))
 for path in existing:
     if not os.path.exists(path):
         continue
