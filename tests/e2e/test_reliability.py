@@ -25,6 +25,7 @@ import procs
 import pytest
 from airlock_api import expect
 from conftest import AIRLOCK, HOST, _free_port, http_ready
+from prereq import require
 from test_restart import _daemon_pid, _wait_ready
 
 
@@ -370,9 +371,12 @@ def _mcp_write(daemon, client, sid: str, path: str, content: str) -> bytes:
 def _agentcore_write(daemon, key: dict, sid: str, path: str, content: str) -> bytes:
     """AgentCore's writeFiles of `content` into the session, signed by botocore's SigV4Auth,
     as one raw HTTP request."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        require(False, "botocore is not installed (pip install boto3)")
     body = json.dumps({"name": "writeFiles", "arguments": {"content": [{"path": path, "text": content}]}}).encode()
     req = AWSRequest(method="POST", url="http://%s:%d%s" % (HOST, daemon.port, AGENTCORE_INVOKE), data=body,
                      headers={"Content-Type": "application/json", "x-amzn-code-interpreter-session-id": sid[5:]})
