@@ -25,6 +25,8 @@ const char *const plan_etc_files[] = {
 
 /* The environment every sandbox starts from; the request's variables come after and
  * may override these. Nothing of the launcher's or daemon's environment is passed. */
+/* NOLINTBEGIN(bugprone-suspicious-missing-comma): HOME, PYTHONPATH and NODE_PATH are joined
+ * with SANDBOX_WORKSPACE on purpose. */
 static const char *const base_env[] = {
         "PATH=/usr/local/bin:/usr/bin:/bin",
         "HOME=" SANDBOX_WORKSPACE,
@@ -44,6 +46,7 @@ static const char *const base_env[] = {
         "NODE_PATH=" SANDBOX_WORKSPACE "/node_modules",
         NULL,
 };
+/* NOLINTEND(bugprone-suspicious-missing-comma) */
 
 /* In-session installs (network modes allowlist and public) land in the workspace: pip
  * falls back to a user install (HOME/.local, on the runner's sys.path), since Debian marks
