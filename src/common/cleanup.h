@@ -27,6 +27,9 @@ static inline void closep(int *fd) {
 #define TAKE_FD(fd) ({ int _tf = (fd); (fd) = -1; _tf; })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal. */
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY_(x) #x
 
 /* close and reset; for explicit early release */
 static inline int safe_close(int fd) {

@@ -173,8 +173,6 @@ static void lock_down(struct sandbox *sb, pid_t parent, const char *except_dir, 
 enum { CHILD_NETNS_FD = 5, CHILD_USERNS_FD = 6 };
 /* The network's set-up in the sandbox (step 3), nft included, ends within this. */
 #define NET_CONFIGURE_TIMEOUT_S 10
-#define STRINGIFY(x) STRINGIFY_(x)
-#define STRINGIFY_(x) #x
 #define NET_SLIRP_MAX_FILES 4096 /* slirp's open files: about the guest's concurrent connections */
 
 /* The forked child that becomes slirp4netns (step 2). fds: /dev/null, its stderr pipe,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/cleanup.h"
 #include "sandbox/flowlog.h"
 #include "sandbox/host_probe.h"
 
@@ -93,18 +94,17 @@ int netpolicy_slirp_argv(struct buf *out, struct diag *reterr) {
  *    counts as dropped events.
  * The blocked addresses are the fixed ones and the host's (IPv4: IPv6 has no route). */
 int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf *out) {
-#define STR(x) STR_(x)
-#define STR_(x) #x
 /* A logged rule: limited, and marks what it logged (the mark lives only while the chain
  * runs: it never leaves the namespace, and the program cannot set it without CAP_NET_ADMIN). */
-#define LOG(what)                                                                                                  \
-        "limit rate " STR(NET_LOG_RATE) "/second burst " STR(NET_LOG_BURST) " packets meta mark set " STR(NET_LOG_MARK) \
-        " log group " STR(FLOWLOG_GROUP) " snaplen " STR(FLOWLOG_SNAPLEN) " prefix \"" what "\""
+#define LOG(what)                                                                                   \
+        "limit rate " STRINGIFY(NET_LOG_RATE) "/second burst " STRINGIFY(NET_LOG_BURST)             \
+        " packets meta mark set " STRINGIFY(NET_LOG_MARK) " log group " STRINGIFY(FLOWLOG_GROUP)     \
+        " snaplen " STRINGIFY(FLOWLOG_SNAPLEN) " prefix \"" what "\""
 /* Its companion, with the same match: what the limit left out, told a few times a second
  * (the launcher counts each as a dropped event; how many were left out is not known). */
-#define SKIPPED                                                                                                     \
-        "meta mark != " STR(NET_LOG_MARK) " limit rate 2/second log group " STR(FLOWLOG_GROUP) " snaplen " STR(    \
-                FLOWLOG_SNAPLEN) " prefix \"" FLOWLOG_SKIPPED "\""
+#define SKIPPED                                                                                     \
+        "meta mark != " STRINGIFY(NET_LOG_MARK) " limit rate 2/second log group "                   \
+        STRINGIFY(FLOWLOG_GROUP) " snaplen " STRINGIFY(FLOWLOG_SNAPLEN) " prefix \"" FLOWLOG_SKIPPED "\""
         if (nhost > NET_HOST_ADDRS_MAX)
                 return -E2BIG;
         int r = buf_printf(out, "define blocked = {");
@@ -155,8 +155,6 @@ int netpolicy_nft_ruleset(const struct net_addr *host, size_t nhost, struct buf 
                         "}\n");
 #undef LOG
 #undef SKIPPED
-#undef STR
-#undef STR_
         return r;
 }
 
