@@ -43,6 +43,10 @@ static const char usage[] =
         "      --runtime RUNTIME        default, a built runtime's NAME (its newest version\n"
         "                               at each session's start) or NAME@vN ('airlock\n"
         "                               runtimes ls')\n"
+        "      --start warm|fresh       warm (the default): sessions may take a sandbox from the\n"
+        "                               daemon's warm pool, whose runner may have imported numpy,\n"
+        "                               pandas and pyplot already; fresh: each session a sandbox\n"
+        "                               started for it alone\n"
         "  -e, --env NAME=VALUE         a variable of every session (repeatable)\n"
         "\n"
         "      --json                   print the daemon's JSON\n"
@@ -73,7 +77,7 @@ static int set_in(json_t *req, const char *obj, const char *key, json_t *v) {
 }
 
 static int parse(const char *prog, bool settings, int argc, char **argv, struct opts *o) {
-        enum { O_JSON = 256, O_DESC, O_NETWORK, O_ALLOW, O_RUNTIME, O_NUM };
+        enum { O_JSON = 256, O_DESC, O_NETWORK, O_ALLOW, O_RUNTIME, O_START, O_NUM };
         /* The numeric settings: flag, object ("" = top level), member, integer or not. */
         static const struct {
                 const char *flag, *obj, *key;
@@ -93,8 +97,8 @@ static int parse(const char *prog, bool settings, int argc, char **argv, struct 
                 {"execution-timeout-seconds", "", "execution_timeout_seconds", false},
         };
         enum { NNUMS = sizeof(nums) / sizeof(nums[0]) };
-        /* 8 fixed entries, --env, the numeric ones, the terminator. */
-        struct option opts[8 + 1 + NNUMS + 1] = {
+        /* 9 fixed entries, --env, the numeric ones, the terminator. */
+        struct option opts[9 + 1 + NNUMS + 1] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
                 CLI_CONNECTION_OPTIONS,
@@ -102,11 +106,12 @@ static int parse(const char *prog, bool settings, int argc, char **argv, struct 
                 {"network", required_argument, NULL, O_NETWORK},
                 {"allow", required_argument, NULL, O_ALLOW},
                 {"runtime", required_argument, NULL, O_RUNTIME},
+                {"start", required_argument, NULL, O_START},
         };
-        opts[8] = (struct option){"env", required_argument, NULL, 'e'};
+        opts[9] = (struct option){"env", required_argument, NULL, 'e'};
         for (size_t i = 0; i < NNUMS; i++)
-                opts[9 + i] = (struct option){nums[i].flag, required_argument, NULL, O_NUM + (int)i};
-        opts[9 + NNUMS] = (struct option){NULL, 0, NULL, 0};
+                opts[10 + i] = (struct option){nums[i].flag, required_argument, NULL, O_NUM + (int)i};
+        opts[10 + NNUMS] = (struct option){NULL, 0, NULL, 0};
         int opt, at = -1, r;
         opterr = 0;
         optind = 1;
@@ -115,7 +120,7 @@ static int parse(const char *prog, bool settings, int argc, char **argv, struct 
                 const char *name = at >= 0 ? opts[at].name : "env";
                 at = -1;
                 if (!settings && (opt == O_DESC || opt == O_NETWORK || opt == O_ALLOW || opt == O_RUNTIME ||
-                                  opt == 'e' || opt >= O_NUM))
+                                  opt == O_START || opt == 'e' || opt >= O_NUM))
                         return cli_usage_error(prog, "--%s applies to create and update only", name);
                 if (opt >= O_NUM) {
                         size_t i = (size_t)(opt - O_NUM);
@@ -150,6 +155,11 @@ static int parse(const char *prog, bool settings, int argc, char **argv, struct 
                                 break;
                         case O_RUNTIME:
                                 r = set_in(o->req, NULL, "runtime", json_string(optarg));
+                                break;
+                        case O_START:
+                                if (strcmp(optarg, "warm") != 0 && strcmp(optarg, "fresh") != 0)
+                                        return cli_usage_error(prog, "--start: warm or fresh, got '%s'", optarg);
+                                r = set_in(o->req, NULL, "start", json_string(optarg));
                                 break;
                         case O_NETWORK:
                                 r = set_in(o->req, "network", "mode", json_string(optarg));
@@ -213,6 +223,7 @@ static void print_one(json_t *i) {
         }
         printf("%s\n", json_array_size(json_object_get(net, "allowlist")) ? ")" : "");
         printf("runtime:           %s\n", str(i, "runtime"));
+        printf("start:             %s\n", str(i, "start"));
         const char *name;
         json_t *v;
         json_object_foreach(json_object_get(i, "env"), name, v) {

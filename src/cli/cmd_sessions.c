@@ -31,6 +31,9 @@ static const char sessions_usage[] =
         "                               see 'airlock interpreters')\n"
         "      --secret NAME            set your tenant's secret NAME as the variable NAME\n"
         "                               (repeatable; see 'airlock secrets')\n"
+        "      --start fresh            a sandbox started for this session alone, not one from\n"
+        "                               the warm pool (whose runner may have imported numpy,\n"
+        "                               pandas and pyplot already); default the interpreter's\n"
         "  airlock sessions ls          list the live sessions\n"
         "  airlock sessions get ID      show one session, live or ended\n"
         "  airlock sessions rm ID...    end sessions (their workspaces go with them)\n"
@@ -56,7 +59,7 @@ static int set_number(json_t *obj, const char *key, json_t *v) {
 }
 
 static int parse_args(const char *prog, bool create, bool json_ok, int argc, char **argv, struct sessions_opts *o) {
-        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA, O_SECRET, O_INTERPRETER };
+        enum { O_JSON = 256, O_MEMORY, O_CPUS, O_PIDS, O_WORKSPACE, O_TIMEOUT, O_IDLE, O_METADATA, O_SECRET, O_INTERPRETER, O_START };
         static const struct option common_opts[] = {
                 {"json", no_argument, NULL, O_JSON},
                 {"help", no_argument, NULL, 'h'},
@@ -77,6 +80,7 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                 {"metadata", required_argument, NULL, O_METADATA},
                 {"secret", required_argument, NULL, O_SECRET},
                 {"interpreter", required_argument, NULL, O_INTERPRETER},
+                {"start", required_argument, NULL, O_START},
                 {NULL, 0, NULL, 0},
         };
         unsigned long long v = 0;
@@ -134,6 +138,11 @@ static int parse_args(const char *prog, bool create, bool json_ok, int argc, cha
                         if (!*optarg)
                                 return cli_usage_error(prog, "--interpreter: the name cannot be empty");
                         r = json_object_set_new(o->req, "interpreter", json_string(optarg));
+                        break;
+                case O_START:
+                        if (strcmp(optarg, "warm") != 0 && strcmp(optarg, "fresh") != 0)
+                                return cli_usage_error(prog, "--start: warm or fresh, got '%s'", optarg);
+                        r = json_object_set_new(o->req, "start", json_string(optarg));
                         break;
                 case O_SECRET: {
                         if (!lp_valid_env_name(optarg, strlen(optarg)))
@@ -229,6 +238,17 @@ static void print_session(json_t *s) {
                        json_is_true(json_object_get(iso, "seccomp")) ? "on" : "off",
                        json_is_true(json_object_get(iso, "uid_private")) ? "private" : "shared",
                        str(iso, "network"));
+        }
+        json_t *start = json_object_get(s, "start");
+        if (start) {
+                printf("start:         %s, %s", str(start, "mode"),
+                       json_is_true(json_object_get(start, "from_pool")) ? "from the warm pool" : "started for it");
+                size_t k;
+                json_t *m;
+                json_array_foreach(json_object_get(start, "preloaded"), k, m) {
+                        printf("%s%s", k ? ", " : "; preloaded ", json_is_string(m) ? json_string_value(m) : "?");
+                }
+                printf("\n");
         }
         json_t *meta = json_object_get(s, "metadata");
         if (json_object_size(meta)) {

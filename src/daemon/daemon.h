@@ -180,6 +180,7 @@ struct session_settings {
         json_t *allowlist; /* ["host:port", ...] */
         char runtime[32];
         json_t *env;       /* the interpreter's variables with the session's over them */
+        bool fresh;        /* start: fresh, never from the warm pool (docs/architecture.md 6.5) */
 };
 
 int interpreters_init(void); /* the built-in `default`, on first start */

@@ -24,13 +24,20 @@ static const char *const limit_names[] = {"memory_mb", "cpus", "pids", "workspac
  * the API accepts (the tenant's quotas still apply). */
 static json_t *builtin_default(void) {
         return json_pack("{s:s, s:s, s:b, s:i, s:i, s:f, s:{s:i, s:f, s:i, s:i}, s:{s:i, s:f, s:i, s:i, s:i}, "
-                         "s:{s:s, s:[]}, s:s, s:{}}",
+                         "s:{s:s, s:[]}, s:s, s:{}, s:s}",
                          "name", "default", "description", "The built-in interpreter: Python, JavaScript, TypeScript "
                          "and bash on the default runtime, no network.", "builtin", 1, "timeout_seconds", 900,
                          "idle_timeout_seconds", 900, "execution_timeout_seconds", 60.0, "limits", "memory_mb", 512,
                          "cpus", 1.0, "pids", 256, "workspace_mb", 512, "max_limits", "memory_mb", 65536, "cpus",
                          256.0, "pids", 65536, "workspace_mb", 65536, "timeout_seconds", 28800, "network", "mode",
-                         "none", "allowlist", "runtime", "default", "env");
+                         "none", "allowlist", "runtime", "default", "env", "start", "warm");
+}
+
+/* Interpreters stored before `start` existed start warm, as they did then. */
+static json_t *with_start(json_t *i) {
+        if (i && !json_object_get(i, "start"))
+                json_object_set_new(i, "start", json_string("warm"));
+        return i;
 }
 
 int interpreters_init(void) {
@@ -52,7 +59,7 @@ int interpreters_init(void) {
 /* A tenant sees the built-in ones and its own. */
 json_t *interpreter_get(const char *tenant, const char *name) {
         json_t *i = store_interpreter_get(GLOBAL, name);
-        return i ? i : store_interpreter_get(tenant, name);
+        return with_start(i ? i : store_interpreter_get(tenant, name));
 }
 
 json_t *interpreters_list(const char *tenant) {
@@ -60,6 +67,11 @@ json_t *interpreters_list(const char *tenant) {
         json_t *own = store_interpreters(tenant);
         json_array_extend(out, own);
         json_decref(own);
+        size_t k;
+        json_t *i;
+        json_array_foreach(out, k, i) {
+                with_start(i);
+        }
         return out;
 }
 
@@ -178,6 +190,7 @@ int interpreter_update(const char *tenant, bool operator, const char *name, json
         }
         if (!i)
                 return diag_set(d, -ENOENT, "", "no interpreter %s", name);
+        with_start(i);
         if (builtin && !operator) {
                 json_decref(i);
                 return diag_set(d, -EPERM, "", "the built-in interpreter %s takes an admin key of tenant default", name);
@@ -252,6 +265,14 @@ int interpreter_apply(json_t *interp, json_t *req, struct session_settings *out,
         out->allowlist = json_incref(json_object_get(net, "allowlist"));
         snprintf(out->runtime, sizeof(out->runtime), "%s",
                  json_string_value(json_object_get(interp, "runtime")) ?: "default");
+        /* fresh is the stricter start: a session may ask for it, not out of it. */
+        bool interp_fresh = !strcmp(json_string_value(json_object_get(interp, "start")) ?: "warm", "fresh");
+        const char *asked = json_string_value(json_object_get(req, "start"));
+        if (interp_fresh && asked && !strcmp(asked, "warm"))
+                return diag_set(d, -EINVAL, "start",
+                                "start: interpreter %s starts every session fresh; a session cannot ask for warm",
+                                iname);
+        out->fresh = interp_fresh || (asked && !strcmp(asked, "fresh"));
         /* The interpreter's variables, then the session's own over them. */
         out->env = json_deep_copy(json_object_get(interp, "env"));
         if (!out->env)

@@ -273,6 +273,14 @@ static const struct field limit_fields[] = {
         {"workspace_mb", JSON_INTEGER, 1, 65536},
 };
 
+/* `start` (interpreters and sessions): how a session's sandbox is started (session.c). */
+static json_t *check_start(json_t *req) {
+        const char *start = json_string_value(json_object_get(req, "start"));
+        if (start && strcmp(start, "warm") != 0 && strcmp(start, "fresh") != 0)
+                return api_error("invalid_request", "start", "start: warm or fresh; got '%.32s'", start);
+        return NULL;
+}
+
 /* POST /v1/interpreters (create: name required) and PATCH /v1/interpreters/{name}. */
 int request_interpreter(const char *body, size_t len, bool create, json_t **ret_req, json_t **ret_err) {
         json_t *req = NULL, *err = parse_body(body, len, &req);
@@ -287,6 +295,7 @@ int request_interpreter(const char *body, size_t len, bool create, json_t **ret_
                 {"network", JSON_OBJECT, 0, 0},
                 {"runtime", JSON_STRING, 0, 0},
                 {"env", JSON_OBJECT, 0, 0},
+                {"start", JSON_STRING, 0, 0},
         };
         static const struct field max_fields[] = {
                 {"memory_mb", JSON_INTEGER, 16, 65536},   {"cpus", JSON_REAL, 0.01, 256},
@@ -342,6 +351,8 @@ int request_interpreter(const char *body, size_t len, bool create, json_t **ret_
                 err = api_error("invalid_request", "runtime",
                                 "runtime: 'default', NAME or NAME@vN (NAME a lowercase letter, then up to %d of "
                                 "[a-z0-9-]); got '%.64s'", LP_RUNTIME_NAME_MAX - 1, runtime);
+        if (!err)
+                err = check_start(req);
         return finish(req, err, ret_req, ret_err);
 }
 
@@ -351,10 +362,12 @@ int request_session_create(const char *body, size_t len, json_t **ret_req, json_
                 {"interpreter", JSON_STRING, 0, 0},         {"timeout_seconds", JSON_INTEGER, 1, 28800},
                 {"idle_timeout_seconds", JSON_INTEGER, 1, 28800}, {"limits", JSON_OBJECT, 0, 0},
                 {"env", JSON_OBJECT, 0, 0},                 {"metadata", JSON_OBJECT, 0, 0},
-                {"secrets", JSON_ARRAY, 0, 0},
+                {"secrets", JSON_ARRAY, 0, 0},              {"start", JSON_STRING, 0, 0},
         };
         if (!err)
                 err = check_fields(req, "", top, ARRAY_SIZE(top));
+        if (!err)
+                err = check_start(req);
         if (!err && json_object_get(req, "limits"))
                 err = check_fields(json_object_get(req, "limits"), "limits.", limit_fields, ARRAY_SIZE(limit_fields));
         if (!err)

@@ -733,7 +733,9 @@ void sessions_pool_stats(uint64_t *hits, uint64_t *misses, int *ready, int *warm
         pthread_mutex_unlock(&P.lock);
 }
 
-static struct session *pool_take(void) {
+/* A pooled sandbox, a warm one first; *ret_preloaded: the modules its runner imported (a
+ * new reference), or NULL. */
+static struct session *pool_take(json_t **ret_preloaded) {
         pthread_mutex_lock(&P.lock);
         P.last_asked = now_seconds();
         int pick = P.n - 1; /* a warm one first */
@@ -742,6 +744,7 @@ static struct session *pool_take(void) {
                         pick = i;
                         break;
                 }
+        *ret_preloaded = pick >= 0 && P.warm[pick] ? json_incref(P.preload) : NULL;
         struct session *s = pick >= 0 ? pool_remove_locked(pick) : NULL;
         if (s)
                 P.hits++;
@@ -902,23 +905,28 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 metrics_session_refused();
                 return q;
         }
-        bool pooled = sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
+        /* start: fresh never takes a pooled sandbox: nothing has run in its sandbox before
+         * its first execution (no preloaded modules, a sandbox made for it alone). */
+        bool pooled = !set->fresh && sh.memory_mb == default_shape.memory_mb && sh.cpus == default_shape.cpus &&
                       sh.pids == default_shape.pids && sh.workspace_mb == default_shape.workspace_mb &&
                       sh.network == default_shape.network && !strcmp(sh.runtime, default_shape.runtime) &&
                       json_object_size(env) == 0;
         trace_begin("sandbox.start", SPAN_INTERNAL);
-        struct session *s = pooled ? pool_take() : NULL;
+        json_t *preloaded = NULL;
+        struct session *s = pooled ? pool_take(&preloaded) : NULL;
         bool from_pool = s != NULL;
         if (!s)
                 s = spawn(&sh, ttl, env, d);
-        trace_attr("airlock.pool", from_pool ? "hit" : pooled ? "miss" : "not_pooled");
+        trace_attr("airlock.pool", set->fresh ? "fresh" : from_pool ? "hit" : pooled ? "miss" : "not_pooled");
         if (s)
                 trace_attr_int("airlock.sandbox_id", (long long)s->sandbox_id);
         else
                 trace_error();
         trace_end();
-        if (!s)
+        if (!s) {
+                json_decref(preloaded);
                 return d->code ? d->code : -EIO;
+        }
         random_id("sess_", s->id, sizeof(s->id));
         s->refs = 1; /* the registry's */
         double now = now_seconds();
@@ -952,6 +960,12 @@ static int create_with(json_t *req, const char *tenant, const char *iname, const
                 json_object_set_new(s->doc, "execution_timeout_seconds", json_real(s->execution_timeout));
         if (s->doc) /* the version it got: "default" or NAME@vN */
                 json_object_set_new(s->doc, "runtime", json_string(sh.runtime));
+        if (s->doc) /* how its sandbox was started, and what ran in it before the session */
+                json_object_set_new(s->doc, "start",
+                                    json_pack("{s:s, s:b, s:o}", "mode", set->fresh ? "fresh" : "warm", "from_pool",
+                                              (int)from_pool, "preloaded", preloaded ? preloaded : json_array()));
+        else
+                json_decref(preloaded);
         if (!s->doc) {
                 launch_signal(s->sandbox_id, LP_SIG_KILL, LP_REASON_STOPPED);
                 free_unregistered(s);

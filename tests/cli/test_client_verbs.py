@@ -289,14 +289,22 @@ def test_interpreters_create_update_ls_get_rm(cli):
     out = p.stdout.decode()
     assert "name:              cli_interp" in out and "memory 256 MiB, 0.5 CPUs" in out, out
     assert "ceilings:          memory 1024 MiB" in out and "env:               CUSTOM_VAR=value" in out, out
-    got = json.loads(cli.ok("interpreters", "update", "cli_interp", "--pids", "64", "--json").stdout)
-    assert got["limits"]["pids"] == 64 and got["limits"]["memory_mb"] == 256
+    assert "start:             warm" in out, out
+    got = json.loads(cli.ok("interpreters", "update", "cli_interp", "--pids", "64", "--start", "fresh",
+                            "--json").stdout)
+    assert got["limits"]["pids"] == 64 and got["limits"]["memory_mb"] == 256 and got["start"] == "fresh"
     table = cli.ok("interpreters", "ls").stdout.decode().splitlines()
     assert table[0].split()[:2] == ["NAME", "MEMORY"] and any(line.startswith("cli_interp ") for line in table)
     sid = cli.ok("sessions", "create", "--interpreter", "cli_interp", "--memory-mb", "512").stdout.decode().strip()
     info = json.loads(cli.ok("sessions", "get", sid, "--json").stdout)
     assert (info["interpreter"], info["limits"]["memory_mb"], info["execution_timeout_seconds"]) == \
         ("cli_interp", 512, 2.5)
+    assert info["start"] == {"mode": "fresh", "from_pool": False, "preloaded": []}, info
+    assert "start:         fresh, started for it\n" in cli.ok("sessions", "get", sid).stdout.decode()
+    p = cli("sessions", "create", "--interpreter", "cli_interp", "--start", "warm")
+    assert p.returncode == 1 and b"(field: start)" in p.stderr, p.stderr
+    p = cli("sessions", "create", "--start", "tepid")
+    assert p.returncode == 2 and b"--start: warm or fresh, got 'tepid'" in p.stderr, p.stderr
     assert cli.ok("exec", sid, "-c", "import os; print(os.environ['CUSTOM_VAR'])").stdout == b"value\n"
     p = cli("interpreters", "rm", "cli_interp")
     assert p.returncode == 1 and b"interpreter_in_use" in p.stderr

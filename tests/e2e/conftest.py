@@ -225,10 +225,17 @@ def daemon(checker):
     require(AIRLOCK.exists(), "%s is not built (meson setup build && ninja -C build)" % AIRLOCK)
     require(os.geteuid() == 0, "airlock serve needs root (its launcher builds cgroups and maps uids)")
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    start = os.environ.get("AIRLOCK_E2E_START", "warm")
+    assert start in ("warm", "fresh"), "AIRLOCK_E2E_START: warm or fresh, got %r" % start
     d = Daemon(checker)
     _state["daemon"] = d
     try:
         d.start()
+        if start == "fresh":
+            # The separate-start setting for the whole suite (issue 9): every session of the
+            # built-in interpreter gets a sandbox started for it, none from the warm pool.
+            c = api.Client(HOST, d.port, d.key, checker)
+            assert api.expect(c.patch("/v1/interpreters/default", json={"start": "fresh"}), 200).json["start"] == "fresh"
         yield d
     finally:
         problems = d.stop()

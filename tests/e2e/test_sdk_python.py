@@ -110,6 +110,8 @@ def test_session_create_get_list_stop(sdk):
     assert info.idle_timeout_seconds == 300
     assert (info.expires_at - info.created_at).total_seconds() == pytest.approx(600, abs=1)
     assert info.isolation.backend in ("namespace", "gvisor") and info.isolation.network == "none"
+    # not the pool's shape (memory_mb 256): started for it, whichever the start setting
+    assert info.start is not None and info.start.from_pool is False and info.start.preloaded == []
     assert "env" not in info.raw  # write-only
     assert sdk.run(s.run_code("import os; os.environ['SDK_VAR']")).text == "'from-env'"
 
@@ -465,10 +467,15 @@ def test_interpreters(sdk):
         assert sdk.run(sdk.client.interpreters.get(name)).description == "for the SDK test"
         assert name in [i.name for i in sdk.run(sdk.client.interpreters.list())]
         assert any(i.builtin and i.name == "default" for i in sdk.run(sdk.client.interpreters.list()))
-        up = sdk.run(sdk.client.interpreters.update(name, description="changed"))
-        assert up.description == "changed" and up.limits.memory_mb == 300
+        assert it.start == "warm"
+        up = sdk.run(sdk.client.interpreters.update(name, description="changed", start="fresh"))
+        assert up.description == "changed" and up.limits.memory_mb == 300 and up.start == "fresh"
         s = sdk.session(interpreter=name)
         assert s.info.interpreter == name and s.info.limits.memory_mb == 300
+        assert s.info.start == airlock.SessionStart(mode="fresh", from_pool=False, preloaded=[])
+        with pytest.raises(airlock.BadRequestError) as e:
+            sdk.session(interpreter=name, start="warm")  # a session cannot ask out of fresh
+        assert e.value.field == "start"
         assert s.info.execution_timeout_seconds == 5
         assert sdk.run(s.run_code("import os; os.environ['FROM_INTERP']")).text == "'1'"
         with pytest.raises(airlock.InterpreterInUseError):

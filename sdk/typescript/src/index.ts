@@ -50,6 +50,8 @@ export {
   type LimitsParams,
   type Isolation,
   type SessionInfo,
+  type SessionStart,
+  type StartMode,
   type SessionCreateParams,
   type ExecutionError,
   type Chart,

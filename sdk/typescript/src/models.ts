@@ -107,6 +107,20 @@ export interface Isolation {
   network: KnownOr<"none" | "allowlist" | "public">;
 }
 
+/** How a session's sandbox is started: `warm` (from the daemon's warm pool when it holds
+ * one of the session's shape, possibly with numpy, pandas and pyplot imported) or `fresh`
+ * (a sandbox started for the session alone). */
+export type StartMode = "warm" | "fresh";
+
+/** How a session's sandbox was started. */
+export interface SessionStart {
+  mode: KnownOr<StartMode>;
+  /** Taken from the warm pool (else started for this session). */
+  fromPool: boolean;
+  /** The modules its runner had imported before the session's first execution. */
+  preloaded: string[];
+}
+
 /** A session as the daemon describes it (`GET /v1/sessions/{id}`). */
 export interface SessionInfo {
   id: string;
@@ -125,6 +139,8 @@ export interface SessionInfo {
   secrets: string[];
   /** Why it ended (`deleted`, `expired`, `idle_timeout`, `oom`, ...); `null` while it is live. */
   endedReason: string | null;
+  /** How its sandbox was started; undefined for sessions recorded before daemons said. */
+  start: SessionStart | undefined;
 }
 
 function limitsFromWire(v: unknown): Limits {
@@ -156,7 +172,14 @@ export function sessionInfoFromWire(v: unknown): SessionInfo {
     metadata: strMap(o["metadata"]),
     secrets: strArr(o["secrets"]),
     endedReason: strOrNull(o, "ended_reason"),
+    start: startFromWire(o["start"]),
   };
+}
+
+function startFromWire(v: unknown): SessionStart | undefined {
+  if (v === null || typeof v !== "object") return undefined;
+  const o = obj(v);
+  return { mode: str(o, "mode"), fromPool: bool(o, "from_pool"), preloaded: strArr(o["preloaded"]) };
 }
 
 export function sessionListFromWire(v: unknown): SessionInfo[] {
@@ -191,6 +214,8 @@ export interface SessionCreateParams {
   metadata?: Record<string, string> | undefined;
   /** Names of your tenant's secrets to set as variables of the same names. */
   secrets?: string[] | undefined;
+  /** `fresh`: a sandbox started for this session alone, not one from the warm pool. */
+  start?: StartMode | undefined;
 }
 
 export function sessionCreateToWire(p: SessionCreateParams): Record<string, unknown> {
@@ -202,6 +227,7 @@ export function sessionCreateToWire(p: SessionCreateParams): Record<string, unkn
     env: p.env,
     metadata: p.metadata,
     secrets: p.secrets,
+    start: p.start,
   });
 }
 
@@ -722,6 +748,8 @@ export interface Interpreter {
   network: Network;
   runtime: string;
   env: Record<string, string>;
+  /** How its sessions' sandboxes are started. */
+  start: KnownOr<StartMode>;
   createdAt: Date;
   updatedAt: Date;
   /** The AgentCore codeInterpreterId, for interpreters made through the AgentCore API. */
@@ -744,6 +772,7 @@ export function interpreterFromWire(v: unknown): Interpreter {
     network: { mode: str(net, "mode", "none"), allowlist: strArr(net["allowlist"]) },
     runtime: str(o, "runtime"),
     env: strMap(o["env"]),
+    start: str(o, "start", "warm"),
     createdAt: date(o, "created_at"),
     updatedAt: date(o, "updated_at"),
     agentcoreId: strOrUndef(o, "agentcore_id"),
@@ -767,6 +796,8 @@ export interface InterpreterUpdateParams {
   network?: NetworkParams | undefined;
   runtime?: "default" | undefined;
   env?: Record<string, string> | undefined;
+  /** `fresh`: every session in a sandbox started for it alone (never the warm pool). */
+  start?: StartMode | undefined;
 }
 
 /** `POST /v1/interpreters`. */
@@ -788,6 +819,7 @@ export function interpreterToWire(p: InterpreterUpdateParams & { name?: string |
     network: p.network === undefined ? undefined : compact({ mode: p.network.mode, allowlist: p.network.allowlist }),
     runtime: p.runtime,
     env: p.env,
+    start: p.start,
   });
 }
 

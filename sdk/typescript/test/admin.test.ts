@@ -42,16 +42,20 @@ describe("admin", () => {
       assert.ok(names.includes("default") && names.includes(name), names.join(","));
       assert.ok((await c.interpreters.get("default")).builtin);
 
-      const updated = await c.interpreters.update(name, { description: "changed", limits: { memoryMb: 128 } });
+      assert.equal(created.start, "warm");
+      const updated = await c.interpreters.update(name, { description: "changed", limits: { memoryMb: 128 }, start: "fresh" });
       assert.equal(updated.description, "changed");
       assert.equal(updated.limits.memoryMb, 128);
       assert.equal(updated.limits.cpus, 0.5, "limits are merged field by field");
+      assert.equal(updated.start, "fresh");
 
       const s = await c.sessions.create({ interpreter: name });
       try {
         assert.equal(s.info.interpreter, name);
         assert.equal(s.info.limits.memoryMb, 128);
         assert.equal(s.info.executionTimeoutSeconds, 20);
+        assert.deepEqual(s.info.start, { mode: "fresh", fromPool: false, preloaded: [] });
+        await rejects(c.sessions.create({ interpreter: name, start: "warm" }), BadRequestError, { field: "start" });
         assert.equal((await s.runCode("import os\nos.environ['FROM_INTERPRETER']")).text, "'yes'");
         await rejects(c.sessions.create({ interpreter: name, limits: { memoryMb: 1024 } }), BadRequestError, {
           field: "limits.memory_mb",

@@ -29,6 +29,7 @@ from ._models import (
     Limits,
     Result,
     SessionInfo,
+    SessionStart,
     Task,
 )
 from ._resources import AsyncSession, LimitsParam, Session
@@ -50,6 +51,7 @@ __all__ = [
     "Result",
     "Session",
     "SessionInfo",
+    "SessionStart",
     "Task",
     "__version__",
     *_errors,

@@ -108,6 +108,24 @@ class Isolation:
 
 
 @dataclass(frozen=True)
+class SessionStart:
+    """How a session's sandbox was started: ``mode`` ``warm`` or ``fresh`` (the setting),
+    ``from_pool`` whether it came from the warm pool, ``preloaded`` the modules its runner
+    had imported before the session's first execution."""
+
+    mode: str
+    from_pool: bool
+    preloaded: list[str]
+
+    @classmethod
+    def from_wire(cls, d: Any) -> SessionStart | None:
+        if not isinstance(d, dict):
+            return None  # sessions recorded before the daemon reported it
+        return cls(mode=_str(d.get("mode")), from_pool=d.get("from_pool") is True,
+                   preloaded=[m for m in d.get("preloaded") or [] if isinstance(m, str)])
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     """A session as the daemon describes it (``GET /v1/sessions/{id}``)."""
 
@@ -124,6 +142,7 @@ class SessionInfo:
     metadata: dict[str, str]
     secrets: list[str]
     ended_reason: str | None
+    start: SessionStart | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
@@ -138,7 +157,8 @@ class SessionInfo:
                    limits=Limits.from_wire(d.get("limits")), isolation=Isolation.from_wire(d.get("isolation")),
                    metadata=dict(meta) if isinstance(meta, dict) else {},
                    secrets=[s for s in d.get("secrets") or [] if isinstance(s, str)],
-                   ended_reason=_opt_str(d.get("ended_reason")), raw=d)
+                   ended_reason=_opt_str(d.get("ended_reason")), start=SessionStart.from_wire(d.get("start")),
+                   raw=d)
 
     @property
     def ended(self) -> bool:
@@ -503,6 +523,7 @@ class Interpreter:
     network: dict[str, Any]
     runtime: str
     env: dict[str, str]
+    start: str
     created_at: datetime | None
     updated_at: datetime | None
     raw: dict[str, Any] = field(repr=False, compare=False)
@@ -519,5 +540,6 @@ class Interpreter:
                    execution_timeout_seconds=_num(d.get("execution_timeout_seconds")),
                    limits=Limits.from_wire(d.get("limits")), max_limits=dict(ml) if isinstance(ml, dict) else {},
                    network=dict(net) if isinstance(net, dict) else {}, runtime=_str(d.get("runtime")),
-                   env=dict(env) if isinstance(env, dict) else {}, created_at=_time(d.get("created_at")),
+                   env=dict(env) if isinstance(env, dict) else {}, start=_str(d.get("start")) or "warm",
+                   created_at=_time(d.get("created_at")),
                    updated_at=_time(d.get("updated_at")), raw=d)

@@ -79,8 +79,8 @@ _CHUNK = 1 << 16
 
 def _session_create(interpreter: str | None, timeout_seconds: int | None, idle_timeout_seconds: int | None,
                     limits: LimitsParam | None, env: Mapping[str, str] | None, metadata: Mapping[str, str] | None,
-                    secrets: Iterable[str] | None, request_timeout: float | None) -> Request:
-    body = drop_none(interpreter=interpreter, timeout_seconds=timeout_seconds,
+                    secrets: Iterable[str] | None, start: str | None, request_timeout: float | None) -> Request:
+    body = drop_none(interpreter=interpreter, timeout_seconds=timeout_seconds, start=start,
                      idle_timeout_seconds=idle_timeout_seconds,
                      limits=dict(limits) if limits is not None else None,
                      env=dict(env) if env is not None else None,
@@ -398,15 +398,18 @@ class Sessions:
     def create(self, *, interpreter: str | None = None, timeout_seconds: int | None = None,
                idle_timeout_seconds: int | None = None, limits: LimitsParam | None = None,
                env: Mapping[str, str] | None = None, metadata: Mapping[str, str] | None = None,
-               secrets: Iterable[str] | None = None, request_timeout: float | None = None) -> Session:
+               secrets: Iterable[str] | None = None, start: str | None = None,
+               request_timeout: float | None = None) -> Session:
         """Start a session; every argument defaults to the interpreter's setting.
 
         ``timeout_seconds`` is the session's lifetime (TTL), ``idle_timeout_seconds`` how long
         it may sit unused, ``secrets`` names of the tenant's secrets to set as environment
-        variables.
+        variables, ``start="fresh"`` a sandbox started for this session alone rather than one
+        from the warm pool (whose runner may have imported numpy, pandas and pyplot already;
+        ``SessionInfo.start`` says which it got).
         """
         req = _session_create(interpreter, timeout_seconds, idle_timeout_seconds, limits, env, metadata, secrets,
-                              request_timeout)
+                              start, request_timeout)
         return Session(self._t, SessionInfo.from_wire(self._t.json(req)))
 
     def get(self, session_id: str, *, request_timeout: float | None = None) -> Session:
@@ -709,9 +712,10 @@ class AsyncSessions:
     async def create(self, *, interpreter: str | None = None, timeout_seconds: int | None = None,
                      idle_timeout_seconds: int | None = None, limits: LimitsParam | None = None,
                      env: Mapping[str, str] | None = None, metadata: Mapping[str, str] | None = None,
-                     secrets: Iterable[str] | None = None, request_timeout: float | None = None) -> AsyncSession:
+                     secrets: Iterable[str] | None = None, start: str | None = None,
+                     request_timeout: float | None = None) -> AsyncSession:
         req = _session_create(interpreter, timeout_seconds, idle_timeout_seconds, limits, env, metadata, secrets,
-                              request_timeout)
+                              start, request_timeout)
         return AsyncSession(self._t, SessionInfo.from_wire(await self._t.json(req)))
 
     async def get(self, session_id: str, *, request_timeout: float | None = None) -> AsyncSession:
