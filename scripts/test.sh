@@ -5,7 +5,8 @@
 #   scripts/test.sh --quick    lint, release build, unit, e2e and escape suites only
 #
 # Stages: deps, lint (banned calls, cppcheck, clang-tidy), release build (gcc, hardened)
-# with unit + fuzz-replay + CLI e2e + escape suites on both backends, the same suites on
+# with unit + fuzz-replay + CLI e2e + escape suites on both backends (and in daemon sessions,
+# warm and fresh), the e2e suite again with sessions started fresh, the same suites on
 # a clang ASan+UBSan build, libFuzzer runs of every fuzz target for a bounded time, and a
 # smoke run of the benchmark harnesses. Under CI=true nothing may skip.
 set -uo pipefail
@@ -111,6 +112,10 @@ asan_build() { CC=clang setup_build build-asan -Db_sanitize=address,undefined -D
 stage "asan build (clang, ASan+UBSan)" asan_build
 stage "lint (banned calls, cppcheck, clang-tidy)" lint
 stage "suites on the release build" run_suites build
+# The separate-start setting (issue 9; docs/architecture.md 6.5): the e2e suite once more
+# with the built-in interpreter's `start: fresh`, so that no session takes a pooled sandbox.
+e2e_fresh() { AIRLOCK_BUILD=build AIRLOCK_E2E_START=fresh $PY -m pytest -q -p no:cacheprovider tests/e2e; }
+stage "e2e suite, sessions started fresh (release build)" e2e_fresh
 if [ $quick -eq 0 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

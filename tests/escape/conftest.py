@@ -1,7 +1,9 @@
 """Driver plumbing for the hostile escape suite (see README.md in this directory).
 
-Every probe is a real program run inside a real sandbox with `airlock run`; every probe is
-paired with a CONTROL that runs the same program where the restriction is absent (usually
+Every probe is a real program run inside a real sandbox with `airlock run` (backends
+`namespace` and `gvisor`) or inside a session of a real `airlock serve` (backends
+`session-warm`: from the warm pool, whose runner has imported numpy, pandas and pyplot;
+`session-fresh`: a sandbox started for the session); every probe is paired with a CONTROL that runs the same program where the restriction is absent (usually
 directly on the host) and must report ESCAPED - a probe whose detection cannot fire proves
 nothing.
 
@@ -20,10 +22,13 @@ import dataclasses
 import errno
 import fcntl
 import hashlib
+import http.client
+import json
 import os
 import pty
 import random
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -49,7 +54,19 @@ AIRLOCK = Path(os.environ.get("AIRLOCK_BIN",
                               str(REPO / os.environ.get("AIRLOCK_BUILD", "build") / "airlock")))
 HOST_PY = "/usr/bin/python3"
 BACKENDS = ("namespace", "gvisor")
-BACKEND_TOOL = {"namespace": "bwrap", "gvisor": "runsc"}
+# The daemon's two ways of starting a session's sandbox (docs/architecture.md 6.5): the
+# probes that need no `airlock run` feature (its exit status, its process tree, a terminal,
+# options the API does not have) run in sessions of both as well.
+SESSION_BACKENDS = ("session-warm", "session-fresh")
+ALL_BACKENDS = BACKENDS + SESSION_BACKENDS
+BACKEND_TOOL = {"namespace": "bwrap", "gvisor": "runsc", "session-warm": "bwrap", "session-fresh": "bwrap"}
+
+# Set in the environment of every `airlock run` and of the suite's `airlock serve`: none of
+# them may reach a sandbox (probe env_leak).
+CANARY_ENV = {"AIRLOCK_SECRET_CANARY": "airlock-canary-secret-%s" % os.urandom(6).hex(),
+              "AWS_SECRET_ACCESS_KEY": "airlock-canary-aws-%s" % os.urandom(6).hex(),
+              "GITHUB_TOKEN": "airlock-canary-gh-%s" % os.urandom(6).hex(),
+              "SSH_AUTH_SOCK": "/tmp/airlock-canary-ssh-%s" % os.urandom(6).hex()}
 
 # Probes that genuinely cannot apply to gVisor, with the reason. Keep this rare. Each entry
 # is an xfail (not strict: an XPASS just means gVisor became stricter than needed).
@@ -267,6 +284,7 @@ class Sandbox:
 
     def __init__(self, backend: str, files: ProbeFiles):
         self.backend = backend
+        self.isolation = backend
         self.files = files
 
     def argv(self, probe: str | Path, env=None, opts=()) -> list:
@@ -288,6 +306,190 @@ class Sandbox:
         e.update(cli_env or {})
         return subprocess.Popen([str(a) for a in self.argv(probe, env, opts)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, start_new_session=True)
+
+
+class Serve:
+    """The suite's own `airlock serve` (default settings: the warm pool of 4, preloading the
+    data stack), started on first use, on a free loopback port and a data dir of its own."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.key = ""
+
+    def start(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        data = self.root / "serve-data"
+        self.log = open(self.root / "serve.log", "wb")
+        env = {**clean_env(), **CANARY_ENV}
+        self.proc = subprocess.Popen([str(AIRLOCK), "serve", "--listen", "127.0.0.1:%d" % self.port,
+                                      "--data-dir", str(data)], stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log, env=env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "airlock serve exited: %s" % self.log_tail()
+            with contextlib.suppress(OSError):
+                self.key = (data / "api-key").read_text().strip()
+                if self.key and self.request("GET", "/readyz")[0] == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError("airlock serve did not become ready in 60 s: %s" % self.log_tail())
+
+    def log_tail(self) -> str:
+        return (self.root / "serve.log").read_bytes()[-3000:].decode("utf-8", "replace")
+
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=json.dumps(body) if body is not None else None,
+                      headers={"Authorization": "Bearer " + self.key, "Content-Type": "application/json"})
+            r = c.getresponse()
+            raw = r.read()
+            try:
+                return r.status, json.loads(raw) if raw else {}
+            except ValueError:
+                return r.status, {"raw": raw.decode("utf-8", "replace")}
+        finally:
+            c.close()
+
+    def metric(self, name: str) -> float:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request("GET", "/metrics", headers={"Authorization": "Bearer " + self.key})
+            for line in c.getresponse().read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        finally:
+            c.close()
+        raise AssertionError("no metric %s" % name)
+
+    def wait_warm(self, seconds: float = 120) -> None:
+        """Until the pool holds a sandbox that has preloaded (a session then gets it)."""
+        deadline = time.monotonic() + seconds
+        while self.metric("airlock_pool_preloaded") < 1:
+            assert time.monotonic() < deadline, "the warm pool preloaded nothing in %.0f s" % seconds
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+# `airlock run` options and the session API's limits that mean the same thing.
+SESSION_LIMIT_OPTS = {"--cpus": ("cpus", float), "--memory-mb": ("memory_mb", int), "--pids": ("pids", int),
+                      "--workspace-mb": ("workspace_mb", int)}
+
+
+class SessionSandbox:
+    """Runs a probe in a session of the suite's `airlock serve`: one new session per run,
+    its sandbox from the warm pool (`session-warm`: taken only once the pool holds a
+    preloaded one, and checked to be that) or started for it (`session-fresh`). The probe
+    is written to /tmp in the sandbox and run by the session's bash with its parameters
+    exported, as a user's subprocess; its exit status comes back on stderr."""
+
+    isolation = "namespace"
+
+    def __init__(self, backend: str, files: ProbeFiles, serve: Serve):
+        self.backend = backend
+        self.start = backend.split("-", 1)[1]
+        self.files = files
+        self.serve = serve
+
+    def body(self, opts) -> tuple[dict, float]:
+        limits: dict = {}
+        timeout = 60.0
+        it = iter(opts)
+        for o in it:
+            v = next(it)
+            if o == "--timeout-seconds":
+                timeout = float(v)
+            elif o == "--tmp-mb":  # a session's /tmp is min(workspace_mb, 256) MiB
+                limits.setdefault("workspace_mb", int(v))
+            elif o in SESSION_LIMIT_OPTS:
+                key, conv = SESSION_LIMIT_OPTS[o]
+                limits[key] = conv(v)
+            else:
+                raise AssertionError("%s has no session equivalent: this probe cannot run on %s" % (o, self.backend))
+        body: dict = {"start": self.start}
+        if limits:
+            body["limits"] = limits
+        return body, timeout
+
+    @contextlib.contextmanager
+    def holding(self, probe: str, env: dict, timeout: float = 30):
+        """A session whose bash started `probe` in the background (a holder that prints
+        READY, then waits); yields a callable that says whether it is still running."""
+        path = self.files.path(probe)
+        if self.start == "warm":
+            self.serve.wait_warm()
+        st, doc = self.serve.request("POST", "/v1/sessions", {"start": self.start})
+        assert st == 201, "POST /v1/sessions: HTTP %d %s" % (st, doc)
+        sid = doc["id"]
+
+        def bash(code: str) -> str:
+            st, ex = self.serve.request("POST", "/v1/sessions/%s/execute" % sid, {"language": "bash", "code": code})
+            assert st == 200 and ex.get("status") == "ok", "holder session: HTTP %d %s" % (st, ex)
+            return ex.get("stdout", "")
+
+        try:
+            exports = "".join("export %s=%s\n" % (k, shlex.quote(str(v))) for k, v in env.items())
+            pid = bash("cat > /tmp/airlock-holder.py <<'AIRLOCK_PROBE_EOF'\n%s\nAIRLOCK_PROBE_EOF\n%s"
+                       "cd /workspace && nohup python3 /tmp/airlock-holder.py > /tmp/airlock-holder.out 2>&1 &\n"
+                       "echo $!" % (path.read_text(), exports)).strip()
+            deadline = time.monotonic() + timeout
+            while not bash("cat /tmp/airlock-holder.out").startswith("READY"):
+                assert time.monotonic() < deadline, "the holder did not start: %s" % bash("cat /tmp/airlock-holder.out")
+                time.sleep(0.2)
+            yield lambda: bash("kill -0 %s && echo alive || true" % pid).strip() == "alive"
+        finally:
+            self.serve.request("DELETE", "/v1/sessions/%s" % sid)
+
+    def run(self, probe, env=None, opts=(), timeout=90.0, cli_env=None, **kw) -> Run:
+        path = probe if isinstance(probe, Path) else self.files.path(probe)
+        body, exec_timeout = self.body(opts)
+        pooled = self.start == "warm" and "limits" not in body  # the pool's shape
+        if pooled:
+            self.serve.wait_warm()
+        t0 = time.monotonic()
+        st, doc = self.serve.request("POST", "/v1/sessions", body)
+        assert st == 201, "POST /v1/sessions %s: HTTP %d %s" % (body, st, doc)
+        sid = doc["id"]
+        try:
+            start = doc.get("start")
+            if pooled:
+                assert start and start["from_pool"] and start["preloaded"], (
+                    "session-warm: the session did not get a preloaded sandbox from the pool: %s" % start)
+            elif self.start == "fresh":
+                assert start == {"mode": "fresh", "from_pool": False, "preloaded": []}, start
+            interp = {".py": "python3", ".sh": "bash", ".js": "node"}[path.suffix]
+            ext = path.suffix
+            code = "cat > /tmp/airlock-probe%s <<'AIRLOCK_PROBE_EOF'\n%s\nAIRLOCK_PROBE_EOF\n" % (ext, path.read_text())
+            code += "".join("export %s=%s\n" % (k, shlex.quote(str(v))) for k, v in (env or {}).items())
+            code += "cd /workspace && %s /tmp/airlock-probe%s\necho \"airlock-probe-rc=$?\" >&2\n" % (interp, ext)
+            st, ex = self.serve.request("POST", "/v1/sessions/%s/execute" % sid,
+                                        {"language": "bash", "code": code, "timeout_seconds": exec_timeout},
+                                        timeout=max(timeout, exec_timeout + 60))
+            assert st == 200, "execute: HTTP %d %s" % (st, ex)
+        finally:
+            self.serve.request("DELETE", "/v1/sessions/%s" % sid)
+        out, err = ex.get("stdout", ""), ex.get("stderr", "")
+        rcs = [line.split("=", 1)[1] for line in err.splitlines() if line.startswith("airlock-probe-rc=")]
+        err = "\n".join(line for line in err.splitlines() if not line.startswith("airlock-probe-rc="))
+        if ex.get("status") != "ok":
+            err += "\nairlock: execution %s %s" % (ex.get("status"), ex.get("killed_reason") or ex.get("error") or "")
+        r = Run(["session", self.backend, sid, path.name], int(rcs[-1]) if rcs else None, out, err,
+                len(out.encode()), len(err.encode()), time.monotonic() - t0, ex.get("status") == "timeout")
+        log_run("sandbox:" + self.backend, probe, r)
+        return r
 
 
 def clean_env() -> dict:
@@ -364,7 +566,8 @@ def backend(request) -> str:
     require(shutil.which(BACKEND_TOOL[b]) is not None, "%s not installed: backend %s unavailable" % (BACKEND_TOOL[b], b))
     require(sys.platform == "linux" and os.uname().machine == "x86_64", "probes are x86_64-only")
     if b not in _smoke:
-        _smoke[b] = run_cmd([AIRLOCK, "run", "-v", "--isolation", b, "-c", "print('airlock-smoke-ok')"],
+        iso = "namespace" if b in SESSION_BACKENDS else b
+        _smoke[b] = run_cmd([AIRLOCK, "run", "-v", "--isolation", iso, "-c", "print('airlock-smoke-ok')"],
                             env=clean_env(), timeout=60)
     s = _smoke[b]
     if "airlock-smoke-ok" not in s.out or s.rc != 0:
@@ -375,8 +578,18 @@ def backend(request) -> str:
     return b
 
 
+@pytest.fixture(scope="session")
+def serve(workdir):
+    s = Serve(workdir)
+    s.start()
+    yield s
+    s.stop()
+
+
 @pytest.fixture
-def sandbox(backend, files) -> Sandbox:
+def sandbox(backend, files, request) -> Sandbox | SessionSandbox:
+    if backend in SESSION_BACKENDS:
+        return SessionSandbox(backend, files, request.getfixturevalue("serve"))
     return Sandbox(backend, files)
 
 

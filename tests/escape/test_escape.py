@@ -16,12 +16,16 @@ from collections.abc import Callable
 import procs
 import pytest
 from conftest import (
+    ALL_BACKENDS,
+    BACKENDS,
+    CANARY_ENV,
     CONTROL_NEEDS,
     GVISOR_DEV_ALLOW,
     HOST_PY,
     Host,
     Run,
     Sandbox,
+    SessionSandbox,
     Sleeper,
     clean_env,
     final_line,
@@ -37,7 +41,7 @@ DEFAULT_OPTS = ("--timeout-seconds", "40")
 class Ctx:
     """What the env builders may use."""
 
-    def __init__(self, canaries, hostinfo, sleeper, listeners, sysv, workdir, backend):
+    def __init__(self, canaries, hostinfo, sleeper, listeners, sysv, workdir, backend, isolation):
         self.canaries = canaries
         self.hostinfo = hostinfo
         self.sleeper = sleeper
@@ -45,6 +49,7 @@ class Ctx:
         self.sysv = sysv
         self.workdir = workdir
         self.backend = backend
+        self.isolation = isolation  # namespace or gvisor: what the sandbox is made of
         self.scratch = workdir / "scratch"
         self.scratch.mkdir(exist_ok=True)
         self.scratch.chmod(0o1777)
@@ -54,8 +59,8 @@ class Ctx:
 
 
 @pytest.fixture
-def ctx(canaries, hostinfo, sleeper, listeners, sysv, workdir, backend):
-    return Ctx(canaries, hostinfo, sleeper, listeners, sysv, workdir, backend)
+def ctx(canaries, hostinfo, sleeper, listeners, sysv, workdir, backend, sandbox):
+    return Ctx(canaries, hostinfo, sleeper, listeners, sysv, workdir, backend, sandbox.isolation)
 
 
 @dataclasses.dataclass
@@ -66,6 +71,7 @@ class Spec:
     opts: tuple = ()                 # extra `airlock run` options
     check: Callable | None = None    # extra assertions on the sandbox run
     cli_env: Callable = lambda c: {}  # environment of the `airlock run` process itself
+    sessions: bool = True            # also in daemon sessions (needs no `airlock run`-only option)
 
 
 def E(**kw):
@@ -110,7 +116,7 @@ def _check_tiocsti_seccomp(r: Run, c):
     """namespace backend: with legacy_tiocsti=1 the kernel itself would allow TIOCSTI on an
     own controlling pty, so an EPERM there proves the seccomp rule (incl. the high-bit
     request)."""
-    if c.backend != "namespace":
+    if c.isolation != "namespace":
         return
     legacy = open("/proc/sys/dev/tty/legacy_tiocsti").read().strip() if os.path.exists(
         "/proc/sys/dev/tty/legacy_tiocsti") else "absent"
@@ -119,11 +125,6 @@ def _check_tiocsti_seccomp(r: Run, c):
     for v in ("TIOCSTI (ctty) -> ctty EPERM", "TIOCSTI|1<<32 (ctty) -> ctty EPERM", "TIOCSTI|0xdead<<32 (ctty) -> ctty EPERM"):
         assert v in r.out, "expected the seccomp filter's EPERM for %r:\n%s" % (v, r.show())
 
-
-CANARY_ENV = {"AIRLOCK_SECRET_CANARY": "airlock-canary-secret-%s" % rand_token(),
-              "AWS_SECRET_ACCESS_KEY": "airlock-canary-aws-%s" % rand_token(),
-              "GITHUB_TOKEN": "airlock-canary-gh-%s" % rand_token(),
-              "SSH_AUTH_SOCK": "/tmp/airlock-canary-ssh-%s" % rand_token()}
 
 SIMPLE: dict[str, Spec] = {
     # filesystem
@@ -141,7 +142,7 @@ SIMPLE: dict[str, Spec] = {
     "exe_overwrite": Spec(),
     "links": Spec(env=lambda c: E(CANARIES=c.canary_env()), control_env=lambda c: E(SCRATCH=c.scratch)),
     "proc_attr": Spec(),
-    "devices": Spec(env=lambda c: E(ALLOW=GVISOR_DEV_ALLOW if c.backend == "gvisor" else "")),
+    "devices": Spec(env=lambda c: E(ALLOW=GVISOR_DEV_ALLOW if c.isolation == "gvisor" else "")),
     "mknod": Spec(control_env=lambda c: E(SCRATCH=c.scratch)),
     "mknod_open": Spec(env=lambda c: E(ROOT_DEV="%d:%d" % (os.major(os.stat("/").st_dev), os.minor(os.stat("/").st_dev))),
                        control_env=lambda c: E(SCRATCH=c.scratch)),
@@ -179,21 +180,21 @@ SIMPLE: dict[str, Spec] = {
     # identity and namespaces
     "status_flags": Spec(),
     "capabilities": Spec(),
-    "uid_identity": Spec(env=lambda c: E(UIDMAP=int(c.backend == "namespace"), MIN_HOST_ID=200000),
+    "uid_identity": Spec(env=lambda c: E(UIDMAP=int(c.isolation == "namespace"), MIN_HOST_ID=200000),
                          control_env=lambda c: E(UIDMAP=1)),
     "env_leak": Spec(cli_env=lambda c: CANARY_ENV, control_env=lambda c: CANARY_ENV),
     "hostname": Spec(env=lambda c: E(HOST_HOSTNAME=c.hostinfo["hostname"], HOST_DOMAINNAME=c.hostinfo["domainname"])),
     "sysv_ipc": Spec("nobody", env=lambda c: {k: str(v) for k, v in c.sysv.env().items()}),
     "cgroup_ns": Spec(_control_cgroup_ns),
     # resources judged by a verdict
-    "fd_exhaustion": Spec(opts=("--nofile", "256"), env=lambda c: E(THRESH=256)),
+    "fd_exhaustion": Spec(opts=("--nofile", "256"), env=lambda c: E(THRESH=256), sessions=False),
     # 2 spinners for 2.5 s at --cpus 0.5: 1.25 s of CPU; unlimited, 5 s on 2 cores (the control).
     # gVisor's Sentry counts a task as running while its host thread is throttled or waits for
     # a core, so the CPU time seen inside reads high (1.3-1.85 s on an idle 2-core host): it
     # gets more headroom, still well below an absent limit. The host-side cgroup counter is the
     # exact check (a follow-up).
     "cpu_limit": Spec(opts=("--cpus", "0.5"),
-                      env=lambda c: E(WALL=2.5, NPROC=2, MAX_CPU=1.8 if c.backend == "namespace" else 2.2)),
+                      env=lambda c: E(WALL=2.5, NPROC=2, MAX_CPU=1.8 if c.isolation == "namespace" else 2.2)),
     "disk_fill_workspace": Spec(opts=("--workspace-mb", "8"), env=lambda c: E(TARGET="/workspace", QUOTA_MB=8, CAP_MB=64),
                                 control_env=lambda c: E(TARGET=c.scratch, CAP_MB=24), check=_check_fill),
     "disk_fill_tmp": Spec(opts=("--tmp-mb", "8"), env=lambda c: E(TARGET="/tmp", QUOTA_MB=8, CAP_MB=64),
@@ -231,7 +232,12 @@ def assert_blocked(name: str, r: Run):
     assert r.rc == 0 and r.final.startswith("BLOCKED:"), "probe %s gave no verdict:\n%s" % (name, r.show())
 
 
-@pytest.mark.parametrize("name", list(SIMPLE))
+# Every probe on both `airlock run` backends, and in daemon sessions of both start settings
+# (`--nofile` has no session equivalent: fd_exhaustion runs through `airlock run` only).
+PROBE_RUNS = [(n, b) for b in ALL_BACKENDS for n in SIMPLE if b in BACKENDS or SIMPLE[n].sessions]
+
+
+@pytest.mark.parametrize("name,backend", PROBE_RUNS, indirect=["backend"])
 def test_probe(name, sandbox: Sandbox, host: Host, ctx: Ctx, control_cache):
     spec = SIMPLE[name]
     missing = None
@@ -256,6 +262,7 @@ def test_probe(name, sandbox: Sandbox, host: Host, ctx: Ctx, control_cache):
 # probes with host-side evidence
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_host_loopback(sandbox, host, ctx, control_cache):
     L = ctx.listeners
     tok = rand_token()
@@ -277,6 +284,7 @@ def test_host_loopback(sandbox, host, ctx, control_cache):
     assert ("udp-" + tok).encode() not in L.udp_payloads, "SANDBOX ESCAPE: the host UDP socket received the probe's datagram"
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_host_loopback_js(sandbox, host, ctx, control_cache):
     env = E(PORT=ctx.listeners.port)
     if "host_loopback_js" not in control_cache:
@@ -288,6 +296,7 @@ def test_host_loopback_js(sandbox, host, ctx, control_cache):
     assert ctx.listeners.tcp_hits == before, "SANDBOX ESCAPE: the host listener accepted node's connection"
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_abstract_socket(sandbox, host, ctx, control_cache):
     L = ctx.listeners
     env = E(NAME=L.abstract_name)
@@ -300,6 +309,7 @@ def test_abstract_socket(sandbox, host, ctx, control_cache):
     assert L.unix_hits == before, "SANDBOX ESCAPE: the host abstract socket accepted a connection"
 
 
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_signal_host(sandbox, host, ctx, control_cache):
     if "signal_host" not in control_cache:
         victim = Sleeper("airlock-victim-" + rand_token())
@@ -359,8 +369,26 @@ def test_tty_host(sandbox, host, files):
     assert fl.startswith("BLOCKED:") and rc == 0, "rc=%s\n%s" % (rc, out)
 
 
+@contextlib.contextmanager
+def _holder(sandbox, env: dict):
+    """Sandbox A: the holder running (READY printed); yields whether it is still alive."""
+    if isinstance(sandbox, SessionSandbox):
+        with sandbox.holding("sandbox_holder", env) as alive:
+            yield alive
+        return
+    a = sandbox.popen("sandbox_holder", env=env, opts=("--timeout-seconds", "60"))
+    try:
+        line = _readline(a, 30)
+        assert line.startswith("READY"), "sandbox A did not start: %r\n%s" % (line, a.stderr.read1(65536) if a.poll() is not None else "")
+        yield lambda: a.poll() is None
+    finally:
+        _stop(a)
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS, indirect=True)
 def test_other_sandbox(sandbox, host, files, backend):
-    """Sandbox B cannot reach sandbox A's files, processes, abstract sockets or SysV shm."""
+    """Sandbox B cannot reach sandbox A's files, processes, abstract sockets or SysV shm
+    (in sessions: two sessions of the same daemon, both from the warm pool or both fresh)."""
     name = "airlock-secret-" + rand_token()
     env = E(NAME=name, SECRET="airlock-secret-content-" + rand_token(), SHM_KEY=0x42000000 + os.getpid() % 0xffff,
             HOLD=40)
@@ -369,19 +397,14 @@ def test_other_sandbox(sandbox, host, files, backend):
         files.source("sandbox_holder"), files.source("other_sandbox")))
     ctl = sandbox.run(combined, env={**env, **E(HOLD=8)}, opts=DEFAULT_OPTS)
     assert_control_escaped("other_sandbox (A and B in one sandbox)", ctl)
-    a = sandbox.popen("sandbox_holder", env=env, opts=("--timeout-seconds", "60"))
-    try:
-        line = _readline(a, 30)
-        assert line.startswith("READY"), "sandbox A did not start: %r\n%s" % (line, a.stderr.read1(65536) if a.poll() is not None else "")
-        if backend == "namespace":
+    with _holder(sandbox, env) as alive:
+        if sandbox.isolation == "namespace":
             # control 2: from the host, A's files are reachable via /proc/<pid>/root
             ctl2 = host.run("other_sandbox", env=env)
             assert_control_escaped("other_sandbox (host reading A)", ctl2)
         r = sandbox.run("other_sandbox", env=env, opts=DEFAULT_OPTS)
         assert_blocked("other_sandbox", r)
-        assert a.poll() is None, "sandbox A died during the probe"
-    finally:
-        _stop(a)
+        assert alive(), "sandbox A died during the probe"
 
 
 COMBINED = r'''
