@@ -371,8 +371,16 @@ static int audit_act(struct api *a, struct admin_opts *o, const char *sub) {
                 if (r == 0) {
                         bool ok = json_is_true(json_object_get(reply, "ok"));
                         long long n = (long long)json_integer_value(json_object_get(reply, "entries"));
+                        long long gaps = (long long)json_integer_value(json_object_get(reply, "gaps"));
+                        long long lost = (long long)json_integer_value(json_object_get(reply, "lost_entries"));
                         if (o->json)
                                 cli_print_json(reply);
+                        else if (ok && gaps)
+                                /* Whole, but not complete: still 0 (nothing was tampered with; the
+                                 * loss was logged and alerted on when it happened), said plainly. */
+                                printf("ok: %lld entries, the chain is whole; %lld gap%s: %lld entr%s lost while "
+                                       "the data disk was full or failing (airlock audit ls --action audit.gap)\n",
+                                       n, gaps, gaps == 1 ? "" : "s", lost, lost == 1 ? "y was" : "ies were");
                         else if (ok)
                                 printf("ok: %lld entries, the chain is whole\n", n);
                         else

@@ -1133,40 +1133,54 @@ struct stream {
         size_t dropped;
         struct buf pend;  /* streaming: the start of a UTF-8 character cut by a read */
         /* Past OUTPUT_MAX the whole stream also goes to a workspace file (its path is in the
-         * reply), opened through the launcher as the sandbox's user: the quota applies. */
+         * reply), opened through the launcher as the sandbox's user: the quota applies. It
+         * is journaled as an upload is (workspace.c): a daemon killed while it grows leaves
+         * a row, and the next one removes the file rather than serve part of it as all. */
+        const char *session_id;
         uint64_t sandbox_id;
-        char spill_path[LP_PATH_MAX]; /* "" until the stream overflows */
-        int spill_fd;        /* -1: not open (not yet, or it failed: the path is cleared) */
+        char spill_path[LP_PATH_MAX]; /* "" until the stream overflows, and again when it failed */
+        struct ws_write spill;        /* spill.fd -1: not open (not yet, or it failed) */
         bool spill_failed;
 };
 
-/* Open the stream's spill file and write what was kept so far; on any failure the stream
- * just stays cut (spill_failed), as it was before spilling existed. */
+/* Open the stream's spill file and write what was kept so far; on any failure (the
+ * journal cannot be written, the workspace is full) the stream just stays cut
+ * (spill_failed, no path in the reply), as it was before spilling existed, and nothing
+ * is left at the path. */
 static void spill_open(struct stream *st, const char *exec_id) {
         char path[128];
         snprintf(path, sizeof(path), ".airlock/outputs/%s-%s.txt", exec_id, st->name);
         struct lreply rep;
-        if (launch_file(st->sandbox_id, LP_FILE_WRITE, LP_FILE_PARENTS, 0, path, &rep) < 0 || rep.type != LP_FILE_OK ||
-            rep.nfds != 1) {
-                for (size_t i = 0; rep.type >= 0 && i < rep.nfds; i++)
-                        close(rep.fds[i]);
+        if (ws_write_open(&st->spill, st->session_id, st->sandbox_id, 0, path, &rep) != WS_OK) {
+                st->spill.fd = -1; /* ws_write_open left nothing open, nor at the path */
                 st->spill_failed = true;
                 return;
         }
-        st->spill_fd = rep.fds[0];
         snprintf(st->spill_path, sizeof(st->spill_path), "%s", path);
-        if (write_all(st->spill_fd, st->text.data, st->text.len) < 0) {
-                st->spill_fd = safe_close(st->spill_fd);
+        if (write_all(st->spill.fd, st->text.data, st->text.len) < 0) {
+                ws_write_abandon(&st->spill);
                 st->spill_failed = true;
                 st->spill_path[0] = '\0';
         }
 }
 
 static void spill_write(struct stream *st, const char *data, size_t len) {
-        if (st->spill_fd < 0 || !len)
+        if (st->spill.fd < 0 || !len)
                 return;
-        if (write_all(st->spill_fd, data, len) < 0) { /* the workspace is full: keep the cut */
-                st->spill_fd = safe_close(st->spill_fd);
+        if (write_all(st->spill.fd, data, len) < 0) { /* the workspace is full: keep the cut */
+                ws_write_abandon(&st->spill);
+                st->spill_failed = true;
+                st->spill_path[0] = '\0';
+        }
+}
+
+/* The execution is over: the spill file is complete. Its journal row that cannot be
+ * removed (the data dir is full) takes the file with it (ws_write_done), and the path
+ * leaves the reply: the stream is cut, as when the workspace is full. */
+static void spill_close(struct stream *st) {
+        if (st->spill.fd < 0)
+                return;
+        if (ws_write_done(&st->spill) != WS_OK) {
                 st->spill_failed = true;
                 st->spill_path[0] = '\0';
         }
@@ -1188,7 +1202,7 @@ static void drain(int fd, struct stream *st, const char *exec_id, const struct e
                 if (keep)
                         (void)buf_append(&st->text, chunk, keep);
                 st->dropped += (size_t)n - keep;
-                if ((size_t)n > keep && st->spill_fd < 0 && !st->spill_failed)
+                if ((size_t)n > keep && st->spill.fd < 0 && !st->spill_failed)
                         spill_open(st, exec_id); /* writes the kept part, then: */
                 spill_write(st, chunk + keep, (size_t)n - keep);
                 if (!sink || !*listening || buf_append(&st->pend, chunk, (size_t)n) < 0)
@@ -1251,8 +1265,8 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                 session_unref(s);
                 return diag_set(d, -ESRCH, "", "session %s has ended", id);
         }
-        struct stream out = {.name = "stdout", .sandbox_id = s->sandbox_id, .spill_fd = -1},
-                      err = {.name = "stderr", .sandbox_id = s->sandbox_id, .spill_fd = -1};
+        struct stream out = {.name = "stdout", .session_id = id, .sandbox_id = s->sandbox_id, .spill.fd = -1},
+                      err = {.name = "stderr", .session_id = id, .sandbox_id = s->sandbox_id, .spill.fd = -1};
         buf_init(&out.text, OUTPUT_MAX + 1);
         buf_init(&err.text, OUTPUT_MAX + 1);
         buf_init(&out.pend, 2 * 65536);
@@ -1415,8 +1429,8 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
         if (r == -EMSGSIZE || bad_context || no_kernel) {
                 if (usage_known) /* its waiter must not outlive this frame */
                         (void)launch_usage_end(&first, &before);
-                safe_close(out.spill_fd);
-                safe_close(err.spill_fd);
+                spill_close(&out);
+                spill_close(&err);
                 json_decref(results);
                 json_decref(error);
                 buf_free(&out.text);
@@ -1492,6 +1506,8 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                 json_object_set_new(*ret, "stdout_dropped_bytes", json_integer((json_int_t)out.dropped));
         if (*ret && err.dropped)
                 json_object_set_new(*ret, "stderr_dropped_bytes", json_integer((json_int_t)err.dropped));
+        spill_close(&out); /* before the paths: one that cannot be kept is not offered */
+        spill_close(&err);
         pthread_mutex_lock(&S.lock);
         bool gone = s->ended; /* its workspace went with it: no path to offer */
         pthread_mutex_unlock(&S.lock);
@@ -1499,8 +1515,6 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                 json_object_set_new(*ret, "stdout_path", json_string(out.spill_path));
         if (*ret && err.spill_path[0] && !gone)
                 json_object_set_new(*ret, "stderr_path", json_string(err.spill_path));
-        safe_close(out.spill_fd);
-        safe_close(err.spill_fd);
         /* The runner names the context's language; without a `done` (killed), the request's,
          * else Python's when it named no context either (the runner's own default). */
         const char *lang = language[0]     ? language

@@ -567,12 +567,14 @@ json_t *store_audit_query(const char *tenant, const char *since, const char *unt
 
 /* Walk the whole chain: every entry's hash recomputed from its stored canonical form and
  * the hash before it, seqs 1..n without a gap, the columns equal to the hashed fields, and
- * the last entry equal to the head file (which catches entries cut from the end). */
+ * the last entry equal to the head file (which catches entries cut from the end). Also
+ * count the `audit.gap` entries (audit.c) and the entries they say were lost: an intact
+ * chain with gaps is intact, but not complete, and the caller must be able to tell. */
 json_t *store_audit_verify(void) {
         pthread_mutex_lock(&lock);
         sqlite3_stmt *st = NULL;
         char prev[65] = ZERO_HASH, problem[256] = "";
-        int64_t expect = 1, bad = 0;
+        int64_t expect = 1, bad = 0, gaps = 0, lost = 0;
         if (sqlite3_prepare_v2(db, "SELECT seq, time, tenant, session, action, entry, prev_hash, hash FROM audit "
                                    "ORDER BY rowid",
                                -1, &st, NULL) == SQLITE_OK) {
@@ -606,10 +608,15 @@ json_t *store_audit_verify(void) {
                         else if (!columns_match)
                                 snprintf(problem, sizeof(problem), "entry %lld was edited (a column differs from what was hashed)",
                                          (long long)seq);
-                        if (problem[0])
+                        if (problem[0]) {
                                 bad = seq ? seq : expect;
-                        else
+                        } else {
                                 snprintf(prev, sizeof(prev), "%s", stored);
+                                if (!strcmp(json_string_value(json_object_get(e, "action")) ?: "", "audit.gap")) {
+                                        gaps++;
+                                        lost += json_integer_value(json_object_get(e, "lost"));
+                                }
+                        }
                         json_decref(e);
                         expect++;
                 }
@@ -632,7 +639,8 @@ json_t *store_audit_verify(void) {
                 if (problem[0])
                         bad = count + 1;
         }
-        json_t *out = json_pack("{s:b, s:I}", "ok", !problem[0], "entries", (json_int_t)count);
+        json_t *out = json_pack("{s:b, s:I, s:I, s:I}", "ok", !problem[0], "entries", (json_int_t)count, "gaps",
+                                (json_int_t)gaps, "lost_entries", (json_int_t)lost);
         if (problem[0]) {
                 json_object_set_new(out, "first_bad", json_integer((json_int_t)bad));
                 json_object_set_new(out, "problem", json_string(problem));

@@ -20,11 +20,13 @@
 #define LAUNCHER_STATE_DIR "/run/airlock"
 #define LAUNCHER_TICK_MS 50
 #define LAUNCHER_SETUP_TEXT_MAX 4096
-/* cgroup v1: `airlock serve` (this process and the daemon) runs in its own top-level cpu
- * group of four times the default weight: the sandboxes' parent is one group of the
- * default weight, so under contention the service's requests are served first, while the
- * sandboxes keep the weight of any other group on the host (docs/reliability.md, "Noisy
- * neighbours"). A weight, not a limit: the service uses what it needs, a fraction of a CPU. */
+/* `airlock serve` (this process and the daemon) runs in a cpu group of its own of four
+ * times the default weight, next to the sandboxes' parent (v1: the cpu hierarchy's top;
+ * v2: the parent's own directory, cg_host_join_cpu_group()): the sandboxes' parent is one
+ * group of the default weight, so under contention the service's requests are served
+ * first, while the sandboxes keep the weight of any other group on the host
+ * (docs/reliability.md, "Noisy neighbours"). A weight, not a limit: the service uses what
+ * it needs, a fraction of a CPU. */
 #define LAUNCHER_SERVICE_CPU_GROUP "airlock-service"
 #define LAUNCHER_SERVICE_CPU_WEIGHT 400u
 

@@ -413,6 +413,15 @@ static int spawn_daemon(struct launcher *L) {
         return epoll_ctl(L->epoll_fd, EPOLL_CTL_ADD, L->client_fd, &ev) < 0 ? -errno : 0;
 }
 
+/* A message for a JSON log line's string: what could end or escape it becomes '?'. The
+ * launcher has no JSON library (docs/architecture.md), and a cgroup path may hold a
+ * backslash (systemd's escapes). */
+static void log_safe(char *s) {
+        for (; *s; s++)
+                if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+                        *s = '?';
+}
+
 static int setup(struct launcher *L) {
         /* Nobody may ptrace or read our memory through /proc, and nothing we create is
          * readable by others unless we say so. */
@@ -475,15 +484,18 @@ static int setup(struct launcher *L) {
         }
 
         host_probe(&L->host, &L->cg);
-        if (L->supervise && L->cg.mode == CG_V1) {
-                /* Best effort, a weight is no safeguard: without it we run where we were started. */
+        if (L->supervise && L->cg.mode != CG_NONE) {
+                /* Best effort, a weight is no safeguard: without it (no cpu controller, say)
+                 * we run where we were started, and say so. */
                 struct diag wd = {0};
                 int wr = cg_host_join_cpu_group(&L->cg, LAUNCHER_SERVICE_CPU_GROUP, LAUNCHER_SERVICE_CPU_WEIGHT,
                                                 getpid(), &wd);
-                if (wr < 0)
+                if (wr < 0) {
+                        log_safe(wd.msg);
                         fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"cannot weigh the service above the sandboxes\","
-                                        "\"error\":\"%s\"}\n",
-                                strerror(-wr));
+                                        "\"error\":\"%s\",\"detail\":\"%s\"}\n",
+                                strerror(-wr), wd.msg);
+                }
         }
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)
                 return -errno;

@@ -567,20 +567,14 @@ int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned w
                            struct diag *reterr) {
         if (!h || !cg_name_valid(name) || weight < 1 || weight > 10000 || pid <= 0)
                 return diag_set(reterr, -EINVAL, "cgroup", "bad cpu group arguments");
-        if (h->mode != CG_V1 || !(h->controllers & CG_C_CPU))
-                return diag_set(reterr, -EOPNOTSUPP, "cgroup", "no v1 cpu hierarchy");
-        char dir[PATH_MAX], val[32];
-        int r = cg_path(dir, sizeof(dir), "%s/cpu/%s", h->fsroot, name);
-        if (r < 0)
-                return cg_fail(reterr, r, "build path under", h->fsroot);
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return cg_fail(reterr, -errno, "create cgroup", dir);
-        (void)cg_path(val, sizeof(val), "%u", weight * 1024u / 100u < 2 ? 2 : weight * 1024u / 100u);
-        r = cg_write_attr(dir, "cpu.shares", val, reterr);
-        if (r < 0)
-                return r;
-        (void)cg_path(val, sizeof(val), "%d", (int)pid);
-        return cg_write_attr(dir, "cgroup.procs", val, reterr);
+        const struct cg_ops *ops = ops_for(h->mode);
+        if (!ops || !ops->join_cpu_group)
+                return diag_set(reterr, -EOPNOTSUPP, "cgroup", "no usable cgroup hierarchy (mode %s)",
+                                cg_mode_name(h->mode));
+        if (!(h->controllers & CG_C_CPU))
+                return diag_set(reterr, -EOPNOTSUPP, "cgroup", "the cpu controller is not available (%s)",
+                                cg_mode_name(h->mode));
+        return ops->join_cpu_group(h, name, weight, pid, reterr);
 }
 
 int cg_open_pids_events(struct cg *c) {

@@ -149,12 +149,17 @@ int cg_open_pids_events(struct cg *c);
  * count of refused forks ("max" in pids.events). */
 int cg_read_pids_events(int fd, uint64_t *ret);
 
-/* v1: move pid into the cpu hierarchy's top-level group `name` (created if missing) of
- * the given weight (v2 units, default 100; cpu.shares = weight * 1024 / 100). For the
- * service's own processes, so that they weigh more than the sandboxes' parent (one group
- * of the default weight, however many sandboxes it holds) without the sandboxes weighing
- * less than anything else on the host. -EOPNOTSUPP on v2, where the service's group is
- * its systemd unit's (CPUWeight=, deploy/airlock.service). */
+/* Move pid into the cpu group `name` (created if missing, kept afterwards: every service
+ * on the host shares it) of the given weight (v2 units, default 100), for the service's
+ * own processes, so that they weigh more than the sandboxes' parent (one group of the
+ * default weight, however many sandboxes it holds) without the sandboxes weighing less
+ * than anything else on the host.
+ *  - v1: the cpu hierarchy's top-level group, cpu.shares = weight * 1024 / 100.
+ *  - v2: next to the parent, in the same directory (the top of the hierarchy for the
+ *    default parent, inside the delegation for an absolute one), cpu.weight = weight.
+ * The weight is written before the pid moves: a failure leaves pid where it was.
+ * -EOPNOTSUPP without the cpu controller (or without cgroups); -ENOENT on v2 when the
+ * level above the parent does not enable cpu for its children (no cpu.weight). */
 int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
                            struct diag *reterr);
 

@@ -49,6 +49,9 @@ struct cg_ops {
         int (*open_pids_events)(struct cg *c);
         /* Path of the directory whose subdirectories are the sandboxes' cgroups. */
         int (*parent_dir)(const struct cg_host *h, char *buf, size_t size);
+        /* cg_host_join_cpu_group() past its argument and controller checks. */
+        int (*join_cpu_group)(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                              struct diag *reterr);
 };
 
 extern const struct cg_ops cg_v1_ops;

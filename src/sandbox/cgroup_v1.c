@@ -283,7 +283,26 @@ static int v1_reset_peak(struct cg *c) {
         return cg_write_attr(dir, "memory.max_usage_in_bytes", "0", NULL);
 }
 
+/* The cpu hierarchy's top-level group `name`, cpu.shares from the v2-unit weight, then the
+ * pid (cg_host_join_cpu_group() checked the arguments and the cpu controller). */
+static int v1_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                             struct diag *reterr) {
+        char dir[PATH_MAX], val[32];
+        int r = cg_path(dir, sizeof(dir), "%s/cpu/%s", h->fsroot, name);
+        if (r < 0)
+                return cg_fail(reterr, r, "build path under", h->fsroot);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return cg_fail(reterr, -errno, "create cgroup", dir);
+        (void)cg_path(val, sizeof(val), "%u", weight * 1024u / 100u < 2 ? 2 : weight * 1024u / 100u);
+        r = cg_write_attr(dir, "cpu.shares", val, reterr);
+        if (r < 0)
+                return r;
+        (void)cg_path(val, sizeof(val), "%d", (int)pid);
+        return cg_write_attr(dir, "cgroup.procs", val, reterr);
+}
+
 const struct cg_ops cg_v1_ops = {
+        .join_cpu_group = v1_join_cpu_group,
         .reset_peak = v1_reset_peak,
         .read_usage = v1_read_usage,
         .read_events = v1_read_events,

@@ -259,7 +259,47 @@ static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
         return cg_path(buf, size, "%s/%s", h->fsroot, cg_parent_rel(h));
 }
 
+/* The service's cpu group goes next to the sandboxes' parent, in the same directory: with
+ * the default parent ("airlock") at the top of the hierarchy, as v1's; under a delegated
+ * parent (".../airlock.service/sandboxes") inside the delegation, where the service's
+ * processes then live in a leaf of their own, as the no-internal-processes rule wants.
+ * The two then share the cpu controller of the level above them, which prepare() enabled,
+ * and the weight is the service's against the sandboxes' parent as a whole. */
+static int v2_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
+                             struct diag *reterr) {
+        const char *rel = cg_parent_rel(h), *slash = strrchr(rel, '/');
+        int up = slash ? (int)(slash - rel) : 0;
+        char dir[PATH_MAX], val[32];
+        int r = up ? cg_path(dir, sizeof(dir), "%s/%.*s/%s", h->fsroot, up, rel, name)
+                   : cg_path(dir, sizeof(dir), "%s/%s", h->fsroot, name);
+        if (r < 0)
+                return cg_fail(reterr, r, "build path under", h->fsroot);
+        /* An existing group is the one an earlier `airlock serve` made (it is kept, as on
+         * v1: every service on the host shares it); a new one gets the kernel's files. */
+        if (mkdir(dir, 0755) < 0) {
+                if (errno != EEXIST)
+                        return cg_fail(reterr, -errno, "create cgroup", dir);
+        } else if (h->fake_fs) {
+                r = h->fake_fs(CG_FAKE_MKDIR, dir, h->fake_fs_userdata);
+                if (r != 0) {
+                        (void)rmdir(dir);
+                        return cg_fail(reterr, r > 0 ? -r : r, "populate (test hook)", dir);
+                }
+        }
+        /* The weight before the move, so that a failure leaves the process where it was;
+         * cpu.weight is absent when the cpu controller is not enabled at that level. */
+        (void)cg_path(val, sizeof(val), "%u", weight);
+        r = cg_write_attr(dir, "cpu.weight", val, reterr);
+        if (r < 0)
+                return r == -ENOENT ? cg_fail(reterr, r, "no cpu controller for the service's group: open cpu.weight in",
+                                              dir)
+                                    : r;
+        (void)cg_path(val, sizeof(val), "%d", (int)pid);
+        return cg_write_attr(dir, "cgroup.procs", val, reterr);
+}
+
 const struct cg_ops cg_v2_ops = {
+        .join_cpu_group = v2_join_cpu_group,
         .read_usage = v2_read_usage,
         .read_events = v2_read_events,
         .open_pids_events = v2_open_pids_events,

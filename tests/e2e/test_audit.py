@@ -94,6 +94,15 @@ def test_filters_and_paging(client):
         expect(client.get("/v1/audit?" + bad), 400, "invalid_request", field=field)
 
 
+def test_verify_reports_gaps(client):
+    """Entries that could not be written (a full data disk) are marked in the chain by an
+    `audit.gap` entry, which verify counts (tests/e2e/test_reliability.py's full-disk test
+    makes one): here, with nothing lost, the chain is whole and without gaps."""
+    v = verify(client)
+    assert v["ok"] is True and v["gaps"] == 0 and v["lost_entries"] == 0, v
+    assert entries(client, action="audit.gap") == []
+
+
 @pytest.fixture
 def db(daemon, client):
     # something to tamper with: a few entries of our own

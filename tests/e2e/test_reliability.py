@@ -673,6 +673,65 @@ def _mid_write(daemon, client, api_name: str) -> None:
     _audit_ok(client)
 
 
+# 8 MiB of stdout in 64 KiB pieces over about 2.5 s: past the 1 MiB kept in the reply (the
+# rest spills into the workspace), under the 16 MiB that ends an execution.
+SPILL_TOTAL = 128 << 16
+SPILL_FLOOD = ("import sys, time\nfor i in range(128):\n    sys.stdout.write('%07d' % i + 's' * 65529)\n"
+               "    sys.stdout.flush()\n    time.sleep(0.02)")
+SPILL_WHOLE = b"".join(b"%07d" % i + b"s" * 65529 for i in range(128))
+
+
+def test_sigkill_of_the_daemon_mid_spill(checker, own_tmp):
+    """An execution's stdout past the output cap goes to a workspace file as well; the
+    daemon killed while that file grows leaves nothing there (it is journaled as an upload
+    is, and the next daemon removes it and logs it), while the same flood allowed to end
+    leaves the whole file (the control). On a daemon of its own, as the writes above."""
+    daemon = Serve(checker, own_tmp / "data", own_tmp / "serve.log")
+    client = daemon.start()
+    try:
+        sid = client.create_session()["id"]
+        client.run_ok(sid, "open('.marker-%s', 'w').close()" % sid)
+        outputs = _workspace_root(daemon, sid) / ".airlock" / "outputs"
+        answer: list = []
+
+        def flood():
+            try:
+                answer.append(client.execute(sid, SPILL_FLOOD))
+            except (OSError, AssertionError) as e:
+                answer.append(e)
+
+        pid = _daemon_pid(daemon)
+        t = threading.Thread(target=flood)
+        t.start()
+        spill, partial, deadline = None, 0, time.monotonic() + 60
+        while partial < 2 << 20:
+            assert time.monotonic() < deadline and t.is_alive(), "the flood never spilled: %r" % answer
+            spill = next(iter(outputs.glob("exec_*-stdout.txt")), None) if outputs.exists() else None
+            try:
+                partial = spill.stat().st_size if spill else 0
+            except FileNotFoundError:
+                partial = 0
+        os.kill(pid, signal.SIGKILL)
+        assert partial < SPILL_TOTAL, "the control: the spill file was caught growing (%d bytes)" % partial
+        _wait_ready(client, pid, daemon)
+        t.join(timeout=60)
+        assert answer and isinstance(answer[0], (OSError, AssertionError)), "the cut-off flood answered: %r" % answer
+        path = ".airlock/outputs/" + spill.name
+        resp = client.get(api.file_target(sid, path))
+        assert resp.status == 404, "a half-written spill file survived the daemon's death: %r" % resp
+        assert _removed_lines(daemon, path) == 1, daemon.log_tail(20)
+        # The control, in a session of its own (the cut-off cell still runs in the first
+        # one, and what it prints next is read by that session's next execution).
+        other = client.create_session()["id"]
+        ex = client.run_ok(other, SPILL_FLOOD)
+        assert ex["stdout_dropped_bytes"] == SPILL_TOTAL - (1 << 20), ex.get("stdout_dropped_bytes")
+        assert ex["stdout_path"] == ".airlock/outputs/%s-stdout.txt" % ex["execution_id"], ex.get("stdout_path")
+        assert expect(client.get(api.file_target(other, ex["stdout_path"])), 200).body == SPILL_WHOLE
+        _audit_ok(client)
+    finally:
+        daemon.stop()
+
+
 def test_sigkill_of_the_supervisor(checker, own_tmp):
     """kill -9 of `airlock serve` itself (the root supervisor): every sandbox and the daemon
     die with it (nothing is left running), and the next start, as systemd's
@@ -740,6 +799,12 @@ def test_full_data_disk(checker, own_tmp, capsys):
         # could not get is reported in the log.
         assert statuses == [503, 200, 503, 503] * 3, statuses
         assert "cannot append to the audit log" in srv.log.read_text(errors="replace")
+        # Output past the cap cannot spill into the workspace either (its journal row cannot
+        # be written): the stream just stays cut, with no path offered and no file left.
+        ex = c.run_ok(sid, "print('q' * (2 << 20))")
+        assert ex["stdout_dropped_bytes"] > 0 and "stdout_path" not in ex, {k: v for k, v in ex.items() if k != "stdout"}
+        assert c.value(sid, "import os; os.path.exists('.airlock/outputs/%s-stdout.txt')" % ex["execution_id"]) == \
+            "False"
         metrics = expect(c.get("/metrics", auth=False), 200).body.decode()
         failures = [ln for ln in metrics.splitlines() if ln.startswith("airlock_audit_write_failures_total ")]
         assert failures and float(failures[0].split()[1]) >= 3, failures  # the executions', at least
@@ -760,8 +825,21 @@ def test_full_data_disk(checker, own_tmp, capsys):
         c.run_ok(other, "y = 2")
         expect(c.put(api.file_target(other, "f.txt"), body=b"z"), 201)
         expect(c.post("/v1/keys", json={"name": "k2", "scopes": ["sessions"]}), 201)
+        # The entries lost since the restart (at least the execution above) are marked in
+        # the chain, right before the first entry written with room again; those lost
+        # before the crash went with that daemon's memory (its log lines remain).
+        gaps = expect(c.get("/v1/audit?action=audit.gap"), 200).json["entries"]
+        assert len(gaps) == 1, gaps
+        gap = gaps[0]
+        assert gap["lost"] >= 1 and gap["status"] == "lost" and gap["first_lost"] <= gap["last_lost"] <= gap["time"], gap
+        (after,) = expect(c.get("/v1/audit?after=%d&limit=1" % gap["seq"]), 200).json["entries"]
+        assert after["action"] == "session.create" and after["session"] == other, after
+        assert "recorded a gap in the audit log" in srv.log.read_text(errors="replace")
         v = expect(c.get("/v1/audit/verify"), 200).json
-        assert v["ok"] is True, v
+        assert v["ok"] is True and v["gaps"] == 1 and v["lost_entries"] == gap["lost"], v
+        env = dict(os.environ, AIRLOCK_URL="http://%s:%d" % (HOST, srv.port), AIRLOCK_API_KEY=srv.key)
+        out = subprocess.run([str(AIRLOCK), "audit", "verify"], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "the chain is whole; 1 gap: %d entr" % gap["lost"] in out.stdout, out
     finally:
         srv.stop()
     db = sqlite3.connect(str(data / "airlock.db"))

@@ -89,6 +89,15 @@ static bool exists(const char *rel) {
         return stat(sub(rel), &st) == 0;
 }
 
+/* ctrls (space-separated names) holds name: "cpuset" is not "cpu". */
+static bool has_ctrl(const char *ctrls, const char *name) {
+        size_t n = strlen(name);
+        for (const char *p = ctrls; (p = strstr(p, name)); p += n)
+                if ((p == ctrls || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+                        return true;
+        return false;
+}
+
 /* Plays the kernel: what cgroupfs puts in a new non-root cgroup, and takes away on rmdir. */
 static int fake_fs(enum cg_fake_event ev, const char *dir, void *userdata) {
         struct fake *f = userdata;
@@ -138,6 +147,10 @@ static int fake_fs(enum cg_fake_event ev, const char *dir, void *userdata) {
         put(dir, "memory.peak", "0\n");
         put(dir, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
         put(dir, "cpu.max", "max 100000\n");
+        /* cpu.weight, unlike cpu.max here, only where the parent enables cpu: what the
+         * service's group needs to be checked against. */
+        if (has_ctrl(ctrls, "cpu"))
+                put(dir, "cpu.weight", "100\n");
         put(dir, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
         if (!f->no_pids_max)
                 put(dir, "pids.max", "max\n");
@@ -681,9 +694,109 @@ static void test_pids_events_fd(void **state) {
         c = create_ok("ev", &(struct cg_limits){ 0 });
         assert_int_equal(cg_open_pids_events(c), -ENOENT);
         cg_destroy(c);
-        /* The service's own cpu group is v1's: on v2 it is its systemd unit's. */
+}
+
+/* ---- the service's cpu group -------------------------------------------------------- */
+
+static int join(const char *name, unsigned weight, int pid, struct diag *d) {
+        return cg_host_join_cpu_group(&H, name, weight, pid, d);
+}
+
+static const char *pid_line(int pid) {
+        static char buf[32];
+        snprintf(buf, sizeof(buf), "%d", pid);
+        return buf;
+}
+
+/* `airlock serve` weighs itself above the sandboxes' parent: a group of its own next to
+ * the parent, cpu.weight 400, then the pid moved into it; the parent is left alone. */
+static void test_join_cpu_group_next_to_parent(void **state) {
+        (void)state;
+        prepare_ok();
         struct diag d = { 0 };
-        assert_int_equal(cg_host_join_cpu_group(&H, "airlock-service", 400, getpid(), &d), -EOPNOTSUPP);
+        int r = join("airlock-service", 400, 4242, &d);
+        if (r < 0)
+                fail_msg("cg_host_join_cpu_group: %d %s", r, d.msg);
+        assert_true(exists("airlock-service"));
+        assert_string_equal(get(sub("airlock-service"), "cpu.weight"), "400");
+        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), pid_line(4242));
+        assert_string_equal(get(sub("airlock"), "cgroup.procs"), "");
+        assert_string_equal(get(sub("airlock"), "cgroup.subtree_control"), "+memory +cpu +pids");
+        /* Not a sandbox: the start-up sweep of the parent's children never sees it. */
+        assert_false(exists("airlock/airlock-service"));
+
+        /* The service started again (or another one on the host): the group is reused. */
+        int mkdirs = F.mkdirs;
+        assert_int_equal(join("airlock-service", 400, 4343, &d), 0);
+        assert_int_equal(F.mkdirs, mkdirs);
+        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), pid_line(4343));
+
+        /* A delegated parent: the group goes inside the delegation, next to the parent, so
+         * that the unit's own cgroup keeps no process (v2's no-internal-processes rule). */
+        teardown(NULL);
+        setup(NULL);
+        put(F.root, "cgroup.subtree_control", "cpu memory pids\n");
+        assert_int_equal(mkdir(sub("system.slice"), 0755), 0);
+        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub("system.slice"), &F), 0);
+        snprintf(H.parent, sizeof(H.parent), "/system.slice/airlock.service/sandboxes");
+        prepare_ok();
+        r = join("airlock-service", 400, 4242, &d);
+        if (r < 0)
+                fail_msg("cg_host_join_cpu_group (delegated): %d %s", r, d.msg);
+        assert_string_equal(get(sub("system.slice/airlock.service/airlock-service"), "cpu.weight"), "400");
+        assert_string_equal(get(sub("system.slice/airlock.service/airlock-service"), "cgroup.procs"), pid_line(4242));
+        assert_false(exists("airlock-service"));
+}
+
+/* A weight is no safeguard: every failure is reported (the launcher logs it and starts
+ * anyway, where it was), and none moves the process. */
+static void test_join_cpu_group_failures(void **state) {
+        (void)state;
+        struct diag d = { 0 };
+        /* No cpu controller on the host: refused before anything is made. */
+        put(F.root, "cgroup.controllers", "memory pids\n");
+        prepare_ok();
+        assert_int_equal(join("airlock-service", 400, 4242, &d), -EOPNOTSUPP);
+        assert_non_null(strstr(d.msg, "cpu controller"));
+        assert_false(exists("airlock-service"));
+
+        /* Offered, but not enabled for the level's children (cpu.weight absent): the weight
+         * is written first, so the pid stays where it was. */
+        teardown(NULL);
+        setup(NULL);
+        prepare_ok();
+        put(F.root, "cgroup.subtree_control", "memory pids\n");
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(join("airlock-service", 400, 4242, &d), -ENOENT);
+        assert_non_null(strstr(d.msg, "cpu.weight"));
+        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), "");
+
+        /* The weight refused (here: cpu.weight is a directory, EISDIR): not moved either. */
+        teardown(NULL);
+        setup(NULL);
+        prepare_ok();
+        assert_int_equal(mkdir(sub("airlock-service"), 0755), 0);
+        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub("airlock-service"), &F), 0);
+        assert_int_equal(unlink(path_in(sub("airlock-service"), "cpu.weight")), 0);
+        assert_int_equal(mkdir(path_in(sub("airlock-service"), "cpu.weight"), 0755), 0);
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(join("airlock-service", 400, 4242, &d), -EISDIR);
+        assert_non_null(strstr(d.msg, "cpu.weight"));
+        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), "");
+        assert_int_equal(rmdir(path_in(sub("airlock-service"), "cpu.weight")), 0);
+
+        /* The group cannot be populated (the kernel's files): nothing left behind. */
+        F.fail_populate = true;
+        assert_int_equal(join("other-service", 400, 4242, &d), -EIO);
+        assert_false(exists("other-service"));
+        F.fail_populate = false;
+
+        /* Bad arguments, and a host without cgroups. */
+        assert_int_equal(join("Bad/Name", 400, 4242, &d), -EINVAL);
+        assert_int_equal(join("airlock-service", 0, 4242, &d), -EINVAL);
+        assert_int_equal(join("airlock-service", 400, 0, &d), -EINVAL);
+        H.mode = CG_NONE;
+        assert_int_equal(join("airlock-service", 400, 4242, &d), -EOPNOTSUPP);
 }
 
 /* ---- parsers ------------------------------------------------------------------------ */
@@ -746,6 +859,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_kill_fallback_without_pids_freezes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_and_destroy_nowait, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pids_events_fd, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_join_cpu_group_next_to_parent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_join_cpu_group_failures, setup, teardown),
                 cmocka_unit_test(test_parse_u64),
                 cmocka_unit_test(test_parse_keyed),
         };
