@@ -1599,11 +1599,11 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
 struct conn {
         bool used;
         bool in_request; /* the head is complete; until completed() */
-        bool keep_alive; /* a request ended on it: its next head's clock starts with a byte */
         bool closing;    /* shut down, waiting for libmicrohttpd's "closed" */
         int fd;          /* libmicrohttpd's socket: shut down, never closed here */
         double waiting_since; /* accepted, or its last request ended */
-        double head_since;    /* when its head's clock started; 0 = not yet (keep-alive, idle) */
+        double head_since;    /* when its head's clock started; 0 = not yet (keep-alive, idle:
+                               * it starts with the next request's first byte) */
         char client[INET6_ADDRSTRLEN];
 };
 
@@ -1677,7 +1677,6 @@ static void guard_request_done(struct MHD_Connection *c) {
                 return;
         pthread_mutex_lock(&guard.lock);
         k->in_request = false;
-        k->keep_alive = true;
         k->waiting_since = now_seconds();
         k->head_since = 0;
         pthread_mutex_unlock(&guard.lock);
@@ -1707,15 +1706,16 @@ static void guard_close(struct conn *k, int reason, unsigned closed[2]) {
         snprintf(guard.pending_client, sizeof(guard.pending_client), "%s", k->client);
 }
 
+/* For qsort of slot indices, under the lock: the longest waiting first. */
 static int by_waiting_since(const void *a, const void *b) {
-        const struct conn *x = *(const struct conn *const *)a, *y = *(const struct conn *const *)b;
-        return (x->waiting_since > y->waiting_since) - (x->waiting_since < y->waiting_since);
+        double x = guard.conns[*(const size_t *)a].waiting_since, y = guard.conns[*(const size_t *)b].waiting_since;
+        return (x > y) - (x < y);
 }
 
 /* One look at every connection, under the lock; closed[] counts what it closed, by
  * reason (0 the head deadline, 1 pressure). */
 static void guard_check(double now, unsigned closed[2]) {
-        static struct conn *waiting[CONNECTIONS_MAX]; /* the guard's thread only */
+        static size_t waiting[CONNECTIONS_MAX]; /* slot indices; the guard's thread only */
         size_t open = 0, nwaiting = 0;
         for (size_t i = 0; i < CONNECTIONS_MAX; i++) {
                 struct conn *k = &guard.conns[i];
@@ -1728,13 +1728,13 @@ static void guard_check(double now, unsigned closed[2]) {
                 }
                 open++;
                 if (!k->in_request && now - k->waiting_since >= PRESSURE_GRACE_S)
-                        waiting[nwaiting++] = k;
+                        waiting[nwaiting++] = i;
         }
         if (open <= PRESSURE_MARK)
                 return;
         qsort(waiting, nwaiting, sizeof(waiting[0]), by_waiting_since);
         for (size_t i = 0; i < nwaiting && open > PRESSURE_MARK; i++, open--)
-                guard_close(waiting[i], 1, closed);
+                guard_close(&guard.conns[waiting[i]], 1, closed);
 }
 
 static void *guard_run(void *arg) {
