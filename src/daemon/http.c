@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ struct ctx {
         char *raw_uri; /* as the client sent it (SigV4 signs the encoded path and query) */
         unsigned long long unverified; /* of unverified_bytes, this request's share */
         bool begun;
+        bool draining; /* rejected: the guard was told the rest of the body is only dropped */
         /* observability: the request's id (X-Request-Id), its span, what was answered */
         char request_id[72];
         char method[16];
@@ -1599,6 +1601,7 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
 struct conn {
         bool used;
         bool in_request; /* the head is complete; until completed() */
+        bool draining;   /* in a request already refused, whose body is read only to be dropped */
         bool closing;    /* shut down, waiting for libmicrohttpd's "closed" */
         int fd;          /* libmicrohttpd's socket: shut down, never closed here */
         double waiting_since; /* accepted, or its last request ended */
@@ -1670,6 +1673,21 @@ static void guard_head_complete(struct MHD_Connection *c) {
         pthread_mutex_unlock(&guard.lock);
 }
 
+/* A request refused (no key, no route, too large...) whose body, if any, is read only to
+ * be dropped before the error is answered: under pressure its connection may be closed
+ * like one waiting for a head (a slow body to a refused request must not hold a slot when
+ * others need it), counted from now. Not subject to the head deadline: a slow link
+ * still gets its error. */
+static void guard_draining(struct MHD_Connection *c) {
+        struct conn *k = conn_of(c);
+        if (!k)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        k->draining = true;
+        k->waiting_since = now_seconds();
+        pthread_mutex_unlock(&guard.lock);
+}
+
 /* completed(): the request ended; a keep-alive connection now waits for its next one. */
 static void guard_request_done(struct MHD_Connection *c) {
         struct conn *k = conn_of(c);
@@ -1677,6 +1695,7 @@ static void guard_request_done(struct MHD_Connection *c) {
                 return;
         pthread_mutex_lock(&guard.lock);
         k->in_request = false;
+        k->draining = false;
         k->waiting_since = now_seconds();
         k->head_since = 0;
         pthread_mutex_unlock(&guard.lock);
@@ -1688,7 +1707,9 @@ static void guard_request_done(struct MHD_Connection *c) {
 static bool next_request_begun(struct conn *k, double now) {
         struct tcp_info ti;
         socklen_t len = sizeof(ti);
-        if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < sizeof(ti))
+        /* The kernel fills as much as both it and this header know of. */
+        if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+            len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
                 return false;
         /* The kernel counts in jiffies: a byte within 50 ms of the end may be the last
          * request's own (its clock starts with the next one). */
@@ -1727,7 +1748,7 @@ static void guard_check(double now, unsigned closed[2]) {
                         continue;
                 }
                 open++;
-                if (!k->in_request && now - k->waiting_since >= PRESSURE_GRACE_S)
+                if ((!k->in_request || k->draining) && now - k->waiting_since >= PRESSURE_GRACE_S)
                         waiting[nwaiting++] = i;
         }
         if (open <= PRESSURE_MARK)
@@ -1863,6 +1884,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         current = x;
         trace_push(x->span);
         enum MHD_Result r = handle(x, c, url, method, data, size, first);
+        if (x->rejected && !x->draining) {
+                x->draining = true;
+                guard_draining(c);
+        }
         trace_pop();
         current = NULL;
         return r;

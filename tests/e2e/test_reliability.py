@@ -621,13 +621,20 @@ def _healthz(port: int, timeout: float) -> float:
     return (time.monotonic() - t0) * 1000
 
 
+SLOW_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+# A request refused at its head (no key) whose large body then trickles: the body is only
+# read to be dropped before the 401, so it may be closed under pressure too.
+SLOW_BODY = (b"PUT /v1/sessions/sess_00000000000000000000000000/files/big HTTP/1.1\r\nHost: x\r\n"
+             b"Content-Length: 100000000\r\n\r\n")
+
+
 def _slow_connection(addr: str, port: int) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((addr, 0))
         s.settimeout(10)
         s.connect((HOST, port))
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        s.sendall(SLOW_BODY if addr == SLOW_ADDRESSES[-1] else SLOW_HEAD)
     except BaseException:
         s.close()
         raise
@@ -636,14 +643,15 @@ def _slow_connection(addr: str, port: int) -> socket.socket:
 
 def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property, capsys):
     """Slowloris from five addresses, 250 connections each (every one within its address's
-    share): each sends part of a request head and then a byte a second, and each closed
-    one is opened again at once, as an attack tool does. Together they would hold all 1000
+    share): each sends part of a request head (the fifth address: a whole head without a
+    key, then part of a large body) and then a byte a second, and each closed one is opened
+    again at once, as an attack tool does. Together they would hold all 1000
     connections for as long as they trickled (before the head deadline they did: see
     docs/reliability.md); the daemon closes connections waiting for a head, oldest first,
     while more than 3/4 of the slots are in use, so a client from 127.0.0.1 is answered.
     A daemon of its own, so that the flood starves no other test."""
     socks: dict[str, list[socket.socket]] = {addr: [] for addr in SLOW_ADDRESSES}
-    stats = {"passes": 0, "reopened": 0, "open": 0}
+    stats = {"passes": 0, "reopened": 0, "open": 0, "closed": {addr: 0 for addr in SLOW_ADDRESSES}}
     with ExtraDaemon({}, http_ready) as d:
         try:
             before = _closed_total(d.port)
@@ -659,6 +667,7 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
                             if stop.is_set():
                                 return
                             if not _trickle(s):
+                                stats["closed"][addr] += 1
                                 s.close()
                                 try:
                                     mine[i] = _slow_connection(addr, d.port)
@@ -682,6 +691,7 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
             _report(record_property, capsys, "flood_healthz_ms", ms)
             _report(record_property, capsys, "flood_trickler_stats", dict(stats))
             assert stats["passes"] >= 2 and stats["reopened"] > 0, stats  # the flood was on
+            assert stats["closed"][SLOW_ADDRESSES[-1]] > 0, stats  # slow bodies of refused requests too
         finally:
             for mine in socks.values():
                 for s in mine:
