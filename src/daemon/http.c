@@ -6,15 +6,20 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <microhttpd.h>
 
@@ -97,6 +102,7 @@ struct ctx {
         char *raw_uri; /* as the client sent it (SigV4 signs the encoded path and query) */
         unsigned long long unverified; /* of unverified_bytes, this request's share */
         bool begun;
+        bool draining; /* rejected: the guard was told the rest of the body is only dropped */
         /* observability: the request's id (X-Request-Id), its span, what was answered */
         char request_id[72];
         char method[16];
@@ -1555,6 +1561,277 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
                 random_id("req_", out, cap);
 }
 
+/* ---- connection slots: the request-head deadline and eviction under pressure ----
+ *
+ * Connections: one thread each. Idle ones are closed by libmicrohttpd after 300 s without
+ * traffic (long executions, streams and 100 MB uploads need that much), and one client
+ * address may hold at most a quarter of them (ADR 0016). libmicrohttpd 0.9.75 has no
+ * deadline for a request's head, so a client trickling a header byte a second was never
+ * idle long enough to be closed, and four or five addresses could hold every slot. The
+ * guard below (ADR 0018) adds that deadline and, when the slots run short, closes the
+ * connections that are only waiting for a head, oldest first.
+ *
+ * It learns of connections from libmicrohttpd's notifications (started, closed), of a
+ * complete head from the handler's first call, of a request's end from completed(). It
+ * closes a connection by shutdown(2) of its socket, which wakes the connection's thread
+ * to see an end of file and close it the ordinary way; it never closes the fd itself.
+ * That is race-free with libmicrohttpd's own close because its "closed" notification
+ * comes before it closes the fd (MHD_cleanup_connections, 0.9.75) and takes the guard's
+ * lock, under which every shutdown is made: an fd the guard holds is still the
+ * connection's. Not settings: one set of numbers right for direct clients (as in ADR 0016);
+ * a reverse proxy in front should apply its own. */
+#define CONNECTIONS_MAX 1000
+#define CONNECTIONS_PER_CLIENT 250
+/* Seconds a connection has to deliver a complete request head, from its acceptance (TLS
+ * handshake included) or from the first byte of its next request on a keep-alive
+ * connection. Any client sends its head in well under a second, even over a slow link;
+ * nginx's client_header_timeout is 60 s, Apache's mod_reqtimeout 20-40 s. An idle
+ * keep-alive connection has no head deadline: it is closed at 300 s, or under pressure. */
+#define HEAD_DEADLINE_S 10.0
+/* Past this many open connections, the ones waiting for a head are closed, oldest first,
+ * until this many are open again: a quarter of the slots are kept free for new clients. */
+#define PRESSURE_MARK (CONNECTIONS_MAX * 3 / 4)
+/* ... but not one younger than this: a new client gets time to send its head. */
+#define PRESSURE_GRACE_S 1.0
+/* How often the guard looks: a queued client waits about this long for a slot. */
+#define GUARD_TICK_MS 200
+/* One log line per this many seconds at most, with the closes counted since the last. */
+#define GUARD_LOG_EVERY_S 10.0
+
+struct conn {
+        bool used;
+        bool in_request; /* the head is complete; until completed() */
+        bool draining;   /* in a request already refused, whose body is read only to be dropped */
+        bool closing;    /* shut down, waiting for libmicrohttpd's "closed" */
+        int fd;          /* libmicrohttpd's socket: shut down, never closed here */
+        double waiting_since; /* accepted, or its last request ended */
+        double head_since;    /* when its head's clock started; 0 = not yet (keep-alive, idle:
+                               * it starts with the next request's first byte) */
+        char client[INET6_ADDRSTRLEN];
+};
+
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        struct conn conns[CONNECTIONS_MAX];
+        bool stop;
+        pthread_t thread;
+        bool running;
+        /* closes not yet logged, by reason (header deadline, pressure), and the last one's client */
+        unsigned pending[2];
+        char pending_client[INET6_ADDRSTRLEN];
+        double logged_at;
+} guard = {.lock = PTHREAD_MUTEX_INITIALIZER}; /* .wake: guard_start (on the monotonic clock) */
+
+static struct conn *conn_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+        (void)cls;
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                struct conn *k = *socket_context;
+                if (k) {
+                        pthread_mutex_lock(&guard.lock);
+                        k->used = false; /* from here on the fd is libmicrohttpd's to close */
+                        pthread_mutex_unlock(&guard.lock);
+                }
+                *socket_context = NULL;
+                return;
+        }
+        const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char client[INET6_ADDRSTRLEN] = "?";
+        if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr, client,
+                          sizeof(client));
+        pthread_mutex_lock(&guard.lock);
+        struct conn *k = NULL;
+        for (size_t i = 0; fdi && i < CONNECTIONS_MAX && !k; i++)
+                if (!guard.conns[i].used)
+                        k = &guard.conns[i];
+        if (k) {
+                double now = now_seconds();
+                *k = (struct conn){.used = true, .fd = fdi->connect_fd, .waiting_since = now, .head_since = now};
+                snprintf(k->client, sizeof(k->client), "%s", client);
+        }
+        pthread_mutex_unlock(&guard.lock);
+        /* None free cannot happen (libmicrohttpd admits CONNECTIONS_MAX): such a connection
+         * would only go unguarded. */
+        *socket_context = k;
+}
+
+/* The handler's first call for a request: its head is complete. */
+static void guard_head_complete(struct MHD_Connection *c) {
+        struct conn *k = conn_of(c);
+        if (!k)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        k->in_request = true;
+        pthread_mutex_unlock(&guard.lock);
+}
+
+/* A request refused (no key, no route, too large...) whose body, if any, is read only to
+ * be dropped before the error is answered: under pressure its connection may be closed
+ * like one waiting for a head (a slow body to a refused request must not hold a slot when
+ * others need it), counted from now. Not subject to the head deadline: a slow link
+ * still gets its error. */
+static void guard_draining(struct MHD_Connection *c) {
+        struct conn *k = conn_of(c);
+        if (!k)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        k->draining = true;
+        k->waiting_since = now_seconds();
+        pthread_mutex_unlock(&guard.lock);
+}
+
+/* completed(): the request ended; a keep-alive connection now waits for its next one. */
+static void guard_request_done(struct MHD_Connection *c) {
+        struct conn *k = conn_of(c);
+        if (!k)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        k->in_request = false;
+        k->draining = false;
+        k->waiting_since = now_seconds();
+        k->head_since = 0;
+        pthread_mutex_unlock(&guard.lock);
+}
+
+/* Whether a keep-alive connection has received a byte since its last request ended: its
+ * next request has begun (libmicrohttpd reads it at once, so the kernel's time of the
+ * last data received is the only trace). Called under the lock. */
+static bool next_request_begun(struct conn *k, double now) {
+        struct tcp_info ti;
+        socklen_t len = sizeof(ti);
+        /* The kernel fills as much as both it and this header know of. */
+        if (getsockopt(k->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+            len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
+                return false;
+        /* The kernel counts in jiffies: a byte within 50 ms of the end may be the last
+         * request's own (its clock starts with the next one). */
+        double at = now - ti.tcpi_last_data_recv / 1000.0;
+        if (at <= k->waiting_since + 0.05)
+                return false;
+        k->head_since = at;
+        return true;
+}
+
+static void guard_close(struct conn *k, int reason, unsigned closed[2]) {
+        shutdown(k->fd, SHUT_RDWR); /* the connection's thread sees the end and closes it */
+        k->closing = true;
+        closed[reason]++;
+        snprintf(guard.pending_client, sizeof(guard.pending_client), "%s", k->client);
+}
+
+/* For qsort of slot indices, under the lock: the longest waiting first. */
+static int by_waiting_since(const void *a, const void *b) {
+        double x = guard.conns[*(const size_t *)a].waiting_since, y = guard.conns[*(const size_t *)b].waiting_since;
+        return (x > y) - (x < y);
+}
+
+/* One look at every connection, under the lock; closed[] counts what it closed, by
+ * reason (0 the head deadline, 1 pressure). */
+static void guard_check(double now, unsigned closed[2]) {
+        static size_t waiting[CONNECTIONS_MAX]; /* slot indices; the guard's thread only */
+        size_t open = 0, nwaiting = 0;
+        for (size_t i = 0; i < CONNECTIONS_MAX; i++) {
+                struct conn *k = &guard.conns[i];
+                if (!k->used || k->closing)
+                        continue;
+                if (!k->in_request && (k->head_since > 0 || next_request_begun(k, now)) &&
+                    now - k->head_since >= HEAD_DEADLINE_S) {
+                        guard_close(k, 0, closed);
+                        continue;
+                }
+                open++;
+                if ((!k->in_request || k->draining) && now - k->waiting_since >= PRESSURE_GRACE_S)
+                        waiting[nwaiting++] = i;
+        }
+        if (open <= PRESSURE_MARK)
+                return;
+        qsort(waiting, nwaiting, sizeof(waiting[0]), by_waiting_since);
+        for (size_t i = 0; i < nwaiting && open > PRESSURE_MARK; i++, open--)
+                guard_close(&guard.conns[waiting[i]], 1, closed);
+}
+
+static void *guard_run(void *arg) {
+        (void)arg;
+        pthread_mutex_lock(&guard.lock);
+        while (!guard.stop) {
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += GUARD_TICK_MS * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&guard.wake, &guard.lock, &until);
+                if (guard.stop)
+                        break;
+                double now = now_seconds();
+                unsigned closed[2] = {0, 0};
+                guard_check(now, closed);
+                guard.pending[0] += closed[0];
+                guard.pending[1] += closed[1];
+                /* Counted at once; logged at most once per GUARD_LOG_EVERY_S (a flood must
+                 * not flood the log), with everything closed since the last line. */
+                bool log = (guard.pending[0] || guard.pending[1]) &&
+                           (guard.logged_at == 0 || now - guard.logged_at >= GUARD_LOG_EVERY_S);
+                unsigned deadline = guard.pending[0], pressure = guard.pending[1];
+                char client[INET6_ADDRSTRLEN];
+                snprintf(client, sizeof(client), "%s", guard.pending_client);
+                if (log) {
+                        guard.pending[0] = guard.pending[1] = 0;
+                        guard.logged_at = now;
+                }
+                if (!log && !closed[0] && !closed[1])
+                        continue;
+                pthread_mutex_unlock(&guard.lock);
+                if (closed[0])
+                        metrics_http_closed("header_deadline", closed[0]);
+                if (closed[1])
+                        metrics_http_closed("pressure", closed[1]);
+                if (log)
+                        fprintf(stderr,
+                                "{\"level\":\"warn\",\"msg\":\"closed slow connections\",\"header_deadline\":%u,"
+                                "\"pressure\":%u,\"last_client\":\"%s\"}\n",
+                                deadline, pressure, client);
+                pthread_mutex_lock(&guard.lock);
+        }
+        pthread_mutex_unlock(&guard.lock);
+        return NULL;
+}
+
+/* The guard's thread starts with the server and stops before it. */
+static int guard_start(struct diag *d) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&guard.wake, &ca);
+        pthread_condattr_destroy(&ca);
+        guard.stop = false;
+        int r = pthread_create(&guard.thread, NULL, guard_run, NULL);
+        if (r != 0)
+                return diag_set(d, -r, "listen", "cannot start the connection guard: %s", strerror(r));
+        guard.running = true;
+        return 0;
+}
+
+static void guard_stop(void) {
+        if (!guard.running)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        guard.stop = true;
+        pthread_cond_signal(&guard.wake);
+        pthread_mutex_unlock(&guard.lock);
+        pthread_join(guard.thread, NULL);
+        guard.running = false;
+}
+
 /* libmicrohttpd's first look at a request: the URI exactly as it came (before decoding),
  * which SigV4 signs. It runs in the connection's own thread just before the handler's
  * first call for the same request, so a thread-local hands it over (nothing allocated
@@ -1583,6 +1860,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 *con_cls = x;
         }
         if (first) {
+                guard_head_complete(c);
                 x->begun = true;
                 x->raw_uri = raw_uri_cut ? NULL : strdup(raw_uri_seen);
                 raw_uri_seen[0] = '\0';
@@ -1606,6 +1884,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         current = x;
         trace_push(x->span);
         enum MHD_Result r = handle(x, c, url, method, data, size, first);
+        if (x->rejected && !x->draining) {
+                x->draining = true;
+                guard_draining(c);
+        }
         trace_pop();
         current = NULL;
         return r;
@@ -1889,7 +2171,7 @@ static void log_request(struct ctx *x, enum MHD_RequestTerminationCode toe) {
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
-        (void)c;
+        guard_request_done(c);
         struct ctx *x = *con_cls;
         if (!x)
                 return;
@@ -1945,11 +2227,15 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         free(text);
 }
 
-/* Connections: one thread each. Idle or half-sent ones are closed after 300 s without
- * traffic; until then one client address may hold at most a quarter of them, so that a
- * slow or stuck client (slowloris) cannot keep every other one out (docs/reliability.md). */
-#define CONNECTIONS_MAX 1000
-#define CONNECTIONS_PER_CLIENT 250
+/* The server is up: its connections' guard starts too, or the server stops again. */
+static int started(struct diag *d) {
+        int r = guard_start(d);
+        if (r < 0) {
+                MHD_stop_daemon(mhd);
+                mhd = NULL;
+        }
+        return r;
+}
 
 int http_start(const char *listen_addr, const char *tls_cert, const char *tls_key, struct diag *d) {
         char host[64];
@@ -1970,7 +2256,8 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                 flags |= MHD_USE_TLS;
                 mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
-                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+                                       notify_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                                        unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
                                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
                                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT,
@@ -1982,20 +2269,22 @@ int http_start(const char *listen_addr, const char *tls_cert, const char *tls_ke
                                         "cannot serve HTTPS on %s: the address is in use, or the certificate and key "
                                         "(PEM) do not load or do not match",
                                         listen_addr);
-                return 0;
+                return started(d);
         }
         mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
-                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
-                               unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+                               notify_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                               MHD_OPTION_CONNECTION_TIMEOUT,
                                (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNECTIONS_PER_CLIENT, MHD_OPTION_END);
         if (!mhd)
                 return diag_set(d, -EADDRINUSE, "listen", "cannot listen on %s", listen_addr);
-        return 0;
+        return started(d);
 }
 
 void http_stop(void) {
+        guard_stop(); /* first: nothing is shut down while libmicrohttpd closes everything */
         if (mhd)
                 MHD_stop_daemon(mhd);
         mhd = NULL;

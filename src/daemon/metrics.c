@@ -28,6 +28,11 @@ static const char *const end_reasons[] = {"deleted",         "expired", "idle_ti
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 #define NKILLED (sizeof(killed_reasons) / sizeof(killed_reasons[0]))
 #define NEND (sizeof(end_reasons) / sizeof(end_reasons[0]))
+/* Connections the daemon itself closed (http.c): a request head not complete within its
+ * deadline, or one waiting for its head (or dropping a refused request's body) evicted
+ * while the connection slots run short. */
+static const char *const http_closed_reasons[] = {"header_deadline", "pressure"};
+#define NHTTP_CLOSED (sizeof(http_closed_reasons) / sizeof(http_closed_reasons[0]))
 
 /* Upper bounds in seconds: executions from a millisecond to ten minutes; session
  * creation from a millisecond (a pool hit) to ten seconds. */
@@ -55,6 +60,7 @@ static struct {
         uint64_t egress[LP_EGRESS_FAILED + 1][LP_EGRESS_REASON_MAX + 1]; /* [outcome][reason] */
         uint64_t egress_dropped;
         uint64_t audit_write_failures;
+        uint64_t http_closed[NHTTP_CLOSED];
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t index_of(const char *const *names, size_t n, const char *name) {
@@ -120,6 +126,14 @@ void metrics_audit_write_failed(void) {
 void metrics_session_ended(const char *reason) {
         pthread_mutex_lock(&M.lock);
         M.sessions_ended[index_of(end_reasons, NEND, reason)]++;
+        pthread_mutex_unlock(&M.lock);
+}
+
+void metrics_http_closed(const char *reason, unsigned n) {
+        pthread_mutex_lock(&M.lock);
+        for (size_t i = 0; i < NHTTP_CLOSED; i++)
+                if (!strcmp(http_closed_reasons[i], reason))
+                        M.http_closed[i] += n;
         pthread_mutex_unlock(&M.lock);
 }
 
@@ -283,6 +297,14 @@ void metrics_render(struct buf *b, const char *per_session) {
         header(b, "airlock_audit_write_failures_total", "counter",
                "Audit entries that could not be written (the data disk full or failing): actions the log lacks.");
         (void)buf_printf(b, "airlock_audit_write_failures_total %llu\n", (unsigned long long)M.audit_write_failures);
+        header(b, "airlock_http_connections_closed_total", "counter",
+               "Client connections the daemon closed itself, by reason: header_deadline (no complete request head "
+               "within 10 s of the connection or of its next request's first byte), pressure (waiting for a request "
+               "head, or dropping a refused request's body, while more than 3/4 of the connection slots were in "
+               "use; oldest first).");
+        for (size_t i = 0; i < NHTTP_CLOSED; i++)
+                (void)buf_printf(b, "airlock_http_connections_closed_total{reason=\"%s\"} %llu\n", http_closed_reasons[i],
+                                 (unsigned long long)M.http_closed[i]);
         pthread_mutex_unlock(&M.lock);
         header(b, "airlock_sessions_active", "gauge", "Live sessions.");
         (void)buf_printf(b, "airlock_sessions_active %lld\n", (long long)active);

@@ -24,7 +24,7 @@ import leaks
 import procs
 import pytest
 from airlock_api import expect
-from conftest import AIRLOCK, HOST, _free_port, http_ready
+from conftest import AIRLOCK, HOST, ExtraDaemon, _free_port, http_ready
 from prereq import require
 from test_restart import _daemon_pid, _wait_ready
 
@@ -563,6 +563,190 @@ def test_slow_clients_cannot_keep_others_out(daemon, client, anon):
         for s in socks:
             s.close()
     expect(anon.get("/healthz"), 200)
+
+
+HEAD_DEADLINE_S = 10  # src/daemon/http.c HEAD_DEADLINE_S
+SLOW_ADDRESSES = ["127.0.0.%d" % i for i in range(2, 7)]
+
+
+def _closed_by_peer(s: socket.socket) -> bool:
+    """Whether the daemon has closed s (an end of file or a reset), without blocking."""
+    s.setblocking(False)
+    try:
+        return s.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.setblocking(True)
+
+
+def _trickle(s: socket.socket) -> bool:
+    """One more byte of a header that never ends; False once the daemon has closed s."""
+    try:
+        s.sendall(b"x")
+    except OSError:
+        return False
+    return not _closed_by_peer(s)
+
+
+def _closed_total(port: int) -> dict[str, int]:
+    import http.client
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("airlock_http_connections_closed_total{"):
+            out[line.split('reason="')[1].split('"')[0]] = int(float(line.split()[-1]))
+    return out
+
+
+def _healthz(port: int, timeout: float) -> float:
+    """GET /healthz on a new connection from 127.0.0.1: how long until the 200, in ms."""
+    import http.client
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+        resp.read()
+    finally:
+        conn.close()
+    return (time.monotonic() - t0) * 1000
+
+
+SLOW_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+# A request refused at its head (no key) whose large body then trickles: the body is only
+# read to be dropped before the 401, so it may be closed under pressure too.
+SLOW_BODY = (b"PUT /v1/sessions/sess_00000000000000000000000000/files/big HTTP/1.1\r\nHost: x\r\n"
+             b"Content-Length: 100000000\r\n\r\n")
+
+
+def _slow_connection(addr: str, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((addr, 0))
+        s.settimeout(10)
+        s.connect((HOST, port))
+        s.sendall(SLOW_BODY if addr == SLOW_ADDRESSES[-1] else SLOW_HEAD)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property, capsys):
+    """Slowloris from five addresses, 250 connections each (every one within its address's
+    share): each sends part of a request head (the fifth address: a whole head without a
+    key, then part of a large body) and then a byte a second, and each closed one is opened
+    again at once, as an attack tool does. Together they would hold all 1000
+    connections for as long as they trickled (before the head deadline they did: see
+    docs/reliability.md); the daemon closes connections waiting for a head, oldest first,
+    while more than 3/4 of the slots are in use, so a client from 127.0.0.1 is answered.
+    A daemon of its own, so that the flood starves no other test."""
+    socks: dict[str, list[socket.socket]] = {addr: [] for addr in SLOW_ADDRESSES}
+    stats = {"passes": 0, "reopened": 0, "open": 0, "closed": {addr: 0 for addr in SLOW_ADDRESSES}}
+    with ExtraDaemon({}, http_ready) as d:
+        try:
+            before = _closed_total(d.port)
+            for addr in SLOW_ADDRESSES:
+                for _ in range(PER_CLIENT):
+                    socks[addr].append(_slow_connection(addr, d.port))
+            stop = threading.Event()
+
+            def trickle():
+                while not stop.wait(1.0):
+                    for addr, mine in socks.items():
+                        for i, s in enumerate(mine):
+                            if stop.is_set():
+                                return
+                            if not _trickle(s):
+                                stats["closed"][addr] += 1
+                                s.close()
+                                try:
+                                    mine[i] = _slow_connection(addr, d.port)
+                                except OSError:
+                                    continue  # refused or reset at once: left closed, tried next pass
+                                stats["reopened"] += 1
+                    stats["passes"] += 1
+                    stats["open"] = sum(1 for mine in socks.values() for s in mine if s.fileno() >= 0)
+
+            t = threading.Thread(target=trickle)
+            t.start()
+            ms = []
+            try:
+                time.sleep(3.0)  # the flood holds the slots, trickles and reopens
+                for _ in range(5):
+                    ms.append(round(_healthz(d.port, timeout=10), 1))  # a liveness bound, not a latency one
+                    time.sleep(1.0)
+            finally:
+                stop.set()
+                t.join(timeout=60)
+            _report(record_property, capsys, "flood_healthz_ms", ms)
+            _report(record_property, capsys, "flood_trickler_stats", dict(stats))
+            assert stats["passes"] >= 2 and stats["reopened"] > 0, stats  # the flood was on
+            assert stats["closed"][SLOW_ADDRESSES[-1]] > 0, stats  # slow bodies of refused requests too
+        finally:
+            for mine in socks.values():
+                for s in mine:
+                    s.close()
+        after = _closed_total(d.port)
+        assert after.get("pressure", 0) > before.get("pressure", 0), (before, after)
+        _report(record_property, capsys, "flood_closed", after)
+        assert "closed slow connections" in d.log_text()
+
+
+def test_head_deadline_closes_tricklers_not_idle_keep_alive(daemon, record_property, capsys):
+    """Without pressure: a connection trickling its head a byte a second, from its start or
+    after a first request on it, is closed after the head deadline; one that sent its
+    whole request promptly and then idles (keep-alive) is not: the next request on it is
+    answered (it is left to libmicrohttpd's 300 s idle timeout)."""
+    import http.client
+    before = _closed_total(daemon.port)
+    fresh = socket.create_connection((HOST, daemon.port), timeout=10)
+    later = socket.create_connection((HOST, daemon.port), timeout=10)
+    idle = http.client.HTTPConnection(HOST, daemon.port, timeout=30)
+    try:
+        idle.request("GET", "/healthz")
+        first = idle.getresponse()
+        assert first.status == 200 and not first.will_close
+        first.read()
+        kept = idle.sock
+        later.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert later.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        fresh.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        later.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        closed_after: dict[str, float] = {}
+        while len(closed_after) < 2 and time.monotonic() - t0 < HEAD_DEADLINE_S + 20:
+            time.sleep(1.0)
+            for name, s in (("fresh", fresh), ("later", later)):
+                if name not in closed_after and not _trickle(s):
+                    closed_after[name] = time.monotonic() - t0
+        assert set(closed_after) == {"fresh", "later"}, "still open after %d s: %s" % (
+            HEAD_DEADLINE_S + 20, closed_after)
+        # Not before the deadline: the deadline, not something else, closed them.
+        assert min(closed_after.values()) >= HEAD_DEADLINE_S - 1, closed_after
+        _report(record_property, capsys, "head_deadline_closed_after_s",
+                {k: round(v, 1) for k, v in closed_after.items()})
+        idle.request("GET", "/healthz")  # the same connection, idle all along
+        resp = idle.getresponse()
+        assert resp.status == 200 and not resp.will_close
+        resp.read()
+        assert idle.sock is kept, "http.client opened a new connection: the idle one was closed"
+    finally:
+        fresh.close()
+        later.close()
+        idle.close()
+    after = _closed_total(daemon.port)
+    assert after["header_deadline"] >= before["header_deadline"] + 2, (before, after)
 
 
 # --- daemons of their own: the supervisor killed, the data disk full ----------------------------
