@@ -449,7 +449,10 @@ struct shape {
         char runtime[LP_RUNTIME_MAX + 1]; /* "default" or NAME@vN; the pool holds default only */
 };
 
-static const struct shape default_shape = {512, 1.0, 256, 512, LP_NET_NONE, NULL, "default"};
+/* The pool's shape: the built-in interpreter's limits as stored when the pool starts
+ * (sessions_start_pool), so that its sessions are pool hits after an operator changed
+ * them or a data dir kept an older default. Written once, before the filler starts. */
+static struct shape default_shape = {512, 1.0, 128, 512, LP_NET_NONE, NULL, "default"};
 
 /* The warm pool: sandboxes of the default shape whose runner is already up, so that a
  * default session is an id and a record away. The launcher's deadline for them is the
@@ -709,6 +712,15 @@ int sessions_start_pool(int size, const char *preload) {
         P.target = size < 0 ? 0 : size > POOL_MAX ? POOL_MAX : size;
         if (P.target == 0)
                 return 0;
+        json_t *interp = interpreter_get("default", "default");
+        json_t *lim = json_object_get(interp, "limits");
+        if (lim) {
+                default_shape.memory_mb = json_number_value(json_object_get(lim, "memory_mb"));
+                default_shape.cpus = json_number_value(json_object_get(lim, "cpus"));
+                default_shape.pids = json_number_value(json_object_get(lim, "pids"));
+                default_shape.workspace_mb = json_number_value(json_object_get(lim, "workspace_mb"));
+        }
+        json_decref(interp);
         /* comma-separated, checked by config_set */
         for (const char *p = preload; p && *p;) {
                 size_t n = strcspn(p, ",");

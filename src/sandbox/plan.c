@@ -165,6 +165,22 @@ static int each_env(const struct plan_input *in, int (*fn)(void *, const char *,
                 if (r < 0)
                         return r;
         }
+        /* Thread pools sized to the session's CPUs, not the host's: numpy's OpenBLAS (and
+         * OpenMP, MKL) would otherwise start one thread per host core in every session,
+         * which on a big host oversubscribes a 1-CPU quota and spends the process limit
+         * (threads count against pids.max). The request's variables come after: a user
+         * who wants more sets them. */
+        static const char *const thread_vars[] = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"};
+        uint32_t cpus = (in->c->limits.cpu_millis + 999) / 1000;
+        for (size_t i = 0; cpus && i < sizeof(thread_vars) / sizeof(thread_vars[0]); i++) {
+                char tmp[64];
+                int n = snprintf(tmp, sizeof(tmp), "%s=%u", thread_vars[i], cpus);
+                if (n < 0 || (size_t)n >= sizeof(tmp))
+                        return -ENAMETOOLONG;
+                int r = fn(ctx, tmp, (size_t)n);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; in->c->network == LP_NET_ALLOWLIST && allowlist_env[i]; i++) {
                 int r = fn(ctx, allowlist_env[i], strlen(allowlist_env[i]));
                 if (r < 0)

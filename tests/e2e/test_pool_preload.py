@@ -11,6 +11,7 @@ these tests hold when the suite runs with the built-in interpreter switched to `
 (AIRLOCK_E2E_START=fresh, conftest.py)."""
 import re
 import secrets
+import signal
 import time
 
 import pytest
@@ -149,5 +150,42 @@ def test_pool_preload_none_preloads_nothing(checker, tmp_path):
         sid = c.create_session()["id"]
         assert metric(c, "airlock_pool_hits_total") == 1
         assert c.value(sid, CHECK) == "([], False)"
+    finally:
+        d.stop()
+
+
+def test_the_pool_takes_the_built_in_interpreters_limits_at_start(checker, tmp_path):
+    """The pool holds sandboxes of the built-in interpreter's limits as stored when the
+    daemon starts: changed (or kept from an older version's defaults), its sessions are
+    pool hits again after a restart; before the restart they are not (the control)."""
+    config = tmp_path / "airlock.yaml"
+    config.write_text("pool_size: 1\npool_preload: none\n")
+    config.chmod(0o644)
+    tmp_path.chmod(0o755)
+    d = Daemon(checker)
+    d.argv += ["--config", str(config)]
+    d.start()
+    try:
+        c = Client(HOST, d.port, d.key, checker)
+
+        def pool_ready():
+            deadline = time.monotonic() + 60
+            while metric(c, "airlock_pool_ready") < 1:
+                assert time.monotonic() < deadline, "the pool did not fill"
+                time.sleep(0.1)
+
+        expect(c.patch("/v1/interpreters/default", json={"limits": {"memory_mb": 600}}), 200)
+        pool_ready()
+        doc = c.create_session()
+        assert doc["limits"]["memory_mb"] == 600 and doc["start"]["from_pool"] is False, doc
+        expect(c.delete("/v1/sessions/" + doc["id"]), 200)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=30) == 0
+        d._log.close()
+        d.start()  # the same data dir: the changed interpreter is kept
+        pool_ready()
+        doc = c.create_session()
+        assert doc["limits"]["memory_mb"] == 600 and doc["start"]["from_pool"] is True, doc
+        expect(c.delete("/v1/sessions/" + doc["id"]), 200)
     finally:
         d.stop()

@@ -115,6 +115,37 @@ static void test_env_allowlist(void **state) {
         buf_free(&b);
 }
 
+/* BLAS/OpenMP thread pools follow the session's CPUs (rounded up); a request's own value
+ * wins; no CPU limit, no variable. */
+static void test_env_thread_pools(void **state) {
+        (void)state;
+        struct lp_create c = spec(LP_LANG_PYTHON);
+        struct plan_input in = {.c = &c, .landlock_required = 1};
+        struct buf b;
+        struct diag d = {0};
+        c.limits.cpu_millis = 1000;
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &FDS, &b, &d), 0);
+        assert_true(HAS("--setenv", "OMP_NUM_THREADS", "1") >= 0);
+        assert_true(HAS("--setenv", "OPENBLAS_NUM_THREADS", "1") >= 0);
+        assert_true(HAS("--setenv", "MKL_NUM_THREADS", "1") >= 0);
+        buf_free(&b);
+        c.limits.cpu_millis = 2500;
+        const char env[] = "OPENBLAS_NUM_THREADS=8";
+        c.env_count = 1, c.env_len = sizeof(env);
+        in.env = env, in.env_len = sizeof(env);
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &FDS, &b, &d), 0);
+        assert_true(HAS("--setenv", "OMP_NUM_THREADS", "3") >= 0);
+        assert_true(HAS("--setenv", "OPENBLAS_NUM_THREADS", "8") > HAS("--setenv", "OPENBLAS_NUM_THREADS", "3"));
+        buf_free(&b);
+        c.limits.cpu_millis = 0, c.env_count = 0, in.env = NULL, in.env_len = 0;
+        buf_init(&b, 1 << 20);
+        assert_int_equal(plan_bwrap_args(&in, &FDS, &b, &d), 0);
+        assert_true(HAS("--setenv", "OMP_NUM_THREADS") < 0);
+        buf_free(&b);
+}
+
 static void test_payload(void **state) {
         (void)state;
         static const struct {
@@ -421,6 +452,7 @@ static void test_caps(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bwrap_layers), cmocka_unit_test(test_env_allowlist),
+                cmocka_unit_test(test_env_thread_pools),
                 cmocka_unit_test(test_payload),      cmocka_unit_test(test_oci_config), cmocka_unit_test(test_built_runtime),
                 cmocka_unit_test(test_caps),        cmocka_unit_test(test_network_public),
                 cmocka_unit_test(test_slirp_argv),  cmocka_unit_test(test_network_msgs),
