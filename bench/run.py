@@ -387,7 +387,7 @@ def b1(S: Systems, runs: int, warmup: int, show: bool, pandas: bool = False) -> 
 def cold_profile(airlock: Path, rounds: int) -> dict:
     """Pieces of a cold session start measured on the bare host (medians of `rounds`): the
     interpreter's start, the runner's top-level imports, and compiling the runner's source
-    (it reaches the sandbox as source, with PYTHONDONTWRITEBYTECODE=1, so every start compiles it)."""
+    (what the daemon saves every start by compiling it once, at its own start)."""
     runner = airlock.parent / "airlock_runner.py"
     src = runner.read_text()
     mods = []
@@ -1225,9 +1225,9 @@ def report(r: dict) -> str:
     if cp:
         L.append(f"Pieces of a cold start measured on the bare host (medians of {cp['n']}): `python3 -c pass` "
                  f"{fmt(cp['python_start_ms'])} ms; the runner's top-level imports (`{cp['imports']}`) "
-                 f"{fmt(cp['runner_imports_ms'])} ms; compiling the runner's source ({cp['runner_lines']} lines; it "
-                 f"reaches the sandbox as source and `PYTHONDONTWRITEBYTECODE=1` is set, so every start compiles it) "
-                 f"{fmt(cp['runner_compile_ms'])} ms. The sandbox's own start is broken down by `overhead.py` (its "
+                 f"{fmt(cp['runner_imports_ms'])} ms; compiling the runner's source ({cp['runner_lines']} lines) "
+                 f"{fmt(cp['runner_compile_ms'])} ms, which no session pays: the daemon compiles it once, at its "
+                 f"start, and sandboxes run the bytecode. The sandbox's own start is broken down by `overhead.py` (its "
                  f"section of docs/benchmarks.md).")
         L.append("")
 
