@@ -405,6 +405,9 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 /* The SHA-256 of parts[0..n) one after the other. */
 void sha256_hex_parts(const void *const *parts, const size_t *lens, size_t n, char out[65]);
 double now_seconds(void);
+/* A pthread_cond_timedwait() deadline `seconds` (0 to a few) from now on `clock`, the
+ * condition variable's clock. */
+struct timespec deadline_after(clockid_t clock, double seconds);
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name);
 /* Valid UTF-8 from arbitrary bytes: invalid sequences become U+FFFD. With keep_tail, an
  * incomplete sequence at the end is not converted; *consumed says how much was used. */

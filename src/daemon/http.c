@@ -1762,13 +1762,7 @@ static void *guard_run(void *arg) {
         (void)arg;
         pthread_mutex_lock(&guard.lock);
         while (!guard.stop) {
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += GUARD_TICK_MS * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
+                struct timespec until = deadline_after(CLOCK_MONOTONIC, GUARD_TICK_MS / 1000.0);
                 pthread_cond_timedwait(&guard.wake, &guard.lock, &until);
                 if (guard.stop)
                         break;

@@ -294,11 +294,7 @@ static bool early_exit(uint64_t sandbox_id, double timeout_s, struct lp_exited *
                 double left = until - now_seconds();
                 if (found || left <= 0)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                long ns = ts.tv_nsec + (long)((left < 0.05 ? left : 0.05) * 1e9);
-                ts.tv_sec += ns / 1000000000L;
-                ts.tv_nsec = ns % 1000000000L;
+                struct timespec ts = deadline_after(CLOCK_REALTIME, left < 0.05 ? left : 0.05);
                 pthread_cond_timedwait(&S.exited, &S.lock, &ts);
         }
         pthread_mutex_unlock(&S.lock);
@@ -657,11 +653,7 @@ static bool pool_warm_one_locked(void) {
                 return false;
         double idle = now_seconds() - P.last_asked;
         if (idle < POOL_PRELOAD_IDLE_S) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                long ns = ts.tv_nsec + (long)((POOL_PRELOAD_IDLE_S - idle) * 1e9);
-                ts.tv_sec += ns / 1000000000L;
-                ts.tv_nsec = ns % 1000000000L;
+                struct timespec ts = deadline_after(CLOCK_REALTIME, POOL_PRELOAD_IDLE_S - idle);
                 pthread_cond_timedwait(&P.wake, &P.lock, &ts);
                 return true;
         }
@@ -1413,13 +1405,7 @@ static int execute(const char *id, const struct exec_req *req, const char *sha, 
                         double until = now_seconds() + EXIT_REPORT_WAIT_S;
                         pthread_mutex_lock(&S.lock);
                         while (!s->ended && now_seconds() < until) {
-                                struct timespec ts;
-                                clock_gettime(CLOCK_REALTIME, &ts);
-                                ts.tv_nsec += 50 * 1000000L;
-                                if (ts.tv_nsec >= 1000000000L) {
-                                        ts.tv_sec++;
-                                        ts.tv_nsec -= 1000000000L;
-                                }
+                                struct timespec ts = deadline_after(CLOCK_REALTIME, 0.05);
                                 pthread_cond_timedwait(&S.exited, &S.lock, &ts);
                         }
                         if (!s->ended)

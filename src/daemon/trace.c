@@ -287,13 +287,7 @@ static void *exporter(void *arg) {
         static struct span *batch[QUEUE_MAX];
         pthread_mutex_lock(&T.lock);
         for (;;) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += FLUSH_EVERY_MS * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = deadline_after(CLOCK_REALTIME, FLUSH_EVERY_MS / 1000.0);
                 while (!T.stopping && T.n < BATCH_MAX &&
                        pthread_cond_timedwait(&T.wake, &T.lock, &ts) != ETIMEDOUT) {
                 }

@@ -66,6 +66,15 @@ double now_seconds(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+struct timespec deadline_after(clockid_t clock, double seconds) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        long ns = ts.tv_nsec + (long)(seconds * 1e9);
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        return ts;
+}
+
 int strfmt_path(char *out, size_t cap, const char *dir, const char *name) {
         int n = snprintf(out, cap, "%s/%s", dir, name);
         return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;

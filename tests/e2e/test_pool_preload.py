@@ -131,7 +131,8 @@ def test_start_must_be_warm_or_fresh(client, target, body):
     assert expect(client.get("/v1/interpreters/start-bad"), 404)
 
 
-def test_pool_preload_none_preloads_nothing(checker, tmp_path):
+def one_sandbox_pool(checker, tmp_path) -> Daemon:
+    """A daemon of its own whose pool holds one sandbox that preloads nothing."""
     config = tmp_path / "airlock.yaml"
     config.write_text("pool_size: 1\npool_preload: none\n")
     config.chmod(0o644)
@@ -139,12 +140,21 @@ def test_pool_preload_none_preloads_nothing(checker, tmp_path):
     d = Daemon(checker)
     d.argv += ["--config", str(config)]
     d.start()
+    return d
+
+
+def wait_pool_ready(c: Client) -> None:
+    deadline = time.monotonic() + 60
+    while metric(c, "airlock_pool_ready") < 1:
+        assert time.monotonic() < deadline, "the pool did not fill in 60 s"
+        time.sleep(0.1)
+
+
+def test_pool_preload_none_preloads_nothing(checker, tmp_path):
+    d = one_sandbox_pool(checker, tmp_path)
     try:
         c = Client(HOST, d.port, d.key, checker)
-        deadline = time.monotonic() + 60
-        while metric(c, "airlock_pool_ready") < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert metric(c, "airlock_pool_ready") == 1
+        wait_pool_ready(c)
         time.sleep(1.5)  # past the idle time after which a preload would start
         assert metric(c, "airlock_pool_preloaded") == 0
         sid = c.create_session()["id"]
@@ -158,24 +168,11 @@ def test_the_pool_takes_the_built_in_interpreters_limits_at_start(checker, tmp_p
     """The pool holds sandboxes of the built-in interpreter's limits as stored when the
     daemon starts: changed (or kept from an older version's defaults), its sessions are
     pool hits again after a restart; before the restart they are not (the control)."""
-    config = tmp_path / "airlock.yaml"
-    config.write_text("pool_size: 1\npool_preload: none\n")
-    config.chmod(0o644)
-    tmp_path.chmod(0o755)
-    d = Daemon(checker)
-    d.argv += ["--config", str(config)]
-    d.start()
+    d = one_sandbox_pool(checker, tmp_path)
     try:
         c = Client(HOST, d.port, d.key, checker)
-
-        def pool_ready():
-            deadline = time.monotonic() + 60
-            while metric(c, "airlock_pool_ready") < 1:
-                assert time.monotonic() < deadline, "the pool did not fill"
-                time.sleep(0.1)
-
         expect(c.patch("/v1/interpreters/default", json={"limits": {"memory_mb": 600}}), 200)
-        pool_ready()
+        wait_pool_ready(c)
         doc = c.create_session()
         assert doc["limits"]["memory_mb"] == 600 and doc["start"]["from_pool"] is False, doc
         expect(c.delete("/v1/sessions/" + doc["id"]), 200)
@@ -183,7 +180,7 @@ def test_the_pool_takes_the_built_in_interpreters_limits_at_start(checker, tmp_p
         assert d.proc.wait(timeout=30) == 0
         d._log.close()
         d.start()  # the same data dir: the changed interpreter is kept
-        pool_ready()
+        wait_pool_ready(c)
         doc = c.create_session()
         assert doc["limits"]["memory_mb"] == 600 and doc["start"]["from_pool"] is True, doc
         expect(c.delete("/v1/sessions/" + doc["id"]), 200)
