@@ -13,46 +13,76 @@
 #include "daemon/daemon.h"
 
 /* Entries that could not be appended (the data disk full or failing) and are not yet
- * marked in the chain. The next append that succeeds is preceded by an `audit.gap` entry
- * saying how many were lost and between which times, so that a chain that verifies is not
- * taken for a complete one (store_audit_verify() counts the gaps). In memory only: a
- * daemon that dies before that append loses the count (its log lines and
- * airlock_audit_write_failures_total remain). The lock is held across the appends so that
- * the marker lands right before the first entry written after the loss. */
+ * marked in the chain, counted per tenant. The next append that succeeds is preceded by
+ * an `audit.gap` entry per tenant that lost entries, saying how many and between which
+ * times, so that a chain that verifies is not taken for a complete one
+ * (store_audit_verify() counts the gaps), and so that each tenant's own log
+ * (GET /v1/audit) shows its gap. In memory only: a daemon that dies before that append
+ * loses the count (its log lines and airlock_audit_write_failures_total remain). The lock
+ * is held across the appends so that the markers land right before the first entry
+ * written after the loss. */
+#define GAP_TENANTS 64 /* beyond that many tenants, losses are counted under default */
 static struct {
         pthread_mutex_t lock;
-        uint64_t lost;
-        char first[64], last[64]; /* the times of the first and last lost entry */
+        struct gap_slot {
+                char tenant[64];
+                uint64_t lost;
+                char first[64], last[64]; /* the times of the first and last lost entry */
+        } slot[GAP_TENANTS];
+        unsigned n;
 } gap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void lost(const char *action, const char *when) {
+/* Slot 0 is always default's (the operator's), where losses beyond GAP_TENANTS go. */
+static struct gap_slot *gap_slot(const char *tenant) {
+        if (gap.n == 0) {
+                memset(&gap.slot[0], 0, sizeof(gap.slot[0]));
+                snprintf(gap.slot[0].tenant, sizeof(gap.slot[0].tenant), "default");
+                gap.n = 1;
+        }
+        for (unsigned i = 0; i < gap.n; i++)
+                if (!strcmp(gap.slot[i].tenant, tenant))
+                        return &gap.slot[i];
+        if (gap.n == GAP_TENANTS)
+                return &gap.slot[0];
+        struct gap_slot *g = &gap.slot[gap.n++];
+        memset(g, 0, sizeof(*g));
+        snprintf(g->tenant, sizeof(g->tenant), "%s", tenant);
+        return g;
+}
+
+static void lost(const char *tenant, const char *action, const char *when) {
         metrics_audit_write_failed();
         fprintf(stderr, "{\"level\":\"error\",\"msg\":\"cannot append to the audit log\",\"action\":\"%s\"}\n",
                 action);
-        if (gap.lost++ == 0)
-                snprintf(gap.first, sizeof(gap.first), "%s", when);
-        snprintf(gap.last, sizeof(gap.last), "%s", when);
+        struct gap_slot *g = gap_slot(tenant);
+        if (g->lost++ == 0)
+                snprintf(g->first, sizeof(g->first), "%s", when);
+        snprintf(g->last, sizeof(g->last), "%s", when);
 }
 
-/* The marker for what was lost, when something was; false when it cannot be written
- * either (then the entry that follows would be out of place: it is counted as lost). */
+/* The markers for what was lost, when something was; false when one cannot be written
+ * (then the entry that follows would be out of place: it is counted as lost, and the
+ * markers not yet written stay due). */
 static bool mark_gap(const char *when) {
-        if (gap.lost == 0)
-                return true;
-        /* The operator's tenant (default): the entries lost may have been anyone's. */
-        json_t *e = json_pack("{s:s, s:s, s:n, s:n, s:s, s:s, s:I, s:s, s:s}", "time", when, "tenant", "default",
-                              "key_id", "session", "action", "audit.gap", "status", "lost", "lost",
-                              (json_int_t)gap.lost, "first_lost", gap.first, "last_lost", gap.last);
-        if (!e || store_audit_append(e) < 0) {
+        for (unsigned i = 0; i < gap.n; i++) {
+                struct gap_slot *g = &gap.slot[i];
+                if (g->lost == 0)
+                        continue;
+                json_t *e = json_pack("{s:s, s:s, s:n, s:n, s:s, s:s, s:I, s:s, s:s}", "time", when, "tenant",
+                                      g->tenant, "key_id", "session", "action", "audit.gap", "status", "lost", "lost",
+                                      (json_int_t)g->lost, "first_lost", g->first, "last_lost", g->last);
+                if (!e || store_audit_append(e) < 0) {
+                        json_decref(e);
+                        return false;
+                }
                 json_decref(e);
-                return false;
+                fprintf(stderr,
+                        "{\"level\":\"warn\",\"msg\":\"recorded a gap in the audit log\",\"tenant\":\"%s\",\"lost\":%llu,"
+                        "\"first_lost\":\"%s\",\"last_lost\":\"%s\"}\n",
+                        g->tenant, (unsigned long long)g->lost, g->first, g->last);
+                g->lost = 0;
         }
-        json_decref(e);
-        fprintf(stderr,
-                "{\"level\":\"warn\",\"msg\":\"recorded a gap in the audit log\",\"lost\":%llu,\"first_lost\":\"%s\","
-                "\"last_lost\":\"%s\"}\n",
-                (unsigned long long)gap.lost, gap.first, gap.last);
-        gap.lost = 0;
+        gap.n = 0;
         return true;
 }
 
@@ -65,11 +95,14 @@ void audit_record(const struct identity *who, const char *tenant, const char *se
         char when[64], secs[24];
         strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(when, sizeof(when), "%s.%03dZ", secs, (int)(tv.tv_usec / 1000) % 1000);
-        json_t *entry = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "time", when, "tenant",
-                                  who ? who->tenant : tenant ? tenant : "default", "key_id", who ? who->key_id : NULL,
-                                  "session", session, "action", action);
+        const char *owner = who ? who->tenant : tenant ? tenant : "default";
+        json_t *entry = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "time", when, "tenant", owner, "key_id",
+                                  who ? who->key_id : NULL, "session", session, "action", action);
         if (!entry) {
                 json_decref(fields);
+                pthread_mutex_lock(&gap.lock);
+                lost(owner, action, when);
+                pthread_mutex_unlock(&gap.lock);
                 return;
         }
         if (!json_object_get(entry, "key_id"))
@@ -81,7 +114,7 @@ void audit_record(const struct identity *who, const char *tenant, const char *se
         json_decref(fields);
         pthread_mutex_lock(&gap.lock);
         if (!mark_gap(when) || store_audit_append(entry) < 0)
-                lost(action, when);
+                lost(owner, action, when);
         pthread_mutex_unlock(&gap.lock);
         json_decref(entry);
 }

@@ -95,6 +95,7 @@ struct ctx {
         char path[LP_PATH_MAX];
         struct buf body;
         bool rejected; /* an error reply is queued already: discard the rest of the body */
+        bool past_guard; /* may go on: the connection guard leaves it alone (guard_head_complete) */
         bool bad_session, long_path; /* route_of saw an unusable id or path */
         bool upload_started; /* the file is open or written: an unfinished upload removes it */
         int status;
@@ -1663,26 +1664,35 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         *socket_context = k;
 }
 
-/* The handler's first call for a request: its head is complete. */
-static void guard_head_complete(struct MHD_Connection *c) {
+/* The request may go on: it is authenticated (a key, or AgentCore's whole signed body
+ * received) or needs nothing (a body-less probe). From here the guard leaves the
+ * connection alone. False when the guard has already shut the connection down (it was
+ * deciding while the head completed): the request must then do nothing, since its answer
+ * cannot reach the client. */
+static bool guard_head_complete(struct MHD_Connection *c) {
         struct conn *k = conn_of(c);
         if (!k)
-                return;
+                return true;
         pthread_mutex_lock(&guard.lock);
-        k->in_request = true;
+        bool closing = k->closing;
+        k->in_request = !closing;
+        k->draining = false;
         pthread_mutex_unlock(&guard.lock);
+        return !closing;
 }
 
-/* A request refused (no key, no route, too large...) whose body, if any, is read only to
- * be dropped before the error is answered: under pressure its connection may be closed
- * like one waiting for a head (a slow body to a refused request must not hold a slot when
- * others need it), counted from now. Not subject to the head deadline: a slow link
- * still gets its error. */
+/* A request whose body is read before anyone knows it may go on: refused (no key, no
+ * route, too large...: the body is read only to be dropped before the error is answered),
+ * or an AgentCore request whose signature covers the body still coming. Under pressure
+ * its connection may be closed like one waiting for a head (a slow body nobody vouched for
+ * must not hold a slot when others need it), counted from now. Not subject to the head
+ * deadline: a slow link still gets its error, and a slow signed upload its answer. */
 static void guard_draining(struct MHD_Connection *c) {
         struct conn *k = conn_of(c);
         if (!k)
                 return;
         pthread_mutex_lock(&guard.lock);
+        k->in_request = true;
         k->draining = true;
         k->waiting_since = now_seconds();
         pthread_mutex_unlock(&guard.lock);
@@ -1854,7 +1864,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 *con_cls = x;
         }
         if (first) {
-                guard_head_complete(c);
                 x->begun = true;
                 x->raw_uri = raw_uri_cut ? NULL : strdup(raw_uri_seen);
                 raw_uri_seen[0] = '\0';
@@ -1877,8 +1886,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         current = x;
         trace_push(x->span);
-        enum MHD_Result r = handle(x, c, url, method, data, size, first);
-        if (x->rejected && !x->draining) {
+        enum MHD_Result r;
+        size_t got = *size; /* 0 on the final call: the body (if any) is all here */
+        /* Protected from the guard only once it may go on: a keyed request once its key is
+         * checked (after the first call), an AgentCore one once its signed body is all here
+         * (the final call, before the signature is checked: from then on it is answered at
+         * once; until then it may be closed under pressure, guard_draining). So no one
+         * without a key holds a connection by trickling a body. */
+        bool signed_body_here = x->route == R_AGENTCORE && !first && *size == 0 && !x->rejected;
+        if (signed_body_here && !x->past_guard && !(x->past_guard = guard_head_complete(c)))
+                r = MHD_NO;
+        else
+                r = handle(x, c, url, method, data, size, first);
+        if (first && x->route == R_AGENTCORE && !x->rejected)
+                guard_draining(c);
+        else if (first && !x->rejected && r == MHD_YES && !(x->past_guard = guard_head_complete(c)))
+                r = MHD_NO;
+        /* Refused while a body may still be coming: it is only drained (a refusal on the
+         * final call is answered at once, and its connection stays as it was). */
+        if (x->rejected && !x->draining && (first || got > 0)) {
                 x->draining = true;
                 guard_draining(c);
         }
@@ -1940,6 +1966,9 @@ static enum MHD_Result handle(struct ctx *x, struct MHD_Connection *c, const cha
                              api_error("unauthorized", NULL, "missing or invalid API key (Authorization: Bearer <key>)"));
                 else if (x->route == R_NONE)
                         fail(x, MHD_HTTP_NOT_FOUND, api_error("not_found", NULL, "no route %s", url));
+                else if (!keyed && has_body) /* the probes: a body there could only be a way to hold a slot */
+                        fail(x, MHD_HTTP_BAD_REQUEST,
+                             api_error("invalid_request", NULL, "%s takes no request body", route_name(x->route)));
                 else if (!method_allowed(x->route, method))
                         fail(x, MHD_HTTP_METHOD_NOT_ALLOWED,
                              api_error("method_not_allowed", NULL, "%s is not allowed here (allowed: %s)", method,

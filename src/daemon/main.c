@@ -260,6 +260,8 @@ int main(int argc, char **argv) {
         }
         http_allow_unsigned_agentcore(cfg.agentcore_allow_unsigned_loopback);
         http_allow_mcp_origins(cfg.mcp_allowed_origins);
+        /* Before the server's threads: the pool's shape is read by every create. */
+        sessions_start_pool(pool_size, cfg.pool_preload);
         int started = http_start(listen_addr, tls_cert, tls_key, &d);
         if (tls_key) /* libmicrohttpd keeps its own copy */
                 explicit_bzero(tls_key, strlen(tls_key));
@@ -271,7 +273,6 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "airlock serve: %s: %s\n", d.field, d.msg);
                 return 2;
         }
-        sessions_start_pool(pool_size, cfg.pool_preload);
         fprintf(stderr,
                 "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"scheme\":\"%s\",\"data_dir\":\"%s\"}\n",
                 listen_addr, cfg.tls_cert_file[0] ? "https" : "http", data_dir);

@@ -706,11 +706,13 @@ int sessions_start_pool(int size, const char *preload) {
                 return 0;
         json_t *interp = interpreter_get("default", "default");
         json_t *lim = json_object_get(interp, "limits");
-        if (lim) {
-                default_shape.memory_mb = json_number_value(json_object_get(lim, "memory_mb"));
-                default_shape.cpus = json_number_value(json_object_get(lim, "cpus"));
-                default_shape.pids = json_number_value(json_object_get(lim, "pids"));
-                default_shape.workspace_mb = json_number_value(json_object_get(lim, "workspace_mb"));
+        double *dst[] = {&default_shape.memory_mb, &default_shape.cpus, &default_shape.pids,
+                         &default_shape.workspace_mb};
+        const char *key[] = {"memory_mb", "cpus", "pids", "workspace_mb"};
+        for (size_t i = 0; i < 4; i++) {
+                double v = json_number_value(json_object_get(lim, key[i]));
+                if (v > 0) /* else the built-in value stays */
+                        *dst[i] = v;
         }
         json_decref(interp);
         /* comma-separated, checked by config_set */
@@ -748,7 +750,7 @@ static struct session *pool_take(json_t **ret_preloaded) {
                         pick = i;
                         break;
                 }
-        *ret_preloaded = pick >= 0 && P.warm[pick] ? json_incref(P.preload) : NULL;
+        *ret_preloaded = pick >= 0 && P.warm[pick] ? json_deep_copy(P.preload) : NULL;
         struct session *s = pick >= 0 ? pool_remove_locked(pick) : NULL;
         if (s)
                 P.hits++;

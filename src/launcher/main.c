@@ -495,6 +495,10 @@ static int setup(struct launcher *L) {
                         fprintf(stderr, "{\"level\":\"warn\",\"msg\":\"cannot weigh the service above the sandboxes\","
                                         "\"error\":\"%s\",\"detail\":\"%s\"}\n",
                                 strerror(-wr), wd.msg);
+                } else if (wr > 0) {
+                        log_safe(wd.msg);
+                        fprintf(stderr, "{\"level\":\"info\",\"msg\":\"the service keeps its cgroup\",\"detail\":\"%s\"}\n",
+                                wd.msg);
                 }
         }
         if (geteuid() == 0 && mkdir(LAUNCHER_STATE_DIR, 0700) < 0 && errno != EEXIST)

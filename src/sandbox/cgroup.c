@@ -574,6 +574,15 @@ int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned w
         if (!(h->controllers & CG_C_CPU))
                 return diag_set(reterr, -EOPNOTSUPP, "cgroup", "the cpu controller is not available (%s)",
                                 cg_mode_name(h->mode));
+        size_t nlen = strlen(name);
+        for (const char *p = cg_parent_rel(h); *p;) {
+                size_t len = strcspn(p, "/");
+                if (len == nlen && !strncmp(p, name, len))
+                        return diag_set(reterr, -EINVAL, "cgroup_parent",
+                                        "cgroup_parent '%s' names the service's own cpu group %s: choose another",
+                                        h->parent, name);
+                p += len + (p[len] == '/');
+        }
         return ops->join_cpu_group(h, name, weight, pid, reterr);
 }
 

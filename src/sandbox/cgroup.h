@@ -155,9 +155,14 @@ int cg_read_pids_events(int fd, uint64_t *ret);
  * default weight, however many sandboxes it holds) without the sandboxes weighing less
  * than anything else on the host.
  *  - v1: the cpu hierarchy's top-level group, cpu.shares = weight * 1024 / 100.
- *  - v2: next to the parent, in the same directory (the top of the hierarchy for the
- *    default parent, inside the delegation for an absolute one), cpu.weight = weight.
- * The weight is written before the pid moves: a failure leaves pid where it was.
+ *  - v2: next to the parent, inside the delegation (a parent with a directory above it,
+ *    ".../airlock.service/sandboxes"), cpu.weight = weight. A parent at the top of the
+ *    hierarchy (the default "airlock") gets nothing: returns 1 and pid stays where it is.
+ *    Moving it to the top would take it out of its systemd unit (its accounting, its
+ *    stop) and weigh it against every other slice of the host, not just the sandboxes;
+ *    there the unit's slice already sets it apart from the sandboxes' parent.
+ * The weight is written before the pid moves: a failure leaves pid where it was. -EINVAL
+ * when name is a component of the parent (the sandboxes would share the service's group).
  * -EOPNOTSUPP without the cpu controller (or without cgroups); -ENOENT on v2 when the
  * level above the parent does not enable cpu for its children (no cpu.weight). */
 int cg_host_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,

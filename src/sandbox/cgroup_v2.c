@@ -268,10 +268,16 @@ static int v2_parent_dir(const struct cg_host *h, char *buf, size_t size) {
 static int v2_join_cpu_group(const struct cg_host *h, const char *name, unsigned weight, pid_t pid,
                              struct diag *reterr) {
         const char *rel = cg_parent_rel(h), *slash = strrchr(rel, '/');
-        int up = slash ? (int)(slash - rel) : 0;
+        if (!slash) {
+                (void)diag_set(reterr, 0, "cgroup_parent",
+                               "the sandboxes' parent %s is at the top of the hierarchy: the service stays in its "
+                               "own cgroup (a delegated cgroup_parent, Delegate=yes, weighs it above them)",
+                               rel);
+                return 1;
+        }
+        int up = (int)(slash - rel);
         char dir[PATH_MAX], val[32];
-        int r = up ? cg_path(dir, sizeof(dir), "%s/%.*s/%s", h->fsroot, up, rel, name)
-                   : cg_path(dir, sizeof(dir), "%s/%s", h->fsroot, name);
+        int r = cg_path(dir, sizeof(dir), "%s/%.*s/%s", h->fsroot, up, rel, name);
         if (r < 0)
                 return cg_fail(reterr, r, "build path under", h->fsroot);
         /* An existing group is the one an earlier `airlock serve` made (it is kept, as on

@@ -130,6 +130,19 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
         return 0;
 }
 
+/* Whether the request's variables include NAME. */
+static bool request_sets(const struct plan_input *in, const char *name) {
+        size_t nlen = strlen(name), off = 0;
+        for (uint32_t i = 0; i < in->c->env_count && off < in->env_len; i++) {
+                const char *e = in->env + off;
+                size_t n = strnlen(e, in->env_len - off);
+                if (n > nlen && e[nlen] == '=' && !memcmp(e, name, nlen))
+                        return true;
+                off += n + 1;
+        }
+        return false;
+}
+
 /* Visit every environment entry: the base first (a built runtime's PATH and NODE_PATH
  * in place of the base ones, so each name appears once), then the request's, which
  * carries the runtime's own variables under the interpreter's and the session's. */
@@ -168,11 +181,14 @@ static int each_env(const struct plan_input *in, int (*fn)(void *, const char *,
         /* Thread pools sized to the session's CPUs, not the host's: numpy's OpenBLAS (and
          * OpenMP, MKL) would otherwise start one thread per host core in every session,
          * which on a big host oversubscribes a 1-CPU quota and spends the process limit
-         * (threads count against pids.max). The request's variables come after: a user
-         * who wants more sets them. */
+         * (threads count against pids.max). A user who wants more sets them: left out when
+         * the request has them (gVisor's OCI environment keeps both copies of a name, and
+         * getenv() reads the first). */
         static const char *const thread_vars[] = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"};
         uint32_t cpus = (in->c->limits.cpu_millis + 999) / 1000;
         for (size_t i = 0; cpus && i < sizeof(thread_vars) / sizeof(thread_vars[0]); i++) {
+                if (request_sets(in, thread_vars[i]))
+                        continue;
                 char tmp[64];
                 int n = snprintf(tmp, sizeof(tmp), "%s=%u", thread_vars[i], cpus);
                 if (n < 0 || (size_t)n >= sizeof(tmp))

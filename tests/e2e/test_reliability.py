@@ -7,6 +7,7 @@ never compared with a bound. What is asserted is that nothing fails, nothing is 
 crossed, every hog is stopped by its own limit, and nothing is left behind."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -628,36 +629,64 @@ SLOW_BODY = (b"PUT /v1/sessions/sess_00000000000000000000000000/files/big HTTP/1
              b"Content-Length: 100000000\r\n\r\n")
 
 
-def _slow_connection(addr: str, port: int) -> socket.socket:
+def _unvouched_bodies(key_id: str) -> list[bytes]:
+    """Whole heads that need no key, or whose key cannot be checked before the body, then a
+    body trickled: the probes take none (refused, so its body is only drained), and an
+    AgentCore request names a real key id (not a secret) with a signature that will not
+    verify, which is known only once its body is all here."""
+    cred = "%s/20261126/us-east-1/bedrock-agentcore/aws4_request" % key_id
+    sig = ("Authorization: AWS4-HMAC-SHA256 Credential=%s, SignedHeaders=host;x-amz-date, Signature=%s\r\n"
+           "X-Amz-Date: 20261126T000000Z\r\n" % (cred, "0" * 64)).encode()
+    return [b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+            b"POST /code-interpreters/aws.codeinterpreter.v1/tools/invoke HTTP/1.1\r\nHost: x\r\n" + sig +
+            b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+            b"POST /code-interpreters/aws.codeinterpreter.v1/tools/invoke HTTP/1.1\r\nHost: x\r\n" + sig +
+            b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"]
+
+
+def _slow_connection(addr: str, port: int, payload: bytes | None = None) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((addr, 0))
         s.settimeout(10)
         s.connect((HOST, port))
-        s.sendall(SLOW_BODY if addr == SLOW_ADDRESSES[-1] else SLOW_HEAD)
+        s.sendall(payload if payload is not None else SLOW_BODY if addr == SLOW_ADDRESSES[-1] else SLOW_HEAD)
     except BaseException:
         s.close()
         raise
     return s
 
 
-def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property, capsys):
+@pytest.mark.parametrize("flood", ["heads", "unvouched-bodies"])
+def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property, capsys, flood):
     """Slowloris from five addresses, 250 connections each (every one within its address's
-    share): each sends part of a request head (the fifth address: a whole head without a
-    key, then part of a large body) and then a byte a second, and each closed one is opened
-    again at once, as an attack tool does. Together they would hold all 1000
-    connections for as long as they trickled (before the head deadline they did: see
-    docs/reliability.md); the daemon closes connections waiting for a head, oldest first,
-    while more than 3/4 of the slots are in use, so a client from 127.0.0.1 is answered.
-    A daemon of its own, so that the flood starves no other test."""
+    share), each closed one opened again at once, as an attack tool does. `heads`: each
+    sends part of a request head (the fifth address: a whole head without a key, then part
+    of a large body) and then a byte a second. `unvouched-bodies`: whole heads of requests
+    that need no key (/healthz, /readyz, /metrics with a body) or whose key is checked only
+    after the body (AgentCore, a real key id, a bad signature), then a body byte a second
+    (found by a review: the probes' bodies were read as if their requests had been
+    accepted). Together they would hold all 1000 connections for as long as they trickled;
+    the daemon closes connections no one vouched for yet, oldest first, while more than 3/4
+    of the slots are in use, so a client from 127.0.0.1 is answered. A daemon of its own,
+    so that the flood starves no other test."""
     socks: dict[str, list[socket.socket]] = {addr: [] for addr in SLOW_ADDRESSES}
     stats = {"passes": 0, "reopened": 0, "open": 0, "closed": {addr: 0 for addr in SLOW_ADDRESSES}}
     with ExtraDaemon({}, http_ready) as d:
+        payload: dict[str, bytes | None] = {addr: None for addr in SLOW_ADDRESSES}
+        if flood == "unvouched-bodies":
+            c = http.client.HTTPConnection(HOST, d.port, timeout=30)
+            c.request("GET", "/v1/keys", headers={"Authorization": "Bearer " + d.key})
+            key_id = json.loads(c.getresponse().read())["keys"][0]["id"]
+            c.close()
+            payload = dict(zip(SLOW_ADDRESSES, _unvouched_bodies(key_id), strict=True))
         try:
             before = _closed_total(d.port)
             for addr in SLOW_ADDRESSES:
                 for _ in range(PER_CLIENT):
-                    socks[addr].append(_slow_connection(addr, d.port))
+                    socks[addr].append(_slow_connection(addr, d.port, payload[addr]))
             stop = threading.Event()
 
             def trickle():
@@ -670,7 +699,7 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
                                 stats["closed"][addr] += 1
                                 s.close()
                                 try:
-                                    mine[i] = _slow_connection(addr, d.port)
+                                    mine[i] = _slow_connection(addr, d.port, payload[addr])
                                 except OSError:
                                     continue  # refused or reset at once: left closed, tried next pass
                                 stats["reopened"] += 1
@@ -691,7 +720,10 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
             _report(record_property, capsys, "flood_healthz_ms", ms)
             _report(record_property, capsys, "flood_trickler_stats", dict(stats))
             assert stats["passes"] >= 2 and stats["reopened"] > 0, stats  # the flood was on
-            assert stats["closed"][SLOW_ADDRESSES[-1]] > 0, stats  # slow bodies of refused requests too
+            if flood == "heads":
+                assert stats["closed"][SLOW_ADDRESSES[-1]] > 0, stats  # slow bodies of refused requests too
+            else:
+                assert all(stats["closed"][a] > 0 for a in SLOW_ADDRESSES), stats  # every kind was closed
         finally:
             for mine in socks.values():
                 for s in mine:
@@ -961,6 +993,10 @@ def test_full_data_disk(checker, own_tmp, capsys):
     try:
         sid = c.create_session()["id"]
         c.run_ok(sid, "x = 1")
+        # Another tenant, whose losses must show in its own audit log too.
+        t2_token = expect(c.post("/v1/keys", json={"tenant": "t2", "name": "t2", "scopes": ["sessions", "admin"]}), 201).json["token"]
+        t2 = api.Client(HOST, srv.port, t2_token, checker)
+        t2_sid = t2.create_session()["id"]
         filler = data / "filler"
         with open(filler, "wb") as f:  # root fills what is left
             try:
@@ -1003,6 +1039,7 @@ def test_full_data_disk(checker, own_tmp, capsys):
             time.sleep(0.05)
         assert c.get_session(sid)["status"] == "ready"
         assert c.value(sid, "x") == "4"
+        t2.run_ok(t2_sid, "z = 1")  # t2's entry lost too
         filler.unlink()
         # Room again: every kind of write works.
         other = c.create_session()["id"]
@@ -1012,18 +1049,21 @@ def test_full_data_disk(checker, own_tmp, capsys):
         # The entries lost since the restart (at least the execution above) are marked in
         # the chain, right before the first entry written with room again; those lost
         # before the crash went with that daemon's memory (its log lines remain).
+        # One marker per tenant that lost entries, each in that tenant's own log.
         gaps = expect(c.get("/v1/audit?action=audit.gap"), 200).json["entries"]
-        assert len(gaps) == 1, gaps
+        assert len(gaps) == 1, gaps  # the operator's (tenant default) view of its own tenant
         gap = gaps[0]
+        (t2_gap,) = expect(t2.get("/v1/audit?action=audit.gap"), 200).json["entries"]
+        assert t2_gap["tenant"] == "t2" and t2_gap["lost"] >= 1, t2_gap
         assert gap["lost"] >= 1 and gap["status"] == "lost" and gap["first_lost"] <= gap["last_lost"] <= gap["time"], gap
-        (after,) = expect(c.get("/v1/audit?after=%d&limit=1" % gap["seq"]), 200).json["entries"]
+        (after,) = expect(c.get("/v1/audit?after=%d&limit=1" % max(gap["seq"], t2_gap["seq"])), 200).json["entries"]
         assert after["action"] == "session.create" and after["session"] == other, after
         assert "recorded a gap in the audit log" in srv.log.read_text(errors="replace")
         v = expect(c.get("/v1/audit/verify"), 200).json
-        assert v["ok"] is True and v["gaps"] == 1 and v["lost_entries"] == gap["lost"], v
+        assert v["ok"] is True and v["gaps"] == 2 and v["lost_entries"] == gap["lost"] + t2_gap["lost"], v
         env = dict(os.environ, AIRLOCK_URL="http://%s:%d" % (HOST, srv.port), AIRLOCK_API_KEY=srv.key)
         out = subprocess.run([str(AIRLOCK), "audit", "verify"], env=env, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0 and "the chain is whole; 1 gap: %d entr" % gap["lost"] in out.stdout, out
+        assert out.returncode == 0 and "the chain is whole; 2 gaps: %d entr" % (gap["lost"] + t2_gap["lost"]) in out.stdout, out
     finally:
         srv.stop()
     db = sqlite3.connect(str(data / "airlock.db"))

@@ -708,45 +708,57 @@ static const char *pid_line(int pid) {
         return buf;
 }
 
-/* `airlock serve` weighs itself above the sandboxes' parent: a group of its own next to
- * the parent, cpu.weight 400, then the pid moved into it; the parent is left alone. */
+/* A delegated parent, the only layout in which the service moves. */
+static void delegated_parent(void) {
+        put(F.root, "cgroup.subtree_control", "cpu memory pids\n");
+        assert_int_equal(mkdir(sub("system.slice"), 0755), 0);
+        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub("system.slice"), &F), 0);
+        snprintf(H.parent, sizeof(H.parent), "/system.slice/airlock.service/sandboxes");
+}
+#define SVC "system.slice/airlock.service/airlock-service"
+#define OTHER_SVC "system.slice/airlock.service/other-service"
+
+/* `airlock serve` weighs itself above the sandboxes' parent when that parent is inside a
+ * delegation: a group of its own next to the parent, cpu.weight 400, then the pid moved
+ * into it; the parent is left alone. With the parent at the top of the hierarchy (the
+ * default), nothing is made and the service stays in its own cgroup (its unit's). */
 static void test_join_cpu_group_next_to_parent(void **state) {
         (void)state;
         prepare_ok();
         struct diag d = { 0 };
-        int r = join("airlock-service", 400, 4242, &d);
-        if (r < 0)
-                fail_msg("cg_host_join_cpu_group: %d %s", r, d.msg);
-        assert_true(exists("airlock-service"));
-        assert_string_equal(get(sub("airlock-service"), "cpu.weight"), "400");
-        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), pid_line(4242));
-        assert_string_equal(get(sub("airlock"), "cgroup.procs"), "");
-        assert_string_equal(get(sub("airlock"), "cgroup.subtree_control"), "+memory +cpu +pids");
-        /* Not a sandbox: the start-up sweep of the parent's children never sees it. */
-        assert_false(exists("airlock/airlock-service"));
-
-        /* The service started again (or another one on the host): the group is reused. */
         int mkdirs = F.mkdirs;
-        assert_int_equal(join("airlock-service", 400, 4343, &d), 0);
+        assert_int_equal(join("airlock-service", 400, 4242, &d), 1);
+        assert_non_null(strstr(d.msg, "top of the hierarchy"));
+        assert_false(exists("airlock-service"));
         assert_int_equal(F.mkdirs, mkdirs);
-        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), pid_line(4343));
+        assert_string_equal(get(sub("airlock"), "cgroup.procs"), "");
 
         /* A delegated parent: the group goes inside the delegation, next to the parent, so
          * that the unit's own cgroup keeps no process (v2's no-internal-processes rule). */
         teardown(NULL);
         setup(NULL);
-        put(F.root, "cgroup.subtree_control", "cpu memory pids\n");
-        assert_int_equal(mkdir(sub("system.slice"), 0755), 0);
-        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub("system.slice"), &F), 0);
-        snprintf(H.parent, sizeof(H.parent), "/system.slice/airlock.service/sandboxes");
+        delegated_parent();
         prepare_ok();
-        r = join("airlock-service", 400, 4242, &d);
+        int r = join("airlock-service", 400, 4242, &d);
         if (r < 0)
                 fail_msg("cg_host_join_cpu_group (delegated): %d %s", r, d.msg);
         assert_string_equal(get(sub("system.slice/airlock.service/airlock-service"), "cpu.weight"), "400");
         assert_string_equal(get(sub("system.slice/airlock.service/airlock-service"), "cgroup.procs"), pid_line(4242));
         assert_false(exists("airlock-service"));
+
+        /* The service started again (or another one on the host): the group is reused. */
+        int again = F.mkdirs;
+        assert_int_equal(join("airlock-service", 400, 4343, &d), 0);
+        assert_int_equal(F.mkdirs, again);
+        assert_string_equal(get(sub("system.slice/airlock.service/airlock-service"), "cgroup.procs"), pid_line(4343));
+
+        /* A parent that names the service's group would put the sandboxes in it. */
+        snprintf(H.parent, sizeof(H.parent), "/system.slice/airlock-service/sandboxes");
+        memset(&d, 0, sizeof(d));
+        assert_int_equal(join("airlock-service", 400, 4242, &d), -EINVAL);
+        assert_non_null(strstr(d.msg, "cgroup_parent"));
 }
+
 
 /* A weight is no safeguard: every failure is reported (the launcher logs it and starts
  * anyway, where it was), and none moves the process. */
@@ -755,40 +767,44 @@ static void test_join_cpu_group_failures(void **state) {
         struct diag d = { 0 };
         /* No cpu controller on the host: refused before anything is made. */
         put(F.root, "cgroup.controllers", "memory pids\n");
+        delegated_parent();
         prepare_ok();
         assert_int_equal(join("airlock-service", 400, 4242, &d), -EOPNOTSUPP);
         assert_non_null(strstr(d.msg, "cpu controller"));
-        assert_false(exists("airlock-service"));
+        assert_false(exists(SVC));
 
         /* Offered, but not enabled for the level's children (cpu.weight absent): the weight
          * is written first, so the pid stays where it was. */
         teardown(NULL);
         setup(NULL);
+        delegated_parent();
         prepare_ok();
-        put(F.root, "cgroup.subtree_control", "memory pids\n");
+        put(sub("system.slice/airlock.service"), "cgroup.subtree_control", "memory pids\n");
         memset(&d, 0, sizeof(d));
-        assert_int_equal(join("airlock-service", 400, 4242, &d), -ENOENT);
+        int r = join("airlock-service", 400, 4242, &d);
+        assert_int_equal(r, -ENOENT);
         assert_non_null(strstr(d.msg, "cpu.weight"));
-        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), "");
+        assert_string_equal(get(sub(SVC), "cgroup.procs"), "");
 
         /* The weight refused (here: cpu.weight is a directory, EISDIR): not moved either. */
         teardown(NULL);
         setup(NULL);
+        delegated_parent();
         prepare_ok();
-        assert_int_equal(mkdir(sub("airlock-service"), 0755), 0);
-        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub("airlock-service"), &F), 0);
-        assert_int_equal(unlink(path_in(sub("airlock-service"), "cpu.weight")), 0);
-        assert_int_equal(mkdir(path_in(sub("airlock-service"), "cpu.weight"), 0755), 0);
+        assert_int_equal(mkdir(sub(SVC), 0755), 0);
+        assert_int_equal(fake_fs(CG_FAKE_MKDIR, sub(SVC), &F), 0);
+        assert_int_equal(unlink(path_in(sub(SVC), "cpu.weight")), 0);
+        assert_int_equal(mkdir(path_in(sub(SVC), "cpu.weight"), 0755), 0);
         memset(&d, 0, sizeof(d));
         assert_int_equal(join("airlock-service", 400, 4242, &d), -EISDIR);
         assert_non_null(strstr(d.msg, "cpu.weight"));
-        assert_string_equal(get(sub("airlock-service"), "cgroup.procs"), "");
-        assert_int_equal(rmdir(path_in(sub("airlock-service"), "cpu.weight")), 0);
+        assert_string_equal(get(sub(SVC), "cgroup.procs"), "");
+        assert_int_equal(rmdir(path_in(sub(SVC), "cpu.weight")), 0);
 
         /* The group cannot be populated (the kernel's files): nothing left behind. */
         F.fail_populate = true;
         assert_int_equal(join("other-service", 400, 4242, &d), -EIO);
-        assert_false(exists("other-service"));
+        assert_false(exists(OTHER_SVC));
         F.fail_populate = false;
 
         /* Bad arguments, and a host without cgroups. */
