@@ -245,6 +245,15 @@ int interpreter_apply(json_t *interp, json_t *req, struct session_settings *out,
         const char *iname = json_string_value(json_object_get(interp, "name"));
         json_t *lim = json_object_get(interp, "limits"), *max = json_object_get(interp, "max_limits");
         json_t *rl = json_object_get(req, "limits");
+        /* First, before anything is held. fresh is the stricter start: a session may ask
+         * for it, not out of it. */
+        bool interp_fresh = !strcmp(json_string_value(json_object_get(interp, "start")) ?: "warm", "fresh");
+        const char *asked = json_string_value(json_object_get(req, "start"));
+        if (interp_fresh && asked && !strcmp(asked, "warm"))
+                return diag_set(d, -EINVAL, "start",
+                                "start: interpreter %s starts every session fresh; a session cannot ask for warm",
+                                iname);
+        out->fresh = interp_fresh || (asked && !strcmp(asked, "fresh"));
         double *dst[] = {&out->memory_mb, &out->cpus, &out->pids, &out->workspace_mb};
         for (size_t k = 0; k < sizeof(limit_names) / sizeof(limit_names[0]); k++) {
                 int r = pick(rl, lim, max, limit_names[k], "limits.", iname, dst[k], d);
@@ -265,14 +274,6 @@ int interpreter_apply(json_t *interp, json_t *req, struct session_settings *out,
         out->allowlist = json_incref(json_object_get(net, "allowlist"));
         snprintf(out->runtime, sizeof(out->runtime), "%s",
                  json_string_value(json_object_get(interp, "runtime")) ?: "default");
-        /* fresh is the stricter start: a session may ask for it, not out of it. */
-        bool interp_fresh = !strcmp(json_string_value(json_object_get(interp, "start")) ?: "warm", "fresh");
-        const char *asked = json_string_value(json_object_get(req, "start"));
-        if (interp_fresh && asked && !strcmp(asked, "warm"))
-                return diag_set(d, -EINVAL, "start",
-                                "start: interpreter %s starts every session fresh; a session cannot ask for warm",
-                                iname);
-        out->fresh = interp_fresh || (asked && !strcmp(asked, "fresh"));
         /* The interpreter's variables, then the session's own over them. */
         out->env = json_deep_copy(json_object_get(interp, "env"));
         if (!out->env)

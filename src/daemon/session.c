@@ -875,8 +875,10 @@ static int create(json_t *req, const char *tenant, json_t **ret, struct diag *d)
         memset(&set, 0, sizeof(set));
         int ar = interpreter_apply(interp, req, &set, d);
         json_decref(interp);
-        if (ar < 0)
+        if (ar < 0) {
+                session_settings_free(&set);
                 return ar;
+        }
         struct shape sh = {set.memory_mb, set.cpus, set.pids, set.workspace_mb,
                            !strcmp(set.network, "public")      ? LP_NET_PUBLIC
                            : !strcmp(set.network, "allowlist") ? LP_NET_ALLOWLIST
