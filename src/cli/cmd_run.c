@@ -55,7 +55,7 @@ static const char run_usage[] =
         "                             or gvisor (runsc: a user-space kernel, slower, stronger)\n"
         "      --memory-mb N          memory limit, no swap (default 512)\n"
         "      --cpus F               CPU limit in CPUs, e.g. 0.5 (default 1)\n"
-        "      --pids N               process and thread limit (default 128)\n"
+        "      --pids N               process and thread limit (default 64)\n"
         "      --timeout-seconds S    wall-clock limit: interrupt, then kill (default 60)\n"
         "      --interrupt-grace-seconds S  time between the interrupt and the kill (default 2)\n"
         "      --workspace-mb N       size of /workspace (default 512)\n"
@@ -576,7 +576,7 @@ int cmd_run(int argc, char **argv) {
                                         .workspace_bytes = 512ull << 20,
                                         .tmp_bytes = 256ull << 20,
                                         .cpu_millis = 1000,
-                                        .pids = 128,
+                                        .pids = 64,
                                         .timeout_ms = 60000,
                                         .interrupt_grace_ms = 2000,
                                         .nofile = 1024};

@@ -21,7 +21,7 @@ static const char sessions_usage[] =
         "  airlock sessions create [options]  start a session and print its id\n"
         "      --memory-mb N            memory limit, no swap (daemon default 512)\n"
         "      --cpus F                 CPU limit in CPUs, e.g. 0.5 (daemon default 1)\n"
-        "      --pids N                 process and thread limit (daemon default 128)\n"
+        "      --pids N                 process and thread limit (daemon default 64)\n"
         "      --workspace-mb N         size of /workspace (daemon default 512)\n"
         "      --timeout-seconds S      lifetime: the session ends S seconds after it starts\n"
         "      --idle-timeout-seconds S the session ends after S seconds without an execution\n"

@@ -28,7 +28,7 @@ static json_t *builtin_default(void) {
                          "name", "default", "description", "The built-in interpreter: Python, JavaScript, TypeScript "
                          "and bash on the default runtime, no network.", "builtin", 1, "timeout_seconds", 900,
                          "idle_timeout_seconds", 900, "execution_timeout_seconds", 60.0, "limits", "memory_mb", 512,
-                         "cpus", 1.0, "pids", 128, "workspace_mb", 512, "max_limits", "memory_mb", 65536, "cpus",
+                         "cpus", 1.0, "pids", 64, "workspace_mb", 512, "max_limits", "memory_mb", 65536, "cpus",
                          256.0, "pids", 65536, "workspace_mb", 65536, "timeout_seconds", 28800, "network", "mode",
                          "none", "allowlist", "runtime", "default", "env", "start", "warm");
 }

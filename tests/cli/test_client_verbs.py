@@ -290,9 +290,9 @@ def test_interpreters_create_update_ls_get_rm(cli):
     assert "name:              cli_interp" in out and "memory 256 MiB, 0.5 CPUs" in out, out
     assert "ceilings:          memory 1024 MiB" in out and "env:               CUSTOM_VAR=value" in out, out
     assert "start:             warm" in out, out
-    got = json.loads(cli.ok("interpreters", "update", "cli_interp", "--pids", "64", "--start", "fresh",
+    got = json.loads(cli.ok("interpreters", "update", "cli_interp", "--pids", "48", "--start", "fresh",
                             "--json").stdout)
-    assert got["limits"]["pids"] == 64 and got["limits"]["memory_mb"] == 256 and got["start"] == "fresh"
+    assert got["limits"]["pids"] == 48 and got["limits"]["memory_mb"] == 256 and got["start"] == "fresh"
     table = cli.ok("interpreters", "ls").stdout.decode().splitlines()
     assert table[0].split()[:2] == ["NAME", "MEMORY"] and any(line.startswith("cli_interp ") for line in table)
     sid = cli.ok("sessions", "create", "--interpreter", "cli_interp", "--memory-mb", "512").stdout.decode().strip()

@@ -9,7 +9,7 @@ import airlock_api as api
 import pytest
 from airlock_api import expect
 
-DEFAULT_LIMITS = {"memory_mb": 512, "cpus": 1.0, "pids": 128, "workspace_mb": 512}
+DEFAULT_LIMITS = {"memory_mb": 512, "cpus": 1.0, "pids": 64, "workspace_mb": 512}
 MISSING = "sess_" + "0" * 26
 
 

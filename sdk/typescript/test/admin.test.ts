@@ -30,7 +30,7 @@ describe("admin", () => {
       assert.equal(created.builtin, false);
       assert.equal(created.ttlSeconds, 1200);
       assert.equal(created.executionTimeoutSeconds, 20);
-      assert.deepEqual(created.limits, { memoryMb: 256, cpus: 0.5, pids: 128, workspaceMb: 512 });
+      assert.deepEqual(created.limits, { memoryMb: 256, cpus: 0.5, pids: 64, workspaceMb: 512 });
       assert.equal(created.maxLimits.memoryMb, 512);
       assert.equal(created.maxLimits.ttlSeconds, 3600);
       assert.deepEqual(created.network, { mode: "none", allowlist: [] });
