@@ -343,7 +343,7 @@ void metrics_session_refused(void);
 void metrics_egress(uint8_t outcome, uint8_t reason, uint32_t dropped);
 void metrics_audit_write_failed(void);
 void metrics_session_ended(const char *reason);
-/* n client connections closed by the daemon (http.c): "header_deadline" or "pressure". */
+/* n client connections closed by the daemon (http.c): "header_deadline", "pressure" or "slow_body". */
 void metrics_http_closed(const char *reason, unsigned n);
 /* per_session: NULL (aggregates only), "*" (every live session's usage) or a tenant. */
 void metrics_render(struct buf *out, const char *per_session);

@@ -1570,10 +1570,12 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
  * deadline for a request's head, so a client trickling a header byte a second was never
  * idle long enough to be closed, and four or five addresses could hold every slot. The
  * guard below (ADR 0018) adds that deadline and, when the slots run short, closes the
- * connections that are only waiting for a head, oldest first.
+ * connections that are only waiting for a head, oldest first, then requests whose body
+ * comes too slowly.
  *
  * It learns of connections from libmicrohttpd's notifications (started, closed), of a
- * complete head from the handler's first call, of a request's end from completed(). It
+ * complete head from the handler's first call, of body bytes and the body's end from its
+ * later calls, of a request's end from completed(). It
  * closes a connection by shutdown(2) of its socket, which wakes the connection's thread
  * to see an end of file and close it the ordinary way; it never closes the fd itself.
  * That is race-free with libmicrohttpd's own close because its "closed" notification
@@ -1594,20 +1596,34 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
 #define PRESSURE_MARK (CONNECTIONS_MAX * 3 / 4)
 /* ... but not one younger than this: a new client gets time to send its head. */
 #define PRESSURE_GRACE_S 1.0
+/* Then, if still past the mark, requests that were let in (a key checked) but whose body
+ * comes slower than this, averaged over up to BODY_WINDOW_S and judged after
+ * PRESSURE_GRACE_S: a key holder trickling bodies must not hold the slots either. A
+ * byte a second is an attack; a 100 MB upload over an 8 kbit/s link takes a day. Never
+ * without pressure: a slow link alone is no reason to cut an upload. */
+#define BODY_MIN_RATE 1024.0
+#define BODY_WINDOW_S 10.0
 /* How often the guard looks: a queued client waits about this long for a slot. */
 #define GUARD_TICK_MS 200
 /* One log line per this many seconds at most, with the closes counted since the last. */
 #define GUARD_LOG_EVERY_S 10.0
+
+enum close_reason { CLOSE_HEAD_DEADLINE, CLOSE_PRESSURE, CLOSE_SLOW_BODY, NCLOSE_REASONS };
+static const char *const close_reason_names[NCLOSE_REASONS] = {"header_deadline", "pressure", "slow_body"};
 
 struct conn {
         bool used;
         bool in_request; /* the head is complete; until completed() */
         bool draining;   /* in a request already refused, whose body is read only to be dropped */
         bool closing;    /* shut down, waiting for libmicrohttpd's "closed" */
+        bool receiving;  /* let in, its body still coming (until the handler's final call) */
+        bool slow_body;  /* the last body window it finished was below BODY_MIN_RATE */
         int fd;          /* libmicrohttpd's socket: shut down, never closed here */
         double waiting_since; /* accepted, or its last request ended */
         double head_since;    /* when its head's clock started; 0 = not yet (keep-alive, idle:
                                * it starts with the next request's first byte) */
+        double body_since;    /* receiving: when the current body window began */
+        uint64_t body_bytes;  /* receiving: body bytes since body_since */
         char client[INET6_ADDRSTRLEN];
 };
 
@@ -1618,8 +1634,8 @@ static struct {
         bool stop;
         pthread_t thread;
         bool running;
-        /* closes not yet logged, by reason (header deadline, pressure), and the last one's client */
-        unsigned pending[2];
+        /* closes not yet logged, by reason (enum close_reason), and the last one's client */
+        unsigned pending[NCLOSE_REASONS];
         char pending_client[INET6_ADDRSTRLEN];
         double logged_at;
 } guard = {.lock = PTHREAD_MUTEX_INITIALIZER}; /* .wake: guard_start (on the monotonic clock) */
@@ -1669,7 +1685,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
  * connection alone. False when the guard has already shut the connection down (it was
  * deciding while the head completed): the request must then do nothing, since its answer
  * cannot reach the client. */
-static bool guard_head_complete(struct MHD_Connection *c) {
+static bool guard_head_complete(struct MHD_Connection *c, bool body_coming) {
         struct conn *k = conn_of(c);
         if (!k)
                 return true;
@@ -1677,8 +1693,26 @@ static bool guard_head_complete(struct MHD_Connection *c) {
         bool closing = k->closing;
         k->in_request = !closing;
         k->draining = false;
+        k->receiving = !closing && body_coming;
+        k->slow_body = false;
+        k->body_since = now_seconds();
+        k->body_bytes = 0;
         pthread_mutex_unlock(&guard.lock);
         return !closing;
+}
+
+/* A request that was let in received `got` more body bytes, or (got 0: the handler's
+ * final call) all of them: from here it is answered, however long that takes. */
+static void guard_body(struct MHD_Connection *c, size_t got) {
+        struct conn *k = conn_of(c);
+        if (!k)
+                return;
+        pthread_mutex_lock(&guard.lock);
+        if (got == 0)
+                k->receiving = false;
+        else
+                k->body_bytes += got;
+        pthread_mutex_unlock(&guard.lock);
 }
 
 /* A request whose body is read before anyone knows it may go on: refused (no key, no
@@ -1706,6 +1740,7 @@ static void guard_request_done(struct MHD_Connection *c) {
         pthread_mutex_lock(&guard.lock);
         k->in_request = false;
         k->draining = false;
+        k->receiving = false;
         k->waiting_since = now_seconds();
         k->head_since = 0;
         pthread_mutex_unlock(&guard.lock);
@@ -1730,7 +1765,7 @@ static bool next_request_begun(struct conn *k, double now) {
         return true;
 }
 
-static void guard_close(struct conn *k, int reason, unsigned closed[2]) {
+static void guard_close(struct conn *k, enum close_reason reason, unsigned closed[NCLOSE_REASONS]) {
         shutdown(k->fd, SHUT_RDWR); /* the connection's thread sees the end and closes it */
         k->closing = true;
         closed[reason]++;
@@ -1743,29 +1778,49 @@ static int by_waiting_since(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* Whether a let-in request's body is coming slower than BODY_MIN_RATE: over the current
+ * window once it is PRESSURE_GRACE_S old, else as the last window ended. A window ends
+ * after BODY_WINDOW_S. Under the lock. */
+static bool body_too_slow(struct conn *k, double now) {
+        double t = now - k->body_since;
+        if (t >= BODY_WINDOW_S) {
+                k->slow_body = (double)k->body_bytes < BODY_MIN_RATE * t;
+                k->body_since = now;
+                k->body_bytes = 0;
+                return k->slow_body;
+        }
+        return t >= PRESSURE_GRACE_S ? (double)k->body_bytes < BODY_MIN_RATE * t : k->slow_body;
+}
+
 /* One look at every connection, under the lock; closed[] counts what it closed, by
- * reason (0 the head deadline, 1 pressure). */
-static void guard_check(double now, unsigned closed[2]) {
-        static size_t waiting[CONNECTIONS_MAX]; /* slot indices; the guard's thread only */
-        size_t open = 0, nwaiting = 0;
+ * reason. Under pressure, connections waiting for a head (or draining a refused body) go
+ * first, then let-in requests with too slow a body; each kind oldest first. */
+static void guard_check(double now, unsigned closed[NCLOSE_REASONS]) {
+        static size_t waiting[CONNECTIONS_MAX], slow[CONNECTIONS_MAX]; /* slot indices; the guard's thread only */
+        size_t open = 0, nwaiting = 0, nslow = 0;
         for (size_t i = 0; i < CONNECTIONS_MAX; i++) {
                 struct conn *k = &guard.conns[i];
                 if (!k->used || k->closing)
                         continue;
                 if (!k->in_request && (k->head_since > 0 || next_request_begun(k, now)) &&
                     now - k->head_since >= HEAD_DEADLINE_S) {
-                        guard_close(k, 0, closed);
+                        guard_close(k, CLOSE_HEAD_DEADLINE, closed);
                         continue;
                 }
                 open++;
                 if ((!k->in_request || k->draining) && now - k->waiting_since >= PRESSURE_GRACE_S)
                         waiting[nwaiting++] = i;
+                else if (k->in_request && k->receiving && !k->draining && body_too_slow(k, now))
+                        slow[nslow++] = i;
         }
         if (open <= PRESSURE_MARK)
                 return;
         qsort(waiting, nwaiting, sizeof(waiting[0]), by_waiting_since);
         for (size_t i = 0; i < nwaiting && open > PRESSURE_MARK; i++, open--)
-                guard_close(&guard.conns[waiting[i]], 1, closed);
+                guard_close(&guard.conns[waiting[i]], CLOSE_PRESSURE, closed);
+        qsort(slow, nslow, sizeof(slow[0]), by_waiting_since);
+        for (size_t i = 0; i < nslow && open > PRESSURE_MARK; i++, open--)
+                guard_close(&guard.conns[slow[i]], CLOSE_SLOW_BODY, closed);
 }
 
 static void *guard_run(void *arg) {
@@ -1777,33 +1832,35 @@ static void *guard_run(void *arg) {
                 if (guard.stop)
                         break;
                 double now = now_seconds();
-                unsigned closed[2] = {0, 0};
+                unsigned closed[NCLOSE_REASONS] = {0}, logged[NCLOSE_REASONS] = {0};
                 guard_check(now, closed);
-                guard.pending[0] += closed[0];
-                guard.pending[1] += closed[1];
+                bool any = false, pending = false;
+                for (size_t r = 0; r < NCLOSE_REASONS; r++) {
+                        guard.pending[r] += closed[r];
+                        any = any || closed[r];
+                        pending = pending || guard.pending[r];
+                }
                 /* Counted at once; logged at most once per GUARD_LOG_EVERY_S (a flood must
                  * not flood the log), with everything closed since the last line. */
-                bool log = (guard.pending[0] || guard.pending[1]) &&
-                           (guard.logged_at == 0 || now - guard.logged_at >= GUARD_LOG_EVERY_S);
-                unsigned deadline = guard.pending[0], pressure = guard.pending[1];
+                bool log = pending && (guard.logged_at == 0 || now - guard.logged_at >= GUARD_LOG_EVERY_S);
                 char client[INET6_ADDRSTRLEN];
                 snprintf(client, sizeof(client), "%s", guard.pending_client);
                 if (log) {
-                        guard.pending[0] = guard.pending[1] = 0;
+                        memcpy(logged, guard.pending, sizeof(logged));
+                        memset(guard.pending, 0, sizeof(guard.pending));
                         guard.logged_at = now;
                 }
-                if (!log && !closed[0] && !closed[1])
+                if (!log && !any)
                         continue;
                 pthread_mutex_unlock(&guard.lock);
-                if (closed[0])
-                        metrics_http_closed("header_deadline", closed[0]);
-                if (closed[1])
-                        metrics_http_closed("pressure", closed[1]);
+                for (size_t r = 0; r < NCLOSE_REASONS; r++)
+                        if (closed[r])
+                                metrics_http_closed(close_reason_names[r], closed[r]);
                 if (log)
                         fprintf(stderr,
                                 "{\"level\":\"warn\",\"msg\":\"closed slow connections\",\"header_deadline\":%u,"
-                                "\"pressure\":%u,\"last_client\":\"%s\"}\n",
-                                deadline, pressure, client);
+                                "\"pressure\":%u,\"slow_body\":%u,\"last_client\":\"%s\"}\n",
+                                logged[CLOSE_HEAD_DEADLINE], logged[CLOSE_PRESSURE], logged[CLOSE_SLOW_BODY], client);
                 pthread_mutex_lock(&guard.lock);
         }
         pthread_mutex_unlock(&guard.lock);
@@ -1894,13 +1951,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
          * once; until then it may be closed under pressure, guard_draining). So no one
          * without a key holds a connection by trickling a body. */
         bool signed_body_here = x->route == R_AGENTCORE && !first && *size == 0 && !x->rejected;
-        if (signed_body_here && !x->past_guard && !(x->past_guard = guard_head_complete(c)))
+        /* A let-in request's body, counted for the minimum rate (BODY_MIN_RATE); the final
+         * call ends it before the request is handled, however long that takes. */
+        if (x->past_guard && !first)
+                guard_body(c, got);
+        if (signed_body_here && !x->past_guard && !(x->past_guard = guard_head_complete(c, false)))
                 r = MHD_NO;
         else
                 r = handle(x, c, url, method, data, size, first);
         if (first && x->route == R_AGENTCORE && !x->rejected)
                 guard_draining(c);
-        else if (first && !x->rejected && r == MHD_YES && !(x->past_guard = guard_head_complete(c)))
+        else if (first && !x->rejected && r == MHD_YES && !(x->past_guard = guard_head_complete(c, true)))
                 r = MHD_NO;
         /* Refused while a body may still be coming: it is only drained (a refusal on the
          * final call is answered at once, and its connection stays as it was). */

@@ -29,9 +29,9 @@ static const char *const end_reasons[] = {"deleted",         "expired", "idle_ti
 #define NKILLED (sizeof(killed_reasons) / sizeof(killed_reasons[0]))
 #define NEND (sizeof(end_reasons) / sizeof(end_reasons[0]))
 /* Connections the daemon itself closed (http.c): a request head not complete within its
- * deadline, or one waiting for its head (or dropping a refused request's body) evicted
- * while the connection slots run short. */
-static const char *const http_closed_reasons[] = {"header_deadline", "pressure"};
+ * deadline, or, while the connection slots run short, one waiting for its head (or
+ * dropping a refused request's body) or a let-in request whose body came too slowly. */
+static const char *const http_closed_reasons[] = {"header_deadline", "pressure", "slow_body"};
 #define NHTTP_CLOSED (sizeof(http_closed_reasons) / sizeof(http_closed_reasons[0]))
 
 /* Upper bounds in seconds: executions from a millisecond to ten minutes; session
@@ -301,7 +301,8 @@ void metrics_render(struct buf *b, const char *per_session) {
                "Client connections the daemon closed itself, by reason: header_deadline (no complete request head "
                "within 10 s of the connection or of its next request's first byte), pressure (waiting for a request "
                "head, or dropping a refused request's body, while more than 3/4 of the connection slots were in "
-               "use; oldest first).");
+               "use; oldest first), slow_body (a request let in whose body came slower than 1 KiB/s, closed "
+               "only under the same pressure, after those).");
         for (size_t i = 0; i < NHTTP_CLOSED; i++)
                 (void)buf_printf(b, "airlock_http_connections_closed_total{reason=\"%s\"} %llu\n", http_closed_reasons[i],
                                  (unsigned long long)M.http_closed[i]);

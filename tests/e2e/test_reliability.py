@@ -646,6 +646,21 @@ def _unvouched_bodies(key_id: str) -> list[bytes]:
             b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"]
 
 
+def _keyed_bodies(key: str, sid: str) -> list[bytes]:
+    """Whole heads of requests a real key vouches for (checked at the head), then a body
+    trickled: JSON bodies of routes that answer only once the body is all here, and a large
+    upload into a live session."""
+    auth = ("Authorization: Bearer %s\r\nHost: x\r\n" % key).encode()
+    json_head = b"Content-Type: application/json\r\nContent-Length: 500000\r\n\r\n"
+    return [b"POST /v1/sessions HTTP/1.1\r\n" + auth + json_head,
+            b"POST /v1/sessions/%s/execute HTTP/1.1\r\n" % sid.encode() + auth + json_head,
+            b"POST /v1/keys HTTP/1.1\r\n" + auth + json_head,
+            b"PUT /v1/sessions/%s/files/slow.bin HTTP/1.1\r\n" % sid.encode() + auth +
+            b"Content-Length: 100000000\r\n\r\n",
+            b"PUT /v1/sessions/%s/files/slow2.bin HTTP/1.1\r\n" % sid.encode() + auth +
+            b"Content-Length: 100000000\r\n\r\n"]
+
+
 def _slow_connection(addr: str, port: int, payload: bytes | None = None) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -659,7 +674,7 @@ def _slow_connection(addr: str, port: int, payload: bytes | None = None) -> sock
     return s
 
 
-@pytest.mark.parametrize("flood", ["heads", "unvouched-bodies"])
+@pytest.mark.parametrize("flood", ["heads", "unvouched-bodies", "keyed-bodies"])
 def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property, capsys, flood):
     """Slowloris from five addresses, 250 connections each (every one within its address's
     share), each closed one opened again at once, as an attack tool does. `heads`: each
@@ -668,10 +683,12 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
     that need no key (/healthz, /readyz, /metrics with a body) or whose key is checked only
     after the body (AgentCore, a real key id, a bad signature), then a body byte a second
     (found by a review: the probes' bodies were read as if their requests had been
-    accepted). Together they would hold all 1000 connections for as long as they trickled;
-    the daemon closes connections no one vouched for yet, oldest first, while more than 3/4
-    of the slots are in use, so a client from 127.0.0.1 is answered. A daemon of its own,
-    so that the flood starves no other test."""
+    accepted). `keyed-bodies`: the same with requests a real key vouches for (JSON bodies,
+    uploads into a live session) whose bodies then come a byte a second. Together they
+    would hold all 1000 connections for as long as they trickled; the daemon closes
+    connections no one vouched for yet, and then bodies slower than the minimum rate,
+    oldest first, while more than 3/4 of the slots are in use, so a client from 127.0.0.1
+    is answered. A daemon of its own, so that the flood starves no other test."""
     socks: dict[str, list[socket.socket]] = {addr: [] for addr in SLOW_ADDRESSES}
     stats = {"passes": 0, "reopened": 0, "open": 0, "closed": {addr: 0 for addr in SLOW_ADDRESSES}}
     with ExtraDaemon({}, http_ready) as d:
@@ -682,6 +699,15 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
             key_id = json.loads(c.getresponse().read())["keys"][0]["id"]
             c.close()
             payload = dict(zip(SLOW_ADDRESSES, _unvouched_bodies(key_id), strict=True))
+        elif flood == "keyed-bodies":
+            c = http.client.HTTPConnection(HOST, d.port, timeout=60)
+            c.request("POST", "/v1/sessions", body="{}",
+                      headers={"Authorization": "Bearer " + d.key, "Content-Type": "application/json"})
+            resp = c.getresponse()
+            assert resp.status == 201, resp.status
+            sid = json.loads(resp.read())["id"]
+            c.close()
+            payload = dict(zip(SLOW_ADDRESSES, _keyed_bodies(d.key, sid), strict=True))
         try:
             before = _closed_total(d.port)
             for addr in SLOW_ADDRESSES:
@@ -729,7 +755,8 @@ def test_slow_clients_from_many_addresses_cannot_keep_others_out(record_property
                 for s in mine:
                     s.close()
         after = _closed_total(d.port)
-        assert after.get("pressure", 0) > before.get("pressure", 0), (before, after)
+        reason = "slow_body" if flood == "keyed-bodies" else "pressure"
+        assert after.get(reason, 0) > before.get(reason, 0), (before, after)
         _report(record_property, capsys, "flood_closed", after)
         assert "closed slow connections" in d.log_text()
 
