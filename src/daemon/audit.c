@@ -3,12 +3,15 @@
  * file operation, context change, key and quota change: when, who (tenant, key id),
  * which session, what, and how it ended. Never code, output, file contents or secrets:
  * code and commands appear as their SHA-256 and size. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
@@ -17,10 +20,11 @@
  * an `audit.gap` entry per tenant that lost entries, saying how many and between which
  * times, so that a chain that verifies is not taken for a complete one
  * (store_audit_verify() counts the gaps), and so that each tenant's own log
- * (GET /v1/audit) shows its gap. In memory only: a daemon that dies before that append
- * loses the count (its log lines and airlock_audit_write_failures_total remain). The lock
- * is held across the appends so that the markers land right before the first entry
- * written after the loss. */
+ * (GET /v1/audit) shows its gap. The counts are also kept in a file of the data dir
+ * whose space is taken when the daemon starts (GAP_FILE): rewriting it needs no new
+ * block on a full disk, so a daemon that dies before it can write the markers hands the
+ * count to the next one. The lock is held across the appends so that the markers land
+ * right before the first entry written after the loss. */
 #define GAP_TENANTS 64 /* beyond that many tenants, losses are counted under default */
 static struct {
         pthread_mutex_t lock;
@@ -31,6 +35,34 @@ static struct {
         } slot[GAP_TENANTS];
         unsigned n;
 } gap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* GAP_FILE: the counts not yet marked, for the next daemon. Its size is allocated at
+ * start (audit_open), so that rewriting it needs no new block on a full disk. */
+#define GAP_FILE "audit-gaps"
+#define GAP_MAGIC "airgap1"
+struct gap_file {
+        char magic[8];
+        uint32_t n;
+        uint32_t reserved;
+        struct gap_slot slot[GAP_TENANTS];
+};
+static int gap_fd = -1;
+
+/* Writes the counts not yet marked (none: the file says so). Under gap.lock. Errors are
+ * only logged: the counts stay in memory, as when there is no file. */
+static void gap_save(void) {
+        if (gap_fd < 0)
+                return;
+        static struct gap_file f; /* under gap.lock */
+        memset(&f, 0, sizeof(f));
+        memcpy(f.magic, GAP_MAGIC, sizeof(f.magic));
+        f.n = gap.n;
+        memcpy(f.slot, gap.slot, gap.n * sizeof(gap.slot[0]));
+        if (pwrite(gap_fd, &f, sizeof(f), 0) != (ssize_t)sizeof(f) || fdatasync(gap_fd) < 0)
+                fprintf(stderr, "{\"level\":\"error\",\"msg\":\"cannot keep the audit gap count\",\"error\":\"%s\"}\n",
+                        strerror(errno));
+}
+
 
 /* Slot 0 is always default's (the operator's), where losses beyond GAP_TENANTS go. */
 static struct gap_slot *gap_slot(const char *tenant) {
@@ -58,6 +90,7 @@ static void lost(const char *tenant, const char *action, const char *when) {
         if (g->lost++ == 0)
                 snprintf(g->first, sizeof(g->first), "%s", when);
         snprintf(g->last, sizeof(g->last), "%s", when);
+        gap_save();
 }
 
 /* The markers for what was lost, when something was; false when one cannot be written
@@ -73,6 +106,7 @@ static bool mark_gap(const char *when) {
                                       (json_int_t)g->lost, "first_lost", g->first, "last_lost", g->last);
                 if (!e || store_audit_append(e) < 0) {
                         json_decref(e);
+                        gap_save(); /* the markers written so far are no longer due */
                         return false;
                 }
                 json_decref(e);
@@ -82,7 +116,10 @@ static bool mark_gap(const char *when) {
                         g->tenant, (unsigned long long)g->lost, g->first, g->last);
                 g->lost = 0;
         }
+        bool had = gap.n > 0;
         gap.n = 0;
+        if (had)
+                gap_save();
         return true;
 }
 
@@ -117,4 +154,43 @@ void audit_record(const struct identity *who, const char *tenant, const char *se
                 lost(owner, action, when);
         pthread_mutex_unlock(&gap.lock);
         json_decref(entry);
+}
+
+int audit_open(const char *data_dir) {
+        char path[4096];
+        if (strfmt_path(path, sizeof(path), data_dir, GAP_FILE) < 0)
+                return -ENAMETOOLONG;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        static struct gap_file f;
+        ssize_t got = pread(fd, &f, sizeof(f), 0);
+        int r = posix_fallocate(fd, 0, sizeof(f));
+        if (r != 0) {
+                close(fd);
+                return -r;
+        }
+        pthread_mutex_lock(&gap.lock);
+        /* What an earlier daemon could not mark: added to this one's counts, to be marked
+         * before the first entry this one writes. A file not ours, or torn, says nothing. */
+        if (got == (ssize_t)sizeof(f) && !memcmp(f.magic, GAP_MAGIC, sizeof(f.magic)) && f.n <= GAP_TENANTS) {
+                for (uint32_t i = 0; i < f.n; i++) {
+                        struct gap_slot *was = &f.slot[i];
+                        was->tenant[sizeof(was->tenant) - 1] = '\0';
+                        was->first[sizeof(was->first) - 1] = '\0';
+                        was->last[sizeof(was->last) - 1] = '\0';
+                        if (was->lost == 0 || !was->tenant[0])
+                                continue;
+                        struct gap_slot *g = gap_slot(was->tenant);
+                        if (g->lost == 0 || strcmp(was->first, g->first) < 0)
+                                snprintf(g->first, sizeof(g->first), "%s", was->first);
+                        if (g->lost == 0 || strcmp(was->last, g->last) > 0)
+                                snprintf(g->last, sizeof(g->last), "%s", was->last);
+                        g->lost += was->lost;
+                }
+        }
+        gap_fd = fd;
+        gap_save();
+        pthread_mutex_unlock(&gap.lock);
+        return 0;
 }

@@ -1597,12 +1597,15 @@ static void request_id_of(struct MHD_Connection *c, char *out, size_t cap) {
 /* ... but not one younger than this: a new client gets time to send its head. */
 #define PRESSURE_GRACE_S 1.0
 /* Then, if still past the mark, requests that were let in (a key checked) but whose body
- * comes slower than this, averaged over up to BODY_WINDOW_S and judged after
- * PRESSURE_GRACE_S: a key holder trickling bodies must not hold the slots either. A
- * byte a second is an attack; a 100 MB upload over an 8 kbit/s link takes a day. Never
- * without pressure: a slow link alone is no reason to cut an upload. */
+ * comes slower than this, slowest first: a key holder trickling bodies must not hold the
+ * slots either. A byte a second is an attack; a 100 MB upload over an 8 kbit/s link takes
+ * a day. Never without pressure: a slow link alone is no reason to cut an upload. The
+ * rate is taken over the current window and the one before (windows of BODY_WINDOW_S),
+ * so a fast upload's short stall is carried by what it sent just before, with
+ * BODY_BURST bytes of slack, and judged once the span is PRESSURE_GRACE_S long. */
 #define BODY_MIN_RATE 1024.0
 #define BODY_WINDOW_S 10.0
+#define BODY_BURST 1024.0
 /* How often the guard looks: a queued client waits about this long for a slot. */
 #define GUARD_TICK_MS 200
 /* One log line per this many seconds at most, with the closes counted since the last. */
@@ -1617,13 +1620,15 @@ struct conn {
         bool draining;   /* in a request already refused, whose body is read only to be dropped */
         bool closing;    /* shut down, waiting for libmicrohttpd's "closed" */
         bool receiving;  /* let in, its body still coming (until the handler's final call) */
-        bool slow_body;  /* the last body window it finished was below BODY_MIN_RATE */
         int fd;          /* libmicrohttpd's socket: shut down, never closed here */
         double waiting_since; /* accepted, or its last request ended */
         double head_since;    /* when its head's clock started; 0 = not yet (keep-alive, idle:
                                * it starts with the next request's first byte) */
         double body_since;    /* receiving: when the current body window began */
         uint64_t body_bytes;  /* receiving: body bytes since body_since */
+        double prev_span;     /* receiving: the window before (0 = none), its length and bytes */
+        uint64_t prev_bytes;
+        double shortfall;     /* guard_check: how far below BODY_MIN_RATE the body is, in bytes */
         char client[INET6_ADDRSTRLEN];
 };
 
@@ -1694,25 +1699,30 @@ static bool guard_head_complete(struct MHD_Connection *c, bool body_coming) {
         k->in_request = !closing;
         k->draining = false;
         k->receiving = !closing && body_coming;
-        k->slow_body = false;
         k->body_since = now_seconds();
         k->body_bytes = 0;
+        k->prev_span = 0;
+        k->prev_bytes = 0;
         pthread_mutex_unlock(&guard.lock);
         return !closing;
 }
 
 /* A request that was let in received `got` more body bytes, or (got 0: the handler's
- * final call) all of them: from here it is answered, however long that takes. */
-static void guard_body(struct MHD_Connection *c, size_t got) {
+ * final call) all of them: from here it is answered, however long that takes. False when
+ * the guard has shut the connection down (the kernel may still hand over bytes that were
+ * already here): the request must then stop, and not be carried out unanswered. */
+static bool guard_body(struct MHD_Connection *c, size_t got) {
         struct conn *k = conn_of(c);
         if (!k)
-                return;
+                return true;
         pthread_mutex_lock(&guard.lock);
+        bool closing = k->closing;
         if (got == 0)
                 k->receiving = false;
         else
                 k->body_bytes += got;
         pthread_mutex_unlock(&guard.lock);
+        return !closing;
 }
 
 /* A request whose body is read before anyone knows it may go on: refused (no key, no
@@ -1778,23 +1788,31 @@ static int by_waiting_since(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Whether a let-in request's body is coming slower than BODY_MIN_RATE: over the current
- * window once it is PRESSURE_GRACE_S old, else as the last window ended. A window ends
- * after BODY_WINDOW_S. Under the lock. */
+/* Whether a let-in request's body is coming slower than BODY_MIN_RATE over the current
+ * window and the one before; its shortfall in bytes goes to k->shortfall. Under the lock. */
 static bool body_too_slow(struct conn *k, double now) {
         double t = now - k->body_since;
         if (t >= BODY_WINDOW_S) {
-                k->slow_body = (double)k->body_bytes < BODY_MIN_RATE * t;
+                k->prev_span = t;
+                k->prev_bytes = k->body_bytes;
                 k->body_since = now;
                 k->body_bytes = 0;
-                return k->slow_body;
+                t = 0;
         }
-        return t >= PRESSURE_GRACE_S ? (double)k->body_bytes < BODY_MIN_RATE * t : k->slow_body;
+        double span = k->prev_span + t;
+        k->shortfall = BODY_MIN_RATE * span - (double)(k->prev_bytes + k->body_bytes) - BODY_BURST;
+        return span >= PRESSURE_GRACE_S && k->shortfall > 0;
+}
+
+/* For qsort of slot indices, under the lock: the slowest body first. */
+static int by_shortfall(const void *a, const void *b) {
+        double x = guard.conns[*(const size_t *)a].shortfall, y = guard.conns[*(const size_t *)b].shortfall;
+        return (x < y) - (x > y);
 }
 
 /* One look at every connection, under the lock; closed[] counts what it closed, by
  * reason. Under pressure, connections waiting for a head (or draining a refused body) go
- * first, then let-in requests with too slow a body; each kind oldest first. */
+ * first, oldest first, then let-in requests with too slow a body, slowest first. */
 static void guard_check(double now, unsigned closed[NCLOSE_REASONS]) {
         static size_t waiting[CONNECTIONS_MAX], slow[CONNECTIONS_MAX]; /* slot indices; the guard's thread only */
         size_t open = 0, nwaiting = 0, nslow = 0;
@@ -1818,7 +1836,7 @@ static void guard_check(double now, unsigned closed[NCLOSE_REASONS]) {
         qsort(waiting, nwaiting, sizeof(waiting[0]), by_waiting_since);
         for (size_t i = 0; i < nwaiting && open > PRESSURE_MARK; i++, open--)
                 guard_close(&guard.conns[waiting[i]], CLOSE_PRESSURE, closed);
-        qsort(slow, nslow, sizeof(slow[0]), by_waiting_since);
+        qsort(slow, nslow, sizeof(slow[0]), by_shortfall);
         for (size_t i = 0; i < nslow && open > PRESSURE_MARK; i++, open--)
                 guard_close(&guard.conns[slow[i]], CLOSE_SLOW_BODY, closed);
 }
@@ -1953,12 +1971,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         bool signed_body_here = x->route == R_AGENTCORE && !first && *size == 0 && !x->rejected;
         /* A let-in request's body, counted for the minimum rate (BODY_MIN_RATE); the final
          * call ends it before the request is handled, however long that takes. */
-        if (x->past_guard && !first)
-                guard_body(c, got);
-        if (signed_body_here && !x->past_guard && !(x->past_guard = guard_head_complete(c, false)))
-                r = MHD_NO;
-        else
-                r = handle(x, c, url, method, data, size, first);
+        bool cut = x->past_guard && !first && !guard_body(c, got);
+        if (!cut && signed_body_here && !x->past_guard)
+                cut = !(x->past_guard = guard_head_complete(c, false));
+        r = cut ? MHD_NO : handle(x, c, url, method, data, size, first);
         if (first && x->route == R_AGENTCORE && !x->rejected)
                 guard_draining(c);
         else if (first && !x->rejected && r == MHD_YES && !(x->past_guard = guard_head_complete(c, true)))

@@ -83,6 +83,17 @@ static int read_tls(const struct config *c, char **cert, char **key, struct diag
         return 0;
 }
 
+/* Before anything is audited (adopting the sandboxes of a restart ends sessions): the
+ * count of entries an earlier daemon lost is marked before this one's first. Not fatal. */
+static void open_audit_gaps(const char *data_dir) {
+        int r = audit_open(data_dir);
+        if (r < 0)
+                fprintf(stderr,
+                        "{\"level\":\"warn\",\"msg\":\"cannot open the audit gap file: audit entries lost on a full "
+                        "disk are counted in memory only\",\"error\":\"%s\"}\n",
+                        strerror(-r));
+}
+
 static int prepare_data_dir(const char *dir, struct diag *d) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return diag_set(d, -errno, "data_dir", "cannot create %s: %m", dir);
@@ -237,6 +248,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if ((launcher_fd < 0 && launch_start(&d) < 0) || drop_privileges(&d) < 0 || store_open(data_dir, &d) < 0 ||
+            (open_audit_gaps(data_dir), 0) ||
             auth_init(data_dir, cfg.tenant_max_sessions, cfg.tenant_max_memory_mb, &d) < 0 ||
             (runtimes_init(data_dir), 0) ||
             (interpreters_init() < 0 && diag_set(&d, -EIO, "data_dir", "cannot store the built-in interpreter") < 0) ||

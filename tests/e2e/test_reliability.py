@@ -1055,6 +1055,9 @@ def test_full_data_disk(checker, own_tmp, capsys):
         metrics = expect(c.get("/metrics", auth=False), 200).body.decode()
         failures = [ln for ln in metrics.splitlines() if ln.startswith("airlock_audit_write_failures_total ")]
         assert failures and float(failures[0].split()[1]) >= 3, failures  # the executions', at least
+        lost_before_crash = int(float(failures[0].split()[1]))  # all tenant default's
+        now = time.time()  # the audit log's own format: milliseconds, Z
+        crash_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
         expect(c.get("/v1/sessions"), 200)
         assert srv.proc.poll() is None and http_ready_quiet(srv.port)
         # A daemon crash on the full disk: the next one starts and re-attaches the session.
@@ -1073,16 +1076,20 @@ def test_full_data_disk(checker, own_tmp, capsys):
         c.run_ok(other, "y = 2")
         expect(c.put(api.file_target(other, "f.txt"), body=b"z"), 201)
         expect(c.post("/v1/keys", json={"name": "k2", "scopes": ["sessions"]}), 201)
-        # The entries lost since the restart (at least the execution above) are marked in
-        # the chain, right before the first entry written with room again; those lost
-        # before the crash went with that daemon's memory (its log lines remain).
-        # One marker per tenant that lost entries, each in that tenant's own log.
+        # The entries lost (before the crash, and since the restart: at least the execution
+        # above) are marked in the chain, right before the first entry written with room
+        # again: the killed daemon's count was kept in the data dir's audit-gaps file, whose
+        # space was taken before the disk filled. One marker per tenant that lost entries,
+        # each in that tenant's own log.
         gaps = expect(c.get("/v1/audit?action=audit.gap"), 200).json["entries"]
         assert len(gaps) == 1, gaps  # the operator's (tenant default) view of its own tenant
         gap = gaps[0]
         (t2_gap,) = expect(t2.get("/v1/audit?action=audit.gap"), 200).json["entries"]
         assert t2_gap["tenant"] == "t2" and t2_gap["lost"] >= 1, t2_gap
         assert gap["lost"] >= 1 and gap["status"] == "lost" and gap["first_lost"] <= gap["last_lost"] <= gap["time"], gap
+        # The control for the count across the crash: more than the restarted daemon lost
+        # alone (one execution), and from before the crash.
+        assert gap["lost"] >= lost_before_crash + 1 and gap["first_lost"] <= crash_at, (gap, crash_at, lost_before_crash)
         (after,) = expect(c.get("/v1/audit?after=%d&limit=1" % max(gap["seq"], t2_gap["seq"])), 200).json["entries"]
         assert after["action"] == "session.create" and after["session"] == other, after
         assert "recorded a gap in the audit log" in srv.log.read_text(errors="replace")
