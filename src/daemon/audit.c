@@ -63,7 +63,6 @@ static void gap_save(void) {
                         strerror(errno));
 }
 
-
 /* Slot 0 is always default's (the operator's), where losses beyond GAP_TENANTS go. */
 static struct gap_slot *gap_slot(const char *tenant) {
         if (gap.n == 0) {

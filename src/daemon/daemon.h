@@ -328,12 +328,12 @@ json_t *auth_tenants(void);
 
 /* ---- audit (audit.c) ---- */
 
-/* Append an entry: who (NULL for the daemon itself, then `tenant`), the session, the
- * action ("session.create", "execution", "file.write", ...) and its fields (taken). */
 /* The file that keeps the count of audit entries lost (a full or failing data disk) for
  * the next daemon, until they are marked in the chain; reads what the last one left.
  * Without it (a negative errno) the count is kept in memory only. */
 int audit_open(const char *data_dir);
+/* Append an entry: who (NULL for the daemon itself, then `tenant`), the session, the
+ * action ("session.create", "execution", "file.write", ...) and its fields (taken). */
 void audit_record(const struct identity *who, const char *tenant, const char *session, const char *action,
                   json_t *fields);
 
