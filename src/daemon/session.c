@@ -709,7 +709,7 @@ int sessions_start_pool(int size, const char *preload) {
         double *dst[] = {&default_shape.memory_mb, &default_shape.cpus, &default_shape.pids,
                          &default_shape.workspace_mb};
         const char *key[] = {"memory_mb", "cpus", "pids", "workspace_mb"};
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < sizeof(key) / sizeof(key[0]); i++) {
                 double v = json_number_value(json_object_get(lim, key[i]));
                 if (v > 0) /* else the built-in value stays */
                         *dst[i] = v;

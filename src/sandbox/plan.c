@@ -130,17 +130,29 @@ int plan_payload_argv(const struct plan_input *in, struct buf *out, struct diag 
         return 0;
 }
 
-/* Whether the request's variables include NAME. */
-static bool request_sets(const struct plan_input *in, const char *name) {
-        size_t nlen = strlen(name), off = 0;
+/* Visit the request's own variables (NUL-separated in in->env), in order; stops at the
+ * first fn that returns non-zero and returns that. */
+static int each_request_env(const struct plan_input *in, int (*fn)(void *, const char *, size_t), void *ctx) {
+        size_t off = 0;
         for (uint32_t i = 0; i < in->c->env_count && off < in->env_len; i++) {
-                const char *e = in->env + off;
-                size_t n = strnlen(e, in->env_len - off);
-                if (n > nlen && e[nlen] == '=' && !memcmp(e, name, nlen))
-                        return true;
+                const char *s = in->env + off;
+                size_t n = strnlen(s, in->env_len - off);
+                int r = fn(ctx, s, n);
+                if (r != 0)
+                        return r;
                 off += n + 1;
         }
-        return false;
+        return 0;
+}
+
+static int names(void *name, const char *e, size_t n) {
+        size_t nlen = strlen(name);
+        return n > nlen && e[nlen] == '=' && !memcmp(e, name, nlen);
+}
+
+/* Whether the request's variables include NAME. */
+static bool request_sets(const struct plan_input *in, const char *name) {
+        return each_request_env(in, names, (void *)name) == 1;
 }
 
 /* Visit every environment entry: the base first (a built runtime's PATH and NODE_PATH
@@ -202,16 +214,7 @@ static int each_env(const struct plan_input *in, int (*fn)(void *, const char *,
                 if (r < 0)
                         return r;
         }
-        size_t off = 0;
-        for (uint32_t i = 0; i < in->c->env_count && off < in->env_len; i++) {
-                const char *s = in->env + off;
-                size_t n = strnlen(s, in->env_len - off);
-                int r = fn(ctx, s, n);
-                if (r < 0)
-                        return r;
-                off += n + 1;
-        }
-        return 0;
+        return each_request_env(in, fn, ctx);
 }
 
 static int bwrap_setenv(void *ctx, const char *kv, size_t n) {
